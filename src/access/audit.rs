@@ -1,0 +1,141 @@
+//! The append-only audit log: one entry for every change and every refused or failed
+//! attempt, with actor, action, target, detail (JSON) and outcome.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{Store, Tx};
+use crate::error::Result;
+use crate::{on_store, on_tx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Refused,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub outcome: String,
+}
+
+const INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, detail, outcome) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Write an entry on its own (refusals, failures, read-side events).
+pub async fn record(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+    outcome: Outcome,
+) -> Result<()> {
+    let detail = detail.to_string();
+    on_store!(store, |p| {
+        sqlx::query(INSERT)
+            .bind(Utc::now())
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(&detail)
+            .bind(outcome.as_str())
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Write an entry inside the transaction that makes the change, so both land or neither.
+pub async fn record_tx(
+    tx: &mut Tx,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let detail = detail.to_string();
+    on_tx!(tx, |c| {
+        sqlx::query(INSERT)
+            .bind(Utc::now())
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(&detail)
+            .bind(Outcome::Ok.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub on: Option<chrono::NaiveDate>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Newest first, filtered by actor, action (prefix) and UTC date.
+pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+    let mut sql = String::from(
+        "SELECT id, at, actor, action, target, detail, outcome FROM audit_log WHERE 1=1",
+    );
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if f.actor.is_some() {
+        sql += &format!(" AND actor = ${}", next());
+    }
+    if f.action.is_some() {
+        sql += &format!(" AND action LIKE ${}", next());
+    }
+    let (from, to) = match f.on {
+        Some(d) => {
+            let from = d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            (Some(from), Some(from + chrono::Duration::days(1)))
+        }
+        None => (None, None),
+    };
+    if from.is_some() {
+        sql += &format!(" AND at >= ${} AND at < ${}", next(), next());
+    }
+    let limit = if f.limit <= 0 { 100 } else { f.limit };
+    sql += &format!(" ORDER BY id DESC LIMIT {limit} OFFSET {}", f.offset.max(0));
+    let rows = on_store!(store, |p| {
+        let mut q = sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(a) = &f.actor {
+            q = q.bind(a);
+        }
+        if let Some(a) = &f.action {
+            q = q.bind(format!("{a}%"));
+        }
+        if let (Some(a), Some(b)) = (from, to) {
+            q = q.bind(a).bind(b);
+        }
+        q.fetch_all(p).await?
+    });
+    Ok(rows)
+}

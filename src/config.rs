@@ -1,0 +1,285 @@
+//! Configuration and paths. Layers, later wins: the embedded `config/default.toml`, the
+//! user's file, the environment, the command-line flags. Unknown keys and bad values stop
+//! the program with the file, the key and what is allowed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const EXAMPLE_TOML: &str = include_str!("../config/example.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: String,
+    pub default_org: String,
+    pub backup: BackupConfig,
+    pub export: ExportConfig,
+    #[serde(default)]
+    pub schedule: Vec<ScheduleConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub dir: String,
+    pub encrypt: bool,
+    pub passphrase_file: String,
+    pub include_csv: bool,
+    pub keep_last: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfig {
+    pub dir: String,
+    pub keep: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    pub cron: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    pub action: ScheduleAction,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub drill: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleAction {
+    Backup,
+    Prune,
+    VerifyLatest,
+    ExportCsv,
+}
+
+/// What the command line (or the environment through it) says.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The resolved configuration and every path the program uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    /// The user's config file, when one was read.
+    pub config_file: Option<PathBuf>,
+    /// Where `init` writes a config file when none exists.
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub backup_dir: PathBuf,
+    pub export_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn demo_database_url(&self) -> String {
+        format!("sqlite://{}", self.data_dir.join("demo.db").display())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        !self.database_url.starts_with("postgres")
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "somiti")
+}
+
+/// Merge `over` into `base`: tables key by key, everything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Parse a config text (defaults merged under it) and check its values.
+pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+    let mut base: toml::Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
+    let user: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::Config(format!("{}: {e}", origin.display())))?;
+    merge(&mut base, user);
+    let cfg: Config = toml::Value::Table(base)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            Error::Config(format!("{}: {}", origin.display(), e.message()))
+        })?;
+    check(&cfg).map_err(|m| Error::Config(format!("{}: {m}", origin.display())))?;
+    Ok(cfg)
+}
+
+fn check(cfg: &Config) -> std::result::Result<(), String> {
+    let url = cfg.database_url.trim();
+    if !url.is_empty()
+        && !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
+    {
+        return Err(format!(
+            "key database_url: {url:?} is not allowed; use \"\" (embedded SQLite), sqlite://PATH or postgres://…"
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for job in &cfg.schedule {
+        if job.name.trim().is_empty() {
+            return Err("key schedule.name: every [[schedule]] needs a name".into());
+        }
+        if !names.insert(job.name.as_str()) {
+            return Err(format!("key schedule.name: {:?} is used twice", job.name));
+        }
+        if let Some(tz) = &job.timezone
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            return Err(format!(
+                "schedule {:?}: key timezone: {tz:?} is not an IANA timezone such as Asia/Dhaka",
+                job.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolve the configuration for this run.
+pub fn load(over: &Overrides) -> Result<Settings> {
+    let data_dir_explicit = over.data_dir.clone();
+    let platform_config = project_dirs().map(|d| d.config_dir().join("config.toml"));
+
+    let config_path = if let Some(p) = &over.config {
+        p.clone()
+    } else if let Some(d) = &data_dir_explicit {
+        d.join("config.toml")
+    } else {
+        platform_config.clone().ok_or_else(|| {
+            Error::Config("no home directory: set SOMITI_DATA_DIR or pass --data-dir".into())
+        })?
+    };
+    let (config, config_file) = if config_path.exists() {
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(|e| Error::io(format!("reading {}", config_path.display()), e))?;
+        (parse(&text, &config_path)?, Some(config_path.clone()))
+    } else if over.config.is_some() {
+        return Err(Error::Config(format!(
+            "{}: no such config file; check the path given with --config",
+            config_path.display()
+        )));
+    } else {
+        (parse("", Path::new("config/default.toml"))?, None)
+    };
+
+    let data_dir = match (&data_dir_explicit, config.data_dir.trim()) {
+        (Some(d), _) => d.clone(),
+        (None, d) if !d.is_empty() => PathBuf::from(d),
+        (None, _) => project_dirs()
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or_else(|| {
+                Error::Config("no home directory: set SOMITI_DATA_DIR or pass --data-dir".into())
+            })?,
+    };
+    let database_url = match (&over.database_url, config.database_url.trim()) {
+        (Some(u), _) if !u.trim().is_empty() => u.trim().to_string(),
+        (_, u) if !u.is_empty() => u.to_string(),
+        _ => format!("sqlite://{}", data_dir.join("somiti.db").display()),
+    };
+    if !["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| database_url.starts_with(p))
+    {
+        return Err(Error::Config(format!(
+            "database URL {database_url:?} is not allowed; use sqlite://PATH or postgres://user:pass@host/db"
+        )));
+    }
+    let dir_or = |s: &str, default: &str| {
+        if s.trim().is_empty() {
+            data_dir.join(default)
+        } else {
+            PathBuf::from(s.trim())
+        }
+    };
+    let backup_dir = dir_or(&config.backup.dir, "backups");
+    let export_dir = dir_or(&config.export.dir, "exports");
+    let log_dir = data_dir.join("logs");
+    Ok(Settings {
+        config,
+        config_file,
+        config_path,
+        data_dir,
+        database_url,
+        backup_dir,
+        export_dir,
+        log_dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_with_three_jobs() {
+        let c = parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.schedule.len(), 3);
+        assert_eq!(c.backup.keep_last, 7);
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let e = parse("colour = true\n", Path::new("/etc/s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/etc/s.toml"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        assert!(e.contains("database_url"), "lists what is allowed: {e}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let e = parse("[backup]\nkeep_last = -1\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keep_last") || e.contains("backup"), "{e}");
+        let e = parse("database_url = \"mysql://x\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database_url"), "{e}");
+    }
+
+    #[test]
+    fn user_schedule_replaces_defaults() {
+        let c = parse(
+            "[[schedule]]\nname = \"b\"\ncron = \"*/5 * * * * *\"\naction = \"backup\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.schedule.len(), 1);
+        assert!(c.schedule[0].enabled);
+    }
+}

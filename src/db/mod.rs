@@ -1,0 +1,213 @@
+//! The store: one enum over the SQLite and PostgreSQL pools, migrations run on open, and
+//! transactions that write (SQLite `BEGIN IMMEDIATE`). Queries are runtime strings written
+//! once for both dialects (`$1` placeholders work in both); `on_store!`/`on_tx!` run the
+//! same body against whichever pool or transaction is in hand.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{Error, Result};
+
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database a store (or an archive) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool, PathBuf),
+    Postgres(PgPool, String),
+}
+
+/// A write transaction on either backend.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` with `$p` bound to the pool of whichever backend `$store` is.
+#[macro_export]
+macro_rules! on_store {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match $store {
+            $crate::db::Store::Sqlite($p, _) => $body,
+            $crate::db::Store::Postgres($p, _) => $body,
+        }
+    };
+}
+
+/// Run `$body` with `$c` bound to the connection of whichever backend `$tx` is.
+/// Use `&mut *$c` for each query in the body.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Open a store by URL: `sqlite://PATH` (or a bare path) or `postgres://…`.
+    /// Creates the SQLite file if missing and runs the migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url).await
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Self::open_sqlite(Path::new(path)).await
+        }
+    }
+
+    pub async fn open_sqlite(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed collection survives a power cut, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(15));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|e| {
+                Error::Other(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
+        SQLITE_MIGRATOR.run(&pool).await?;
+        Ok(Store::Sqlite(pool, path.to_path_buf()))
+    }
+
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("database URL is not valid: {e}")))?;
+        let label = format!(
+            "{}:{}/{}",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or("")
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(opts)
+            .await
+            .map_err(|e| {
+                Error::Other(format!(
+                    "cannot connect to PostgreSQL at {label}: {e}; check the URL and that the server runs"
+                ))
+            })?;
+        POSTGRES_MIGRATOR.run(&pool).await?;
+        Ok(Store::Postgres(pool, label))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(..) => Backend::Sqlite,
+            Store::Postgres(..) => Backend::Postgres,
+        }
+    }
+
+    /// "sqlite /path/somiti.db" or "postgres host:5432/db" (never the password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(_, p) => format!("sqlite {}", p.display()),
+            Store::Postgres(_, l) => format!("postgres {l}"),
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Store::Sqlite(_, p) => Some(p),
+            Store::Postgres(..) => None,
+        }
+    }
+
+    /// The newest migration applied by this binary: the archive's schema_version.
+    pub fn schema_version(&self) -> i64 {
+        let m = match self {
+            Store::Sqlite(..) => &SQLITE_MIGRATOR,
+            Store::Postgres(..) => &POSTGRES_MIGRATOR,
+        };
+        m.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Begin a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue on the
+    /// busy timeout instead of failing half-way).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p, _) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(p, _) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_store!(self, |p| p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}

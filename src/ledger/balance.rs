@@ -1,0 +1,153 @@
+//! Derived balances. Nothing here is stored: loan outstanding, savings balance and arrears
+//! are computed from the member's terms, the collection calendar and the collections.
+//!
+//! Dues: from the day a member joins, every collection day falls due with the daily
+//! installment (until the loan is fully due) plus the daily savings. A reversal row carries
+//! the amounts of the entry it cancels, so "effective" sums subtract reversal rows.
+
+use chrono::NaiveDate;
+
+use crate::db::Store;
+use crate::error::Result;
+use crate::ledger::member::Member;
+use crate::ledger::org::CollectionDays;
+use crate::on_store;
+
+/// Effective amounts paid by `m` (all time), as two columns `loan_paid`, `savings_paid`.
+pub const PAID_SUBQUERIES: &str = "\
+CAST(COALESCE((SELECT SUM(CASE WHEN c.reversal_of IS NULL THEN c.loan_paisa ELSE -c.loan_paisa END) \
+FROM collections c WHERE c.member_id = m.id), 0) AS BIGINT) AS loan_paid, \
+CAST(COALESCE((SELECT SUM(CASE WHEN c.reversal_of IS NULL THEN c.savings_paisa ELSE -c.savings_paisa END) \
+FROM collections c WHERE c.member_id = m.id), 0) AS BIGINT) AS savings_paid";
+
+/// SQL expressions for effective sums over a `collections` row set.
+pub const EFFECTIVE_LOAN: &str = "CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN loan_paisa ELSE -loan_paisa END), 0) AS BIGINT)";
+pub const EFFECTIVE_SAVINGS: &str = "CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN savings_paisa ELSE -savings_paisa END), 0) AS BIGINT)";
+
+/// What fell due from joining through `through` (inclusive): (loan, savings).
+pub fn due_through(m: &Member, days: &CollectionDays, through: NaiveDate) -> (i64, i64) {
+    let n = days.count_between(m.joined_on, through);
+    let loan = n.saturating_mul(m.daily_installment).min(m.loan_amount);
+    let savings = n.saturating_mul(m.daily_savings);
+    (loan, savings)
+}
+
+/// What falls due on `date` alone: (loan, savings); zero on a day off or before joining.
+pub fn due_on(m: &Member, days: &CollectionDays, date: NaiveDate) -> (i64, i64) {
+    if date < m.joined_on || !days.is_collection_day(date) {
+        return (0, 0);
+    }
+    let (loan_before, _) = due_through(m, days, date.pred_opt().unwrap_or(date));
+    let loan = m
+        .daily_installment
+        .min((m.loan_amount - loan_before).max(0));
+    (loan, m.daily_savings)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Balances {
+    pub loan_outstanding: i64,
+    pub savings_balance: i64,
+    /// Past dues not yet paid (today's installment is not yet past due).
+    pub arrears: i64,
+    pub days_in_arrears: i64,
+}
+
+impl Balances {
+    /// Balances on `today`, given everything paid so far.
+    pub fn as_of(
+        m: &Member,
+        days: &CollectionDays,
+        today: NaiveDate,
+        loan_paid: i64,
+        savings_paid: i64,
+    ) -> Balances {
+        let yesterday = today.pred_opt().unwrap_or(today);
+        let (loan_due, sav_due) = due_through(m, days, yesterday);
+        let arrears = (loan_due + sav_due - loan_paid - savings_paid).max(0);
+        let daily = m.daily_installment + m.daily_savings;
+        let days_in_arrears = if daily > 0 {
+            (arrears + daily - 1) / daily
+        } else {
+            0
+        };
+        Balances {
+            loan_outstanding: m.loan_amount - loan_paid,
+            savings_balance: savings_paid,
+            arrears,
+            days_in_arrears,
+        }
+    }
+}
+
+/// Effective (loan, savings) paid by a member, optionally only before a date.
+pub async fn paid_through(
+    store: &Store,
+    member_id: i64,
+    before: Option<NaiveDate>,
+) -> Result<(i64, i64)> {
+    let sql = format!(
+        "SELECT {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections WHERE member_id = $1{}",
+        if before.is_some() {
+            " AND collected_on < $2"
+        } else {
+            ""
+        }
+    );
+    Ok(on_store!(store, |p| {
+        let mut q =
+            sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.as_str())).bind(member_id);
+        if let Some(d) = before {
+            q = q.bind(d);
+        }
+        q.fetch_one(p).await?
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::org::DEFAULT_COLLECTION_DAYS;
+
+    fn member() -> Member {
+        Member {
+            id: 1,
+            org_id: 1,
+            member_no: "1".into(),
+            name: "Rahima".into(),
+            nid: "1234567890".into(),
+            mobile: "01712345678".into(),
+            worker_id: None,
+            loan_amount: 1_000_00,
+            daily_installment: 300_00,
+            daily_savings: 20_00,
+            status: "active".into(),
+            joined_on: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), // Monday
+        }
+    }
+
+    #[test]
+    fn loan_due_stops_at_the_loan_amount() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let thu = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        // Mon..Thu = 4 collection days; loan 1000 due in 300s caps at 1000
+        assert_eq!(due_through(&m, &days, thu), (1_000_00, 80_00));
+        assert_eq!(due_on(&m, &days, thu), (100_00, 20_00));
+        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert_eq!(due_on(&m, &days, fri), (0, 0));
+    }
+
+    #[test]
+    fn arrears_and_days_in_arrears() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        // due Mon+Tue = 640; paid 320 -> arrears 320 = 1 day
+        let b = Balances::as_of(&m, &days, wed, 300_00, 20_00);
+        assert_eq!(b.arrears, 320_00);
+        assert_eq!(b.days_in_arrears, 1);
+        assert_eq!(b.loan_outstanding, 700_00);
+        assert_eq!(b.savings_balance, 20_00);
+    }
+}

@@ -1,0 +1,308 @@
+//! Collections: posting an installment and reversing one. A posted row is never updated or
+//! deleted; a correction is a reversal row that points at the entry it cancels.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::access::{Operator, Permission, audit, require};
+use crate::db::{Store, Tx};
+use crate::error::{Error, Result};
+use crate::ledger::day;
+use crate::ledger::member::{self, Member};
+use crate::ledger::org::Organization;
+use crate::{on_store, on_tx};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Eq)]
+pub struct Collection {
+    pub id: i64,
+    pub org_id: i64,
+    pub member_id: i64,
+    pub collected_on: NaiveDate,
+    pub loan_paisa: i64,
+    pub savings_paisa: i64,
+    pub worker_id: Option<i64>,
+    pub note: String,
+    pub entered_by: String,
+    pub entered_at: DateTime<Utc>,
+    pub reversal_of: Option<i64>,
+}
+
+pub const COLLECTION_COLS: &str = "id, org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of";
+
+#[derive(Debug, Clone, Default)]
+pub struct CollectionInput {
+    pub member_no: String,
+    pub collected_on: Option<NaiveDate>,
+    pub loan_paisa: i64,
+    pub savings_paisa: i64,
+    pub note: String,
+}
+
+/// The field rules for an entry that do not need the database.
+pub fn check_entry(
+    org: &Organization,
+    m: &Member,
+    date: NaiveDate,
+    loan: i64,
+    savings: i64,
+) -> Result<()> {
+    if loan < 0 {
+        return Err(Error::invalid("loan", "must not be negative"));
+    }
+    if savings < 0 {
+        return Err(Error::invalid("savings", "must not be negative"));
+    }
+    if loan == 0 && savings == 0 {
+        return Err(Error::invalid(
+            "amount",
+            "loan and savings are both zero; enter at least one amount",
+        ));
+    }
+    let today = org.today();
+    if date > today {
+        return Err(Error::invalid(
+            "date",
+            format!(
+                "{date} is in the future (today is {today} in {})",
+                org.timezone
+            ),
+        ));
+    }
+    if m.status != "active" {
+        return Err(Error::invalid(
+            "member",
+            format!(
+                "member {} is {}; only active members can pay",
+                m.member_no, m.status
+            ),
+        ));
+    }
+    if date < m.joined_on {
+        return Err(Error::invalid(
+            "date",
+            format!(
+                "{date} is before member {} joined ({})",
+                m.member_no, m.joined_on
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse a change on or before the organization's closed date (checked inside `tx`).
+async fn refuse_if_closed(tx: &mut Tx, org: &Organization, date: NaiveDate) -> Result<()> {
+    day::lock_org(tx, org.id).await?;
+    if let Some(closed) = day::closed_through_tx(tx, org.id).await?
+        && date <= closed
+    {
+        return Err(Error::Refused(format!(
+            "{date} is closed for {} (closed through {closed}); an admin can reopen it with `somiti day reopen --date {date} --org {}`",
+            org.code, org.code
+        )));
+    }
+    Ok(())
+}
+
+/// Audit a failed or refused attempt and pass the error on.
+async fn audit_failure<T>(
+    store: &Store,
+    op: &Operator,
+    action: &str,
+    target: &str,
+    r: Result<T>,
+) -> Result<T> {
+    if let Err(e) = &r {
+        let outcome = if matches!(e, Error::Refused(_)) {
+            audit::Outcome::Refused
+        } else {
+            audit::Outcome::Failed
+        };
+        audit::record(
+            store,
+            &op.username,
+            action,
+            target,
+            serde_json::json!({ "error": e.to_string() }),
+            outcome,
+        )
+        .await?;
+    }
+    r
+}
+
+pub async fn add(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    input: &CollectionInput,
+) -> Result<Collection> {
+    let target = format!("{}/{}", org.code, input.member_no.trim());
+    require(
+        store,
+        op,
+        Permission::EnterCollection,
+        Some(org.id),
+        "collection.add",
+        &target,
+    )
+    .await?;
+    let r = add_checked(store, op, org, input).await;
+    audit_failure(store, op, "collection.add", &target, r).await
+}
+
+async fn add_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    input: &CollectionInput,
+) -> Result<Collection> {
+    let m = member::find_by_no(store, org, &input.member_no).await?;
+    let date = input.collected_on.unwrap_or_else(|| org.today());
+    check_entry(org, &m, date, input.loan_paisa, input.savings_paisa)?;
+    let mut tx = store.begin().await?;
+    refuse_if_closed(&mut tx, org, date).await?;
+    let sql = format!(
+        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL) RETURNING {COLLECTION_COLS}"
+    );
+    let c = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(org.id)
+    .bind(m.id)
+    .bind(date)
+    .bind(input.loan_paisa)
+    .bind(input.savings_paisa)
+    .bind(m.worker_id)
+    .bind(input.note.trim())
+    .bind(&op.username)
+    .bind(Utc::now())
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "collection.add",
+        &format!("{}/{}", org.code, m.member_no),
+        serde_json::json!({ "id": c.id, "date": date, "loan_paisa": c.loan_paisa, "savings_paisa": c.savings_paisa }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+pub async fn get(store: &Store, id: i64) -> Result<Collection> {
+    let sql = format!("SELECT {COLLECTION_COLS} FROM collections WHERE id = $1");
+    on_store!(store, |p| sqlx::query_as::<_, Collection>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await?)
+    .ok_or_else(|| Error::NotFound(format!("collection #{id}")))
+}
+
+/// Cancel a posted entry with a new reversal row. The reason is required.
+pub async fn reverse(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    id: i64,
+    reason: &str,
+) -> Result<Collection> {
+    let target = format!("{}/collection/{id}", org.code);
+    require(
+        store,
+        op,
+        Permission::ReverseCollection,
+        Some(org.id),
+        "collection.reverse",
+        &target,
+    )
+    .await?;
+    let r = reverse_checked(store, op, org, id, reason).await;
+    audit_failure(store, op, "collection.reverse", &target, r).await
+}
+
+async fn reverse_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    id: i64,
+    reason: &str,
+) -> Result<Collection> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "is required: say why the entry is reversed",
+        ));
+    }
+    let orig = get(store, id).await?;
+    if orig.org_id != org.id {
+        return Err(Error::NotFound(format!("collection #{id} in {}", org.code)));
+    }
+    if orig.reversal_of.is_some() {
+        return Err(Error::invalid(
+            "collection",
+            format!("#{id} is itself a reversal; post a new entry instead"),
+        ));
+    }
+    let mut tx = store.begin().await?;
+    refuse_if_closed(&mut tx, org, orig.collected_on).await?;
+    let already: Option<i64> = on_tx!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT id FROM collections WHERE reversal_of = $1"
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?);
+    if let Some(r) = already {
+        return Err(Error::invalid(
+            "collection",
+            format!("#{id} was already reversed by #{r}"),
+        ));
+    }
+    let sql = format!(
+        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLLECTION_COLS}"
+    );
+    let rev = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(org.id)
+    .bind(orig.member_id)
+    .bind(orig.collected_on)
+    .bind(orig.loan_paisa)
+    .bind(orig.savings_paisa)
+    .bind(orig.worker_id)
+    .bind(reason)
+    .bind(&op.username)
+    .bind(Utc::now())
+    .bind(id)
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "collection.reverse",
+        &format!("{}/collection/{id}", org.code),
+        serde_json::json!({ "reversal_id": rev.id, "reason": reason, "date": orig.collected_on }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rev)
+}
+
+/// A member's most recent entries, newest first.
+pub async fn for_member(store: &Store, member_id: i64, limit: i64) -> Result<Vec<Collection>> {
+    let sql = format!(
+        "SELECT {COLLECTION_COLS} FROM collections WHERE member_id = $1 ORDER BY collected_on DESC, id DESC LIMIT {}",
+        limit.max(1)
+    );
+    Ok(on_store!(store, |p| sqlx::query_as::<_, Collection>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(member_id)
+    .fetch_all(p)
+    .await?))
+}

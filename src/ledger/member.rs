@@ -1,0 +1,579 @@
+//! Members of an organization: validation, add, edit, the paged register with derived
+//! balances (loan outstanding, savings balance, arrears), and one member's detail.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::access::{Operator, Permission, audit, require};
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::ledger::org::{self, Organization};
+use crate::ledger::{balance, validate};
+use crate::{on_store, on_tx};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    pub org_id: i64,
+    pub member_no: String,
+    pub name: String,
+    pub nid: String,
+    pub mobile: String,
+    pub worker_id: Option<i64>,
+    pub loan_amount: i64,
+    pub daily_installment: i64,
+    pub daily_savings: i64,
+    pub status: String,
+    pub joined_on: NaiveDate,
+}
+
+pub const MEMBER_COLS: &str = "id, org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on";
+
+/// A member as typed or imported, before validation. Money in poisha.
+#[derive(Debug, Clone, Default)]
+pub struct MemberInput {
+    pub member_no: String,
+    pub name: String,
+    pub nid: String,
+    pub mobile: String,
+    /// Worker id or name; empty for none.
+    pub worker: String,
+    pub loan_amount: i64,
+    pub daily_installment: i64,
+    pub daily_savings: i64,
+    pub status: Option<String>,
+    pub joined_on: Option<NaiveDate>,
+}
+
+/// A member that passed every field rule (uniqueness is checked against the database).
+#[derive(Debug, Clone)]
+pub struct ValidMember {
+    pub member_no: String,
+    pub name: String,
+    pub nid: String,
+    pub mobile: String,
+    pub worker_id: Option<i64>,
+    pub loan_amount: i64,
+    pub daily_installment: i64,
+    pub daily_savings: i64,
+    pub status: String,
+    pub joined_on: NaiveDate,
+}
+
+pub fn check_status(s: &str) -> Result<String> {
+    let s = s.trim().to_ascii_lowercase();
+    match s.as_str() {
+        "active" | "inactive" | "closed" => Ok(s),
+        _ => Err(Error::invalid(
+            "status",
+            format!("must be active, inactive or closed (got {s:?})"),
+        )),
+    }
+}
+
+/// Check every field; return all problems, not only the first.
+pub fn validate_fields(
+    input: &MemberInput,
+    org: &Organization,
+    workers: &[org::Worker],
+) -> std::result::Result<ValidMember, Vec<Error>> {
+    let mut errs = Vec::new();
+    let mut keep = |r: Result<String>| match r {
+        Ok(v) => v,
+        Err(e) => {
+            errs.push(e);
+            String::new()
+        }
+    };
+    let member_no = keep(validate::required(
+        "member_no",
+        &validate::normalize_digits(&input.member_no),
+    ));
+    let name = keep(validate::required("name", &input.name));
+    let nid = keep(validate::nid(&input.nid));
+    let mobile = keep(validate::mobile(&input.mobile));
+    let status = keep(check_status(input.status.as_deref().unwrap_or("active")));
+    let worker_key = input.worker.trim();
+    let worker_id = if worker_key.is_empty() {
+        None
+    } else {
+        match workers
+            .iter()
+            .find(|w| w.id.to_string() == worker_key || w.name.eq_ignore_ascii_case(worker_key))
+        {
+            Some(w) => Some(w.id),
+            None => {
+                errs.push(Error::invalid(
+                    "worker",
+                    format!("no worker {worker_key:?} in {}", org.code),
+                ));
+                None
+            }
+        }
+    };
+    for (field, v) in [
+        ("loan_amount", input.loan_amount),
+        ("daily_installment", input.daily_installment),
+        ("daily_savings", input.daily_savings),
+    ] {
+        if v < 0 {
+            errs.push(Error::invalid(field, "must not be negative"));
+        }
+    }
+    if input.loan_amount > 0 && input.daily_installment == 0 {
+        errs.push(Error::invalid(
+            "daily_installment",
+            "must be more than zero when there is a loan",
+        ));
+    }
+    let today = org.today();
+    let joined_on = input.joined_on.unwrap_or(today);
+    if joined_on > today {
+        errs.push(Error::invalid(
+            "joined_on",
+            format!("{joined_on} is in the future (today is {today})"),
+        ));
+    }
+    if errs.is_empty() {
+        Ok(ValidMember {
+            member_no,
+            name,
+            nid,
+            mobile,
+            worker_id,
+            loan_amount: input.loan_amount,
+            daily_installment: input.daily_installment,
+            daily_savings: input.daily_savings,
+            status,
+            joined_on,
+        })
+    } else {
+        Err(errs)
+    }
+}
+
+fn first_error(mut errs: Vec<Error>) -> Error {
+    if errs.len() == 1 {
+        errs.remove(0)
+    } else {
+        Error::InvalidMany(errs.into_iter().map(|e| e.to_string()).collect())
+    }
+}
+
+/// Uniqueness problems for a member: member_no in the organization, NID anywhere.
+/// `except_id` skips the member being edited.
+pub async fn uniqueness_problems(
+    store: &Store,
+    org_id: i64,
+    member_no: &str,
+    nid: &str,
+    except_id: Option<i64>,
+) -> Result<Vec<Error>> {
+    let except = except_id.unwrap_or(-1);
+    let (no_taken, nid_owner): (i64, Option<String>) = on_store!(store, |p| {
+        let a = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM members WHERE org_id = $1 AND member_no = $2 AND id <> $3",
+        )
+        .bind(org_id)
+        .bind(member_no)
+        .bind(except)
+        .fetch_one(p)
+        .await?;
+        let b = sqlx::query_scalar::<_, String>(
+            "SELECT o.code || '/' || m.member_no FROM members m JOIN organizations o ON o.id = m.org_id \
+             WHERE m.nid = $1 AND m.id <> $2",
+        )
+        .bind(nid)
+        .bind(except)
+        .fetch_optional(p)
+        .await?;
+        (a, b)
+    });
+    let mut errs = Vec::new();
+    if no_taken > 0 {
+        errs.push(Error::invalid(
+            "member_no",
+            format!("{member_no} is already used in this organization"),
+        ));
+    }
+    if let Some(owner) = nid_owner {
+        errs.push(Error::invalid(
+            "nid",
+            format!("{nid} already belongs to member {owner}"),
+        ));
+    }
+    Ok(errs)
+}
+
+pub async fn add(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    input: &MemberInput,
+) -> Result<Member> {
+    let target = format!("{}/{}", org.code, input.member_no.trim());
+    require(
+        store,
+        op,
+        Permission::ManageMembers,
+        Some(org.id),
+        "member.add",
+        &target,
+    )
+    .await?;
+    let result = add_checked(store, op, org, input).await;
+    if let Err(e) = &result {
+        audit::record(
+            store,
+            &op.username,
+            "member.add",
+            &target,
+            serde_json::json!({ "error": e.to_string() }),
+            audit::Outcome::Failed,
+        )
+        .await?;
+    }
+    result
+}
+
+async fn add_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    input: &MemberInput,
+) -> Result<Member> {
+    let workers = org::workers(store, org.id).await?;
+    let m = validate_fields(input, org, &workers).map_err(first_error)?;
+    let dup = uniqueness_problems(store, org.id, &m.member_no, &m.nid, None).await?;
+    if !dup.is_empty() {
+        return Err(first_error(dup));
+    }
+    let mut tx = store.begin().await?;
+    let member = insert_tx(&mut tx, org.id, &m).await?;
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "member.add",
+        &format!("{}/{}", org.code, member.member_no),
+        serde_json::json!({ "name": member.name, "nid": member.nid }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+/// Insert one validated member inside a transaction (imports reuse this).
+pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> Result<Member> {
+    let sql = format!(
+        "INSERT INTO members (org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {MEMBER_COLS}"
+    );
+    let res = on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(org_id)
+    .bind(&m.member_no)
+    .bind(&m.name)
+    .bind(&m.nid)
+    .bind(&m.mobile)
+    .bind(m.worker_id)
+    .bind(m.loan_amount)
+    .bind(m.daily_installment)
+    .bind(m.daily_savings)
+    .bind(&m.status)
+    .bind(m.joined_on)
+    .fetch_one(&mut *c)
+    .await);
+    res.map_err(|e| {
+        let e = Error::from(e);
+        if e.is_unique_violation() {
+            Error::invalid(
+                "member_no/nid",
+                format!("member {} or NID {} already exists", m.member_no, m.nid),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Change a member's details (not their collections). Every field is checked again.
+pub async fn update(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    member_id: i64,
+    input: &MemberInput,
+) -> Result<Member> {
+    let before = get(store, member_id).await?;
+    let target = format!("{}/{}", org.code, before.member_no);
+    require(
+        store,
+        op,
+        Permission::ManageMembers,
+        Some(org.id),
+        "member.edit",
+        &target,
+    )
+    .await?;
+    let workers = org::workers(store, org.id).await?;
+    let mut input = input.clone();
+    input.joined_on = input.joined_on.or(Some(before.joined_on));
+    let m = validate_fields(&input, org, &workers).map_err(first_error)?;
+    let dup = uniqueness_problems(store, org.id, &m.member_no, &m.nid, Some(member_id)).await?;
+    if !dup.is_empty() {
+        return Err(first_error(dup));
+    }
+    let mut tx = store.begin().await?;
+    let sql = format!(
+        "UPDATE members SET member_no = $1, name = $2, nid = $3, mobile = $4, worker_id = $5, loan_amount = $6, \
+         daily_installment = $7, daily_savings = $8, status = $9, joined_on = $10 WHERE id = $11 RETURNING {MEMBER_COLS}"
+    );
+    let after = on_tx!(&mut tx, |c| sqlx::query_as::<_, Member>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(&m.member_no)
+    .bind(&m.name)
+    .bind(&m.nid)
+    .bind(&m.mobile)
+    .bind(m.worker_id)
+    .bind(m.loan_amount)
+    .bind(m.daily_installment)
+    .bind(m.daily_savings)
+    .bind(&m.status)
+    .bind(m.joined_on)
+    .bind(member_id)
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "member.edit",
+        &target,
+        serde_json::json!({ "before": before, "after": after }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn get(store: &Store, id: i64) -> Result<Member> {
+    let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE id = $1");
+    on_store!(store, |p| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(id)
+    .fetch_optional(p)
+    .await?)
+    .ok_or_else(|| Error::NotFound(format!("member #{id}")))
+}
+
+pub async fn find_by_no(store: &Store, org: &Organization, member_no: &str) -> Result<Member> {
+    let no = validate::normalize_digits(member_no);
+    let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND member_no = $2");
+    on_store!(store, |p| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(org.id)
+    .bind(&no)
+    .fetch_optional(p)
+    .await?)
+    .ok_or_else(|| {
+        Error::NotFound(format!(
+            "member {no} in {}; `somiti member list` shows the members",
+            org.code
+        ))
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemberSort {
+    #[default]
+    Number,
+    Name,
+    Worker,
+    Status,
+}
+
+impl MemberSort {
+    pub fn next(self) -> Self {
+        match self {
+            MemberSort::Number => MemberSort::Name,
+            MemberSort::Name => MemberSort::Worker,
+            MemberSort::Worker => MemberSort::Status,
+            MemberSort::Status => MemberSort::Number,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            MemberSort::Number => "number",
+            MemberSort::Name => "name",
+            MemberSort::Worker => "worker",
+            MemberSort::Status => "status",
+        }
+    }
+    fn order_by(self) -> &'static str {
+        // member_no sorts numerically when it is a number, then as text
+        match self {
+            MemberSort::Number => "LENGTH(m.member_no), m.member_no",
+            MemberSort::Name => "m.name, m.id",
+            MemberSort::Worker => "w.name, LENGTH(m.member_no), m.member_no",
+            MemberSort::Status => "m.status, LENGTH(m.member_no), m.member_no",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberQuery {
+    /// Matches name, member number, mobile or NID (substring, case-insensitive).
+    pub filter: Option<String>,
+    pub sort: MemberSort,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One row of the register, with balances derived from the collections.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MemberRow {
+    #[serde(flatten)]
+    pub member: Member,
+    pub worker_name: Option<String>,
+    pub loan_outstanding: i64,
+    pub savings_balance: i64,
+    pub arrears: i64,
+    pub days_in_arrears: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RegisterRow {
+    #[sqlx(flatten)]
+    member: Member,
+    worker_name: Option<String>,
+    loan_paid: i64,
+    savings_paid: i64,
+}
+
+/// A page of the member register, in the database's order; never loads every row.
+pub async fn list(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    q: &MemberQuery,
+) -> Result<(Vec<MemberRow>, i64)> {
+    require(
+        store,
+        op,
+        Permission::Read,
+        Some(org.id),
+        "member.list",
+        &org.code,
+    )
+    .await?;
+    let filter = q
+        .filter
+        .as_deref()
+        .map(|f| validate::normalize_digits(f).to_lowercase())
+        .filter(|f| !f.is_empty());
+    let where_filter = if filter.is_some() {
+        " AND (LOWER(m.name) LIKE $2 OR m.member_no LIKE $2 OR m.mobile LIKE $2 OR m.nid LIKE $2)"
+    } else {
+        ""
+    };
+    let limit = if q.limit <= 0 { 50 } else { q.limit };
+    let cols = MEMBER_COLS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols}, w.name AS worker_name, {paid} FROM members m LEFT JOIN workers w ON w.id = m.worker_id \
+         WHERE m.org_id = $1{where_filter} ORDER BY {} LIMIT {limit} OFFSET {}",
+        q.sort.order_by(),
+        q.offset.max(0),
+        paid = balance::PAID_SUBQUERIES,
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM members m WHERE m.org_id = $1{where_filter}");
+    let pattern = filter.map(|f| format!("%{f}%"));
+    let (rows, total) = on_store!(store, |p| {
+        let mut rq =
+            sqlx::query_as::<_, RegisterRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(org.id);
+        let mut cq =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql.as_str())).bind(org.id);
+        if let Some(pat) = &pattern {
+            rq = rq.bind(pat);
+            cq = cq.bind(pat);
+        }
+        (rq.fetch_all(p).await?, cq.fetch_one(p).await?)
+    });
+    let today = org.today();
+    let days = org.collection_days();
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let b = balance::Balances::as_of(&r.member, &days, today, r.loan_paid, r.savings_paid);
+            MemberRow {
+                worker_name: r.worker_name,
+                loan_outstanding: b.loan_outstanding,
+                savings_balance: b.savings_balance,
+                arrears: b.arrears,
+                days_in_arrears: b.days_in_arrears,
+                member: r.member,
+            }
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberDetail {
+    #[serde(flatten)]
+    pub row: MemberRow,
+    pub recent: Vec<crate::ledger::collection::Collection>,
+}
+
+/// One member with balances and the most recent collections (newest first).
+pub async fn show(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    member_no: &str,
+) -> Result<MemberDetail> {
+    require(
+        store,
+        op,
+        Permission::Read,
+        Some(org.id),
+        "member.show",
+        &org.code,
+    )
+    .await?;
+    let m = find_by_no(store, org, member_no).await?;
+    let (loan_paid, savings_paid) = balance::paid_through(store, m.id, None).await?;
+    let worker_name = match m.worker_id {
+        Some(w) => org::workers(store, org.id)
+            .await?
+            .into_iter()
+            .find(|x| x.id == w)
+            .map(|x| x.name),
+        None => None,
+    };
+    let b = balance::Balances::as_of(
+        &m,
+        &org.collection_days(),
+        org.today(),
+        loan_paid,
+        savings_paid,
+    );
+    let recent = crate::ledger::collection::for_member(store, m.id, 20).await?;
+    Ok(MemberDetail {
+        row: MemberRow {
+            worker_name,
+            loan_outstanding: b.loan_outstanding,
+            savings_balance: b.savings_balance,
+            arrears: b.arrears,
+            days_in_arrears: b.days_in_arrears,
+            member: m,
+        },
+        recent,
+    })
+}

@@ -1,0 +1,404 @@
+//! Organizations (each somiti) and their field workers, plus the calendar rules that hang
+//! off an organization: its timezone, business date and collection days.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::access::{Operator, Permission, audit, require};
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::ledger::validate;
+use crate::{on_store, on_tx};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Organization {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub address: String,
+    pub contact_person: String,
+    pub mobile: String,
+    pub email: String,
+    pub timezone: String,
+    pub collection_days: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub const ORG_COLS: &str =
+    "id, code, name, address, contact_person, mobile, email, timezone, collection_days, created_at";
+
+/// Every day but Friday, as most somitis collect.
+pub const DEFAULT_COLLECTION_DAYS: &str = "sat,sun,mon,tue,wed,thu";
+
+const WEEKDAYS: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Mon),
+    ("tue", Weekday::Tue),
+    ("wed", Weekday::Wed),
+    ("thu", Weekday::Thu),
+    ("fri", Weekday::Fri),
+    ("sat", Weekday::Sat),
+    ("sun", Weekday::Sun),
+];
+
+/// Which weekdays installments fall due on, indexed by `Weekday::num_days_from_monday`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectionDays([bool; 7]);
+
+impl CollectionDays {
+    pub fn parse(s: &str) -> Result<CollectionDays> {
+        let mut days = [false; 7];
+        for part in s.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+            if part.is_empty() {
+                continue;
+            }
+            let wd = WEEKDAYS
+                .iter()
+                .find(|(n, _)| part.starts_with(n))
+                .map(|(_, w)| *w)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "collection_days",
+                        format!("{part:?} is not a weekday; use mon,tue,wed,thu,fri,sat,sun"),
+                    )
+                })?;
+            days[wd.num_days_from_monday() as usize] = true;
+        }
+        if !days.contains(&true) {
+            return Err(Error::invalid(
+                "collection_days",
+                "must name at least one weekday",
+            ));
+        }
+        Ok(CollectionDays(days))
+    }
+
+    pub fn is_collection_day(&self, d: NaiveDate) -> bool {
+        self.0[d.weekday().num_days_from_monday() as usize]
+    }
+
+    /// Number of collection days in `from..=to` (0 when `to < from`), in O(1).
+    pub fn count_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
+        if to < from {
+            return 0;
+        }
+        let total = (to - from).num_days() + 1;
+        let per_week = self.0.iter().filter(|d| **d).count() as i64;
+        let mut n = (total / 7) * per_week;
+        let start = from.weekday().num_days_from_monday() as i64;
+        for i in 0..(total % 7) {
+            if self.0[((start + i) % 7) as usize] {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+impl Organization {
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Asia::Dhaka)
+    }
+
+    /// Today's business date in the organization's timezone.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.tz()).date_naive()
+    }
+
+    /// The business date an instant falls on, in the organization's timezone.
+    pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.tz()).date_naive()
+    }
+
+    pub fn collection_days(&self) -> CollectionDays {
+        CollectionDays::parse(&self.collection_days)
+            .unwrap_or_else(|_| CollectionDays::parse(DEFAULT_COLLECTION_DAYS).expect("default"))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewOrganization {
+    pub code: String,
+    pub name: String,
+    pub address: String,
+    pub contact_person: String,
+    pub mobile: String,
+    pub email: String,
+    pub timezone: Option<String>,
+    pub collection_days: Option<String>,
+}
+
+/// Check and normalise an organization's fields.
+pub fn validate_org(o: &NewOrganization) -> Result<NewOrganization> {
+    let code = o.code.trim().to_ascii_uppercase();
+    if code.is_empty()
+        || code.len() > 16
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::invalid(
+            "org_code",
+            format!(
+                "must be 1-16 letters, digits, '-' or '_' (got {:?})",
+                o.code
+            ),
+        ));
+    }
+    let name = validate::required("org_name", &o.name)?;
+    let tz = o.timezone.clone().unwrap_or_else(|| "Asia/Dhaka".into());
+    if tz.parse::<Tz>().is_err() {
+        return Err(Error::invalid(
+            "timezone",
+            format!("{tz:?} is not an IANA timezone such as Asia/Dhaka"),
+        ));
+    }
+    let days = o
+        .collection_days
+        .clone()
+        .unwrap_or_else(|| DEFAULT_COLLECTION_DAYS.into());
+    CollectionDays::parse(&days)?;
+    let mobile = if o.mobile.trim().is_empty() {
+        String::new()
+    } else {
+        validate::mobile(&o.mobile)?
+    };
+    Ok(NewOrganization {
+        code,
+        name,
+        address: o.address.trim().into(),
+        contact_person: o.contact_person.trim().into(),
+        mobile,
+        email: o.email.trim().into(),
+        timezone: Some(tz),
+        collection_days: Some(days),
+    })
+}
+
+/// Create an organization without a permission check (init and demo only).
+pub async fn insert_unchecked(
+    store: &Store,
+    actor: &str,
+    o: &NewOrganization,
+) -> Result<Organization> {
+    let o = validate_org(o)?;
+    if find_by_code(store, &o.code).await?.is_some() {
+        return Err(Error::invalid(
+            "org_code",
+            format!("{} already exists", o.code),
+        ));
+    }
+    let mut tx = store.begin().await?;
+    let sql = format!(
+        "INSERT INTO organizations (code, name, address, contact_person, mobile, email, timezone, collection_days, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {ORG_COLS}"
+    );
+    let org = on_tx!(&mut tx, |c| sqlx::query_as::<_, Organization>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(&o.code)
+    .bind(&o.name)
+    .bind(&o.address)
+    .bind(&o.contact_person)
+    .bind(&o.mobile)
+    .bind(&o.email)
+    .bind(o.timezone.as_deref().unwrap_or("Asia/Dhaka"))
+    .bind(
+        o.collection_days
+            .as_deref()
+            .unwrap_or(DEFAULT_COLLECTION_DAYS)
+    )
+    .bind(Utc::now())
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        actor,
+        "org.add",
+        &org.code,
+        serde_json::json!({ "name": org.name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+pub async fn add(store: &Store, op: &Operator, o: &NewOrganization) -> Result<Organization> {
+    require(
+        store,
+        op,
+        Permission::ManageOrganizations,
+        None,
+        "org.add",
+        &o.code,
+    )
+    .await?;
+    insert_unchecked(store, &op.username, o).await
+}
+
+pub async fn find_by_code(store: &Store, code: &str) -> Result<Option<Organization>> {
+    let sql = format!("SELECT {ORG_COLS} FROM organizations WHERE code = $1");
+    let code = code.trim().to_ascii_uppercase();
+    Ok(on_store!(store, |p| sqlx::query_as::<_, Organization>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(&code)
+    .fetch_optional(p)
+    .await?))
+}
+
+pub async fn get(store: &Store, id: i64) -> Result<Organization> {
+    let sql = format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1");
+    on_store!(store, |p| sqlx::query_as::<_, Organization>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await?)
+    .ok_or_else(|| Error::NotFound(format!("organization #{id}")))
+}
+
+pub async fn list(store: &Store) -> Result<Vec<Organization>> {
+    let sql = format!("SELECT {ORG_COLS} FROM organizations ORDER BY code");
+    Ok(on_store!(store, |p| sqlx::query_as::<_, Organization>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .fetch_all(p)
+    .await?))
+}
+
+/// The organization a command acts on: the one named, the operator's own, or the only one.
+pub async fn resolve(store: &Store, op: &Operator, code: Option<&str>) -> Result<Organization> {
+    if let Some(code) = code {
+        let org = find_by_code(store, code).await?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "organization {code:?}; `somiti info` lists the organizations"
+            ))
+        })?;
+        return Ok(org);
+    }
+    if let Some(id) = op.org_id {
+        return get(store, id).await;
+    }
+    let all = list(store).await?;
+    match all.len() {
+        0 => Err(Error::NotFound(
+            "no organization yet; run `somiti init --org-code CODE --org-name NAME`".into(),
+        )),
+        1 => Ok(all.into_iter().next().expect("one")),
+        _ => Err(Error::invalid(
+            "org",
+            format!(
+                "there are several organizations; pass --org with one of {}",
+                all.iter()
+                    .map(|o| o.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Worker {
+    pub id: i64,
+    pub org_id: i64,
+    pub name: String,
+    pub mobile: String,
+    pub active: bool,
+}
+
+pub async fn workers(store: &Store, org_id: i64) -> Result<Vec<Worker>> {
+    Ok(on_store!(store, |p| sqlx::query_as::<_, Worker>(
+        "SELECT id, org_id, name, mobile, active FROM workers WHERE org_id = $1 ORDER BY id"
+    )
+    .bind(org_id)
+    .fetch_all(p)
+    .await?))
+}
+
+pub async fn add_worker(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    name: &str,
+    mobile: &str,
+) -> Result<Worker> {
+    require(
+        store,
+        op,
+        Permission::ManageMembers,
+        Some(org.id),
+        "worker.add",
+        name,
+    )
+    .await?;
+    let name = validate::required("worker name", name)?;
+    let mobile = if mobile.trim().is_empty() {
+        String::new()
+    } else {
+        validate::mobile(mobile)?
+    };
+    let mut tx = store.begin().await?;
+    let w = on_tx!(&mut tx, |c| sqlx::query_as::<_, Worker>(
+        "INSERT INTO workers (org_id, name, mobile, active) VALUES ($1, $2, $3, $4) \
+         RETURNING id, org_id, name, mobile, active"
+    )
+    .bind(org.id)
+    .bind(&name)
+    .bind(&mobile)
+    .bind(true)
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "worker.add",
+        &format!("{}/{}", org.code, w.id),
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(w)
+}
+
+/// Find a worker of the organization by id or (case-insensitive) name.
+pub async fn find_worker(store: &Store, org_id: i64, key: &str) -> Result<Worker> {
+    let all = workers(store, org_id).await?;
+    let key = key.trim();
+    all.into_iter()
+        .find(|w| w.id.to_string() == key || w.name.eq_ignore_ascii_case(key))
+        .ok_or_else(|| Error::invalid("worker", format!("no worker {key:?} in this organization")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_collection_days_without_fridays() {
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        // 2026-11-20 is a Friday.
+        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert!(!days.is_collection_day(fri));
+        let from = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(); // Monday
+        let to = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(); // Sunday, two weeks
+        assert_eq!(days.count_between(from, to), 12);
+        assert_eq!(days.count_between(to, from), 0);
+        assert_eq!(days.count_between(fri, fri), 0);
+        // brute force agrees on an odd span
+        let (a, b) = (from, NaiveDate::from_ymd_opt(2027, 2, 3).unwrap());
+        let brute = a
+            .iter_days()
+            .take_while(|d| *d <= b)
+            .filter(|d| days.is_collection_day(*d))
+            .count() as i64;
+        assert_eq!(days.count_between(a, b), brute);
+    }
+
+    #[test]
+    fn bad_weekday_is_named() {
+        let e = CollectionDays::parse("mon,funday").unwrap_err().to_string();
+        assert!(e.contains("funday"), "{e}");
+    }
+}

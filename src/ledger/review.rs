@@ -1,0 +1,307 @@
+//! The daily review: for one organization and date, what each active member owed (the day's
+//! installment and savings plus arrears carried in), what was collected, the shortfall and
+//! flags; totals per worker and for the organization.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::access::{Operator, Permission, require};
+use crate::db::Store;
+use crate::error::Result;
+use crate::ledger::balance::{self, EFFECTIVE_LOAN, EFFECTIVE_SAVINGS};
+use crate::ledger::collection::{COLLECTION_COLS, Collection};
+use crate::ledger::day;
+use crate::ledger::member::{MEMBER_COLS, Member};
+use crate::ledger::org::{self, Organization};
+use crate::on_store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    /// Something was due and nothing was collected.
+    Missed,
+    /// Less than what was due was collected.
+    Partial,
+    /// More than what was due was collected.
+    Advance,
+    /// Two or more standing entries on the same day.
+    Duplicate,
+    /// An entry of this day was reversed.
+    Reversed,
+    /// Entered on a later business date than the day it is for.
+    Late,
+}
+
+impl Flag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::Missed => "missed",
+            Flag::Partial => "partial",
+            Flag::Advance => "advance",
+            Flag::Duplicate => "duplicate",
+            Flag::Reversed => "reversed",
+            Flag::Late => "late",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewLine {
+    pub member_id: i64,
+    pub member_no: String,
+    pub name: String,
+    pub worker_id: Option<i64>,
+    pub worker_name: String,
+    /// The day's own installment and savings (zero on a day off).
+    pub installment_due: i64,
+    pub savings_due: i64,
+    /// Unpaid dues from earlier days.
+    pub arrears_in: i64,
+    /// Paid ahead on earlier days; reduces today's due.
+    pub advance_in: i64,
+    /// installment + savings + arrears − advance, never below zero.
+    pub due: i64,
+    pub collected_loan: i64,
+    pub collected_savings: i64,
+    pub collected: i64,
+    pub shortfall: i64,
+    pub flags: Vec<Flag>,
+    /// The day's entries (reversals included), oldest first.
+    pub entries: Vec<Collection>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub members: i64,
+    pub expected: i64,
+    pub collected: i64,
+    pub shortfall: i64,
+    /// collected / expected in basis points (9500 = 95.00 %); 10000 when nothing was due.
+    pub collection_rate_bp: i64,
+    pub members_missed: i64,
+}
+
+impl Totals {
+    fn add(&mut self, l: &ReviewLine) {
+        self.members += 1;
+        self.expected += l.due;
+        self.collected += l.collected;
+        self.shortfall += l.shortfall;
+        if l.flags.contains(&Flag::Missed) {
+            self.members_missed += 1;
+        }
+    }
+
+    fn finish(&mut self) {
+        self.collection_rate_bp = if self.expected > 0 {
+            self.collected * 10_000 / self.expected
+        } else {
+            10_000
+        };
+    }
+
+    /// "95.23 %"
+    pub fn rate_text(&self) -> String {
+        format!(
+            "{}.{:02} %",
+            self.collection_rate_bp / 100,
+            self.collection_rate_bp % 100
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerTotals {
+    pub worker_id: Option<i64>,
+    pub worker_name: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub org: String,
+    pub date: NaiveDate,
+    pub collection_day: bool,
+    pub closed: bool,
+    pub closed_through: Option<NaiveDate>,
+    pub lines: Vec<ReviewLine>,
+    pub workers: Vec<WorkerTotals>,
+    pub totals: Totals,
+}
+
+/// Build the review of `date` for `org`, optionally for one worker only.
+pub async fn daily(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    date: NaiveDate,
+    worker: Option<i64>,
+) -> Result<Review> {
+    require(
+        store,
+        op,
+        Permission::Read,
+        Some(org.id),
+        "collection.review",
+        &org.code,
+    )
+    .await?;
+    let days = org.collection_days();
+    let workers: HashMap<i64, String> = org::workers(store, org.id)
+        .await?
+        .into_iter()
+        .map(|w| (w.id, w.name))
+        .collect();
+    let member_sql = format!(
+        "SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND status = 'active' AND joined_on <= $2"
+    );
+    let before_sql = format!(
+        "SELECT member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
+         WHERE org_id = $1 AND collected_on < $2 GROUP BY member_id"
+    );
+    let day_sql = format!(
+        "SELECT {COLLECTION_COLS} FROM collections WHERE org_id = $1 AND collected_on = $2 ORDER BY id"
+    );
+    let (members, before, entries) = on_store!(store, |p| {
+        let m = sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(member_sql.as_str()))
+            .bind(org.id)
+            .bind(date)
+            .fetch_all(p)
+            .await?;
+        let b = sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(before_sql.as_str()))
+            .bind(org.id)
+            .bind(date)
+            .fetch_all(p)
+            .await?;
+        let e = sqlx::query_as::<_, Collection>(sqlx::AssertSqlSafe(day_sql.as_str()))
+            .bind(org.id)
+            .bind(date)
+            .fetch_all(p)
+            .await?;
+        (m, b, e)
+    });
+    let paid_before: HashMap<i64, (i64, i64)> =
+        before.into_iter().map(|(m, l, s)| (m, (l, s))).collect();
+    let reversed_ids: std::collections::HashSet<i64> =
+        entries.iter().filter_map(|c| c.reversal_of).collect();
+    let mut by_member: HashMap<i64, Vec<Collection>> = HashMap::new();
+    for c in entries {
+        by_member.entry(c.member_id).or_default().push(c);
+    }
+
+    let yesterday = date.pred_opt().unwrap_or(date);
+    let mut lines: Vec<ReviewLine> = members
+        .into_iter()
+        .filter(|m| worker.is_none() || m.worker_id == worker)
+        .map(|m| {
+            let (loan_before, sav_before) = paid_before.get(&m.id).copied().unwrap_or((0, 0));
+            let (loan_due_before, sav_due_before) = balance::due_through(&m, &days, yesterday);
+            let carried = loan_due_before + sav_due_before - loan_before - sav_before;
+            let (arrears_in, advance_in) = (carried.max(0), (-carried).max(0));
+            let (installment_due, savings_due) = balance::due_on(&m, &days, date);
+            let due = (installment_due + savings_due + arrears_in - advance_in).max(0);
+            let entries = by_member.remove(&m.id).unwrap_or_default();
+            let mut collected_loan = 0;
+            let mut collected_savings = 0;
+            for c in &entries {
+                let sign = if c.reversal_of.is_some() { -1 } else { 1 };
+                collected_loan += sign * c.loan_paisa;
+                collected_savings += sign * c.savings_paisa;
+            }
+            let collected = collected_loan + collected_savings;
+            let standing = entries
+                .iter()
+                .filter(|c| c.reversal_of.is_none() && !reversed_ids.contains(&c.id))
+                .count();
+            let mut flags = Vec::new();
+            if due > 0 && collected <= 0 {
+                flags.push(Flag::Missed);
+            } else if collected > 0 && collected < due {
+                flags.push(Flag::Partial);
+            } else if collected > due {
+                flags.push(Flag::Advance);
+            }
+            if standing >= 2 {
+                flags.push(Flag::Duplicate);
+            }
+            if entries.iter().any(|c| reversed_ids.contains(&c.id)) {
+                flags.push(Flag::Reversed);
+            }
+            if entries
+                .iter()
+                .any(|c| c.reversal_of.is_none() && org.local_date(c.entered_at) > c.collected_on)
+            {
+                flags.push(Flag::Late);
+            }
+            ReviewLine {
+                member_id: m.id,
+                worker_name: m
+                    .worker_id
+                    .and_then(|w| workers.get(&w).cloned())
+                    .unwrap_or_else(|| "(no worker)".into()),
+                member_no: m.member_no,
+                name: m.name,
+                worker_id: m.worker_id,
+                installment_due,
+                savings_due,
+                arrears_in,
+                advance_in,
+                due,
+                collected_loan,
+                collected_savings,
+                collected,
+                shortfall: (due - collected).max(0),
+                flags,
+                entries,
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        (
+            a.worker_name.as_str(),
+            a.member_no.len(),
+            a.member_no.as_str(),
+        )
+            .cmp(&(
+                b.worker_name.as_str(),
+                b.member_no.len(),
+                b.member_no.as_str(),
+            ))
+    });
+
+    let mut totals = Totals::default();
+    let mut per_worker: Vec<WorkerTotals> = Vec::new();
+    for l in &lines {
+        totals.add(l);
+        match per_worker.last_mut() {
+            Some(w) if w.worker_id == l.worker_id => w.totals.add(l),
+            _ => {
+                let mut t = Totals::default();
+                t.add(l);
+                per_worker.push(WorkerTotals {
+                    worker_id: l.worker_id,
+                    worker_name: l.worker_name.clone(),
+                    totals: t,
+                });
+            }
+        }
+    }
+    totals.finish();
+    for w in &mut per_worker {
+        w.totals.finish();
+    }
+    let closed_through = day::closed_through(store, org.id).await?;
+    Ok(Review {
+        org: org.code.clone(),
+        date,
+        collection_day: days.is_collection_day(date),
+        closed: closed_through.is_some_and(|c| date <= c),
+        closed_through,
+        lines,
+        workers: per_worker,
+        totals,
+    })
+}

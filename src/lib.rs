@@ -1,0 +1,12 @@
+//! Somiti Console: the core (ledger, access, backup, scheduler) and its faces (CLI, TUI).
+//! The core never touches the terminal; the faces call the core and format its results.
+
+pub mod access;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod ledger;
+
+pub use error::{Error, Result};
