@@ -1,1 +1,214 @@
-//! Command line.
+//! The command-line face: one module per command group. Each command calls the core and
+//! formats its result (a table for people, JSON with `--json`); no rule lives here.
+
+pub mod collection;
+mod demo_shim;
+pub mod init;
+pub mod member;
+pub mod people;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use unicode_width::UnicodeWidthStr;
+
+use crate::access::{self, Operator};
+use crate::config::{self, Overrides, Settings};
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::ledger::org::{self, Organization};
+use crate::ledger::validate;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "somiti",
+    version,
+    about = "Somiti Console: members, daily collections and safe backups for savings-and-loan cooperatives",
+    after_help = "With no command, opens the console. `somiti --demo` opens it on a demo database."
+)]
+pub struct Cli {
+    /// Config file (default: <data dir>/config.toml with --data-dir, else ~/.config/somiti/config.toml)
+    #[arg(long, global = true, env = "SOMITI_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://user:pass@host/db
+    #[arg(long, global = true, env = "SOMITI_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// Data directory (SQLite database, backups, exports, logs)
+    #[arg(long, global = true, env = "SOMITI_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Machine-readable output (and errors) as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Use the separate demo database in the data directory (created and filled on first use)
+    #[arg(long, global = true)]
+    pub demo: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database and config, and make you (the OS login) the first admin
+    Init(init::InitArgs),
+    /// Fill the database with realistic demo data
+    Demo(init::DemoArgs),
+    /// Paths, database, version, organizations and scheduler
+    Info,
+    /// Organizations (somitis)
+    #[command(subcommand)]
+    Org(people::OrgCmd),
+    /// Field workers
+    #[command(subcommand)]
+    Worker(people::WorkerCmd),
+    /// Members: list, add, show
+    #[command(subcommand)]
+    Member(member::MemberCmd),
+    /// Collections: add, reverse, daily review
+    #[command(subcommand)]
+    Collection(collection::CollectionCmd),
+    /// Close or reopen a business day
+    #[command(subcommand)]
+    Day(collection::DayCmd),
+    /// Console operators and their roles
+    #[command(subcommand)]
+    User(people::UserCmd),
+}
+
+/// What every command needs: the settings, the output mode, and (opened on demand) the store.
+pub struct Ctx {
+    pub settings: Settings,
+    pub json: bool,
+    pub demo: bool,
+}
+
+impl Ctx {
+    pub fn new(cli: &Cli) -> Result<Ctx> {
+        let mut settings = config::load(&Overrides {
+            config: cli.config.clone(),
+            database_url: cli.database.clone(),
+            data_dir: cli.data_dir.clone(),
+        })?;
+        if cli.demo {
+            settings.database_url = settings.demo_database_url();
+        }
+        Ok(Ctx {
+            settings,
+            json: cli.json,
+            demo: cli.demo,
+        })
+    }
+
+    /// Open the configured database (running migrations); the demo one is filled on first use.
+    pub async fn store(&self) -> Result<Store> {
+        let store = Store::open(&self.settings.database_url).await?;
+        if self.demo {
+            init::ensure_demo(&store).await?;
+        }
+        Ok(store)
+    }
+
+    pub async fn open(&self) -> Result<(Store, Operator)> {
+        let store = self.store().await?;
+        let op = access::login(&store).await?;
+        Ok((store, op))
+    }
+
+    /// The organization named by `--org`, the config's default, the operator's, or the only one.
+    pub async fn org(
+        &self,
+        store: &Store,
+        op: &Operator,
+        code: Option<&str>,
+    ) -> Result<Organization> {
+        let default = self.settings.config.default_org.trim();
+        let code = code.or(if default.is_empty() {
+            None
+        } else {
+            Some(default)
+        });
+        org::resolve(store, op, code).await
+    }
+
+    pub fn print_json<T: serde::Serialize>(&self, v: &T) -> Result<()> {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?
+        );
+        Ok(())
+    }
+}
+
+/// `YYYY-MM-DD`, `today` or `yesterday` (in the organization's timezone).
+pub fn parse_date(input: Option<&str>, org: &Organization) -> Result<NaiveDate> {
+    match input.map(str::trim) {
+        None | Some("today") => Ok(org.today()),
+        Some("yesterday") => Ok(org.today().pred_opt().unwrap_or(org.today())),
+        Some(s) => validate::date("date", s),
+    }
+}
+
+/// Format rows as an aligned table; widths count terminal columns (Bengali included).
+pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.width());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = " ".repeat(widths[i].saturating_sub(c.width()));
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if right.contains(&i) {
+                s.push_str(&pad);
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                if i + 1 < cells.len() {
+                    s.push_str(&pad);
+                }
+            }
+        }
+        s
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// Run one parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(&cli)?;
+    match cli.command {
+        None => init::open_console(&ctx).await,
+        Some(Command::Init(a)) => init::init(&ctx, a).await,
+        Some(Command::Demo(a)) => init::demo(&ctx, a).await,
+        Some(Command::Info) => init::info(&ctx).await,
+        Some(Command::Org(c)) => people::org(&ctx, c).await,
+        Some(Command::Worker(c)) => people::worker(&ctx, c).await,
+        Some(Command::Member(c)) => member::run(&ctx, c).await,
+        Some(Command::Collection(c)) => collection::run(&ctx, c).await,
+        Some(Command::Day(c)) => collection::day(&ctx, c).await,
+        Some(Command::User(c)) => people::user(&ctx, c).await,
+    }
+}
+
+/// Print an error the way the contract says: one sentence on stderr, or JSON with `--json`.
+pub fn report_error(e: &Error, json: bool) {
+    if json {
+        let v = serde_json::json!({
+            "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
+        });
+        eprintln!("{v}");
+    } else {
+        eprintln!("somiti: {e}");
+    }
+}

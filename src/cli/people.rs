@@ -1,0 +1,210 @@
+//! `somiti org|worker|user …`: organizations, field workers and console operators.
+
+use clap::Subcommand;
+
+use crate::access::{Role, users};
+use crate::cli::{Ctx, table};
+use crate::error::Result;
+use crate::ledger::org::{self, NewOrganization};
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Add an organization (admin)
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        address: String,
+        #[arg(long, default_value = "Asia/Dhaka")]
+        timezone: String,
+        /// Weekdays installments fall due, e.g. sat,sun,mon,tue,wed,thu
+        #[arg(long)]
+        collection_days: Option<String>,
+    },
+    /// List organizations
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerCmd {
+    /// Add a field worker
+    Add {
+        name: String,
+        #[arg(long, default_value = "")]
+        mobile: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List field workers
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add an operator (the OS login name) with a role
+    Add {
+        username: String,
+        /// admin, manager, worker or viewer
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        full_name: String,
+        /// Limit the operator to one organization
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List operators
+    List,
+    /// Change an operator's role
+    SetRole { username: String, role: String },
+}
+
+pub async fn org(ctx: &Ctx, cmd: OrgCmd) -> Result<()> {
+    let (store, op) = ctx.open().await?;
+    match cmd {
+        OrgCmd::Add {
+            code,
+            name,
+            address,
+            timezone,
+            collection_days,
+        } => {
+            let o = org::add(
+                &store,
+                &op,
+                &NewOrganization {
+                    code,
+                    name,
+                    address,
+                    timezone: Some(timezone),
+                    collection_days,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if ctx.json {
+                return ctx.print_json(&o);
+            }
+            println!("organization {} ({}) created", o.code, o.name);
+        }
+        OrgCmd::List => {
+            let all = org::list(&store).await?;
+            if ctx.json {
+                return ctx.print_json(&all);
+            }
+            let body: Vec<Vec<String>> = all
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.code.clone(),
+                        o.name.clone(),
+                        o.timezone.clone(),
+                        o.collection_days.clone(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["Code", "Name", "Timezone", "Collection days"], &body, &[])
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn worker(ctx: &Ctx, cmd: WorkerCmd) -> Result<()> {
+    let (store, op) = ctx.open().await?;
+    match cmd {
+        WorkerCmd::Add { name, mobile, org } => {
+            let org = ctx.org(&store, &op, org.as_deref()).await?;
+            let w = org::add_worker(&store, &op, &org, &name, &mobile).await?;
+            if ctx.json {
+                return ctx.print_json(&w);
+            }
+            println!("worker #{} {} added to {}", w.id, w.name, org.code);
+        }
+        WorkerCmd::List { org } => {
+            let org = ctx.org(&store, &op, org.as_deref()).await?;
+            let all = org::workers(&store, org.id).await?;
+            if ctx.json {
+                return ctx.print_json(&all);
+            }
+            let body: Vec<Vec<String>> = all
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.id.to_string(),
+                        w.name.clone(),
+                        w.mobile.clone(),
+                        if w.active { "active" } else { "inactive" }.into(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["Id", "Name", "Mobile", "Status"], &body, &[0])
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn user(ctx: &Ctx, cmd: UserCmd) -> Result<()> {
+    let (store, op) = ctx.open().await?;
+    match cmd {
+        UserCmd::Add {
+            username,
+            role,
+            full_name,
+            org,
+        } => {
+            let role = Role::parse(&role)?;
+            let org_id = match org {
+                Some(code) => Some(ctx.org(&store, &op, Some(&code)).await?.id),
+                None => None,
+            };
+            let u = users::add(&store, &op, &username, &full_name, role, org_id).await?;
+            if ctx.json {
+                return ctx.print_json(&u);
+            }
+            println!("user {} added as {}", u.username, u.role);
+        }
+        UserCmd::List => {
+            let all = users::list(&store, &op).await?;
+            if ctx.json {
+                return ctx.print_json(&all);
+            }
+            let body: Vec<Vec<String>> = all
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.username.clone(),
+                        u.full_name.clone(),
+                        u.role.clone(),
+                        u.org_id
+                            .map(|o| o.to_string())
+                            .unwrap_or_else(|| "all".into()),
+                        if u.active { "active" } else { "inactive" }.into(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["User", "Name", "Role", "Org", "Status"], &body, &[])
+            );
+        }
+        UserCmd::SetRole { username, role } => {
+            let u = users::set_role(&store, &op, &username, Role::parse(&role)?).await?;
+            if ctx.json {
+                return ctx.print_json(&u);
+            }
+            println!("user {} is now {}", u.username, u.role);
+        }
+    }
+    Ok(())
+}
