@@ -1,6 +1,7 @@
 //! The command-line face: one module per command group. Each command calls the core and
 //! formats its result (a table for people, JSON with `--json`); no rule lives here.
 
+pub mod backup;
 pub mod collection;
 mod demo_shim;
 pub mod init;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Console operators and their roles
     #[command(subcommand)]
     User(people::UserCmd),
+    /// Backups: create, list, verify, restore, download, delete, pin, prune
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
 }
 
 /// What every command needs: the settings, the output mode, and (opened on demand) the store.
@@ -198,6 +202,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Collection(c)) => collection::run(&ctx, c).await,
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
         Some(Command::User(c)) => people::user(&ctx, c).await,
+        Some(Command::Backup(c)) => backup::run(&ctx, c).await,
     }
 }
 
