@@ -1,0 +1,13 @@
+//! The one event type of the main loop: key presses and resizes, the clock, and answers
+//! from tasks all arrive as `Event`s; the loop owns the state and is the only writer.
+
+use crate::tui::tasks::Outcome;
+
+#[derive(Debug)]
+pub enum Event {
+    Input(crossterm::event::Event),
+    Tick,
+    Task(Box<Outcome>),
+    /// SIGTERM or SIGHUP (the SSH link went away): leave cleanly.
+    Terminate,
+}

@@ -1,0 +1,10 @@
+//! The state of each view and how keys and answers change it (`impl App` per view); the
+//! views in `tui::views` only draw it.
+
+mod audit;
+mod members;
+mod review;
+
+pub use audit::AuditPage;
+pub use members::{DetailPage, MembersPage};
+pub use review::{ReviewPage, ReviewRow, review_rows};

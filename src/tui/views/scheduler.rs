@@ -1,0 +1,28 @@
+//! Scheduler view: the jobs, when they run next, how they last ran.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders};
+
+use crate::tui::app::App;
+use crate::tui::views::notice;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(" Scheduler ", t.title()))
+        .border_style(t.border());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    notice(
+        frame,
+        inner,
+        vec![
+            Line::raw("The scheduler is not in this build yet."),
+            Line::raw("Jobs from the config will be listed here with their next run."),
+        ],
+        t.muted(),
+    );
+}
