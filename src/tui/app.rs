@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::access::{Operator, Role};
 use crate::ledger::org::{Organization, Worker};
 use crate::tui::keymap::Action;
-use crate::tui::pages::{AuditPage, MembersPage, ReviewPage};
+use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage};
 use crate::tui::tasks::{Effect, Outcome};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::{Confirm, Message, PickFor, Picker, ProgressView};
@@ -71,6 +71,8 @@ pub struct HeaderFacts {
     pub stale_after_hours: i64,
     /// Whether the backup engine is in this build.
     pub backups_available: bool,
+    /// Where downloads go unless the operator types another path (their home).
+    pub download_dir: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +105,11 @@ pub struct App {
     pub members: MembersPage,
     pub review: ReviewPage,
     pub audit: AuditPage,
+    pub backups: BackupsPage,
     pub flash: Option<Flash>,
     pub quit: bool,
+    /// Quit once the running long work has stopped.
+    pub quit_after_work: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
     pub(crate) seq: u64,
@@ -139,8 +144,10 @@ impl App {
             members: MembersPage::default(),
             review: ReviewPage::default(),
             audit: AuditPage::default(),
+            backups: BackupsPage::default(),
             flash: None,
             quit: false,
+            quit_after_work: false,
             dirty: true,
             seq: 0,
         };
@@ -209,8 +216,11 @@ impl App {
             Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
             Action::BackupCreate
             | Action::BackupVerify
+            | Action::BackupDrill
             | Action::BackupDownload
             | Action::BackupPin
+            | Action::BackupDelete
+            | Action::BackupPrune
             | Action::BackupRestore => self.facts.backups_available,
             Action::JobRunNow | Action::JobToggle => false,
             _ => true,
@@ -221,6 +231,7 @@ impl App {
     pub fn startup(&mut self) -> Vec<Effect> {
         let mut fx = self.reload_org();
         fx.extend(self.audit_reload());
+        fx.extend(self.backups_reload());
         fx
     }
 
@@ -240,7 +251,14 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         self.dirty = true;
         if action == Action::Quit {
-            self.quit = true;
+            // Long work is cancelled cleanly first (a second quit does not wait).
+            if self.backups.running.is_some() && !self.quit_after_work {
+                self.cancel_long();
+                self.quit_after_work = true;
+                self.flash(Level::Info, "cancelling the running work, then quitting…");
+            } else {
+                self.quit = true;
+            }
             return Vec::new();
         }
         if !self.overlays.is_empty() {
@@ -275,13 +293,15 @@ impl App {
                 Tab::Members => self.members_reload(),
                 Tab::Collections => self.review_reload(),
                 Tab::Audit => self.audit_reload(),
-                _ => Vec::new(),
+                Tab::Backups => self.backups_reload(),
+                Tab::Scheduler => Vec::new(),
             },
             other => match self.tab {
                 Tab::Members => self.members_key(other),
                 Tab::Collections => self.review_key(other),
                 Tab::Audit => self.audit_key(other),
-                Tab::Backups | Tab::Scheduler => Vec::new(),
+                Tab::Backups => self.backups_key(other),
+                Tab::Scheduler => Vec::new(),
             },
         }
     }
@@ -291,6 +311,7 @@ impl App {
         match t {
             // The audit grows behind our back; show it fresh each visit.
             Tab::Audit => self.audit_reload(),
+            Tab::Backups => self.backups_reload(),
             _ => Vec::new(),
         }
     }
@@ -363,6 +384,10 @@ impl App {
                     f.backspace();
                     self.form_typed()
                 }
+                Action::ClearField if !f.busy => {
+                    f.clear();
+                    self.form_typed()
+                }
                 Action::NextField => {
                     f.next();
                     Vec::new()
@@ -394,7 +419,12 @@ impl App {
                 Action::EditMember => self.edit_from_detail(),
                 _ => Vec::new(),
             },
-            Overlay::Progress(_) => Vec::new(),
+            Overlay::Progress(_) => {
+                if action == Action::Cancel {
+                    self.cancel_long();
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -418,6 +448,7 @@ impl App {
                 self.review.top = 0;
                 self.review_reload()
             }
+            PickFor::RestoreScope => self.restore_scope_picked(value),
         }
     }
 
@@ -431,7 +462,9 @@ impl App {
                 }
                 None => Vec::new(),
             },
-            Confirmed::DeleteBackup { .. } => Vec::new(),
+            Confirmed::DeleteBackup { id } => vec![Effect::Backup(
+                crate::tui::backup_tasks::BackupEffect::Delete { id },
+            )],
         }
     }
 
@@ -448,7 +481,11 @@ impl App {
                 self.close_form();
                 return Vec::new();
             }
-            P::Download { .. } | P::RestoreConfirm => Vec::new(),
+            P::Download { id } => self.download_submitted(id.clone(), &form),
+            P::RestoreTables { id } => return self.restore_tables_submitted(id.clone(), &form),
+            P::RestoreConfirm { id, scope } => {
+                return self.restore_confirmed(id.clone(), scope.clone(), &form);
+            }
         };
         if !fx.is_empty()
             && let Some(Overlay::Form(f)) = self.overlays.last_mut()
@@ -511,6 +548,7 @@ impl App {
                 offset,
                 result,
             } => self.audit_loaded(seq, offset, result),
+            Outcome::Backup(o) => self.backup_outcome(o),
             Outcome::Crashed(e) => {
                 if let Some(f) = self.form_mut() {
                     f.busy = false;

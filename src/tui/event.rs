@@ -8,6 +8,8 @@ pub enum Event {
     Input(crossterm::event::Event),
     Tick,
     Task(Box<Outcome>),
+    /// Long work moved on (sampled, at most ten times a second).
+    Progress(crate::backup::Progress),
     /// SIGTERM or SIGHUP (the SSH link went away): leave cleanly.
     Terminate,
 }

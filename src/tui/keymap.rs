@@ -49,6 +49,7 @@ pub enum Action {
     // text entry and dialogs
     Input(char),
     Backspace,
+    ClearField,
     NextField,
     PrevField,
     Submit,
@@ -361,7 +362,9 @@ pub fn action_for(key: KeyEvent, app: &App) -> Option<Action> {
         }
         if mode.takes_text()
             && let KeyCode::Char(ch) = key.code
-            && !key.modifiers.contains(KeyModifiers::CONTROL)
+            && !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
         {
             return Some(Action::Input(ch));
         }

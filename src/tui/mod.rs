@@ -3,6 +3,7 @@
 //! that turns input, ticks and task answers into state changes and coalesced redraws.
 
 pub mod app;
+pub mod backup_tasks;
 pub mod event;
 pub mod keymap;
 pub mod pages;
@@ -138,7 +139,8 @@ pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) 
             scheduler: "not in this build".into(),
             newest_verified: None,
             stale_after_hours: 26,
-            backups_available: false,
+            backups_available: true,
+            download_dir: std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
         },
         now: Utc::now(),
         size,
@@ -156,7 +158,8 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     install_panic_hook();
     let mut guard = TerminalGuard::enter()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let tasks = Tasks::new(store.clone(), op, tx.clone());
+    let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
+    let tasks = Tasks::new(backups, op, tx.clone());
     tasks.spawn_all(app.startup());
     let r = main_loop(&mut guard.terminal, &mut app, &tasks, rx).await;
     drop(guard);
@@ -226,6 +229,10 @@ pub fn handle(app: &mut App, tasks: &Tasks, ev: Event) {
             let fx = app.apply(*outcome);
             tasks.spawn_all(fx);
         }
-        Event::Terminate => app.quit = true,
+        Event::Progress(p) => app.progress(p),
+        Event::Terminate => {
+            app.cancel_long();
+            app.quit = true;
+        }
     }
 }

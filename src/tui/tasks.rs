@@ -13,6 +13,8 @@ use crate::ledger::member::{self, Member, MemberDetail, MemberInput, MemberQuery
 use crate::ledger::org::{self, Organization, Worker};
 use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, validate};
+use crate::backup::Backups;
+use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome};
 use crate::tui::event::Event;
 
 /// Problems keyed by field name ("" when no field is to blame).
@@ -85,6 +87,7 @@ pub enum Effect {
         seq: u64,
         filter: AuditFilter,
     },
+    Backup(BackupEffect),
 }
 
 #[derive(Debug)]
@@ -118,6 +121,7 @@ pub enum Outcome {
         offset: i64,
         result: Result<Vec<AuditEntry>, String>,
     },
+    Backup(BackupOutcome),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
 }
@@ -145,13 +149,19 @@ fn errs(list: Vec<Error>) -> FieldErrors {
 #[derive(Clone)]
 pub struct Tasks {
     store: Store,
+    backups: Backups,
     op: Operator,
     tx: UnboundedSender<Event>,
 }
 
 impl Tasks {
-    pub fn new(store: Store, op: Operator, tx: UnboundedSender<Event>) -> Tasks {
-        Tasks { store, op, tx }
+    pub fn new(backups: Backups, op: Operator, tx: UnboundedSender<Event>) -> Tasks {
+        Tasks {
+            store: backups.store.clone(),
+            backups,
+            op,
+            tx,
+        }
     }
 
     pub fn spawn_all(&self, effects: Vec<Effect>) {
@@ -162,8 +172,16 @@ impl Tasks {
 
     pub fn spawn(&self, effect: Effect) {
         let (store, op, tx) = (self.store.clone(), self.op.clone(), self.tx.clone());
+        let backups = self.backups.clone();
         let what = format!("{effect:?}").chars().take(60).collect::<String>();
-        let handle = tokio::spawn(async move { run(&store, &op, effect).await });
+        let handle = tokio::spawn(async move {
+            match effect {
+                Effect::Backup(b) => {
+                    Outcome::Backup(backup_tasks::run(&backups, &op, b, tx.clone()).await)
+                }
+                other => run(&store, &op, other).await,
+            }
+        });
         let tx2 = self.tx.clone();
         tokio::spawn(async move {
             let outcome = match handle.await {
@@ -174,7 +192,6 @@ impl Tasks {
                 }
             };
             let _ = tx2.send(Event::Task(Box::new(outcome)));
-            drop(tx);
         });
     }
 }
@@ -234,6 +251,7 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             offset: filter.offset,
             result: audit::list(store, &filter).await.map_err(s),
         },
+        Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
     }
 }
 

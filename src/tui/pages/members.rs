@@ -181,15 +181,16 @@ impl App {
             let p = &mut self.members;
             p.selected = step(p.selected, d, p.total.max(0) as usize);
             p.keep_visible(h);
+            // one question at a time: the answer asks again if the window moved on
             return match p.wanted_offset(h) {
-                Some(o) if p.pending_offset != Some(o) => self.members_load(o),
+                Some(o) if !p.loading => self.members_load(o),
                 _ => Vec::new(),
             };
         }
         match action {
             Action::Filter => {
                 self.members.filter_before = Some(self.members.filter.clone());
-                let mut f = Form::new(
+                let f = Form::new(
                     "Filter",
                     FormPurpose::MemberFilter,
                     vec![
@@ -197,7 +198,6 @@ impl App {
                             .hint("name, number, mobile or NID"),
                     ],
                 );
-                f.intro = None;
                 self.overlays.push(Overlay::Form(Box::new(f)));
                 Vec::new()
             }

@@ -2,9 +2,11 @@
 //! views in `tui::views` only draw it.
 
 mod audit;
+mod backups;
 mod members;
 mod review;
 
 pub use audit::AuditPage;
+pub use backups::{BackupStats, BackupsPage, restore_table, stats};
 pub use members::{DetailPage, MembersPage};
 pub use review::{ReviewPage, ReviewRow, review_rows};

@@ -180,7 +180,7 @@ impl App {
                             Field::new("note", "Note", ""),
                         ],
                     );
-                    form.intro = Some(format!(
+                    form.intro = vec![format!(
                         "Due {}: installment {}, savings {}, arrears {}{}",
                         money::grouped(l.due),
                         money::grouped(l.installment_due),
@@ -191,7 +191,7 @@ impl App {
                         } else {
                             String::new()
                         }
-                    ));
+                    )];
                     form.focus = 2;
                     self.overlays.push(Overlay::Form(Box::new(form)));
                 }
@@ -211,14 +211,14 @@ impl App {
                                 Field::new("reason", "Reason", "").hint("required"),
                             ],
                         );
-                        form.intro = Some(format!(
+                        form.intro = vec![format!(
                             "#{} on {}: loan {}, savings {}, by {}. A reversal cancels it; the entry stays in the ledger.",
                             c.id,
                             c.collected_on,
                             money::grouped(c.loan_paisa),
                             money::grouped(c.savings_paisa),
                             c.entered_by
-                        ));
+                        )];
                         form.focus = 1;
                         self.overlays.push(Overlay::Form(Box::new(form)));
                     }

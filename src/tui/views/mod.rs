@@ -132,7 +132,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     };
     let sched = format!("scheduler: {}", app.facts.scheduler);
-    let fixed = sched.width() + backup_text.width() + 4 + 4;
+    let fixed = sched.width() + backup_text.width() + 5;
     let db = fit(&app.facts.database, w.saturating_sub(fixed), true);
     let line2 = Line::from(vec![
         Span::styled(format!(" {db}"), t.muted()),

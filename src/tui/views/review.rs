@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::ledger::money::grouped;
-use crate::ledger::review::{ReviewLine, Totals};
+use crate::ledger::review::{Flag, ReviewLine, Totals};
 use crate::tui::app::App;
 use crate::tui::pages::{ReviewRow, review_rows};
 use crate::tui::views::{Align, notice, row};
@@ -54,18 +54,30 @@ fn line_cells(l: &ReviewLine, wide: bool) -> Vec<String> {
     v.push(
         l.flags
             .iter()
-            .map(|f| f.as_str())
+            .map(|f| if wide { f.as_str() } else { short_flag(*f) })
             .collect::<Vec<_>>()
             .join(","),
     );
     v
 }
 
+/// Flags in few letters for narrow screens (help lists them).
+fn short_flag(f: Flag) -> &'static str {
+    match f {
+        Flag::Missed => "missed",
+        Flag::Partial => "part",
+        Flag::Advance => "adv",
+        Flag::Duplicate => "dup",
+        Flag::Reversed => "rev",
+        Flag::Late => "late",
+    }
+}
+
 /// "expected 5,000.00 · collected 4,200.00 · short 800.00 · 84.00 % · missed 3"
 pub fn totals_text(t: &Totals, short: bool) -> String {
     if short {
         format!(
-            "exp {} · got {} · short {} · {} · missed {}",
+            "exp {} got {} short {} {} missed {}",
             grouped(t.expected),
             grouped(t.collected),
             grouped(t.shortfall),
@@ -139,7 +151,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     );
     let total_line = if total_line.width() > w {
         format!(
-            " {} · {} · {}",
+            " {} ({}) {}",
             r.org,
             r.totals.members,
             totals_text(&r.totals, true)
@@ -181,7 +193,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 );
                 let text = if long.width() > w {
                     format!(
-                        " ▸ {} · {} · {}",
+                        " ▸ {} ({}) {}",
                         wt.worker_name,
                         wt.totals.members,
                         totals_text(&wt.totals, true)
@@ -207,7 +219,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 }
                 let style = if selected {
                     t.selected()
-                } else if l.flags.contains(&crate::ledger::review::Flag::Missed) {
+                } else if l.flags.contains(&Flag::Missed) {
                     t.bad()
                 } else if l.shortfall > 0 {
                     t.warn()

@@ -55,6 +55,9 @@ impl Message {
 pub enum PickFor {
     Organization,
     Worker,
+    /// The restore wizard's "what": `None` everything, `Some(0)` chosen tables, else an
+    /// organization id.
+    RestoreScope,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +102,12 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
         Span::styled("Esc", theme.key()),
         Span::raw(" no"),
     ]));
-    let rect = box_for(area, lines.len() + 1, 64);
+    let width = area.width.saturating_sub(4).clamp(10, 64);
+    let rect = centered(
+        area,
+        width,
+        crate::tui::widgets::form::wrapped_height(&lines, width.saturating_sub(2)) + 2,
+    );
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)
@@ -111,8 +119,9 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
 
 pub fn draw_message(frame: &mut Frame, area: Rect, m: &Message, theme: &Theme) {
     let lines: Vec<Line> = m.lines.iter().map(|l| Line::raw(l.clone())).collect();
-    let max_h = area.height.saturating_sub(2) as usize;
-    let rect = box_for(area, (lines.len() + 2).min(max_h), 76);
+    let width = area.width.saturating_sub(4).clamp(10, 76);
+    let h = crate::tui::widgets::form::wrapped_height(&lines, width.saturating_sub(2)) + 2;
+    let rect = centered(area, width, h.min(area.height));
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)

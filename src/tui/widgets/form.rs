@@ -44,7 +44,11 @@ pub enum FormPurpose {
     AuditFilter,
     MemberFilter,
     Download { id: String },
-    RestoreConfirm,
+    RestoreTables { id: String },
+    RestoreConfirm {
+        id: String,
+        scope: crate::tui::backup_tasks::RestoreScope,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +61,8 @@ pub struct Form {
     pub busy: bool,
     /// A problem that belongs to no one field.
     pub note: Option<String>,
-    /// A line of explanation above the fields.
-    pub intro: Option<String>,
+    /// Lines of explanation above the fields.
+    pub intro: Vec<String>,
 }
 
 impl Form {
@@ -70,7 +74,7 @@ impl Form {
             purpose,
             busy: false,
             note: None,
-            intro: None,
+            intro: Vec::new(),
         }
     }
 
@@ -92,6 +96,13 @@ impl Form {
     pub fn backspace(&mut self) {
         if let Some(f) = self.fields.get_mut(self.focus) {
             f.value.pop();
+            f.error = None;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            f.value.clear();
             f.error = None;
         }
     }
@@ -154,8 +165,10 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
         .unwrap_or(0) as u16
         + 2;
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(intro) = &form.intro {
-        lines.push(Line::from(Span::styled(intro.clone(), theme.muted())));
+    for l in &form.intro {
+        lines.push(Line::raw(l.clone()));
+    }
+    if !form.intro.is_empty() {
         lines.push(Line::default());
     }
     for (i, f) in form.fields.iter().enumerate() {
@@ -199,8 +212,8 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled("saving…", theme.warn())));
     }
-    let height = (lines.len() as u16 + 2).min(area.height);
     let width = area.width.saturating_sub(4).clamp(20, 76);
+    let height = (wrapped_height(&lines, width.saturating_sub(2)) + 2).min(area.height);
     let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
@@ -212,6 +225,15 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
             .wrap(Wrap { trim: false }),
         rect,
     );
+}
+
+/// Rows `lines` take when wrapped at `width` columns.
+pub fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let w = width.max(1) as usize;
+    lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(w) as u16)
+        .sum()
 }
 
 #[cfg(test)]
