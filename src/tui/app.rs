@@ -209,8 +209,10 @@ impl App {
     /// Whether a key's action makes sense for this operator and build (the footer hides
     /// the rest; the core still decides what is allowed).
     pub fn binding_available(&self, action: Action) -> bool {
+        if !self.in_build(action) {
+            return false;
+        }
         match action {
-            Action::ExportCsv | Action::ImportCsv => false,
             Action::AddMember | Action::EditMember => self.operator.role >= Role::Manager,
             Action::RecordCollection => self.operator.role >= Role::Worker,
             Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
@@ -222,9 +224,17 @@ impl App {
             | Action::BackupDelete
             | Action::BackupPrune
             | Action::BackupRestore => self.facts.backups_available,
-            Action::JobRunNow | Action::JobToggle => false,
             _ => true,
         }
+    }
+
+    /// Whether this build has the core behind an action (CSV and the scheduler come from
+    /// their own issues).
+    pub fn in_build(&self, action: Action) -> bool {
+        !matches!(
+            action,
+            Action::ExportCsv | Action::ImportCsv | Action::JobRunNow | Action::JobToggle
+        )
     }
 
     /// What to load when the console opens.

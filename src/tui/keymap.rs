@@ -413,11 +413,22 @@ pub fn footer(app: &App) -> Vec<(String, &'static str)> {
 
 /// Help: for each mode, its keys (same action's keys joined) and what they do.
 pub fn help_sections(modes: &[Mode]) -> Vec<(Mode, Vec<(String, &'static str)>)> {
+    help_sections_where(modes, |_| true)
+}
+
+/// Help for the bindings `keep` accepts (the console leaves out what is not in the build).
+pub fn help_sections_where(
+    modes: &[Mode],
+    keep: impl Fn(Action) -> bool,
+) -> Vec<(Mode, Vec<(String, &'static str)>)> {
     modes
         .iter()
         .map(|&mode| {
             let mut lines: Vec<(String, &'static str)> = Vec::new();
-            for bd in BINDINGS.iter().filter(|bd| bd.mode == mode) {
+            for bd in BINDINGS
+                .iter()
+                .filter(|bd| bd.mode == mode && keep(bd.action))
+            {
                 let name = key_name(bd);
                 match lines.iter_mut().find(|(_, h)| *h == bd.help) {
                     Some((keys, _)) => {

@@ -38,6 +38,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         notice(frame, inner, vec![Line::raw(text)], t.muted());
         return;
     }
+    let [inner, detail_area] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Min(1),
+        ratatui::layout::Constraint::Length(2),
+    ])
+    .areas(inner);
+    if let Some(e) = p.entries.get(p.selected) {
+        let text = format!(" {} {} → {}: {}", e.actor, e.action, e.target, e.detail);
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, t.muted()))
+                .wrap(ratatui::widgets::Wrap { trim: false }),
+            detail_area,
+        );
+    }
     let w = inner.width as usize;
     let wide = w >= 110;
     let fixed = [

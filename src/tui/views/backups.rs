@@ -110,7 +110,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let wide = w >= 110;
     let mut cols: Vec<(&str, usize, Align)> = vec![
         ("ID", 8, Align::Left),
-        ("Created (UTC)", if wide { 16 } else { 11 }, Align::Left),
+        (if wide { "Created (UTC)" } else { "Created" }, if wide { 16 } else { 11 }, Align::Left),
         ("Kind", 11, Align::Left),
         ("Status", 9, Align::Left),
     ];

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::tui::app::{App, Tab};
-use crate::tui::keymap::{Mode, help_sections};
+use crate::tui::keymap::{Mode, help_sections_where};
 use crate::tui::widgets::centered;
 
 pub fn help_lines(app: &App) -> Vec<Line<'static>> {
@@ -22,7 +22,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Mode::Progress,
     ]);
     let mut lines = Vec::new();
-    for (mode, keys) in help_sections(&modes) {
+    for (mode, keys) in help_sections_where(&modes, |a| app.in_build(a)) {
         if keys.is_empty() {
             continue;
         }

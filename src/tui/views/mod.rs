@@ -133,7 +133,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     };
     let sched = format!("scheduler: {}", app.facts.scheduler);
     let fixed = sched.width() + backup_text.width() + 5;
-    let db = fit(&app.facts.database, w.saturating_sub(fixed), true);
+    // "sqlite /path/x.db" → the path (the end is the part that tells files apart)
+    let db_text = app
+        .facts
+        .database
+        .strip_prefix("sqlite ")
+        .unwrap_or(&app.facts.database);
+    let db = fit(db_text, w.saturating_sub(fixed), true);
     let line2 = Line::from(vec![
         Span::styled(format!(" {db}"), t.muted()),
         Span::raw("  "),

@@ -153,7 +153,7 @@ pub fn draw_picker(frame: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
 }
 
 pub fn draw_progress(frame: &mut Frame, area: Rect, p: &ProgressView, theme: &Theme) {
-    let rect = box_for(area, 5, 64);
+    let rect = box_for(area, 4, 64);
     frame.render_widget(Clear, rect);
     let block = frame_block(&p.title, theme, false);
     let inner = block.inner(rect);
