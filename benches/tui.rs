@@ -72,19 +72,20 @@ async fn build(path: &PathBuf) -> Store {
         }
         sqlx::query("ANALYZE").execute(p).await.expect("analyze");
     });
-    eprintln!("built the bench database in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "built the bench database in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     store
 }
 
-async fn run_effects(
-    store: &Store,
-    op: &somiti::access::Operator,
-    app: &mut App,
-    fx: Vec<Effect>,
-) {
+async fn run_effects(store: &Store, op: &somiti::access::Operator, app: &mut App, fx: Vec<Effect>) {
     let mut queue = fx;
     while let Some(e) = queue.pop() {
-        if matches!(e, Effect::LoadReview { .. } | Effect::LoadAudit { .. } | Effect::Backup(_)) {
+        if matches!(
+            e,
+            Effect::LoadReview { .. } | Effect::LoadAudit { .. } | Effect::Backup(_)
+        ) {
             continue; // off-screen work; timed on its own below
         }
         let o = tasks::run(store, op, e).await;
@@ -195,7 +196,11 @@ async fn main() {
     }
     times.sort();
     loads.sort();
-    let p = |v: &[Duration], q: f64| v.get(((v.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    let p = |v: &[Duration], q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "key press → redraw: median {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} presses)",
         ms(p(&times, 0.5)),

@@ -84,12 +84,24 @@ fn somiti(dir: &Path, args: &[&str]) -> String {
 }
 
 fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A small ledger made through the command line (the same core the console calls).
 fn seed(dir: &Path) {
-    somiti(dir, &["init", "--org-code", "DEMO", "--org-name", "Demo Sonali Somiti"]);
+    somiti(
+        dir,
+        &[
+            "init",
+            "--org-code",
+            "DEMO",
+            "--org-name",
+            "Demo Sonali Somiti",
+        ],
+    );
     somiti(dir, &["worker", "add", "Karim Uddin"]);
     for (no, name, nid) in [
         ("1", "Rahima Khatun", "1234567891"),
@@ -99,9 +111,26 @@ fn seed(dir: &Path) {
         somiti(
             dir,
             &[
-                "member", "add", "--no", no, "--name", name, "--nid", nid, "--mobile",
-                &format!("0171234567{no}"), "--worker", "Karim Uddin", "--loan", "10000",
-                "--installment", "100", "--savings", "20", "--joined", "2026-01-01",
+                "member",
+                "add",
+                "--no",
+                no,
+                "--name",
+                name,
+                "--nid",
+                nid,
+                "--mobile",
+                &format!("0171234567{no}"),
+                "--worker",
+                "Karim Uddin",
+                "--loan",
+                "10000",
+                "--installment",
+                "100",
+                "--savings",
+                "20",
+                "--joined",
+                "2026-01-01",
             ],
         );
     }
@@ -136,7 +165,20 @@ fn console_records_a_collection_and_a_backup_then_restores_the_terminal() {
     );
     let ok = tmux
         .cmd()
-        .args(["new-session", "-d", "-s", &tmux.session, "-x", "80", "-y", "24", "bash", "--norc", "-c", &script])
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &tmux.session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "bash",
+            "--norc",
+            "-c",
+            &script,
+        ])
         .env_remove("TMUX")
         .status()
         .expect("tmux new-session");

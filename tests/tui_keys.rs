@@ -14,7 +14,10 @@ use tui_support::*;
 #[test]
 fn number_keys_and_tab_switch_views() {
     let mut app = full_app((80, 24));
-    assert_eq!(action_for(ch('2'), &app), Some(Action::GoTab(Tab::Collections)));
+    assert_eq!(
+        action_for(ch('2'), &app),
+        Some(Action::GoTab(Tab::Collections))
+    );
     press(&mut app, ch('2'));
     assert_eq!(app.tab, Tab::Collections);
     press(&mut app, key(KeyCode::Tab));
@@ -32,7 +35,11 @@ fn q_and_ctrl_c_quit_even_from_a_form() {
     assert_eq!(action_for(ch('q'), &app), Some(Action::Quit));
     press(&mut app, ch('n'));
     assert!(matches!(app.overlays.last(), Some(Overlay::Form(_))));
-    assert_eq!(action_for(ch('q'), &app), Some(Action::Input('q')), "q is text in a form");
+    assert_eq!(
+        action_for(ch('q'), &app),
+        Some(Action::Input('q')),
+        "q is text in a form"
+    );
     assert_eq!(action_for(ctrl('c'), &app), Some(Action::Quit));
     press(&mut app, ctrl('c'));
     assert!(app.quit);
@@ -98,7 +105,10 @@ fn typing_a_filter_reloads_from_the_first_row_and_esc_restores() {
         other => panic!("{other:?}"),
     }
     press(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.members.filter, "", "Esc in the filter line restores the old filter");
+    assert_eq!(
+        app.members.filter, "",
+        "Esc in the filter line restores the old filter"
+    );
     press(&mut app, ch('/'));
     press(&mut app, ch('4'));
     press(&mut app, key(KeyCode::Enter));
@@ -123,7 +133,10 @@ fn stale_answers_are_ignored() {
         offset: 0,
         result: Ok((member_rows(1), 1)),
     });
-    assert_eq!(app.members.total, 9, "an answer to an older question changes nothing");
+    assert_eq!(
+        app.members.total, 9,
+        "an answer to an older question changes nothing"
+    );
     app.apply(Outcome::Members {
         seq: new,
         offset: 0,
@@ -146,7 +159,9 @@ fn record_is_prefilled_with_what_is_due_and_sent_to_the_core() {
     assert_eq!(f.value("loan"), "420.00");
     assert_eq!(f.value("date"), "2026-11-22");
     let fx = press(&mut app, key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::RecordCollection { text, .. }] if text.loan == "420.00"));
+    assert!(
+        matches!(fx.as_slice(), [Effect::RecordCollection { text, .. }] if text.loan == "420.00")
+    );
     // the core refuses: the message stays in the form
     app.apply(Outcome::CollectionRecorded(Err(vec![(
         String::new(),
@@ -169,7 +184,9 @@ fn reverse_offers_the_latest_standing_entry_and_needs_a_reason_from_the_core() {
     };
     assert_eq!(f.value("collection"), "102");
     let fx = press(&mut app, key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::Reverse { id, reason, .. }] if id == "102" && reason.is_empty()));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Reverse { id, reason, .. }] if id == "102" && reason.is_empty())
+    );
     app.apply(Outcome::Reversed(Err(vec![(
         "reason".into(),
         "is required: say why the entry is reversed".into(),
@@ -187,7 +204,13 @@ fn reverse_on_a_member_with_no_entry_says_so() {
     press(&mut app, ch('j'));
     press(&mut app, ch('x'));
     assert!(app.overlays.is_empty());
-    assert!(app.flash.as_ref().unwrap().text.contains("no standing entry"));
+    assert!(
+        app.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no standing entry")
+    );
 }
 
 #[test]
@@ -208,7 +231,9 @@ fn days_move_with_brackets_but_not_past_today() {
     let mut app = full_app((80, 24));
     press(&mut app, ch('2'));
     let fx = press(&mut app, ch('['));
-    assert!(matches!(fx.as_slice(), [Effect::LoadReview { date, .. }] if *date == today().pred_opt().unwrap()));
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadReview { date, .. }] if *date == today().pred_opt().unwrap())
+    );
     press(&mut app, ch(']'));
     assert_eq!(app.review.date, today());
     assert!(press(&mut app, ch(']')).is_empty());
@@ -225,7 +250,13 @@ fn worker_filter_picks_from_the_workers() {
     press(&mut app, ch('w'));
     press(&mut app, ch('j'));
     let fx = press(&mut app, key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::LoadReview { worker: Some(1), .. }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::LoadReview {
+            worker: Some(1),
+            ..
+        }]
+    ));
     assert_eq!(app.review.worker.as_ref().unwrap().1, "Karim Uddin");
 }
 
@@ -237,7 +268,10 @@ fn member_form_puts_every_core_problem_on_its_field() {
         press(&mut app, ch(c));
     }
     let fx = press(&mut app, key(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::SaveMember { id: None, .. }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::SaveMember { id: None, .. }]
+    ));
     app.apply(Outcome::MemberSaved {
         added: true,
         result: Err(vec![
@@ -249,7 +283,12 @@ fn member_form_puts_every_core_problem_on_its_field() {
     let Some(Overlay::Form(f)) = app.overlays.last() else {
         panic!()
     };
-    let with_errors: Vec<&str> = f.fields.iter().filter(|x| x.error.is_some()).map(|x| x.key).collect();
+    let with_errors: Vec<&str> = f
+        .fields
+        .iter()
+        .filter(|x| x.error.is_some())
+        .map(|x| x.key)
+        .collect();
     assert_eq!(with_errors, ["name", "nid", "mobile"]);
     assert_eq!(f.fields[f.focus].key, "name");
 }
@@ -285,9 +324,9 @@ fn backup_create_shows_progress_and_esc_cancels_it() {
     assert_eq!(action_for(key(KeyCode::Esc), &app), Some(Action::Cancel));
     press(&mut app, key(KeyCode::Esc));
     assert!(cancel.is_cancelled());
-    app.apply(Outcome::Backup(
+    app.apply(Outcome::Backup(Box::new(
         somiti::tui::backup_tasks::BackupOutcome::Created(Err("cancelled".into())),
-    ));
+    )));
     assert!(app.overlays.is_empty());
     assert!(app.flash.as_ref().unwrap().text.contains("cancelled"));
 }
@@ -303,9 +342,9 @@ fn quitting_during_a_backup_cancels_it_first() {
     press(&mut app, ctrl('c'));
     assert!(cancel.is_cancelled());
     assert!(!app.quit);
-    app.apply(Outcome::Backup(
+    app.apply(Outcome::Backup(Box::new(
         somiti::tui::backup_tasks::BackupOutcome::Created(Err("cancelled".into())),
-    ));
+    )));
     assert!(app.quit);
 }
 
@@ -316,7 +355,10 @@ fn delete_asks_first_and_restore_starts_the_wizard() {
     press(&mut app, ch('D'));
     assert!(matches!(app.overlays.last(), Some(Overlay::Confirm(_))));
     let fx = press(&mut app, ch('y'));
-    assert!(matches!(fx.as_slice(), [Effect::Backup(BackupEffect::Delete { .. })]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Backup(BackupEffect::Delete { .. })]
+    ));
     press(&mut app, ch('r'));
     press(&mut app, ch('j')); // only organization DEMO
     let fx = press(&mut app, key(KeyCode::Enter));
@@ -330,7 +372,10 @@ fn delete_asks_first_and_restore_starts_the_wizard() {
 fn viewers_are_not_offered_changes_but_the_core_decides() {
     let mut app = full_app((80, 24));
     app.operator = operator(Role::Viewer);
-    let footer: Vec<&str> = somiti::tui::keymap::footer(&app).iter().map(|(_, h)| *h).collect();
+    let footer: Vec<&str> = somiti::tui::keymap::footer(&app)
+        .iter()
+        .map(|(_, h)| *h)
+        .collect();
     assert!(!footer.contains(&"new"), "{footer:?}");
     // the key still works: the core refuses with its own message
     press(&mut app, ch('n'));

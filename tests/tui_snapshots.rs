@@ -1,6 +1,9 @@
 //! Every view at 80×24 and 120×40 from fixed data and a fixed clock (TestBackend + insta):
 //! filled and empty states, dialogs, and the "terminal too small" screen.
 
+// amounts are written taka_poisha: 200_00 is 200 taka
+#![allow(clippy::inconsistent_digit_grouping)]
+
 mod tui_support;
 
 use crossterm::event::KeyCode;
@@ -66,7 +69,10 @@ fn member_detail() {
         app.apply(somiti::tui::tasks::Outcome::Member(Ok(
             somiti::ledger::member::MemberDetail {
                 row,
-                recent: vec![collection(12, 1, 200_00, 20_00), collection(11, 1, 180_00, 20_00)],
+                recent: vec![
+                    collection(12, 1, 200_00, 20_00),
+                    collection(11, 1, 180_00, 20_00),
+                ],
             },
         )));
         app
@@ -85,7 +91,10 @@ fn member_form_with_errors() {
             result: Err(vec![
                 ("name".into(), "is required".into()),
                 ("nid".into(), "must have 10, 13 or 17 digits (got 0)".into()),
-                ("mobile".into(), "must be 01[3-9] and 8 digits (got \"\")".into()),
+                (
+                    "mobile".into(),
+                    "must be 01[3-9] and 8 digits (got \"\")".into(),
+                ),
             ]),
         });
         app

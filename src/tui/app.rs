@@ -558,7 +558,7 @@ impl App {
                 offset,
                 result,
             } => self.audit_loaded(seq, offset, result),
-            Outcome::Backup(o) => self.backup_outcome(o),
+            Outcome::Backup(o) => self.backup_outcome(*o),
             Outcome::Crashed(e) => {
                 if let Some(f) = self.form_mut() {
                     f.busy = false;

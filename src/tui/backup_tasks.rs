@@ -20,15 +20,34 @@ use crate::tui::tasks::{FieldErrors, field_errors};
 
 #[derive(Debug, Clone)]
 pub enum BackupEffect {
-    List { seq: u64 },
-    Create { cancel: CancellationToken },
-    Verify { id: String, drill: bool, cancel: CancellationToken },
-    Download { id: String, dest: String },
-    Pin { id: String, pinned: bool },
-    Delete { id: String },
+    List {
+        seq: u64,
+    },
+    Create {
+        cancel: CancellationToken,
+    },
+    Verify {
+        id: String,
+        drill: bool,
+        cancel: CancellationToken,
+    },
+    Download {
+        id: String,
+        dest: String,
+    },
+    Pin {
+        id: String,
+        pinned: bool,
+    },
+    Delete {
+        id: String,
+    },
     PrunePreview,
     /// A dry run: what a restore would change.
-    RestorePreview { id: String, scope: RestoreScope },
+    RestorePreview {
+        id: String,
+        scope: RestoreScope,
+    },
     Restore {
         id: String,
         scope: RestoreScope,

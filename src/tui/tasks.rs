@@ -6,6 +6,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::access::Operator;
 use crate::access::audit::{self, AuditEntry, AuditFilter};
+use crate::backup::Backups;
 use crate::db::Store;
 use crate::error::Error;
 use crate::ledger::collection::{self, Collection, CollectionInput};
@@ -13,7 +14,6 @@ use crate::ledger::member::{self, Member, MemberDetail, MemberInput, MemberQuery
 use crate::ledger::org::{self, Organization, Worker};
 use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, validate};
-use crate::backup::Backups;
 use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome};
 use crate::tui::event::Event;
 
@@ -121,7 +121,7 @@ pub enum Outcome {
         offset: i64,
         result: Result<Vec<AuditEntry>, String>,
     },
-    Backup(BackupOutcome),
+    Backup(Box<BackupOutcome>),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
 }
@@ -176,9 +176,9 @@ impl Tasks {
         let what = format!("{effect:?}").chars().take(60).collect::<String>();
         let handle = tokio::spawn(async move {
             match effect {
-                Effect::Backup(b) => {
-                    Outcome::Backup(backup_tasks::run(&backups, &op, b, tx.clone()).await)
-                }
+                Effect::Backup(b) => Outcome::Backup(Box::new(
+                    backup_tasks::run(&backups, &op, b, tx.clone()).await,
+                )),
                 other => run(&store, &op, other).await,
             }
         });

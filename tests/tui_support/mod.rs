@@ -95,7 +95,11 @@ pub fn member(i: i64) -> Member {
         loan_amount: 20_000_00,
         daily_installment: 200_00,
         daily_savings: 20_00,
-        status: if i == 7 { "inactive".into() } else { "active".into() },
+        status: if i == 7 {
+            "inactive".into()
+        } else {
+            "active".into()
+        },
         joined_on: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
     }
 }
@@ -104,7 +108,14 @@ pub fn member_rows(n: i64) -> Vec<MemberRow> {
     (1..=n)
         .map(|i| MemberRow {
             member: member(i),
-            worker_name: Some(if i % 2 == 0 { "Karim Uddin" } else { "Salma Begum" }.into()),
+            worker_name: Some(
+                if i % 2 == 0 {
+                    "Karim Uddin"
+                } else {
+                    "Salma Begum"
+                }
+                .into(),
+            ),
             loan_outstanding: 20_000_00 - i * 1_000_00,
             savings_balance: i * 100_00,
             arrears: (i % 4) * 220_00,
@@ -137,7 +148,12 @@ fn line(i: i64, collected: i64, flags: Vec<Flag>) -> ReviewLine {
         member_no: m.member_no.clone(),
         name: m.name.clone(),
         worker_id: m.worker_id,
-        worker_name: if i % 2 == 0 { "Karim Uddin" } else { "Salma Begum" }.into(),
+        worker_name: if i % 2 == 0 {
+            "Karim Uddin"
+        } else {
+            "Salma Begum"
+        }
+        .into(),
         installment_due: 200_00,
         savings_due: 20_00,
         arrears_in: due - 220_00,
@@ -205,11 +221,41 @@ pub fn review(closed: bool) -> Review {
 
 pub fn audit_entries() -> Vec<AuditEntry> {
     let rows = [
-        ("rahim", "collection.add", "DEMO/2", r#"{"id":102,"loan_paisa":20000}"#, "ok"),
-        ("rahim", "member.add", "DEMO/9", r#"{"name":"Kamrul Hasan"}"#, "ok"),
-        ("karim", "collection.reverse", "DEMO/collection/88", r#"{"reason":"typed twice"}"#, "ok"),
-        ("salma", "day.close", "DEMO/2026-11-21", r#"{"reason":"salma is a worker and may not close a day"}"#, "refused"),
-        ("system", "backup.create", "all", r#"{"file":"somiti-all-2026-11-22_02-00-00-scheduled.zip"}"#, "ok"),
+        (
+            "rahim",
+            "collection.add",
+            "DEMO/2",
+            r#"{"id":102,"loan_paisa":20000}"#,
+            "ok",
+        ),
+        (
+            "rahim",
+            "member.add",
+            "DEMO/9",
+            r#"{"name":"Kamrul Hasan"}"#,
+            "ok",
+        ),
+        (
+            "karim",
+            "collection.reverse",
+            "DEMO/collection/88",
+            r#"{"reason":"typed twice"}"#,
+            "ok",
+        ),
+        (
+            "salma",
+            "day.close",
+            "DEMO/2026-11-21",
+            r#"{"reason":"salma is a worker and may not close a day"}"#,
+            "refused",
+        ),
+        (
+            "system",
+            "backup.create",
+            "all",
+            r#"{"file":"somiti-all-2026-11-22_02-00-00-scheduled.zip"}"#,
+            "ok",
+        ),
     ];
     rows.iter()
         .enumerate()
@@ -235,7 +281,12 @@ pub fn backup(i: i64, kind: &str, verified: bool, pinned: bool) -> BackupEntry {
         status: "completed".into(),
         error: None,
         created_at: at,
-        created_by: if kind == "scheduled" { "system" } else { "rahim" }.into(),
+        created_by: if kind == "scheduled" {
+            "system"
+        } else {
+            "rahim"
+        }
+        .into(),
         finished_at: Some(at),
         size_bytes: Some(1_250_000 + i * 1000),
         total_rows: Some(24_310 + i),
@@ -265,7 +316,10 @@ pub fn backups() -> ListReport {
 pub fn bare_app(size: (u16, u16)) -> App {
     let mut app = App::new(AppInit {
         operator: operator(Role::Admin),
-        orgs: vec![org(1, "DEMO", "Demo Sonali Somiti"), org(2, "GRAM", "Gram Unnayan Somiti")],
+        orgs: vec![
+            org(1, "DEMO", "Demo Sonali Somiti"),
+            org(2, "GRAM", "Gram Unnayan Somiti"),
+        ],
         org_index: 0,
         facts: HeaderFacts {
             database: "sqlite /var/lib/somiti/somiti.db".into(),

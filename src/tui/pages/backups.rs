@@ -262,7 +262,10 @@ impl App {
                 None => return Vec::new(),
             },
         };
-        self.flash(Level::Info, "comparing the backup with the database (dry run)…");
+        self.flash(
+            Level::Info,
+            "comparing the backup with the database (dry run)…",
+        );
         fx(BackupEffect::RestorePreview { id, scope })
     }
 
@@ -274,7 +277,10 @@ impl App {
             .filter(|t| !t.is_empty())
             .collect();
         self.close_form();
-        self.flash(Level::Info, "comparing the backup with the database (dry run)…");
+        self.flash(
+            Level::Info,
+            "comparing the backup with the database (dry run)…",
+        );
         fx(BackupEffect::RestorePreview {
             id,
             scope: RestoreScope::Tables(tables),
@@ -350,8 +356,21 @@ impl App {
                 match result {
                     Ok(r) => {
                         let mut lines = vec![
-                            format!("ok: {} (backup {})", r.file, &r.backup_id[..8.min(r.backup_id.len())]),
-                            format!("scope {} · from {} · {}", r.scope, r.source, if r.encrypted { "encrypted" } else { "not encrypted" }),
+                            format!(
+                                "ok: {} (backup {})",
+                                r.file,
+                                &r.backup_id[..8.min(r.backup_id.len())]
+                            ),
+                            format!(
+                                "scope {} · from {} · {}",
+                                r.scope,
+                                r.source,
+                                if r.encrypted {
+                                    "encrypted"
+                                } else {
+                                    "not encrypted"
+                                }
+                            ),
                             String::new(),
                             format!("{:<14} {:>9}  control totals (poisha)", "table", "rows"),
                         ];
@@ -438,7 +457,10 @@ impl App {
                     Ok(p) => {
                         let mut lines = vec![format!(
                             "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only)",
-                            p.policy.keep_last, p.policy.keep_daily, p.policy.keep_weekly, p.policy.keep_monthly
+                            p.policy.keep_last,
+                            p.policy.keep_daily,
+                            p.policy.keep_weekly,
+                            p.policy.keep_monthly
                         )];
                         lines.push(String::new());
                         if p.lines.is_empty() {
@@ -459,8 +481,10 @@ impl App {
                         lines.push(format!(
                             "{gone} backup(s) would be removed; nothing was changed. `somiti backup prune` applies it."
                         ));
-                        self.overlays
-                            .push(Overlay::Message(Message::info("What prune would do", lines)));
+                        self.overlays.push(Overlay::Message(Message::info(
+                            "What prune would do",
+                            lines,
+                        )));
                     }
                     Err(e) => self
                         .overlays
@@ -487,18 +511,36 @@ impl App {
                             0,
                             format!(
                                 "restored {} from {}",
-                                r.plan.org.as_deref().map_or("everything".to_string(), |c| format!("organization {c}")),
+                                r.plan
+                                    .org
+                                    .as_deref()
+                                    .map_or("everything".to_string(), |c| format!(
+                                        "organization {c}"
+                                    )),
                                 r.plan.file
                             ),
                         );
                         if let Some(pre) = &r.pre_restore {
-                            let org = r.plan.org.as_deref().map(|c| format!(" --org {c}")).unwrap_or_default();
+                            let org = r
+                                .plan
+                                .org
+                                .as_deref()
+                                .map(|c| format!(" --org {c}"))
+                                .unwrap_or_default();
                             lines.push(String::new());
-                            lines.push(format!("pre-restore backup {} ({})", pre.short_id(), pre.file));
+                            lines.push(format!(
+                                "pre-restore backup {} ({})",
+                                pre.short_id(),
+                                pre.file
+                            ));
                             lines.push("to undo: r on that backup in this tab, or".into());
-                            lines.push(format!("  somiti backup restore {}{org} --yes", pre.short_id()));
+                            lines.push(format!(
+                                "  somiti backup restore {}{org} --yes",
+                                pre.short_id()
+                            ));
                         }
-                        self.overlays.push(Overlay::Message(Message::info("Restored", lines)));
+                        self.overlays
+                            .push(Overlay::Message(Message::info("Restored", lines)));
                         let mut fx = self.backups_reload();
                         fx.extend(self.reload_org());
                         fx.extend(self.audit_reload());
@@ -507,7 +549,13 @@ impl App {
                     Err(e) => {
                         let text = e
                             .iter()
-                            .map(|(f, r)| if f.is_empty() { r.clone() } else { format!("{f}: {r}") })
+                            .map(|(f, r)| {
+                                if f.is_empty() {
+                                    r.clone()
+                                } else {
+                                    format!("{f}: {r}")
+                                }
+                            })
                             .collect::<Vec<_>>()
                             .join("\n");
                         self.long_failed("Restore failed; nothing was changed", text);
@@ -520,9 +568,16 @@ impl App {
 
     fn long_failed(&mut self, title: &str, e: String) {
         if e == "cancelled" {
-            self.flash(Level::Info, format!("{} — cancelled cleanly", title.split(';').next().unwrap_or(title)));
+            self.flash(
+                Level::Info,
+                format!(
+                    "{} — cancelled cleanly",
+                    title.split(';').next().unwrap_or(title)
+                ),
+            );
         } else {
-            self.overlays.push(Overlay::Message(Message::error(title, e)));
+            self.overlays
+                .push(Overlay::Message(Message::error(title, e)));
         }
     }
 
@@ -535,7 +590,9 @@ impl App {
             r.plan
                 .org
                 .as_deref()
-                .map_or("the whole ledger".to_string(), |c| format!("organization {c}'s rows"))
+                .map_or("the whole ledger".to_string(), |c| format!(
+                    "organization {c}'s rows"
+                ))
         )];
         intro.extend(restore_table(r));
         intro.push("A pre-restore backup is taken first, so this can be undone.".into());

@@ -58,7 +58,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let Some(list) = &p.list else {
-        notice(frame, inner, vec![Line::raw("Reading the catalogue…")], t.muted());
+        notice(
+            frame,
+            inner,
+            vec![Line::raw("Reading the catalogue…")],
+            t.muted(),
+        );
         return;
     };
     let [stats_area, table, info] = Layout::vertical([
@@ -85,7 +90,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         _ => t.bad(),
     };
     let line2 = Line::from(vec![
-        Span::raw(format!(" newest {} · last verified {} · ", when(s.newest), when(s.last_verified))),
+        Span::raw(format!(
+            " newest {} · last verified {} · ",
+            when(s.newest),
+            when(s.last_verified)
+        )),
         Span::styled(
             format!("newest verified backup {}", when(s.newest_verified)),
             newest_verified_style,
@@ -110,7 +119,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let wide = w >= 110;
     let mut cols: Vec<(&str, usize, Align)> = vec![
         ("ID", 8, Align::Left),
-        (if wide { "Created (UTC)" } else { "Created" }, if wide { 16 } else { 11 }, Align::Left),
+        (
+            if wide { "Created (UTC)" } else { "Created" },
+            if wide { 16 } else { 11 },
+            Align::Left,
+        ),
         ("Kind", 11, Align::Left),
         ("Status", 9, Align::Left),
     ];
@@ -152,7 +165,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             e.total_rows.map_or("-".into(), |r| r.to_string()),
             e.size_bytes.map_or("-".into(), human_size),
             verified_text(e, app),
-            if e.pinned { "yes".into() } else { String::new() },
+            if e.pinned {
+                "yes".into()
+            } else {
+                String::new()
+            },
         ]);
         if wide {
             values.push(e.file.clone());
@@ -170,9 +187,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         let style = if selected {
             t.selected()
-        } else if e.status != "completed" || e.missing_since.is_some() {
-            t.bad()
-        } else if e.verify_result.as_deref().is_some_and(|r| r.starts_with("failed")) {
+        } else if e.status != "completed"
+            || e.missing_since.is_some()
+            || e.verify_result
+                .as_deref()
+                .is_some_and(|r| r.starts_with("failed"))
+        {
             t.bad()
         } else {
             t.text()

@@ -38,13 +38,19 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormPurpose {
     AddMember,
-    EditMember { id: i64 },
+    EditMember {
+        id: i64,
+    },
     RecordCollection,
     Reverse,
     AuditFilter,
     MemberFilter,
-    Download { id: String },
-    RestoreTables { id: String },
+    Download {
+        id: String,
+    },
+    RestoreTables {
+        id: String,
+    },
     RestoreConfirm {
         id: String,
         scope: crate::tui::backup_tasks::RestoreScope,
