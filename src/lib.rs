@@ -9,5 +9,6 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ledger;
+pub mod scheduler;
 
 pub use error::{Error, Result};
