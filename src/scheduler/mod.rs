@@ -2,6 +2,7 @@
 //! timezone, exactly-once claims in `scheduler_runs`, catch-up at start, no overlap, status
 //! for every face, and the loop that runs in the console and in `somiti daemon`.
 
+pub mod actions;
 pub mod engine;
 pub mod runs;
 pub mod slots;
@@ -119,4 +120,19 @@ pub fn runner_id() -> (String, String, i64) {
         .unwrap_or_else(|| "localhost".into());
     let pid = std::process::id() as i64;
     (format!("{host}:{pid}"), host, pid)
+}
+
+/// Switch a job on or off from a console or the command line (audited).
+pub async fn set_enabled(store: &Store, op: &crate::access::Operator, job: &str, on: bool) -> Result<()> {
+    crate::access::require(store, op, crate::access::Permission::RunScheduledJob, None, "scheduler.toggle", job).await?;
+    runs::set_enabled(store, job, on, &op.username).await?;
+    crate::access::audit::record(
+        store,
+        &op.username,
+        "scheduler.toggle",
+        job,
+        serde_json::json!({ "enabled": on }),
+        crate::access::audit::Outcome::Ok,
+    )
+    .await
 }
