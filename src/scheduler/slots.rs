@@ -3,7 +3,7 @@
 //! changes (tokio-cron-scheduler keeps a fixed UTC offset, its issues #87 and #107; croner
 //! evaluates in the zone itself).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -45,20 +45,21 @@ impl Schedule {
         })
     }
 
-    /// The first slot strictly after `t`.
+    /// The first slot strictly after `t`. Slots are whole seconds: croner carries the
+    /// start's fraction over, and a slot is a unique key that every process must agree on.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
-            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .find_next_occurrence(&t.trunc_subsecs(0).with_timezone(&self.tz), false)
             .ok()
-            .map(|d| d.with_timezone(&Utc))
+            .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
     }
 
     /// The latest slot at or before `t`.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
-            .find_previous_occurrence(&t.with_timezone(&self.tz), true)
+            .find_previous_occurrence(&t.trunc_subsecs(0).with_timezone(&self.tz), true)
             .ok()
-            .map(|d| d.with_timezone(&Utc))
+            .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
     }
 
     /// The next `n` slots after `t`.
@@ -225,6 +226,16 @@ mod tests {
             last.next_after(utc(2028, 2, 1, 0, 0)),
             Some(utc(2028, 2, 29, 0, 0))
         );
+    }
+
+    #[test]
+    fn slots_are_whole_seconds_whatever_the_start() {
+        let s = Schedule::parse("b", "0 2 * * *", "Asia/Dhaka").unwrap();
+        let a = utc(2026, 11, 22, 0, 0) + chrono::Duration::milliseconds(214);
+        let b = utc(2026, 11, 22, 0, 0) + chrono::Duration::milliseconds(987);
+        assert_eq!(s.next_after(a), s.next_after(b));
+        assert_eq!(s.next_after(a), Some(utc(2026, 11, 22, 20, 0)));
+        assert_eq!(s.latest_at_or_before(a), Some(utc(2026, 11, 21, 20, 0)));
     }
 
     #[test]
