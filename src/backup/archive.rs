@@ -54,12 +54,16 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
         || name.contains('\0')
         || name.split('/').any(|c| c == ".." || c == ".");
     if unsafe_name {
-        return Err(format!("entry name {name:?} is unsafe (absolute or with ..)"));
+        return Err(format!(
+            "entry name {name:?} is unsafe (absolute or with ..)"
+        ));
     }
     let ok = name == "manifest.json"
         || name == "data/"
         || name == "csv/"
-        || (name.starts_with("data/") && name.ends_with(".ndjson") && name.matches('/').count() == 1)
+        || (name.starts_with("data/")
+            && name.ends_with(".ndjson")
+            && name.matches('/').count() == 1)
         || (name.starts_with("csv/") && name.ends_with(".csv") && name.matches('/').count() == 1);
     if !ok {
         return Err(format!("entry {name:?} does not belong in a somiti backup"));
@@ -72,13 +76,13 @@ fn zip_error(path: &Path, entry: &str, e: ZipError) -> Error {
         ZipError::InvalidPassword => {
             Error::Refused(format!("wrong passphrase for {}", file_name(path)))
         }
-        ZipError::UnsupportedArchive(m) if m == ZipError::PASSWORD_REQUIRED => Error::Refused(
-            format!(
+        ZipError::UnsupportedArchive(m) if m == ZipError::PASSWORD_REQUIRED => {
+            Error::Refused(format!(
                 "{} is encrypted: set {} or backup.passphrase_file to read it",
                 file_name(path),
                 super::PASSPHRASE_ENV
-            ),
-        ),
+            ))
+        }
         other => failed(path, format!("entry {entry}: {other}")),
     }
 }
@@ -87,6 +91,8 @@ fn io_error(path: &Path, entry: &str, e: std::io::Error) -> Error {
     let m = e.to_string();
     let what = if m.contains("checksum") {
         "CRC check failed: the data is damaged".to_string()
+    } else if m.contains("larger than its declared") {
+        "inflates beyond its declared size (a ZIP bomb?)".to_string()
     } else if m.contains("authentication code") {
         "failed its authentication check: the data is damaged (or the passphrase is wrong)"
             .to_string()
@@ -214,11 +220,16 @@ impl ArchiveReader {
         for (file, bytes) in &files {
             listed.insert(file.clone());
             total = total.saturating_add(*bytes);
-            let idx = self
+            let idx = self.zip.index_for_name(file).ok_or_else(|| {
+                failed(
+                    &path,
+                    format!("{file} is listed in the manifest but missing"),
+                )
+            })?;
+            let e = self
                 .zip
-                .index_for_name(file)
-                .ok_or_else(|| failed(&path, format!("{file} is listed in the manifest but missing")))?;
-            let e = self.zip.by_index_data(idx).map_err(|e| zip_error(&path, file, e))?;
+                .by_index_data(idx)
+                .map_err(|e| zip_error(&path, file, e))?;
             if e.size() != *bytes {
                 return Err(failed(
                     &path,
@@ -233,10 +244,16 @@ impl ArchiveReader {
             return Err(failed(&path, "the archive inflates beyond the size limit"));
         }
         for i in 0..self.zip.len() {
-            let e = self.zip.by_index_data(i).map_err(|e| zip_error(&path, "?", e))?;
+            let e = self
+                .zip
+                .by_index_data(i)
+                .map_err(|e| zip_error(&path, "?", e))?;
             let name = String::from_utf8_lossy(e.name_raw()).into_owned();
             if !e.is_dir() && !listed.contains(&name) {
-                return Err(failed(&path, format!("entry {name} is not listed in the manifest")));
+                return Err(failed(
+                    &path,
+                    format!("entry {name} is not listed in the manifest"),
+                ));
             }
         }
         Ok(())
@@ -274,7 +291,8 @@ impl ArchiveReader {
             .ok_or_else(|| failed(&path, format!("the manifest lists no table {table}")))?
             .clone();
         let mut entry = self.open_entry(&t.file)?;
-        let mut reader = BufReader::with_capacity(256 * 1024, Hashing::new((&mut entry).take(t.bytes + 1)));
+        let mut reader =
+            BufReader::with_capacity(256 * 1024, Hashing::new((&mut entry).take(t.bytes + 1)));
         let mut line = Vec::new();
         let mut row: u64 = 0;
         let mut first_err: Option<String> = None;
@@ -322,7 +340,10 @@ impl ArchiveReader {
         if row != t.rows {
             return Err(failed(
                 &path,
-                format!("entry {}: holds {row} rows but the manifest says {}", t.file, t.rows),
+                format!(
+                    "entry {}: holds {row} rows but the manifest says {}",
+                    t.file, t.rows
+                ),
             ));
         }
         Ok(row)
@@ -355,7 +376,10 @@ impl<R: Read> Hashing<R> {
         if self.bytes < bytes {
             return Err(failed(
                 path,
-                format!("entry {entry} holds {} bytes but the manifest says {bytes}", self.bytes),
+                format!(
+                    "entry {entry} holds {} bytes but the manifest says {bytes}",
+                    self.bytes
+                ),
             ));
         }
         if hex::encode(self.sha.finalize()) != sha {
@@ -399,9 +423,15 @@ pub fn parse_manifest(path: &Path, bytes: &[u8], schema_version: i64) -> Result<
     let v: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| failed(path, format!("manifest.json is malformed: {e}")))?;
     if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(failed(path, "manifest.json is not a somiti-backup manifest"));
+        return Err(failed(
+            path,
+            "manifest.json is not a somiti-backup manifest",
+        ));
     }
-    let fv = v.get("format_version").and_then(|f| f.as_u64()).unwrap_or(0);
+    let fv = v
+        .get("format_version")
+        .and_then(|f| f.as_u64())
+        .unwrap_or(0);
     if fv > u64::from(FORMAT_VERSION) {
         return Err(Error::Refused(format!(
             "{} has archive format_version {fv}, newer than this somiti {} reads ({FORMAT_VERSION}); upgrade somiti to use it",
@@ -409,7 +439,10 @@ pub fn parse_manifest(path: &Path, bytes: &[u8], schema_version: i64) -> Result<
             env!("CARGO_PKG_VERSION")
         )));
     }
-    let sv = v.get("schema_version").and_then(|f| f.as_i64()).unwrap_or(0);
+    let sv = v
+        .get("schema_version")
+        .and_then(|f| f.as_i64())
+        .unwrap_or(0);
     if sv > schema_version {
         return Err(Error::Refused(format!(
             "{} has schema_version {sv}, newer than this somiti {} knows ({schema_version}); upgrade somiti to use it",
@@ -497,7 +530,12 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad} must be refused");
         }
-        for good in ["manifest.json", "data/members.ndjson", "csv/members.csv", "data/"] {
+        for good in [
+            "manifest.json",
+            "data/members.ndjson",
+            "csv/members.csv",
+            "data/",
+        ] {
             assert!(check_name(good).is_ok(), "{good}");
         }
     }

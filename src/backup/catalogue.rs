@@ -57,11 +57,10 @@ const COLS: &str = "id, file, kind, scope, status, error, created_at, created_by
 /// Every entry, newest first.
 pub async fn all(store: &Store) -> Result<Vec<BackupEntry>> {
     let sql = format!("SELECT {COLS} FROM backups");
-    let mut v: Vec<BackupEntry> = on_store!(store, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .fetch_all(p)
-    .await?);
+    let mut v: Vec<BackupEntry> =
+        on_store!(store, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(p)
+            .await?);
     v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     Ok(v)
 }
@@ -162,7 +161,11 @@ pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<Ba
 /// Record an archive written while the catalogue could not be written (pre-restore).
 pub(crate) async fn record_written(store: &Store, w: &Written) -> Result<BackupEntry> {
     if get(store, &w.manifest.backup_id).await?.is_none() {
-        insert(store, &entry_from_manifest(&w.manifest, &w.file, w.size_bytes, &w.sha256)).await?;
+        insert(
+            store,
+            &entry_from_manifest(&w.manifest, &w.file, w.size_bytes, &w.sha256),
+        )
+        .await?;
     }
     completed(store, &w.manifest.backup_id, w).await
 }
@@ -191,12 +194,14 @@ pub(crate) async fn set_verify(store: &Store, id: &str, result: &str) -> Result<
 }
 
 pub(crate) async fn set_pinned(store: &Store, id: &str, pinned: bool) -> Result<()> {
-    on_store!(store, |p| sqlx::query("UPDATE backups SET pinned = $1 WHERE id = $2")
-        .bind(pinned)
-        .bind(id)
-        .execute(p)
-        .await?
-        .rows_affected());
+    on_store!(store, |p| sqlx::query(
+        "UPDATE backups SET pinned = $1 WHERE id = $2"
+    )
+    .bind(pinned)
+    .bind(id)
+    .execute(p)
+    .await?
+    .rows_affected());
     Ok(())
 }
 
@@ -301,7 +306,12 @@ fn archives_in(dir: &Path) -> Result<Vec<String>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("reading backup folder {}", dir.display()), e)),
+        Err(e) => {
+            return Err(Error::io(
+                format!("reading backup folder {}", dir.display()),
+                e,
+            ));
+        }
     };
     let mut out = Vec::new();
     for ent in rd.flatten() {
@@ -328,7 +338,9 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
             // A backup that finished on disk but not in the catalogue (killed just after
             // the rename), or a file that came back.
             let interrupted = e.status == "failed"
-                && e.error.as_deref().is_some_and(|m| m.starts_with(INTERRUPTED));
+                && e.error
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with(INTERRUPTED));
             let revive = e.status == "in_progress" || interrupted || e.missing_since.is_some();
             if !revive {
                 continue;
@@ -342,7 +354,8 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
         };
         match (found, known) {
             (Ok(new), Some(old)) if new.id == old.id => {
-                on_store!(&b.store, |p| sqlx::query(
+                on_store!(&b.store, |p| {
+                    sqlx::query(
                     "UPDATE backups SET status = 'completed', error = NULL, missing_since = NULL, \
                      size_bytes = $1, sha256 = $2, total_rows = COALESCE(total_rows, $3) WHERE id = $4"
                 )
@@ -352,7 +365,8 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
                 .bind(&old.id)
                 .execute(p)
                 .await?
-                .rows_affected());
+                .rows_affected()
+                });
             }
             (Ok(_), Some(_)) => {}
             (Ok(new), None) => match get(&b.store, &new.id).await? {
@@ -399,9 +413,8 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
     on_store!(&b.store, |p| {
         let mut n = 0;
         for e in &entries {
-            let gone = e.status == "completed"
-                && e.missing_since.is_none()
-                && !files.contains(&e.file);
+            let gone =
+                e.status == "completed" && e.missing_since.is_none() && !files.contains(&e.file);
             if gone {
                 n += sqlx::query("UPDATE backups SET missing_since = $1 WHERE id = $2")
                     .bind(Utc::now())
@@ -476,12 +489,18 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
     if by_id.len() > 1 {
         return Err(Error::invalid(
             "backup",
-            format!("{what:?} matches {} backups; give more of the id", by_id.len()),
+            format!(
+                "{what:?} matches {} backups; give more of the id",
+                by_id.len()
+            ),
         ));
     }
     if let Some(e) = by_id.first() {
         if e.status == "deleted" {
-            return Err(Error::NotFound(format!("backup {} was deleted", e.short_id())));
+            return Err(Error::NotFound(format!(
+                "backup {} was deleted",
+                e.short_id()
+            )));
         }
         let path = b.path_of(&e.file);
         if !path.exists() {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -79,9 +79,11 @@ impl Backups {
         let target = opts.scope.as_str().to_string();
         let org_id = match &opts.scope {
             Scope::All => None,
-            Scope::Org(code) => Some(super::org_id_of(&self.store, code).await?.ok_or_else(
-                || Error::NotFound(format!("organization {code:?}; `somiti info` lists them")),
-            )?),
+            Scope::Org(code) => {
+                Some(super::org_id_of(&self.store, code).await?.ok_or_else(|| {
+                    Error::NotFound(format!("organization {code:?}; `somiti info` lists them"))
+                })?)
+            }
         };
         require(
             &self.store,
@@ -92,9 +94,11 @@ impl Backups {
             &target,
         )
         .await?;
-        let r = self.create_checked(op, opts, org_id, progress, cancel).await;
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.create", &target, r)
-            .await?;
+        let r = self
+            .create_checked(op, opts, org_id, progress, cancel)
+            .await;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.create", &target, r).await?;
         audit::record(
             &self.store,
             &op.username,
@@ -130,7 +134,7 @@ impl Backups {
             let job = Job {
                 dir: &self.dir,
                 id: uuid::Uuid::new_v4().to_string(),
-                created_at: Utc::now(),
+                created_at: now_micros(),
                 kind: opts.kind,
                 scope: opts.scope.clone(),
                 org_id,
@@ -167,6 +171,14 @@ impl Backups {
     }
 }
 
+/// Now, to the microsecond (what PostgreSQL keeps), so the catalogue and the manifest
+/// agree on every backend.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
 /// One read transaction: every table is read from the same snapshot.
 pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
     Ok(match store {
@@ -180,7 +192,12 @@ pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
 
 /// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>.zip` (UTC), with `-2`, `-3`… when a
 /// backup of the same second exists.
-pub(crate) fn archive_name(dir: &Path, scope: &Scope, at: DateTime<Utc>, kind: BackupKind) -> String {
+pub(crate) fn archive_name(
+    dir: &Path,
+    scope: &Scope,
+    at: DateTime<Utc>,
+    kind: BackupKind,
+) -> String {
     let base = format!(
         "somiti-{}-{}-{}",
         scope.as_str(),
@@ -230,7 +247,11 @@ impl TableOut {
             csv_bytes: 0,
             rows: 0,
             totals: vec![0; spec.totals.len()],
-            total_idx: spec.totals.iter().filter_map(|c| spec.index_of(c)).collect(),
+            total_idx: spec
+                .totals
+                .iter()
+                .filter_map(|c| spec.index_of(c))
+                .collect(),
         };
         if with_csv {
             t.csv = schema::csv_header(spec);
@@ -246,7 +267,10 @@ impl TableOut {
         for (k, &i) in self.total_idx.iter().enumerate() {
             let v = vals[i].as_int().unwrap_or(0);
             self.totals[k] = self.totals[k].checked_add(v).ok_or_else(|| {
-                Error::Other(format!("control total of {}.{} overflows", spec.name, spec.totals[k]))
+                Error::Other(format!(
+                    "control total of {}.{} overflows",
+                    spec.name, spec.totals[k]
+                ))
             })?;
         }
         self.rows += 1;
@@ -286,7 +310,11 @@ impl ToValues for sqlx::postgres::PgRow {
 pub(crate) async fn count_rows(tx: &mut Tx, specs: &[&TableSpec], org: Option<i64>) -> Result<u64> {
     let mut total = 0u64;
     for spec in specs {
-        let sql = format!("SELECT COUNT(*) FROM {}{}", spec.name, spec.org_where(org.is_some()));
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}{}",
+            spec.name,
+            spec.org_where(org.is_some())
+        );
         let n: i64 = on_tx!(&mut *tx, |c| {
             let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
             if let Some(o) = org {
@@ -421,7 +449,9 @@ async fn write_partial(
         return Err(Error::Cancelled);
     }
     report(progress, "finishing", done, total);
-    writer.finish(bytes, catalogue::comment_for(&manifest)).await?;
+    writer
+        .finish(bytes, catalogue::comment_for(&manifest))
+        .await?;
     report(progress, "done", done, total);
     Ok(manifest)
 }

@@ -49,7 +49,11 @@ pub(crate) fn scan_rows(
 ) -> Result<Loaded> {
     let spec = t.spec;
     let org_idx = spec.index_of(spec.org_col).unwrap_or(0);
-    let total_idx: Vec<usize> = spec.totals.iter().filter_map(|c| spec.index_of(c)).collect();
+    let total_idx: Vec<usize> = spec
+        .totals
+        .iter()
+        .filter_map(|c| spec.index_of(c))
+        .collect();
     let mut sums = vec![0i64; total_idx.len()];
     let mut rows = 0u64;
     reader.for_each_line(spec.name, Some(cancel), |_, line| {

@@ -286,14 +286,12 @@ impl Backups {
     pub fn ensure_dir(&self) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Error::io(format!("creating backup folder {}", self.dir.display()), e))?;
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(
-            |e| {
-                Error::io(
-                    format!("setting mode 0700 on backup folder {}", self.dir.display()),
-                    e,
-                )
-            },
-        )
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::io(
+                format!("setting mode 0700 on backup folder {}", self.dir.display()),
+                e,
+            )
+        })
     }
 
     pub fn path_of(&self, file: &str) -> PathBuf {

@@ -36,7 +36,15 @@ impl Backups {
     /// the store (so it works on a fresh database pointed at an existing store).
     pub async fn list(&self, op: &Operator) -> Result<ListReport> {
         let problems = catalogue::startup(self).await?;
-        require(&self.store, op, Permission::Read, None, "backup.list", "store").await?;
+        require(
+            &self.store,
+            op,
+            Permission::Read,
+            None,
+            "backup.list",
+            "store",
+        )
+        .await?;
         Ok(ListReport {
             dir: self.dir.clone(),
             backups: catalogue::all(&self.store).await?,
@@ -70,14 +78,29 @@ impl Backups {
         let e = match self.entry(id).await {
             Ok(e) => e,
             Err(x) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.download", id, Err(x))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.download",
+                    id,
+                    Err(x),
+                )
+                .await;
             }
         };
         let org = self.scope_org(&e).await?;
-        require(&self.store, op, Permission::DownloadBackup, org, "backup.download", &e.id).await?;
+        require(
+            &self.store,
+            op,
+            Permission::DownloadBackup,
+            org,
+            "backup.download",
+            &e.id,
+        )
+        .await?;
         let r = self.copy_out(&e, dest);
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.download", &e.id, r).await?;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.download", &e.id, r).await?;
         audit::record(
             &self.store,
             &op.username,
@@ -94,7 +117,11 @@ impl Backups {
         let want = e.sha256.clone().ok_or_else(|| {
             Error::Other(format!("backup {} has no recorded SHA-256", e.short_id()))
         })?;
-        let dest = if dest.is_dir() { dest.join(&e.file) } else { dest.to_path_buf() };
+        let dest = if dest.is_dir() {
+            dest.join(&e.file)
+        } else {
+            dest.to_path_buf()
+        };
         let dest = std::path::absolute(&dest)
             .map_err(|x| Error::io(format!("resolving {}", dest.display()), x))?;
         if dest.exists() {
@@ -164,7 +191,15 @@ impl Backups {
 
     /// Remove an archive and mark it deleted. Admins; pinned backups must be unpinned first.
     pub async fn delete(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
-        require(&self.store, op, Permission::DeleteBackup, None, "backup.delete", id).await?;
+        require(
+            &self.store,
+            op,
+            Permission::DeleteBackup,
+            None,
+            "backup.delete",
+            id,
+        )
+        .await?;
         let r = self.delete_checked(op, id).await;
         let r = audit::record_if_failed(&self.store, &op.username, "backup.delete", id, r).await?;
         audit::record(
@@ -209,7 +244,9 @@ impl Backups {
         catalogue::startup(self).await?;
         let e = match self.entry(id).await {
             Ok(e) => e,
-            Err(x) => return audit::record_if_failed(&self.store, &op.username, action, id, Err(x)).await,
+            Err(x) => {
+                return audit::record_if_failed(&self.store, &op.username, action, id, Err(x)).await;
+            }
         };
         let org = self.scope_org(&e).await?;
         require(&self.store, op, Permission::PinBackup, org, action, &e.id).await?;

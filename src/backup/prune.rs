@@ -133,9 +133,18 @@ pub struct PruneReport {
 impl Backups {
     /// Apply the retention policy (admins), or with `dry_run` only say what it would do.
     pub async fn prune(&self, op: &Operator, dry_run: bool) -> Result<PruneReport> {
-        require(&self.store, op, Permission::PruneBackups, None, "backup.prune", "store").await?;
+        require(
+            &self.store,
+            op,
+            Permission::PruneBackups,
+            None,
+            "backup.prune",
+            "store",
+        )
+        .await?;
         let r = self.prune_checked(op, dry_run).await;
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r).await?;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r).await?;
         audit::record(
             &self.store,
             &op.username,
@@ -210,7 +219,12 @@ impl Backups {
             if removed > 0 {
                 super::sync_dir(&self.dir)?;
             }
-            Ok(PruneReport { dry_run, policy: self.policy, lines, removed })
+            Ok(PruneReport {
+                dry_run,
+                policy: self.policy,
+                lines,
+                removed,
+            })
         }
         .await;
         lock.release().await;
@@ -226,7 +240,8 @@ impl Backups {
         .await
         .ok()
         .flatten());
-        tz.and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::Asia::Dhaka)
+        tz.and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::Asia::Dhaka)
     }
 }
 
@@ -263,10 +278,25 @@ mod tests {
 
     #[test]
     fn keep_last_keeps_the_newest_by_creation_time_not_by_input_order() {
-        let items = vec![sched("a", at(0, 1)), sched("c", at(2, 1)), sched("b", at(1, 1))];
-        let v = plan(&items, &KeepPolicy { keep_last: 2, ..NONE }, chrono_tz::UTC);
+        let items = vec![
+            sched("a", at(0, 1)),
+            sched("c", at(2, 1)),
+            sched("b", at(1, 1)),
+        ];
+        let v = plan(
+            &items,
+            &KeepPolicy {
+                keep_last: 2,
+                ..NONE
+            },
+            chrono_tz::UTC,
+        );
         assert_eq!(kept(&v), vec!["c", "b"]);
-        assert!(v[2].reasons[0].contains("outside keep_last 2"), "{:?}", v[2]);
+        assert!(
+            v[2].reasons[0].contains("outside keep_last 2"),
+            "{:?}",
+            v[2]
+        );
     }
 
     #[test]
@@ -277,18 +307,40 @@ mod tests {
             items.push(sched(&format!("d{d}-early"), at(d, 1)));
             items.push(sched(&format!("d{d}-late"), at(d, 10)));
         }
-        let v = plan(&items, &KeepPolicy { keep_daily: 3, ..NONE }, chrono_tz::UTC);
+        let v = plan(
+            &items,
+            &KeepPolicy {
+                keep_daily: 3,
+                ..NONE
+            },
+            chrono_tz::UTC,
+        );
         assert_eq!(kept(&v), vec!["d3-late", "d2-late", "d1-late"]);
         // In Dhaka (UTC+6) 20:00 UTC is already the next day.
         let items = vec![sched("mon-20utc", at(0, 20)), sched("tue-01utc", at(1, 1))];
-        let v = plan(&items, &KeepPolicy { keep_daily: 5, ..NONE }, chrono_tz::Asia::Dhaka);
+        let v = plan(
+            &items,
+            &KeepPolicy {
+                keep_daily: 5,
+                ..NONE
+            },
+            chrono_tz::Asia::Dhaka,
+        );
         assert_eq!(kept(&v), vec!["tue-01utc"]);
     }
 
     #[test]
     fn weekly_and_monthly_buckets_count_distinct_periods() {
         let items: Vec<Candidate> = (0..60).map(|d| sched(&format!("{d}"), at(d, 1))).collect();
-        let v = plan(&items, &KeepPolicy { keep_weekly: 2, keep_monthly: 2, ..NONE }, chrono_tz::UTC);
+        let v = plan(
+            &items,
+            &KeepPolicy {
+                keep_weekly: 2,
+                keep_monthly: 2,
+                ..NONE
+            },
+            chrono_tz::UTC,
+        );
         // Newest is day 59 (2024-02-29, Thursday): kept for its week and its month; then
         // day 55 (Sunday 2024-02-25, the previous ISO week); then day 30 (Jan 31).
         assert_eq!(kept(&v), vec!["59", "55", "30"]);
@@ -307,8 +359,14 @@ mod tests {
         items[0].verified_ok = true;
         items[1].verified_ok = true;
         items[2].pinned = true;
-        items.push(Candidate { kind: BackupKind::Manual, ..sched("manual", at(0, 2)) });
-        items.push(Candidate { kind: BackupKind::PreRestore, ..sched("pre", at(0, 3)) });
+        items.push(Candidate {
+            kind: BackupKind::Manual,
+            ..sched("manual", at(0, 2))
+        });
+        items.push(Candidate {
+            kind: BackupKind::PreRestore,
+            ..sched("pre", at(0, 3))
+        });
         let v = plan(&items, &NONE, chrono_tz::UTC);
         let mut k = kept(&v);
         k.sort();
@@ -320,11 +378,21 @@ mod tests {
     #[test]
     fn manual_backups_do_not_use_up_keep_last() {
         let items = vec![
-            Candidate { kind: BackupKind::Manual, ..sched("m", at(5, 1)) },
+            Candidate {
+                kind: BackupKind::Manual,
+                ..sched("m", at(5, 1))
+            },
             sched("s1", at(4, 1)),
             sched("s2", at(3, 1)),
         ];
-        let v = plan(&items, &KeepPolicy { keep_last: 1, ..NONE }, chrono_tz::UTC);
+        let v = plan(
+            &items,
+            &KeepPolicy {
+                keep_last: 1,
+                ..NONE
+            },
+            chrono_tz::UTC,
+        );
         assert_eq!(kept(&v), vec!["m", "s1"]);
     }
 }

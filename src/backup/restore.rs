@@ -158,14 +158,26 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<RestoreReport> {
-        catalogue::startup(self).await?;
-        let target = catalogue::resolve(self, what).await?;
+        let target = async {
+            catalogue::startup(self).await?;
+            catalogue::resolve(self, what).await
+        }
+        .await;
+        let target =
+            audit::record_if_failed(&self.store, &op.username, "backup.restore", what, target)
+                .await?;
         let label = super::verify::target_label(&target);
         let plan = match self.plan_for(&target, opts).await {
             Ok(p) => p,
             Err(e) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.restore", &label, Err(e))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.restore",
+                    &label,
+                    Err(e),
+                )
+                .await;
             }
         };
         let db_org = match &plan.org {
@@ -176,12 +188,20 @@ impl Backups {
         // may restore their own); everything, or an organization the database does not
         // have yet, needs an admin of every organization.
         let perm_org = if plan.org.is_some() { db_org } else { None };
-        require(&self.store, op, Permission::RestoreBackup, perm_org, "backup.restore", &label)
-            .await?;
+        require(
+            &self.store,
+            op,
+            Permission::RestoreBackup,
+            perm_org,
+            "backup.restore",
+            &label,
+        )
+        .await?;
         let r = self
             .restore_checked(op, &target, plan, db_org, opts, progress, cancel)
             .await;
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.restore", &label, r).await?;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.restore", &label, r).await?;
         if r.dry_run {
             audit::record(
                 &self.store,
@@ -310,7 +330,10 @@ impl Backups {
         let c = cancel.clone();
         let from_archive: Vec<Loaded> = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut r = ArchiveReader::open(&path, pass, schema)?;
-            tables.iter().map(|t| load::scan_rows(&mut r, t, &c, |_| Ok(()))).collect()
+            tables
+                .iter()
+                .map(|t| load::scan_rows(&mut r, t, &c, |_| Ok(())))
+                .collect()
         })
         .await
         .map_err(|e| Error::Other(format!("reading the archive failed: {e}")))??;
@@ -356,7 +379,7 @@ impl Backups {
             let job = Job {
                 dir: &self.dir,
                 id: uuid::Uuid::new_v4().to_string(),
-                created_at: chrono::Utc::now(),
+                created_at: super::create::now_micros(),
                 kind: BackupKind::PreRestore,
                 scope: scope.clone(),
                 org_id: db_org,
@@ -474,7 +497,10 @@ fn choose_tables(m: &Manifest, opts: &RestoreOptions) -> Result<Vec<String>> {
     let mut names: Vec<String> = match &opts.tables {
         Some(t) if !t.is_empty() => t.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         _ => {
-            let mut v: Vec<String> = schema::LEDGER_TABLES.iter().map(|s| s.to_string()).collect();
+            let mut v: Vec<String> = schema::LEDGER_TABLES
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             if opts.include_users {
                 v.push("users".into());
             }
@@ -513,7 +539,10 @@ fn load_tables(specs: &[&'static TableSpec], plan: &RestorePlan) -> Vec<LoadTabl
         .map(|&spec| LoadTable {
             spec,
             // An organization absent from the archive: take nothing.
-            org: plan.org.as_ref().map(|_| plan.archive_org.unwrap_or(i64::MIN)),
+            org: plan
+                .org
+                .as_ref()
+                .map(|_| plan.archive_org.unwrap_or(i64::MIN)),
         })
         .collect()
 }
@@ -557,13 +586,22 @@ pub(crate) async fn count_in(
 pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec]) -> Result<()> {
     match tx {
         Tx::Sqlite(t) => {
-            sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut **t).await?;
+            sqlx::query("PRAGMA defer_foreign_keys = ON")
+                .execute(&mut **t)
+                .await?;
         }
         Tx::Postgres(t) => {
-            sqlx::query("SET CONSTRAINTS ALL DEFERRED").execute(&mut **t).await?;
+            sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+                .execute(&mut **t)
+                .await?;
             let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-            let sql = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", names.join(", "));
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).execute(&mut **t).await?;
+            let sql = format!(
+                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                names.join(", ")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .execute(&mut **t)
+                .await?;
         }
     }
     Ok(())
@@ -575,7 +613,10 @@ async fn delete_rows(tx: &mut Tx, spec: &TableSpec, org: Option<Option<i64>>) ->
     let (sql, bind) = match org {
         None => (format!("DELETE FROM {}", spec.name), None),
         Some(None) => return Ok(()),
-        Some(Some(id)) => (format!("DELETE FROM {}{}", spec.name, spec.org_where(true)), Some(id)),
+        Some(Some(id)) => (
+            format!("DELETE FROM {}{}", spec.name, spec.org_where(true)),
+            Some(id),
+        ),
     };
     on_tx!(tx, |c| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -610,7 +651,11 @@ async fn check_references(
                 "SELECT c.{col} FROM {ct} c WHERE c.{col} IS NOT NULL{f} AND NOT EXISTS \
                  (SELECT 1 FROM {parent} p WHERE p.id = c.{col}) LIMIT 1",
                 ct = child.name,
-                f = if filter.is_some() { format!(" AND c.{} = $1", child.org_col) } else { String::new() },
+                f = if filter.is_some() {
+                    format!(" AND c.{} = $1", child.org_col)
+                } else {
+                    String::new()
+                },
             );
             let bad: Option<i64> = on_tx!(&mut *tx, |cn| {
                 let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));

@@ -498,8 +498,11 @@ mod tests {
         let text = String::from_utf8(line).unwrap();
         assert_eq!(parse_json_line(spec, text.trim_end()).unwrap(), row);
 
-        let e = parse_json_line(spec, &text.replace("\"loan_paisa\":10000", "\"loan_paisa\":1.5"))
-            .unwrap_err();
+        let e = parse_json_line(
+            spec,
+            &text.replace("\"loan_paisa\":10000", "\"loan_paisa\":1.5"),
+        )
+        .unwrap_err();
         assert!(e.contains("loan_paisa"), "{e}");
         let e = parse_json_line(spec, &text.replace("\"note\"", "\"nota\"")).unwrap_err();
         assert!(e.contains("nota"), "{e}");
@@ -528,7 +531,12 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let mut out = Vec::new();
         write_csv_record(
-            &[Val::Int(1), Val::Text("a,b".into()), Val::Null, Val::Bool(true)],
+            &[
+                Val::Int(1),
+                Val::Text("a,b".into()),
+                Val::Null,
+                Val::Bool(true),
+            ],
             &mut out,
         );
         assert_eq!(String::from_utf8(out).unwrap(), "1,\"a,b\",,true\r\n");

@@ -53,15 +53,28 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<VerifyReport> {
-        catalogue::startup(self).await?;
-        let target = catalogue::resolve(self, what).await?;
+        let target = async {
+            catalogue::startup(self).await?;
+            catalogue::resolve(self, what).await
+        }
+        .await;
+        let target =
+            audit::record_if_failed(&self.store, &op.username, "backup.verify", what, target)
+                .await?;
         let label = target_label(&target);
         let org_id = match &target.entry {
             Some(e) if e.scope != "all" => super::org_id_of(&self.store, &e.scope).await?,
             _ => None,
         };
-        require(&self.store, op, Permission::VerifyBackup, org_id, "backup.verify", &label)
-            .await?;
+        require(
+            &self.store,
+            op,
+            Permission::VerifyBackup,
+            org_id,
+            "backup.verify",
+            &label,
+        )
+        .await?;
         let pass = self.passphrase()?;
         let r = verify_archive(
             &target.path,
@@ -82,8 +95,8 @@ impl Backups {
         {
             catalogue::set_verify(&self.store, &e.id, &result).await?;
         }
-        let mut r = audit::record_if_failed(&self.store, &op.username, "backup.verify", &label, r)
-            .await?;
+        let mut r =
+            audit::record_if_failed(&self.store, &op.username, "backup.verify", &label, r).await?;
         audit::record(
             &self.store,
             &op.username,
@@ -118,11 +131,10 @@ pub(crate) async fn verify_archive(
     let c = cancel.clone();
     let pr = progress.clone();
     let pass2 = pass.clone();
-    let (manifest, encrypted, tables) = tokio::task::spawn_blocking(move || {
-        check_content(&p, pass2, schema_version, &pr, &c)
-    })
-    .await
-    .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
+    let (manifest, encrypted, tables) =
+        tokio::task::spawn_blocking(move || check_content(&p, pass2, schema_version, &pr, &c))
+            .await
+            .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
     let drill = if drill {
         Some(run_drill(path, pass, schema_version, &manifest, progress, cancel).await?)
     } else {
@@ -173,14 +185,21 @@ fn check_content(
     let mut ids: HashMap<&'static str, HashSet<i64>> = HashMap::new();
     let mut scope_org: Option<i64> = None;
     let mut out = Vec::new();
-    let mut order: Vec<&'static schema::TableSpec> =
-        m.tables.iter().filter_map(|t| schema::spec(&t.name)).collect();
+    let mut order: Vec<&'static schema::TableSpec> = m
+        .tables
+        .iter()
+        .filter_map(|t| schema::spec(&t.name))
+        .collect();
     order.sort_by_key(|s| schema::order(s.name));
     for spec in order {
         let tm = m.table(spec.name).cloned().expect("listed");
         let pk_idx: Vec<usize> = spec.pk.iter().filter_map(|c| spec.index_of(c)).collect();
         let org_idx = spec.index_of(spec.org_col);
-        let total_idx: Vec<usize> = spec.totals.iter().filter_map(|c| spec.index_of(c)).collect();
+        let total_idx: Vec<usize> = spec
+            .totals
+            .iter()
+            .filter_map(|c| spec.index_of(c))
+            .collect();
         let mut sums = vec![0i64; total_idx.len()];
         let mut last: Option<Values> = None;
         let mut mine: HashSet<i64> = HashSet::new();
@@ -336,10 +355,11 @@ async fn run_drill(
         });
     }
     if let Tx::Sqlite(t) = &mut tx {
-        let bad: Vec<(String, i64)> = sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
-            .fetch_all(&mut **t)
-            .await
-            .unwrap_or_default();
+        let bad: Vec<(String, i64)> =
+            sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
+                .fetch_all(&mut **t)
+                .await
+                .unwrap_or_default();
         if let Some((table, rowid)) = bad.first() {
             return Err(fail(format!("{table} row {rowid} points at a missing row")));
         }

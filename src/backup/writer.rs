@@ -152,8 +152,7 @@ fn run(
                 }
             }
             Msg::Finish { manifest, comment } => {
-                zip.start_file("manifest.json", opts)
-                    .map_err(|x| e(&x))?;
+                zip.start_file("manifest.json", opts).map_err(|x| e(&x))?;
                 zip.write_all(&manifest).map_err(|x| e(&x))?;
                 zip.set_comment(comment).map_err(|x| e(&x))?;
                 let out = zip.finish().map_err(|x| e(&x))?;

@@ -3,7 +3,6 @@
 
 pub mod backup;
 pub mod collection;
-mod demo_shim;
 pub mod init;
 pub mod member;
 pub mod people;
