@@ -35,7 +35,15 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
     let jobs = jobs(ctx, &store).await?;
     match cmd {
         SchedulerCmd::Status => {
-            access::require(&store, &op, Permission::Read, None, "scheduler.status", "scheduler").await?;
+            access::require(
+                &store,
+                &op,
+                Permission::Read,
+                None,
+                "scheduler.status",
+                "scheduler",
+            )
+            .await?;
             let st = status::status(&store, &jobs, None).await?;
             if ctx.json {
                 return ctx.print_json(&st);
@@ -52,13 +60,32 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                         j.next_run_local.clone().unwrap_or_else(|| "-".into()),
                         j.last_run
                             .as_ref()
-                            .map(|r| format!("{} {}", r.started_at.format("%Y-%m-%d %H:%M:%S"), r.status))
+                            .map(|r| {
+                                format!("{} {}", r.started_at.format("%Y-%m-%d %H:%M:%S"), r.status)
+                            })
                             .unwrap_or_else(|| "never".into()),
-                        j.last_error.clone().or_else(|| j.last_result.clone()).unwrap_or_default(),
+                        j.last_error
+                            .clone()
+                            .or_else(|| j.last_result.clone())
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect();
-            print!("{}", table(&["Job", "Schedule", "On", "Next run", "Last run (UTC)", "Result"], &body, &[]));
+            print!(
+                "{}",
+                table(
+                    &[
+                        "Job",
+                        "Schedule",
+                        "On",
+                        "Next run",
+                        "Last run (UTC)",
+                        "Result"
+                    ],
+                    &body,
+                    &[]
+                )
+            );
             match &st.newest_backup {
                 Some(b) => println!("newest backup: {} ({} old)", b.file, b.age),
                 None => println!("newest backup: none"),
@@ -72,22 +99,36 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             }
         }
         SchedulerCmd::Run { job } => {
-            access::require(&store, &op, Permission::RunScheduledJob, None, "scheduler.run", &job).await?;
+            access::require(
+                &store,
+                &op,
+                Permission::RunScheduledJob,
+                None,
+                "scheduler.run",
+                &job,
+            )
+            .await?;
             let j = scheduler::find_job(&jobs, &job)?;
             let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
             let result = engine::run_now(&store, acts, j).await;
             match result {
                 Ok(msg) => {
                     if ctx.json {
-                        return ctx.print_json(&serde_json::json!({ "job": job, "ok": true, "result": msg }));
+                        return ctx.print_json(
+                            &serde_json::json!({ "job": job, "ok": true, "result": msg }),
+                        );
                     }
                     println!("{job}: {msg}");
                 }
                 Err(e) => return Err(e),
             }
         }
-        SchedulerCmd::Enable { job } | SchedulerCmd::Disable { job } if scheduler::find_job(&jobs, &job).is_err() => {
-            return Err(scheduler::find_job(&jobs, &job).err().unwrap_or(Error::NotFound(job)));
+        SchedulerCmd::Enable { job } | SchedulerCmd::Disable { job }
+            if scheduler::find_job(&jobs, &job).is_err() =>
+        {
+            return Err(scheduler::find_job(&jobs, &job)
+                .err()
+                .unwrap_or(Error::NotFound(job)));
         }
         SchedulerCmd::Enable { job } => toggle(ctx, &store, &op, &job, true).await?,
         SchedulerCmd::Disable { job } => toggle(ctx, &store, &op, &job, false).await?,
@@ -105,17 +146,34 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                         r.trigger.clone(),
                         r.status.clone(),
                         r.runner.clone(),
-                        if r.error.is_empty() { r.result.clone() } else { r.error.clone() },
+                        if r.error.is_empty() {
+                            r.result.clone()
+                        } else {
+                            r.error.clone()
+                        },
                     ]
                 })
                 .collect();
-            print!("{}", table(&["Slot (UTC)", "Trigger", "Status", "Runner", "Result"], &body, &[]));
+            print!(
+                "{}",
+                table(
+                    &["Slot (UTC)", "Trigger", "Status", "Runner", "Result"],
+                    &body,
+                    &[]
+                )
+            );
         }
     }
     Ok(())
 }
 
-async fn toggle(ctx: &Ctx, store: &crate::db::Store, op: &access::Operator, job: &str, on: bool) -> Result<()> {
+async fn toggle(
+    ctx: &Ctx,
+    store: &crate::db::Store,
+    op: &access::Operator,
+    job: &str,
+    on: bool,
+) -> Result<()> {
     scheduler::set_enabled(store, op, job, on).await?;
     if ctx.json {
         return ctx.print_json(&serde_json::json!({ "job": job, "enabled": on }));

@@ -64,12 +64,22 @@ impl CoreActions {
             .filter(|e| e.status == "completed")
             .max_by_key(|e| e.created_at)
             .ok_or_else(|| Error::NotFound("no completed backup to verify yet".into()))?;
-        b.verify(&Operator::system(), &newest.id, job.drill, &no_progress(), cancel)
-            .await?;
+        b.verify(
+            &Operator::system(),
+            &newest.id,
+            job.drill,
+            &no_progress(),
+            cancel,
+        )
+        .await?;
         Ok(format!(
             "{} verified{}",
             newest.file,
-            if job.drill { " with a restore drill" } else { "" }
+            if job.drill {
+                " with a restore drill"
+            } else {
+                ""
+            }
         ))
     }
 }

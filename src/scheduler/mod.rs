@@ -123,8 +123,21 @@ pub fn runner_id() -> (String, String, i64) {
 }
 
 /// Switch a job on or off from a console or the command line (audited).
-pub async fn set_enabled(store: &Store, op: &crate::access::Operator, job: &str, on: bool) -> Result<()> {
-    crate::access::require(store, op, crate::access::Permission::RunScheduledJob, None, "scheduler.toggle", job).await?;
+pub async fn set_enabled(
+    store: &Store,
+    op: &crate::access::Operator,
+    job: &str,
+    on: bool,
+) -> Result<()> {
+    crate::access::require(
+        store,
+        op,
+        crate::access::Permission::RunScheduledJob,
+        None,
+        "scheduler.toggle",
+        job,
+    )
+    .await?;
     runs::set_enabled(store, job, on, &op.username).await?;
     crate::access::audit::record(
         store,
