@@ -9,6 +9,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ledger;
+pub mod logging;
+pub mod scheduler;
 pub mod tui;
 
 pub use error::{Error, Result};

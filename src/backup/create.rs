@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -134,7 +134,7 @@ impl Backups {
             let job = Job {
                 dir: &self.dir,
                 id: uuid::Uuid::new_v4().to_string(),
-                created_at: Utc::now(),
+                created_at: now_micros(),
                 kind: opts.kind,
                 scope: opts.scope.clone(),
                 org_id,
@@ -169,6 +169,14 @@ impl Backups {
         lock.release().await;
         r
     }
+}
+
+/// Now, to the microsecond (what PostgreSQL keeps), so the catalogue and the manifest
+/// agree on every backend.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 /// One read transaction: every table is read from the same snapshot.

@@ -158,8 +158,14 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<RestoreReport> {
-        catalogue::startup(self).await?;
-        let target = catalogue::resolve(self, what).await?;
+        let target = async {
+            catalogue::startup(self).await?;
+            catalogue::resolve(self, what).await
+        }
+        .await;
+        let target =
+            audit::record_if_failed(&self.store, &op.username, "backup.restore", what, target)
+                .await?;
         let label = super::verify::target_label(&target);
         let plan = match self.plan_for(&target, opts).await {
             Ok(p) => p,
@@ -230,7 +236,7 @@ impl Backups {
             };
             if !ok {
                 return Err(Error::Refused(format!(
-                    "restore not confirmed: type {} to confirm (or pass --yes)",
+                    "restore not confirmed: type {} when asked on a terminal, or pass --yes (--dry-run shows what would change)",
                     plan.confirm_word
                 )));
             }
@@ -373,7 +379,7 @@ impl Backups {
             let job = Job {
                 dir: &self.dir,
                 id: uuid::Uuid::new_v4().to_string(),
-                created_at: chrono::Utc::now(),
+                created_at: super::create::now_micros(),
                 kind: BackupKind::PreRestore,
                 scope: scope.clone(),
                 org_id: db_org,
@@ -403,9 +409,11 @@ impl Backups {
                 .unwrap_or(0);
             let loaded = load::load(
                 &mut tx,
-                target.path.clone(),
-                pass,
-                self.store.schema_version(),
+                load::Source {
+                    path: target.path.clone(),
+                    passphrase: pass,
+                    schema_version: self.store.schema_version(),
+                },
                 load_tables(specs, plan),
                 total,
                 progress,

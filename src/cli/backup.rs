@@ -177,7 +177,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 include_users,
                 confirm: if yes { Confirm::Yes } else { Confirm::No },
             };
-            if !dry_run && !yes {
+            // Without a terminal the core refuses (and audits) an unconfirmed restore.
+            if !dry_run && !yes && std::io::stdin().is_terminal() {
                 opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
@@ -285,11 +286,6 @@ async fn ask_confirmation(
     target: &str,
     opts: &RestoreOptions,
 ) -> Result<Confirm> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Refused(
-            "a restore needs confirmation and there is no terminal to ask on; pass --yes (or --dry-run to look first)".into(),
-        ));
-    }
     let plan = b.restore_plan(op, target, opts).await?;
     let what = match &plan.org {
         Some(code) => format!("organization {code}'s rows"),
