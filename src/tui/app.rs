@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::access::{Operator, Role};
 use crate::ledger::org::{Organization, Worker};
 use crate::tui::keymap::Action;
-use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage};
+use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage, SchedulerPage};
 use crate::tui::tasks::{Effect, Outcome};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::{Confirm, Message, PickFor, Picker, ProgressView};
@@ -71,6 +71,8 @@ pub struct HeaderFacts {
     pub stale_after_hours: i64,
     /// Whether the backup engine is in this build.
     pub backups_available: bool,
+    /// Whether the scheduler is in this build (status, run now, on/off).
+    pub scheduler_available: bool,
     /// Where downloads go unless the operator types another path (their home).
     pub download_dir: String,
 }
@@ -106,6 +108,9 @@ pub struct App {
     pub review: ReviewPage,
     pub audit: AuditPage,
     pub backups: BackupsPage,
+    pub scheduler: SchedulerPage,
+    /// When the scheduler status was last asked for (it is refreshed every few seconds).
+    pub scheduler_checked: DateTime<Utc>,
     pub flash: Option<Flash>,
     pub quit: bool,
     /// Quit once the running long work has stopped.
@@ -145,6 +150,8 @@ impl App {
             review: ReviewPage::default(),
             audit: AuditPage::default(),
             backups: BackupsPage::default(),
+            scheduler: SchedulerPage::default(),
+            scheduler_checked: init.now,
             flash: None,
             quit: false,
             quit_after_work: false,
@@ -231,10 +238,11 @@ impl App {
     /// Whether this build has the core behind an action (CSV and the scheduler come from
     /// their own issues).
     pub fn in_build(&self, action: Action) -> bool {
-        !matches!(
-            action,
-            Action::ExportCsv | Action::ImportCsv | Action::JobRunNow | Action::JobToggle
-        )
+        match action {
+            Action::ExportCsv | Action::ImportCsv => false,
+            Action::JobRunNow | Action::JobToggle => self.facts.scheduler_available,
+            _ => true,
+        }
     }
 
     /// What to load when the console opens.
@@ -242,6 +250,7 @@ impl App {
         let mut fx = self.reload_org();
         fx.extend(self.audit_reload());
         fx.extend(self.backups_reload());
+        fx.extend(self.scheduler_reload());
         fx
     }
 
@@ -304,14 +313,14 @@ impl App {
                 Tab::Collections => self.review_reload(),
                 Tab::Audit => self.audit_reload(),
                 Tab::Backups => self.backups_reload(),
-                Tab::Scheduler => Vec::new(),
+                Tab::Scheduler => self.scheduler_reload(),
             },
             other => match self.tab {
                 Tab::Members => self.members_key(other),
                 Tab::Collections => self.review_key(other),
                 Tab::Audit => self.audit_key(other),
                 Tab::Backups => self.backups_key(other),
-                Tab::Scheduler => Vec::new(),
+                Tab::Scheduler => self.scheduler_key(other),
             },
         }
     }
@@ -322,6 +331,7 @@ impl App {
             // The audit grows behind our back; show it fresh each visit.
             Tab::Audit => self.audit_reload(),
             Tab::Backups => self.backups_reload(),
+            Tab::Scheduler => self.scheduler_reload(),
             _ => Vec::new(),
         }
     }
@@ -559,6 +569,7 @@ impl App {
                 result,
             } => self.audit_loaded(seq, offset, result),
             Outcome::Backup(o) => self.backup_outcome(*o),
+            Outcome::Sched(o) => self.sched_outcome(o),
             Outcome::Crashed(e) => {
                 if let Some(f) = self.form_mut() {
                     f.busy = false;
@@ -570,8 +581,33 @@ impl App {
         }
     }
 
-    /// The clock moved on: flashes fade after a few seconds.
-    pub fn tick(&mut self, now: DateTime<Utc>) {
+    /// The scheduler did something: show it and refresh what it changes.
+    pub fn scheduler_event(&mut self, e: crate::scheduler::engine::SchedulerEvent) -> Vec<Effect> {
+        use crate::scheduler::engine::SchedulerEvent as E;
+        self.dirty = true;
+        match &e {
+            E::Started { job, .. } => self.flash(Level::Info, format!("scheduler: {job} started")),
+            E::Finished { job, ok, message } => self.flash(
+                if *ok { Level::Ok } else { Level::Error },
+                format!(
+                    "scheduler: {job} {}: {message}",
+                    if *ok { "done" } else { "failed" }
+                ),
+            ),
+            E::Skipped { job, reason, .. } => {
+                self.flash(Level::Info, format!("scheduler: {job} skipped: {reason}"))
+            }
+        }
+        let mut fx = self.scheduler_reload();
+        if matches!(e, E::Finished { .. }) {
+            fx.extend(self.backups_reload());
+        }
+        fx
+    }
+
+    /// The clock moved on: flashes fade after a few seconds; the scheduler's status is
+    /// asked for again every ten.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
         let today_before = self.today();
         self.now = now;
         if let Some(f) = &self.flash
@@ -583,6 +619,10 @@ impl App {
         if self.today() != today_before {
             self.dirty = true;
         }
+        if (now - self.scheduler_checked).num_seconds() >= 10 && !self.scheduler.loading {
+            return self.scheduler_reload();
+        }
+        Vec::new()
     }
 
     pub fn resize(&mut self, w: u16, h: u16) {

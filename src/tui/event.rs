@@ -10,6 +10,8 @@ pub enum Event {
     Task(Box<Outcome>),
     /// Long work moved on (sampled, at most ten times a second).
     Progress(crate::backup::Progress),
+    /// The scheduler hosted by this console started, finished or skipped a job.
+    Scheduler(crate::scheduler::engine::SchedulerEvent),
     /// SIGTERM or SIGHUP (the SSH link went away): leave cleanly.
     Terminate,
 }

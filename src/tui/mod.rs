@@ -7,6 +7,7 @@ pub mod backup_tasks;
 pub mod event;
 pub mod keymap;
 pub mod pages;
+pub mod sched_tasks;
 pub mod tasks;
 pub mod theme;
 pub mod views;
@@ -98,22 +99,6 @@ fn install_panic_hook() {
     }));
 }
 
-/// Log to `<data dir>/logs/somiti.log.<date>`; the screen never shows log lines.
-fn init_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    std::fs::create_dir_all(dir).ok()?;
-    let appender = tracing_appender::rolling::daily(dir, "somiti.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SOMITI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init()
-        .ok()?;
-    Some(guard)
-}
-
 /// The organization to open on: the config's default, the operator's own, or the first.
 fn first_org(ctx: &Ctx, op: &Operator, orgs: &[Organization]) -> usize {
     let default = ctx.settings.config.default_org.trim();
@@ -136,10 +121,11 @@ pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) 
         orgs,
         facts: HeaderFacts {
             database: store.describe(),
-            scheduler: "not in this build".into(),
+            scheduler: "…".into(),
             newest_verified: None,
             stale_after_hours: 26,
             backups_available: true,
+            scheduler_available: true,
             download_dir: std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
         },
         now: Utc::now(),
@@ -150,7 +136,7 @@ pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) 
 
 /// Open the console and run it until the operator quits.
 pub async fn run(ctx: &Ctx) -> Result<()> {
-    let _log = init_logging(&ctx.settings.log_dir);
+    let _log = crate::logging::init(&ctx.settings.log_dir, "console", false).ok();
     let (store, op) = ctx.open().await?;
     tracing::info!(operator = %op.username, database = %store.describe(), "console opened");
     let size = crossterm::terminal::size().unwrap_or((80, 24));
@@ -159,13 +145,66 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let mut guard = TerminalGuard::enter()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
-    let tasks = Tasks::new(backups, op, tx.clone());
+    let mut tasks = Tasks::new(backups, op, tx.clone());
+    let mut hosted = None;
+    match scheduler_setup(ctx, &store).await {
+        Ok((cx, host)) => {
+            if host {
+                let (stx, mut srx) = mpsc::unbounded_channel();
+                let h = crate::scheduler::Scheduler::new(
+                    store.clone(),
+                    cx.jobs.clone(),
+                    cx.actions.clone(),
+                    crate::scheduler::RunnerKind::Console,
+                )
+                .with_events(stx)
+                .with_grace(Duration::from_secs(10))
+                .spawn();
+                let fwd = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = srx.recv().await {
+                        if fwd.send(Event::Scheduler(e)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                hosted = Some(h);
+            }
+            tasks = tasks.with_scheduler(cx);
+        }
+        Err(e) => {
+            tracing::warn!("scheduler not available: {e}");
+            app.facts.scheduler_available = false;
+            app.facts.scheduler = format!("off: {e}");
+        }
+    }
     tasks.spawn_all(app.startup());
     let r = main_loop(&mut guard.terminal, &mut app, &tasks, rx).await;
     drop(guard);
+    if let Some(h) = hosted
+        && let Err(e) = h.stop().await
+    {
+        tracing::warn!("scheduler stopped with an error: {e}");
+    }
     tracing::info!("console closed");
     store.close().await;
     r
+}
+
+/// The jobs, and whether this console hosts them: yes unless a daemon already runs the
+/// scheduler on this database (two hosts would still run each slot once, by the claims).
+async fn scheduler_setup(ctx: &Ctx, store: &Store) -> Result<(sched_tasks::SchedContext, bool)> {
+    use crate::scheduler::{self, actions, engine, runs};
+    let tz = scheduler::default_timezone(store).await?;
+    let jobs = scheduler::jobs_from_config(&ctx.settings.config, &tz)?;
+    let live = runs::live_runners(store, engine::stale_before(Utc::now())).await?;
+    let daemon = live.iter().any(|r| r.kind == "daemon");
+    let cx = sched_tasks::SchedContext {
+        jobs,
+        actions: actions::CoreActions::shared(store.clone(), ctx.settings.clone()),
+        runner: scheduler::runner_id().0,
+    };
+    Ok((cx, !daemon))
 }
 
 async fn main_loop(
@@ -224,7 +263,14 @@ pub fn handle(app: &mut App, tasks: &Tasks, ev: Event) {
         }
         Event::Input(TermEvent::Resize(w, h)) => app.resize(w, h),
         Event::Input(_) => {}
-        Event::Tick => app.tick(Utc::now()),
+        Event::Tick => {
+            let fx = app.tick(Utc::now());
+            tasks.spawn_all(fx);
+        }
+        Event::Scheduler(e) => {
+            let fx = app.scheduler_event(e);
+            tasks.spawn_all(fx);
+        }
         Event::Task(outcome) => {
             let fx = app.apply(*outcome);
             tasks.spawn_all(fx);

@@ -16,6 +16,7 @@ use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, validate};
 use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome};
 use crate::tui::event::Event;
+use crate::tui::sched_tasks::{self, SchedContext, SchedEffect, SchedOutcome};
 
 /// Problems keyed by field name ("" when no field is to blame).
 pub type FieldErrors = Vec<(String, String)>;
@@ -88,6 +89,7 @@ pub enum Effect {
         filter: AuditFilter,
     },
     Backup(BackupEffect),
+    Sched(SchedEffect),
 }
 
 #[derive(Debug)]
@@ -122,6 +124,7 @@ pub enum Outcome {
         result: Result<Vec<AuditEntry>, String>,
     },
     Backup(Box<BackupOutcome>),
+    Sched(SchedOutcome),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
 }
@@ -152,6 +155,7 @@ pub struct Tasks {
     backups: Backups,
     op: Operator,
     tx: UnboundedSender<Event>,
+    sched: Option<SchedContext>,
 }
 
 impl Tasks {
@@ -161,7 +165,13 @@ impl Tasks {
             backups,
             op,
             tx,
+            sched: None,
         }
+    }
+
+    pub fn with_scheduler(mut self, cx: SchedContext) -> Tasks {
+        self.sched = Some(cx);
+        self
     }
 
     pub fn spawn_all(&self, effects: Vec<Effect>) {
@@ -173,12 +183,17 @@ impl Tasks {
     pub fn spawn(&self, effect: Effect) {
         let (store, op, tx) = (self.store.clone(), self.op.clone(), self.tx.clone());
         let backups = self.backups.clone();
+        let sched = self.sched.clone();
         let what = format!("{effect:?}").chars().take(60).collect::<String>();
         let handle = tokio::spawn(async move {
             match effect {
                 Effect::Backup(b) => Outcome::Backup(Box::new(
                     backup_tasks::run(&backups, &op, b, tx.clone()).await,
                 )),
+                Effect::Sched(e) => match &sched {
+                    Some(cx) => Outcome::Sched(sched_tasks::run(&store, &op, cx, e).await),
+                    None => Outcome::Crashed("the scheduler is not set up in this console".into()),
+                },
                 other => run(&store, &op, other).await,
             }
         });
@@ -252,6 +267,7 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             result: audit::list(store, &filter).await.map_err(s),
         },
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
+        Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
     }
 }
 

@@ -312,6 +312,110 @@ pub fn backups() -> ListReport {
     }
 }
 
+pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
+    use somiti::scheduler::runs::Run;
+    use somiti::scheduler::status::*;
+    let run = |id: i64, job: &str, h: i64, status: &str, result: &str, error: &str| Run {
+        id,
+        job: job.into(),
+        slot: now() - chrono::Duration::hours(h),
+        trigger: "schedule".into(),
+        status: status.into(),
+        runner: "db1:4242".into(),
+        started_at: now() - chrono::Duration::hours(h),
+        finished_at: Some(now() - chrono::Duration::hours(h)),
+        result: result.into(),
+        error: error.into(),
+    };
+    let job = |name: &str,
+               action: &'static str,
+               cron: &str,
+               words: &str,
+               next_h: i64,
+               last: Option<Run>,
+               enabled: bool| JobStatus {
+        name: name.into(),
+        action,
+        cron: cron.into(),
+        timezone: "Asia/Dhaka".into(),
+        schedule: words.into(),
+        enabled,
+        next_run_utc: Some(now() + chrono::Duration::hours(next_h)),
+        next_run_local: Some(
+            (now() + chrono::Duration::hours(next_h))
+                .with_timezone(&chrono_tz::Asia::Dhaka)
+                .to_rfc3339(),
+        ),
+        running: false,
+        last_result: last
+            .as_ref()
+            .filter(|r| r.error.is_empty())
+            .map(|r| r.result.clone()),
+        last_error: last
+            .as_ref()
+            .filter(|r| !r.error.is_empty())
+            .map(|r| r.error.clone()),
+        last_run: last,
+    };
+    SchedulerStatus {
+        now: now(),
+        runner: RunnerStatus {
+            kind: "console".into(),
+            host: Some("db1".into()),
+            pid: Some(4242),
+            heartbeat_at: Some(now()),
+            description: "this console".into(),
+        },
+        runners: vec![],
+        jobs: vec![
+            job(
+                "daily-backup",
+                "backup",
+                "0 2 * * *",
+                "daily at 02:00 Asia/Dhaka",
+                14,
+                Some(run(
+                    3,
+                    "daily-backup",
+                    4,
+                    "ok",
+                    "somiti-all-2026-11-22_02-00-00-scheduled.zip (24310 rows)",
+                    "",
+                )),
+                true,
+            ),
+            job(
+                "weekly-prune",
+                "prune",
+                "0 3 * * SUN",
+                "Sundays at 03:00 Asia/Dhaka",
+                159,
+                None,
+                true,
+            ),
+            job(
+                "daily-drill",
+                "verify-latest",
+                "0 4 * * *",
+                "daily at 04:00 Asia/Dhaka",
+                16,
+                Some(run(
+                    2,
+                    "daily-drill",
+                    2,
+                    "failed",
+                    "",
+                    "verification failed: collections.ndjson sha256 differs",
+                )),
+                false,
+            ),
+        ],
+        newest_backup: None,
+        newest_verified_backup: None,
+        warnings: vec![],
+    }
+}
+
 /// An app at the fixed clock with nothing loaded yet.
 pub fn bare_app(size: (u16, u16)) -> App {
     let mut app = App::new(AppInit {
@@ -327,6 +431,7 @@ pub fn bare_app(size: (u16, u16)) -> App {
             newest_verified: None,
             stale_after_hours: 26,
             backups_available: true,
+            scheduler_available: true,
             download_dir: "/home/rahim".into(),
         },
         now: now(),
@@ -347,6 +452,13 @@ pub fn full_app(size: (u16, u16)) -> App {
     app.review.review = Some(review(false));
     app.audit.entries = audit_entries();
     app.audit.exhausted = true;
+    app.scheduler.status = Some(scheduler_status());
+    app.scheduler.history = scheduler_status().jobs[0]
+        .last_run
+        .iter()
+        .cloned()
+        .collect();
+    app.scheduler.history_job = "daily-backup".into();
     let list = backups();
     app.facts.newest_verified = Some(list.backups[0].created_at);
     app.backups.list = Some(list);

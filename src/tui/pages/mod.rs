@@ -5,8 +5,10 @@ mod audit;
 mod backups;
 mod members;
 mod review;
+mod scheduler;
 
 pub use audit::AuditPage;
 pub use backups::{BackupStats, BackupsPage, restore_table, stats};
 pub use members::{DetailPage, MembersPage};
 pub use review::{ReviewPage, ReviewRow, review_rows};
+pub use scheduler::SchedulerPage;
