@@ -59,7 +59,7 @@ fn key_releases_and_alt_chords_do_nothing_in_forms() {
 #[test]
 fn moving_down_past_the_window_loads_the_next_page_once() {
     let mut app = full_app((80, 24));
-    app.members.rows = member_rows(200);
+    app.members.rows = member_rows(120);
     app.members.total = 10_000;
     let mut asked = Vec::new();
     for _ in 0..15 {
@@ -68,7 +68,7 @@ fn moving_down_past_the_window_loads_the_next_page_once() {
     assert_eq!(app.members.selected, 15 * app.visible_rows());
     let (seq, offset) = match asked.as_slice() {
         [Effect::LoadMembers { seq, query, .. }] => {
-            assert!(query.offset > 0 && query.limit <= 200, "{query:?}");
+            assert!(query.offset > 0 && query.limit <= 120, "{query:?}");
             (*seq, query.offset)
         }
         other => panic!("expected one page load, got {other:?}"),
@@ -79,7 +79,7 @@ fn moving_down_past_the_window_loads_the_next_page_once() {
     let fx = app.apply(Outcome::Members {
         seq,
         offset,
-        result: Ok((member_rows(200), 10_000)),
+        result: Ok((member_rows(120), 10_000)),
     });
     assert!(
         matches!(fx.as_slice(), [Effect::LoadMembers { query, .. }] if query.offset > 9_000),

@@ -9,7 +9,7 @@ use crate::tui::tasks::{Effect, FieldErrors, MemberText};
 use crate::tui::widgets::form::{Field, Form, FormPurpose};
 
 /// Rows fetched per query; the window slides as the selection moves.
-pub const PAGE: i64 = 200;
+pub const PAGE: i64 = 120;
 
 #[derive(Debug, Clone, Default)]
 pub struct MembersPage {

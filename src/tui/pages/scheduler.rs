@@ -94,7 +94,14 @@ impl App {
                 self.scheduler.loading = false;
                 match result {
                     Ok(s) => {
-                        self.facts.scheduler = s.runner.description.clone();
+                        // "nobody: no console or daemon runs…" → "nobody" (the tab has the rest)
+                        self.facts.scheduler = s
+                            .runner
+                            .description
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
                         if let Some(b) = &s.newest_verified_backup {
                             self.facts.newest_verified = Some(b.created_at);
                         }
