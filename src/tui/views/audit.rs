@@ -89,8 +89,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let selected = i == p.selected;
         let mut s = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
         let len = s.width();
-        if len < w {
-            s.push_str(&" ".repeat(w - len));
+        // two columns spare: some terminals draw Bengali vowel signs wider
+        if len + 2 < w {
+            s.push_str(&" ".repeat(w - len - 2));
         }
         let style = if selected {
             t.selected()

@@ -182,8 +182,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let selected = i == p.selected;
         let mut text = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
         let len = text.width();
-        if len < w {
-            text.push_str(&" ".repeat(w - len));
+        // two columns spare: some terminals draw Bengali vowel signs wider
+        if len + 2 < w {
+            text.push_str(&" ".repeat(w - len - 2));
         }
         let style = if selected {
             t.selected()

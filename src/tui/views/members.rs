@@ -114,8 +114,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let mut s = format!("{marker}{text}");
         let wdt = inner.width as usize;
         let len = unicode_width::UnicodeWidthStr::width(s.as_str());
-        if len < wdt {
-            s.push_str(&" ".repeat(wdt - len));
+        // two columns spare: some terminals draw Bengali vowel signs wider
+        if len + 2 < wdt {
+            s.push_str(&" ".repeat(wdt - len - 2));
         }
         lines.push(Line::styled(s, style));
     }
