@@ -11,5 +11,6 @@ pub mod error;
 pub mod ledger;
 pub mod logging;
 pub mod scheduler;
+pub mod tui;
 
 pub use error::{Error, Result};

@@ -186,9 +186,14 @@ pub async fn ensure_demo(store: &Store) -> Result<()> {
     Ok(())
 }
 
-/// No command: the console. Until the terminal interface lands, today's review.
+/// No command: the console. Without a terminal (a pipe, cron) or with `--json`, today's
+/// review is printed instead, so scripts get something useful.
 pub async fn open_console(ctx: &Ctx) -> Result<()> {
-    collection::print_today_review(ctx).await
+    use std::io::IsTerminal;
+    if ctx.json || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return collection::print_today_review(ctx).await;
+    }
+    crate::tui::run(ctx).await
 }
 
 #[derive(Serialize)]

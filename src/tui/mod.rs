@@ -1,0 +1,284 @@
+//! The terminal console: `somiti` with no command. This module owns the terminal (raw mode,
+//! alternate screen, restored on every exit and on panic), the log file, and the main loop
+//! that turns input, ticks and task answers into state changes and coalesced redraws.
+
+pub mod app;
+pub mod backup_tasks;
+pub mod event;
+pub mod keymap;
+pub mod pages;
+pub mod sched_tasks;
+pub mod tasks;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+use std::io::{self, Stdout};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+
+use crate::access::Operator;
+use crate::cli::Ctx;
+use crate::db::Store;
+use crate::error::{Error, Result};
+use crate::ledger::org::{self, Organization};
+use app::{App, AppInit, HeaderFacts};
+use event::Event;
+use tasks::Tasks;
+use theme::Theme;
+
+/// At most one frame per this long (yazi coalesces renders the same way).
+pub const FRAME: Duration = Duration::from_millis(30);
+const TICK: Duration = Duration::from_millis(250);
+
+static RAW: AtomicBool = AtomicBool::new(false);
+static UI_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+/// Put the terminal back as it was. Safe to call twice (the panic hook and the guard).
+pub fn restore_terminal() {
+    if RAW.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// Owns raw mode and the alternate screen for as long as it lives.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> Result<TerminalGuard> {
+        let io_err = |e: io::Error| Error::io("setting up the terminal", e);
+        crossterm::terminal::enable_raw_mode().map_err(io_err)?;
+        RAW.store(true, Ordering::SeqCst);
+        let guard = |r: io::Result<()>| {
+            r.map_err(|e| {
+                restore_terminal();
+                io_err(e)
+            })
+        };
+        guard(execute!(io::stdout(), EnterAlternateScreen, cursor::Hide))?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(|e| {
+            restore_terminal();
+            io_err(e)
+        })?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Panics on the UI thread restore the terminal first, then print as usual. Panics in
+/// worker threads are logged only (their task reports the failure on screen).
+fn install_panic_hook() {
+    let _ = UI_THREAD.set(std::thread::current().id());
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let on_ui = UI_THREAD.get() == Some(&std::thread::current().id());
+        if on_ui || !RAW.load(Ordering::SeqCst) {
+            restore_terminal();
+            previous(info);
+        } else {
+            tracing::error!("panic in a worker thread: {info}");
+        }
+    }));
+}
+
+/// The organization to open on: the config's default, the operator's own, or the first.
+fn first_org(ctx: &Ctx, op: &Operator, orgs: &[Organization]) -> usize {
+    let default = ctx.settings.config.default_org.trim();
+    orgs.iter()
+        .position(|o| !default.is_empty() && o.code.eq_ignore_ascii_case(default))
+        .or_else(|| orgs.iter().position(|o| Some(o.id) == op.org_id))
+        .unwrap_or(0)
+}
+
+/// Build the state the console starts from (also what the benchmark measures).
+pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) -> Result<App> {
+    let mut orgs = org::list(store).await?;
+    if let Some(mine) = op.org_id {
+        orgs.retain(|o| o.id == mine);
+    }
+    let org_index = first_org(ctx, op, &orgs);
+    Ok(App::new(AppInit {
+        operator: op.clone(),
+        org_index,
+        orgs,
+        facts: HeaderFacts {
+            database: store.describe(),
+            scheduler: "…".into(),
+            newest_verified: None,
+            stale_after_hours: 26,
+            backups_available: true,
+            scheduler_available: true,
+            download_dir: std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+        },
+        now: Utc::now(),
+        size,
+        theme: Theme::from_env(),
+    }))
+}
+
+/// Open the console and run it until the operator quits.
+pub async fn run(ctx: &Ctx) -> Result<()> {
+    let _log = crate::logging::init(&ctx.settings.log_dir, "console", false).ok();
+    let (store, op) = ctx.open().await?;
+    tracing::info!(operator = %op.username, database = %store.describe(), "console opened");
+    let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut app = prepare(ctx, &store, &op, size).await?;
+    install_panic_hook();
+    let mut guard = TerminalGuard::enter()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
+    let mut tasks = Tasks::new(backups, op, tx.clone());
+    let mut hosted = None;
+    match scheduler_setup(ctx, &store).await {
+        Ok((cx, host)) => {
+            if host {
+                let (stx, mut srx) = mpsc::unbounded_channel();
+                let h = crate::scheduler::Scheduler::new(
+                    store.clone(),
+                    cx.jobs.clone(),
+                    cx.actions.clone(),
+                    crate::scheduler::RunnerKind::Console,
+                )
+                .with_events(stx)
+                .with_grace(Duration::from_secs(10))
+                .spawn();
+                let fwd = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = srx.recv().await {
+                        if fwd.send(Event::Scheduler(e)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                hosted = Some(h);
+            }
+            tasks = tasks.with_scheduler(cx);
+        }
+        Err(e) => {
+            tracing::warn!("scheduler not available: {e}");
+            app.facts.scheduler_available = false;
+            app.facts.scheduler = format!("off: {e}");
+        }
+    }
+    tasks.spawn_all(app.startup());
+    let r = main_loop(&mut guard.terminal, &mut app, &tasks, rx).await;
+    drop(guard);
+    if let Some(h) = hosted
+        && let Err(e) = h.stop().await
+    {
+        tracing::warn!("scheduler stopped with an error: {e}");
+    }
+    tracing::info!("console closed");
+    store.close().await;
+    r
+}
+
+/// The jobs, and whether this console hosts them: yes unless a daemon already runs the
+/// scheduler on this database (two hosts would still run each slot once, by the claims).
+async fn scheduler_setup(ctx: &Ctx, store: &Store) -> Result<(sched_tasks::SchedContext, bool)> {
+    use crate::scheduler::{self, actions, engine, runs};
+    let tz = scheduler::default_timezone(store).await?;
+    let jobs = scheduler::jobs_from_config(&ctx.settings.config, &tz)?;
+    let live = runs::live_runners(store, engine::stale_before(Utc::now())).await?;
+    let daemon = live.iter().any(|r| r.kind == "daemon");
+    let cx = sched_tasks::SchedContext {
+        jobs,
+        actions: actions::CoreActions::shared(store.clone(), ctx.settings.clone()),
+        runner: scheduler::runner_id().0,
+    };
+    Ok((cx, !daemon))
+}
+
+async fn main_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    tasks: &Tasks,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let io_err = |e: io::Error| Error::io("drawing the screen", e);
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("signals", e))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::io("signals", e))?;
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        if app.quit {
+            return Ok(());
+        }
+        let due = last_draw.map(|t| t + FRAME);
+        if app.dirty && due.is_none_or(|d| Instant::now() >= d) {
+            terminal.draw(|f| views::draw(f, app)).map_err(io_err)?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let redraw_at = if app.dirty { due } else { None };
+        let ev = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(e)) => Event::Input(e),
+                Some(Err(e)) => {
+                    tracing::warn!("terminal input failed: {e}");
+                    Event::Terminate
+                }
+                None => Event::Terminate,
+            },
+            Some(ev) = rx.recv() => ev,
+            _ = tick.tick() => Event::Tick,
+            _ = tokio::time::sleep_until(redraw_at.map(tokio::time::Instant::from_std).unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => continue,
+            _ = term.recv() => Event::Terminate,
+            _ = hup.recv() => Event::Terminate,
+        };
+        handle(app, tasks, ev);
+    }
+}
+
+/// One event into the state; work it asks for goes to the tasks.
+pub fn handle(app: &mut App, tasks: &Tasks, ev: Event) {
+    match ev {
+        Event::Input(TermEvent::Key(key)) => {
+            if let Some(action) = keymap::action_for(key, app) {
+                tracing::debug!(?action, "key");
+                let fx = app.update(action);
+                tasks.spawn_all(fx);
+            }
+        }
+        Event::Input(TermEvent::Resize(w, h)) => app.resize(w, h),
+        Event::Input(_) => {}
+        Event::Tick => {
+            let fx = app.tick(Utc::now());
+            tasks.spawn_all(fx);
+        }
+        Event::Scheduler(e) => {
+            let fx = app.scheduler_event(e);
+            tasks.spawn_all(fx);
+        }
+        Event::Task(outcome) => {
+            let fx = app.apply(*outcome);
+            tasks.spawn_all(fx);
+        }
+        Event::Progress(p) => app.progress(p),
+        Event::Terminate => {
+            app.cancel_long();
+            app.quit = true;
+        }
+    }
+}

@@ -1,0 +1,637 @@
+//! Backups: the catalogue with statistics, and every backup operation — create, verify
+//! (with drill), download, pin, delete, the restore wizard and the prune preview. Long work
+//! runs with a progress dialog that Esc cancels.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backup::ops::ListReport;
+use crate::backup::restore::RestoreReport;
+use crate::backup::{BackupEntry, Progress};
+use crate::tui::app::{App, Level, Overlay, movement, scroll_to, step};
+use crate::tui::backup_tasks::{BackupEffect, BackupOutcome, RestoreScope};
+use crate::tui::keymap::Action;
+use crate::tui::tasks::Effect;
+use crate::tui::widgets::dialog::{Confirm, Confirmed, Message, PickFor, Picker, ProgressView};
+use crate::tui::widgets::form::{Field, Form, FormPurpose};
+
+#[derive(Debug, Clone, Default)]
+pub struct BackupsPage {
+    pub list: Option<ListReport>,
+    pub selected: usize,
+    pub top: usize,
+    pub loading: bool,
+    pub seq: u64,
+    pub error: Option<String>,
+    /// The long work running now, with the token that cancels it.
+    pub running: Option<CancellationToken>,
+    /// The backup the restore wizard is about.
+    pub restore_id: Option<String>,
+}
+
+/// The statistics line's numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupStats {
+    pub total: usize,
+    pub manual: usize,
+    pub scheduled: usize,
+    pub pre_restore: usize,
+    pub bytes: i64,
+    pub newest: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_verified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Creation time of the newest backup that verified ok.
+    pub newest_verified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub fn stats(list: &[BackupEntry]) -> BackupStats {
+    let mut s = BackupStats::default();
+    for e in list {
+        s.total += 1;
+        match e.kind.as_str() {
+            "manual" => s.manual += 1,
+            "scheduled" => s.scheduled += 1,
+            "pre-restore" => s.pre_restore += 1,
+            _ => {}
+        }
+        s.bytes += e.size_bytes.unwrap_or(0);
+        if e.status == "completed" {
+            s.newest = s.newest.max(Some(e.created_at));
+        }
+        s.last_verified = s.last_verified.max(e.verified_at);
+        if e.verified_ok() {
+            s.newest_verified = s.newest_verified.max(Some(e.created_at));
+        }
+    }
+    s
+}
+
+impl BackupsPage {
+    pub fn entries(&self) -> &[BackupEntry] {
+        self.list.as_ref().map_or(&[], |l| l.backups.as_slice())
+    }
+    pub fn selected_entry(&self) -> Option<&BackupEntry> {
+        self.entries().get(self.selected)
+    }
+}
+
+fn fx(e: BackupEffect) -> Vec<Effect> {
+    vec![Effect::Backup(e)]
+}
+
+impl App {
+    pub(crate) fn backups_reload(&mut self) -> Vec<Effect> {
+        if !self.facts.backups_available {
+            return Vec::new();
+        }
+        let seq = self.next_seq();
+        self.backups.seq = seq;
+        self.backups.loading = true;
+        fx(BackupEffect::List { seq })
+    }
+
+    /// Start long work: a progress dialog that Esc cancels.
+    fn start_long(&mut self, title: &str) -> CancellationToken {
+        let cancel = CancellationToken::new();
+        self.backups.running = Some(cancel.clone());
+        self.overlays.push(Overlay::Progress(ProgressView {
+            title: title.to_string(),
+            stage: "starting".into(),
+            done: 0,
+            total: 0,
+            cancelling: false,
+        }));
+        cancel
+    }
+
+    fn end_long(&mut self) {
+        self.backups.running = None;
+        if self.quit_after_work {
+            self.quit = true;
+        }
+        if matches!(self.overlays.last(), Some(Overlay::Progress(_))) {
+            self.overlays.pop();
+        }
+    }
+
+    pub fn progress(&mut self, p: Progress) {
+        if let Some(Overlay::Progress(v)) = self.overlays.last_mut() {
+            v.stage = p.stage;
+            v.done = p.done;
+            v.total = p.total;
+            self.dirty = true;
+        }
+    }
+
+    /// Esc in the progress dialog.
+    pub fn cancel_long(&mut self) {
+        if let Some(c) = &self.backups.running {
+            c.cancel();
+        }
+        if let Some(Overlay::Progress(v)) = self.overlays.last_mut() {
+            v.cancelling = true;
+        }
+    }
+
+    pub(crate) fn backups_key(&mut self, action: Action) -> Vec<Effect> {
+        let h = self.visible_rows().saturating_sub(4);
+        if let Some(d) = movement(action, h) {
+            let len = self.backups.entries().len();
+            let p = &mut self.backups;
+            p.selected = step(p.selected, d, len);
+            p.top = scroll_to(p.top, p.selected, h);
+            return Vec::new();
+        }
+        if !self.facts.backups_available {
+            return Vec::new();
+        }
+        if action == Action::BackupCreate {
+            let cancel = self.start_long("Creating a backup");
+            return fx(BackupEffect::Create { cancel });
+        }
+        if action == Action::BackupPrune {
+            self.flash(Level::Info, "working out what prune would remove…");
+            return fx(BackupEffect::PrunePreview);
+        }
+        let Some(e) = self.backups.selected_entry().cloned() else {
+            if matches!(
+                action,
+                Action::BackupVerify
+                    | Action::BackupDrill
+                    | Action::BackupDownload
+                    | Action::BackupPin
+                    | Action::BackupDelete
+                    | Action::BackupRestore
+            ) {
+                self.flash(Level::Info, "no backup selected; b creates one");
+            }
+            return Vec::new();
+        };
+        match action {
+            Action::BackupVerify | Action::BackupDrill => {
+                let drill = action == Action::BackupDrill;
+                let cancel = self.start_long(if drill {
+                    "Verifying with a drill restore"
+                } else {
+                    "Verifying"
+                });
+                fx(BackupEffect::Verify {
+                    id: e.id.clone(),
+                    drill,
+                    cancel,
+                })
+            }
+            Action::BackupDownload => {
+                let default = format!(
+                    "{}/{}",
+                    self.facts.download_dir.trim_end_matches('/'),
+                    e.file
+                );
+                let mut form = Form::new(
+                    format!("Download backup {}", e.short_id()),
+                    FormPurpose::Download { id: e.id.clone() },
+                    vec![Field::new("dest", "Copy to", default)],
+                );
+                form.intro = vec![
+                    "The archive is copied (SHA-256 checked) to this path on the server;".into(),
+                    "then the scp line to fetch it to your machine is shown.".into(),
+                ];
+                self.overlays.push(Overlay::Form(Box::new(form)));
+                Vec::new()
+            }
+            Action::BackupPin => fx(BackupEffect::Pin {
+                id: e.id.clone(),
+                pinned: !e.pinned,
+            }),
+            Action::BackupDelete => {
+                self.overlays.push(Overlay::Confirm(Confirm {
+                    title: "Delete a backup".into(),
+                    lines: vec![
+                        format!("Delete backup {} ({})?", e.short_id(), e.file),
+                        "The archive file is removed from the store.".into(),
+                    ],
+                    yes: Confirmed::DeleteBackup { id: e.id.clone() },
+                }));
+                Vec::new()
+            }
+            Action::BackupRestore => {
+                self.backups.restore_id = Some(e.id.clone());
+                let mut items = vec![("Everything (all organizations)".to_string(), None)];
+                if e.scope == "all" {
+                    items.extend(
+                        self.orgs
+                            .iter()
+                            .map(|o| (format!("Only organization {}", o.code), Some(o.id))),
+                    );
+                } else if let Some(o) = self.orgs.iter().find(|o| o.code == e.scope) {
+                    items = vec![(format!("Only organization {}", o.code), Some(o.id))];
+                }
+                items.push(("Chosen tables…".to_string(), Some(0)));
+                self.overlays.push(Overlay::Picker(Picker {
+                    title: format!("Restore from {}", e.short_id()),
+                    items,
+                    selected: 0,
+                    purpose: PickFor::RestoreScope,
+                }));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The restore wizard's first step was answered.
+    pub(crate) fn restore_scope_picked(&mut self, value: Option<i64>) -> Vec<Effect> {
+        let Some(id) = self.backups.restore_id.clone() else {
+            return Vec::new();
+        };
+        let scope = match value {
+            None => RestoreScope::Everything,
+            Some(0) => {
+                let mut form = Form::new(
+                    "Restore chosen tables",
+                    FormPurpose::RestoreTables { id },
+                    vec![
+                        Field::new("tables", "Tables", "members,collections")
+                            .hint("organizations, workers, members, collections, day_closes"),
+                    ],
+                );
+                form.intro = vec!["Comma-separated; the next step shows what would change.".into()];
+                self.overlays.push(Overlay::Form(Box::new(form)));
+                return Vec::new();
+            }
+            Some(org_id) => match self.orgs.iter().find(|o| o.id == org_id) {
+                Some(o) => RestoreScope::Org(o.code.clone()),
+                None => return Vec::new(),
+            },
+        };
+        self.flash(
+            Level::Info,
+            "comparing the backup with the database (dry run)…",
+        );
+        fx(BackupEffect::RestorePreview { id, scope })
+    }
+
+    pub(crate) fn restore_tables_submitted(&mut self, id: String, f: &Form) -> Vec<Effect> {
+        let tables: Vec<String> = f
+            .value("tables")
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        self.close_form();
+        self.flash(
+            Level::Info,
+            "comparing the backup with the database (dry run)…",
+        );
+        fx(BackupEffect::RestorePreview {
+            id,
+            scope: RestoreScope::Tables(tables),
+        })
+    }
+
+    pub(crate) fn download_submitted(&mut self, id: String, f: &Form) -> Vec<Effect> {
+        fx(BackupEffect::Download {
+            id,
+            dest: f.value("dest"),
+        })
+    }
+
+    pub(crate) fn restore_confirmed(
+        &mut self,
+        id: String,
+        scope: RestoreScope,
+        f: &Form,
+    ) -> Vec<Effect> {
+        let typed = f.value("confirm");
+        self.close_form();
+        let cancel = self.start_long("Restoring (a pre-restore backup is taken first)");
+        fx(BackupEffect::Restore {
+            id,
+            scope,
+            typed,
+            cancel,
+        })
+    }
+
+    pub(crate) fn backup_outcome(&mut self, o: BackupOutcome) -> Vec<Effect> {
+        match o {
+            BackupOutcome::Listed { seq, result } => {
+                if seq != self.backups.seq {
+                    return Vec::new();
+                }
+                self.backups.loading = false;
+                match result {
+                    Ok(l) => {
+                        let st = stats(&l.backups);
+                        self.facts.newest_verified = st.newest_verified;
+                        self.backups.selected =
+                            self.backups.selected.min(l.backups.len().saturating_sub(1));
+                        self.backups.list = Some(l);
+                        self.backups.error = None;
+                    }
+                    Err(e) => self.backups.error = Some(e),
+                }
+                Vec::new()
+            }
+            BackupOutcome::Created(r) => {
+                self.end_long();
+                match r {
+                    Ok(e) => {
+                        self.flash(
+                            Level::Ok,
+                            format!(
+                                "backup {} created: {} ({} rows)",
+                                e.short_id(),
+                                e.file,
+                                e.total_rows.unwrap_or(0)
+                            ),
+                        );
+                        self.backups.selected = 0;
+                        self.backups.top = 0;
+                    }
+                    Err(e) => self.long_failed("Backup not created", e),
+                }
+                self.backups_reload()
+            }
+            BackupOutcome::Verified { drill, result } => {
+                self.end_long();
+                match result {
+                    Ok(r) => {
+                        let mut lines = vec![
+                            format!(
+                                "ok: {} (backup {})",
+                                r.file,
+                                &r.backup_id[..8.min(r.backup_id.len())]
+                            ),
+                            format!(
+                                "scope {} · from {} · {}",
+                                r.scope,
+                                r.source,
+                                if r.encrypted {
+                                    "encrypted"
+                                } else {
+                                    "not encrypted"
+                                }
+                            ),
+                            String::new(),
+                            format!("{:<14} {:>9}  control totals (poisha)", "table", "rows"),
+                        ];
+                        for t in &r.tables {
+                            let totals = t
+                                .totals
+                                .iter()
+                                .map(|(k, v)| format!("{k} {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            lines.push(format!("{:<14} {:>9}  {totals}", t.name, t.rows));
+                        }
+                        if let Some(d) = &r.drill {
+                            lines.push(String::new());
+                            lines.push(format!(
+                                "drill: restored into a scratch database; {} tables match",
+                                d.len()
+                            ));
+                        } else if !drill {
+                            lines.push(String::new());
+                            lines.push("V verifies with a drill restore as well.".into());
+                        }
+                        self.overlays
+                            .push(Overlay::Message(Message::info("Verified", lines)));
+                    }
+                    Err(e) => self.long_failed("Verification failed", e),
+                }
+                self.backups_reload()
+            }
+            BackupOutcome::Downloaded(r) => match r {
+                Ok(d) => {
+                    self.close_form();
+                    self.overlays.push(Overlay::Message(Message::info(
+                        "Downloaded",
+                        vec![
+                            format!("copied {} to", d.file),
+                            format!("  {}", d.dest.display()),
+                            format!("SHA-256 {} checked", &d.sha256[..16.min(d.sha256.len())]),
+                            String::new(),
+                            "Fetch it to your own machine with:".into(),
+                            format!("  {}", d.scp),
+                        ],
+                    )));
+                    Vec::new()
+                }
+                Err(e) => {
+                    if let Some(f) = self.form_mut() {
+                        f.busy = false;
+                        f.set_errors(&e, &[]);
+                    }
+                    Vec::new()
+                }
+            },
+            BackupOutcome::Pinned(r) => {
+                match r {
+                    Ok(e) => self.flash(
+                        Level::Ok,
+                        format!(
+                            "backup {} {}",
+                            e.short_id(),
+                            if e.pinned {
+                                "pinned: prune and delete leave it alone"
+                            } else {
+                                "unpinned"
+                            }
+                        ),
+                    ),
+                    Err(e) => self.flash(Level::Error, e),
+                }
+                self.backups_reload()
+            }
+            BackupOutcome::Deleted(r) => {
+                match r {
+                    Ok(e) => self.flash(Level::Ok, format!("backup {} deleted", e.short_id())),
+                    Err(e) => self
+                        .overlays
+                        .push(Overlay::Message(Message::error("Not deleted", e))),
+                }
+                self.backups_reload()
+            }
+            BackupOutcome::PrunePlan(r) => {
+                self.flash = None;
+                match r {
+                    Ok(p) => {
+                        let mut lines = vec![format!(
+                            "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only)",
+                            p.policy.keep_last,
+                            p.policy.keep_daily,
+                            p.policy.keep_weekly,
+                            p.policy.keep_monthly
+                        )];
+                        lines.push(String::new());
+                        if p.lines.is_empty() {
+                            lines.push("no completed backups to consider".into());
+                        }
+                        for l in &p.lines {
+                            lines.push(format!(
+                                "{:<12} {} {} {:<11} {}",
+                                if l.keep { "keep" } else { "would remove" },
+                                &l.id[..8.min(l.id.len())],
+                                l.created_at.format("%Y-%m-%d %H:%M"),
+                                l.kind,
+                                l.reasons.join("; ")
+                            ));
+                        }
+                        let gone = p.lines.iter().filter(|l| !l.keep).count();
+                        lines.push(String::new());
+                        lines.push(format!(
+                            "{gone} backup(s) would be removed; nothing was changed. `somiti backup prune` applies it."
+                        ));
+                        self.overlays.push(Overlay::Message(Message::info(
+                            "What prune would do",
+                            lines,
+                        )));
+                    }
+                    Err(e) => self
+                        .overlays
+                        .push(Overlay::Message(Message::error("Prune preview failed", e))),
+                }
+                Vec::new()
+            }
+            BackupOutcome::RestorePreview { id, scope, result } => {
+                self.flash = None;
+                match result {
+                    Ok(r) => self.open_restore_confirm(id, scope, &r),
+                    Err(e) => self
+                        .overlays
+                        .push(Overlay::Message(Message::error("Restore not possible", e))),
+                }
+                Vec::new()
+            }
+            BackupOutcome::Restored(r) => {
+                self.end_long();
+                match r {
+                    Ok(r) => {
+                        let mut lines = restore_table(&r);
+                        lines.insert(
+                            0,
+                            format!(
+                                "restored {} from {}",
+                                r.plan
+                                    .org
+                                    .as_deref()
+                                    .map_or("everything".to_string(), |c| format!(
+                                        "organization {c}"
+                                    )),
+                                r.plan.file
+                            ),
+                        );
+                        if let Some(pre) = &r.pre_restore {
+                            let org = r
+                                .plan
+                                .org
+                                .as_deref()
+                                .map(|c| format!(" --org {c}"))
+                                .unwrap_or_default();
+                            lines.push(String::new());
+                            lines.push(format!(
+                                "pre-restore backup {} ({})",
+                                pre.short_id(),
+                                pre.file
+                            ));
+                            lines.push("to undo: r on that backup in this tab, or".into());
+                            lines.push(format!(
+                                "  somiti backup restore {}{org} --yes",
+                                pre.short_id()
+                            ));
+                        }
+                        self.overlays
+                            .push(Overlay::Message(Message::info("Restored", lines)));
+                        let mut fx = self.backups_reload();
+                        fx.extend(self.reload_org());
+                        fx.extend(self.audit_reload());
+                        return fx;
+                    }
+                    Err(e) => {
+                        let text = e
+                            .iter()
+                            .map(|(f, r)| {
+                                if f.is_empty() {
+                                    r.clone()
+                                } else {
+                                    format!("{f}: {r}")
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        self.long_failed("Restore failed; nothing was changed", text);
+                    }
+                }
+                self.backups_reload()
+            }
+        }
+    }
+
+    fn long_failed(&mut self, title: &str, e: String) {
+        if e == "cancelled" {
+            self.flash(
+                Level::Info,
+                format!(
+                    "{} — cancelled cleanly",
+                    title.split(';').next().unwrap_or(title)
+                ),
+            );
+        } else {
+            self.overlays
+                .push(Overlay::Message(Message::error(title, e)));
+        }
+    }
+
+    fn open_restore_confirm(&mut self, id: String, scope: RestoreScope, r: &RestoreReport) {
+        let word = r.plan.confirm_word.clone();
+        let mut intro = vec![format!(
+            "Backup {} taken {} UTC; replaces {}.",
+            &r.plan.backup_id[..8.min(r.plan.backup_id.len())],
+            r.plan.created_at.format("%Y-%m-%d %H:%M"),
+            r.plan
+                .org
+                .as_deref()
+                .map_or("the whole ledger".to_string(), |c| format!(
+                    "organization {c}'s rows"
+                ))
+        )];
+        intro.extend(restore_table(r));
+        intro.push("A pre-restore backup is taken first, so this can be undone.".into());
+        let mut form = Form::new(
+            "Restore — dry run",
+            FormPurpose::RestoreConfirm { id, scope },
+            vec![Field::new("confirm", "Type to confirm", "").hint(format!("type {word}"))],
+        );
+        form.intro = intro;
+        self.overlays.push(Overlay::Form(Box::new(form)));
+    }
+}
+
+/// Rows now vs in the backup, and the control totals, one line per table.
+pub fn restore_table(r: &RestoreReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{:<13} {:>9} {:>9}  {}",
+        "table", "rows now", "in backup", "totals now → in backup"
+    )];
+    for t in &r.tables {
+        let totals: Vec<String> = t
+            .totals_backup
+            .iter()
+            .map(|(k, v)| {
+                let now = t.totals_now.get(k).copied().unwrap_or(0);
+                format!(
+                    "{k} {} → {}",
+                    crate::ledger::money::grouped(now),
+                    crate::ledger::money::grouped(*v)
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "{:<13} {:>9} {:>9}  {}",
+            t.name,
+            t.rows_now,
+            t.rows_backup,
+            totals.join(", ")
+        ));
+    }
+    lines
+}

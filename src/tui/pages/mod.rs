@@ -1,0 +1,14 @@
+//! The state of each view and how keys and answers change it (`impl App` per view); the
+//! views in `tui::views` only draw it.
+
+mod audit;
+mod backups;
+mod members;
+mod review;
+mod scheduler;
+
+pub use audit::AuditPage;
+pub use backups::{BackupStats, BackupsPage, restore_table, stats};
+pub use members::{DetailPage, MembersPage};
+pub use review::{ReviewPage, ReviewRow, review_rows};
+pub use scheduler::SchedulerPage;

@@ -1,0 +1,370 @@
+//! Collections: the daily review of one date, grouped by worker, and what an operator does
+//! from it — record what was due, reverse an entry, filter by worker, close the day.
+
+use chrono::{Duration, NaiveDate};
+
+use crate::ledger::collection::Collection;
+use crate::ledger::money;
+use crate::ledger::review::{Review, ReviewLine};
+use crate::tui::app::{App, Level, Overlay, movement, scroll_to, step};
+use crate::tui::keymap::Action;
+use crate::tui::tasks::{CollectionText, Effect, FieldErrors};
+use crate::tui::widgets::dialog::{Confirm, Confirmed, PickFor, Picker};
+use crate::tui::widgets::form::{Field, Form, FormPurpose};
+
+#[derive(Debug, Clone, Default)]
+pub struct ReviewPage {
+    pub date: NaiveDate,
+    pub review: Option<Review>,
+    /// Index into `review.lines`.
+    pub selected: usize,
+    /// First display row shown (worker headings count as rows).
+    pub top: usize,
+    pub worker: Option<(i64, String)>,
+    pub loading: bool,
+    pub seq: u64,
+    pub error: Option<String>,
+}
+
+/// A row of the review table: a worker's heading with its totals, or a member's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewRow {
+    Worker(usize),
+    Line(usize),
+}
+
+/// The table's rows: each worker's heading followed by its members.
+pub fn review_rows(r: &Review) -> Vec<ReviewRow> {
+    let mut out = Vec::with_capacity(r.lines.len() + r.workers.len());
+    let mut w = 0;
+    for (i, l) in r.lines.iter().enumerate() {
+        let new_group = i == 0 || r.lines[i - 1].worker_id != l.worker_id;
+        if new_group {
+            out.push(ReviewRow::Worker(w.min(r.workers.len().saturating_sub(1))));
+            w += 1;
+        }
+        out.push(ReviewRow::Line(i));
+    }
+    out
+}
+
+/// The display row of line `line` (headings before it included).
+fn display_index(r: &Review, line: usize) -> usize {
+    let mut groups = 0;
+    for i in 0..=line.min(r.lines.len().saturating_sub(1)) {
+        if i == 0 || r.lines[i - 1].worker_id != r.lines[i].worker_id {
+            groups += 1;
+        }
+    }
+    line + groups
+}
+
+/// The entry `x` reverses: the member's latest entry of the day that still stands.
+pub fn reversible_entry(l: &ReviewLine) -> Option<&Collection> {
+    let reversed: Vec<i64> = l.entries.iter().filter_map(|c| c.reversal_of).collect();
+    l.entries
+        .iter()
+        .rev()
+        .find(|c| c.reversal_of.is_none() && !reversed.contains(&c.id))
+}
+
+/// What the record form offers: the day's due split into savings first, then loan.
+pub fn prefill(l: &ReviewLine) -> (i64, i64) {
+    let savings = l.savings_due.min(l.due);
+    (l.due - savings, savings)
+}
+
+impl App {
+    pub(crate) fn review_reload(&mut self) -> Vec<Effect> {
+        let Some(org) = self.org_box() else {
+            return Vec::new();
+        };
+        let seq = self.next_seq();
+        self.review.seq = seq;
+        self.review.loading = true;
+        vec![Effect::LoadReview {
+            seq,
+            org,
+            date: self.review.date,
+            worker: self.review.worker.as_ref().map(|w| w.0),
+        }]
+    }
+
+    pub(crate) fn review_loaded(
+        &mut self,
+        seq: u64,
+        result: Result<Review, String>,
+    ) -> Vec<Effect> {
+        if seq != self.review.seq {
+            return Vec::new();
+        }
+        self.review.loading = false;
+        match result {
+            Ok(r) => {
+                self.review.selected = self.review.selected.min(r.lines.len().saturating_sub(1));
+                self.review.review = Some(r);
+                self.review.error = None;
+                self.review_keep_visible();
+            }
+            Err(e) => self.review.error = Some(e),
+        }
+        Vec::new()
+    }
+
+    fn review_keep_visible(&mut self) {
+        let h = self.visible_rows().saturating_sub(2);
+        if let Some(r) = &self.review.review {
+            let d = display_index(r, self.review.selected);
+            // keep the worker's heading in view when the first member is selected
+            let top = scroll_to(self.review.top, d, h);
+            self.review.top = if d >= 1 && top == d { d - 1 } else { top };
+        }
+    }
+
+    pub fn selected_line(&self) -> Option<&ReviewLine> {
+        self.review
+            .review
+            .as_ref()
+            .and_then(|r| r.lines.get(self.review.selected))
+    }
+
+    fn set_date(&mut self, date: NaiveDate) -> Vec<Effect> {
+        self.review.date = date;
+        self.review_reload()
+    }
+
+    pub(crate) fn review_key(&mut self, action: Action) -> Vec<Effect> {
+        let h = self.visible_rows().saturating_sub(2);
+        if let Some(d) = movement(action, h) {
+            let len = self.review.review.as_ref().map_or(0, |r| r.lines.len());
+            self.review.selected = step(self.review.selected, d, len);
+            self.review_keep_visible();
+            return Vec::new();
+        }
+        match action {
+            Action::PrevDay => {
+                let d = self.review.date - Duration::days(1);
+                self.set_date(d)
+            }
+            Action::NextDay => {
+                let today = self.today();
+                if self.review.date >= today {
+                    self.flash(Level::Info, format!("{today} is today; no later day yet"));
+                    return Vec::new();
+                }
+                let d = self.review.date + Duration::days(1);
+                self.set_date(d)
+            }
+            Action::Today => {
+                let d = self.today();
+                self.set_date(d)
+            }
+            Action::Open => match self.selected_line() {
+                Some(l) => {
+                    let no = l.member_no.clone();
+                    self.open_detail(no)
+                }
+                None => Vec::new(),
+            },
+            Action::RecordCollection => {
+                if let Some(l) = self.selected_line().cloned() {
+                    let (loan, savings) = prefill(&l);
+                    let mut form = Form::new(
+                        format!("Record a collection — {} {}", l.member_no, l.name),
+                        FormPurpose::RecordCollection,
+                        vec![
+                            Field::new("member", "Member no", l.member_no.clone()),
+                            Field::new("date", "Date", self.review.date.to_string()),
+                            Field::new("loan", "Loan (taka)", money::plain(loan)),
+                            Field::new("savings", "Savings (taka)", money::plain(savings)),
+                            Field::new("note", "Note", ""),
+                        ],
+                    );
+                    form.intro = vec![format!(
+                        "Due {}: installment {}, savings {}, arrears {}{}",
+                        money::grouped(l.due),
+                        money::grouped(l.installment_due),
+                        money::grouped(l.savings_due),
+                        money::grouped(l.arrears_in),
+                        if l.advance_in > 0 {
+                            format!(", paid ahead {}", money::grouped(l.advance_in))
+                        } else {
+                            String::new()
+                        }
+                    )];
+                    form.focus = 2;
+                    self.overlays.push(Overlay::Form(Box::new(form)));
+                }
+                Vec::new()
+            }
+            Action::ReverseEntry => {
+                let Some(l) = self.selected_line().cloned() else {
+                    return Vec::new();
+                };
+                match reversible_entry(&l) {
+                    Some(c) => {
+                        let mut form = Form::new(
+                            format!("Reverse an entry — {} {}", l.member_no, l.name),
+                            FormPurpose::Reverse,
+                            vec![
+                                Field::new("collection", "Entry #", c.id.to_string()),
+                                Field::new("reason", "Reason", "").hint("required"),
+                            ],
+                        );
+                        form.intro = vec![format!(
+                            "#{} on {}: loan {}, savings {}, by {}. A reversal cancels it; the entry stays in the ledger.",
+                            c.id,
+                            c.collected_on,
+                            money::grouped(c.loan_paisa),
+                            money::grouped(c.savings_paisa),
+                            c.entered_by
+                        )];
+                        form.focus = 1;
+                        self.overlays.push(Overlay::Form(Box::new(form)));
+                    }
+                    None => self.flash(
+                        Level::Info,
+                        format!(
+                            "{} has no standing entry on {} to reverse",
+                            l.member_no, self.review.date
+                        ),
+                    ),
+                }
+                Vec::new()
+            }
+            Action::WorkerFilter => {
+                let mut items = vec![("All workers".to_string(), None)];
+                items.extend(self.workers.iter().map(|w| (w.name.clone(), Some(w.id))));
+                let selected = self
+                    .review
+                    .worker
+                    .as_ref()
+                    .and_then(|(id, _)| items.iter().position(|(_, v)| *v == Some(*id)))
+                    .unwrap_or(0);
+                self.overlays.push(Overlay::Picker(Picker {
+                    title: "Worker".into(),
+                    items,
+                    selected,
+                    purpose: PickFor::Worker,
+                }));
+                Vec::new()
+            }
+            Action::CloseDay => {
+                let date = self.review.date;
+                let code = self.org().map(|o| o.code.clone()).unwrap_or_default();
+                self.overlays.push(Overlay::Confirm(Confirm {
+                    title: "Close the day".into(),
+                    lines: vec![
+                        format!("Close {date} for {code}?"),
+                        "Nothing can be posted or reversed on or before it afterwards;".into(),
+                        "only an admin can reopen it.".into(),
+                    ],
+                    yes: Confirmed::CloseDay { date },
+                }));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn record_form_effect(&mut self, f: &Form) -> Vec<Effect> {
+        match self.org_box() {
+            Some(org) => vec![Effect::RecordCollection {
+                org,
+                text: CollectionText {
+                    member_no: f.value("member"),
+                    date: f.value("date"),
+                    loan: f.value("loan"),
+                    savings: f.value("savings"),
+                    note: f.value("note"),
+                },
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    pub(crate) fn reverse_form_effect(&mut self, f: &Form) -> Vec<Effect> {
+        match self.org_box() {
+            Some(org) => vec![Effect::Reverse {
+                org,
+                id: f.value("collection"),
+                reason: f.value("reason"),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    fn after_ledger_change(&mut self) -> Vec<Effect> {
+        let mut fx = self.review_reload();
+        fx.extend(self.members_reload());
+        fx
+    }
+
+    pub(crate) fn collection_recorded(
+        &mut self,
+        r: Result<Collection, FieldErrors>,
+    ) -> Vec<Effect> {
+        match r {
+            Ok(c) => {
+                self.close_form();
+                self.flash(
+                    Level::Ok,
+                    format!(
+                        "collection #{} recorded: loan {}, savings {} on {}",
+                        c.id,
+                        money::grouped(c.loan_paisa),
+                        money::grouped(c.savings_paisa),
+                        c.collected_on
+                    ),
+                );
+                self.after_ledger_change()
+            }
+            Err(e) => {
+                if let Some(f) = self.form_mut() {
+                    f.busy = false;
+                    f.set_errors(&e, &[("amount", "loan")]);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn reversed(&mut self, r: Result<Collection, FieldErrors>) -> Vec<Effect> {
+        match r {
+            Ok(c) => {
+                self.close_form();
+                self.flash(
+                    Level::Ok,
+                    format!(
+                        "entry #{} reversed by #{}",
+                        c.reversal_of.unwrap_or_default(),
+                        c.id
+                    ),
+                );
+                self.after_ledger_change()
+            }
+            Err(e) => {
+                if let Some(f) = self.form_mut() {
+                    f.busy = false;
+                    f.set_errors(&e, &[]);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn day_closed(&mut self, date: NaiveDate, r: Result<(), String>) -> Vec<Effect> {
+        match r {
+            Ok(()) => {
+                self.flash(Level::Ok, format!("{date} closed"));
+                self.review_reload()
+            }
+            Err(e) => {
+                self.overlays.push(Overlay::Message(
+                    crate::tui::widgets::dialog::Message::error("Day not closed", e),
+                ));
+                Vec::new()
+            }
+        }
+    }
+}

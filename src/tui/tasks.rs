@@ -1,0 +1,394 @@
+//! Core calls off the UI task. The app asks for work as `Effect` values; each runs in its
+//! own tokio task and comes back as one `Outcome` event. A task that panics still answers.
+
+use chrono::NaiveDate;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::access::Operator;
+use crate::access::audit::{self, AuditEntry, AuditFilter};
+use crate::backup::Backups;
+use crate::db::Store;
+use crate::error::Error;
+use crate::ledger::collection::{self, Collection, CollectionInput};
+use crate::ledger::member::{self, Member, MemberDetail, MemberInput, MemberQuery, MemberRow};
+use crate::ledger::org::{self, Organization, Worker};
+use crate::ledger::review::{self, Review};
+use crate::ledger::{day, money, validate};
+use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome};
+use crate::tui::event::Event;
+use crate::tui::sched_tasks::{self, SchedContext, SchedEffect, SchedOutcome};
+
+/// Problems keyed by field name ("" when no field is to blame).
+pub type FieldErrors = Vec<(String, String)>;
+
+/// The text of the member form, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberText {
+    pub member_no: String,
+    pub name: String,
+    pub nid: String,
+    pub mobile: String,
+    pub worker: String,
+    pub loan_amount: String,
+    pub daily_installment: String,
+    pub daily_savings: String,
+    pub status: String,
+    pub joined_on: String,
+}
+
+/// The text of the collection form, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionText {
+    pub member_no: String,
+    pub date: String,
+    pub loan: String,
+    pub savings: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Effect {
+    LoadMembers {
+        seq: u64,
+        org: Box<Organization>,
+        query: MemberQuery,
+    },
+    LoadMember {
+        org: Box<Organization>,
+        member_no: String,
+    },
+    LoadWorkers {
+        org: Box<Organization>,
+    },
+    SaveMember {
+        org: Box<Organization>,
+        id: Option<i64>,
+        text: MemberText,
+    },
+    LoadReview {
+        seq: u64,
+        org: Box<Organization>,
+        date: NaiveDate,
+        worker: Option<i64>,
+    },
+    RecordCollection {
+        org: Box<Organization>,
+        text: CollectionText,
+    },
+    Reverse {
+        org: Box<Organization>,
+        id: String,
+        reason: String,
+    },
+    CloseDay {
+        org: Box<Organization>,
+        date: NaiveDate,
+    },
+    LoadAudit {
+        seq: u64,
+        filter: AuditFilter,
+    },
+    Backup(BackupEffect),
+    Sched(SchedEffect),
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Members {
+        seq: u64,
+        offset: i64,
+        result: Result<(Vec<MemberRow>, i64), String>,
+    },
+    Member(Result<MemberDetail, String>),
+    Workers {
+        org_id: i64,
+        result: Result<Vec<Worker>, String>,
+    },
+    MemberSaved {
+        added: bool,
+        result: Result<Member, FieldErrors>,
+    },
+    Review {
+        seq: u64,
+        result: Result<Review, String>,
+    },
+    CollectionRecorded(Result<Collection, FieldErrors>),
+    Reversed(Result<Collection, FieldErrors>),
+    DayClosed {
+        date: NaiveDate,
+        result: Result<(), String>,
+    },
+    Audit {
+        seq: u64,
+        offset: i64,
+        result: Result<Vec<AuditEntry>, String>,
+    },
+    Backup(Box<BackupOutcome>),
+    Sched(SchedOutcome),
+    /// A task that died (a bug): the screen says so instead of waiting forever.
+    Crashed(String),
+}
+
+/// The core's error as field problems: `field: reason` pairs where the core named a field.
+pub fn field_errors(e: &Error) -> FieldErrors {
+    match e {
+        Error::Invalid { field, reason } => vec![(field.clone(), reason.clone())],
+        Error::InvalidMany(all) => all
+            .iter()
+            .map(|s| match s.split_once(": ") {
+                Some((f, r)) if !f.contains(' ') => (f.to_string(), r.to_string()),
+                _ => (String::new(), s.clone()),
+            })
+            .collect(),
+        other => vec![(String::new(), other.to_string())],
+    }
+}
+
+fn errs(list: Vec<Error>) -> FieldErrors {
+    list.iter().flat_map(field_errors).collect()
+}
+
+/// Runs effects against one store as one operator.
+#[derive(Clone)]
+pub struct Tasks {
+    store: Store,
+    backups: Backups,
+    op: Operator,
+    tx: UnboundedSender<Event>,
+    sched: Option<SchedContext>,
+}
+
+impl Tasks {
+    pub fn new(backups: Backups, op: Operator, tx: UnboundedSender<Event>) -> Tasks {
+        Tasks {
+            store: backups.store.clone(),
+            backups,
+            op,
+            tx,
+            sched: None,
+        }
+    }
+
+    pub fn with_scheduler(mut self, cx: SchedContext) -> Tasks {
+        self.sched = Some(cx);
+        self
+    }
+
+    pub fn spawn_all(&self, effects: Vec<Effect>) {
+        for e in effects {
+            self.spawn(e);
+        }
+    }
+
+    pub fn spawn(&self, effect: Effect) {
+        let (store, op, tx) = (self.store.clone(), self.op.clone(), self.tx.clone());
+        let backups = self.backups.clone();
+        let sched = self.sched.clone();
+        let what = format!("{effect:?}").chars().take(60).collect::<String>();
+        let handle = tokio::spawn(async move {
+            match effect {
+                Effect::Backup(b) => Outcome::Backup(Box::new(
+                    backup_tasks::run(&backups, &op, b, tx.clone()).await,
+                )),
+                Effect::Sched(e) => match &sched {
+                    Some(cx) => Outcome::Sched(sched_tasks::run(&store, &op, cx, e).await),
+                    None => Outcome::Crashed("the scheduler is not set up in this console".into()),
+                },
+                other => run(&store, &op, other).await,
+            }
+        });
+        let tx2 = self.tx.clone();
+        tokio::spawn(async move {
+            let outcome = match handle.await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!("task {what} died: {e}");
+                    Outcome::Crashed(format!("internal error in {what}: {e}"))
+                }
+            };
+            let _ = tx2.send(Event::Task(Box::new(outcome)));
+        });
+    }
+}
+
+/// Run one effect to its outcome (public so tests and benchmarks can drive it directly).
+pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
+    let s = |e: Error| e.to_string();
+    match effect {
+        Effect::LoadMembers { seq, org, query } => Outcome::Members {
+            seq,
+            offset: query.offset,
+            result: member::list(store, op, &org, &query).await.map_err(s),
+        },
+        Effect::LoadMember { org, member_no } => {
+            Outcome::Member(member::show(store, op, &org, &member_no).await.map_err(s))
+        }
+        Effect::LoadWorkers { org } => Outcome::Workers {
+            org_id: org.id,
+            result: org::workers(store, org.id).await.map_err(s),
+        },
+        Effect::SaveMember { org, id, text } => Outcome::MemberSaved {
+            added: id.is_none(),
+            result: save_member(store, op, &org, id, &text).await,
+        },
+        Effect::LoadReview {
+            seq,
+            org,
+            date,
+            worker,
+        } => Outcome::Review {
+            seq,
+            result: review::daily(store, op, &org, date, worker)
+                .await
+                .map_err(s),
+        },
+        Effect::RecordCollection { org, text } => {
+            Outcome::CollectionRecorded(record(store, op, &org, &text).await)
+        }
+        Effect::Reverse { org, id, reason } => {
+            let r = match validate::normalize_digits(id.trim().trim_start_matches('#')).parse() {
+                Ok(id) => collection::reverse(store, op, &org, id, &reason)
+                    .await
+                    .map_err(|e| field_errors(&e)),
+                Err(_) => Err(vec![(
+                    "collection".into(),
+                    format!("{id:?} is not a collection number"),
+                )]),
+            };
+            Outcome::Reversed(r)
+        }
+        Effect::CloseDay { org, date } => Outcome::DayClosed {
+            date,
+            result: day::close(store, op, &org, date).await.map_err(s),
+        },
+        Effect::LoadAudit { seq, filter } => Outcome::Audit {
+            seq,
+            offset: filter.offset,
+            result: audit::list(store, &filter).await.map_err(s),
+        },
+        Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
+        Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
+    }
+}
+
+fn money_field(field: &str, text: &str, errors: &mut FieldErrors) -> i64 {
+    if text.trim().is_empty() {
+        return 0;
+    }
+    match money::parse_taka(field, text) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.extend(field_errors(&e));
+            0
+        }
+    }
+}
+
+/// Every problem with the member form at once (the core's `validate_fields` and
+/// uniqueness check), and only then the core's `add`/`update`, which checks it all again.
+async fn save_member(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    id: Option<i64>,
+    t: &MemberText,
+) -> Result<Member, FieldErrors> {
+    let mut problems = FieldErrors::new();
+    let input = MemberInput {
+        member_no: t.member_no.clone(),
+        name: t.name.clone(),
+        nid: t.nid.clone(),
+        mobile: t.mobile.clone(),
+        worker: t.worker.clone(),
+        loan_amount: money_field("loan_amount", &t.loan_amount, &mut problems),
+        daily_installment: money_field("daily_installment", &t.daily_installment, &mut problems),
+        daily_savings: money_field("daily_savings", &t.daily_savings, &mut problems),
+        status: (!t.status.trim().is_empty()).then(|| t.status.clone()),
+        joined_on: if t.joined_on.trim().is_empty() {
+            None
+        } else {
+            match validate::date("joined_on", &t.joined_on) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    problems.extend(field_errors(&e));
+                    None
+                }
+            }
+        },
+    };
+    let workers = org::workers(store, org.id)
+        .await
+        .map_err(|e| field_errors(&e))?;
+    match member::validate_fields(&input, org, &workers) {
+        Ok(v) => {
+            let dup = member::uniqueness_problems(store, org.id, &v.member_no, &v.nid, id)
+                .await
+                .map_err(|e| field_errors(&e))?;
+            problems.extend(errs(dup));
+        }
+        Err(list) => problems.extend(errs(list)),
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let r = match id {
+        None => member::add(store, op, org, &input).await,
+        Some(id) => member::update(store, op, org, id, &input).await,
+    };
+    r.map_err(|e| field_errors(&e))
+}
+
+async fn record(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    t: &CollectionText,
+) -> Result<Collection, FieldErrors> {
+    let mut problems = FieldErrors::new();
+    let loan = money_field("loan", &t.loan, &mut problems);
+    let savings = money_field("savings", &t.savings, &mut problems);
+    let date = match validate::date("date", &t.date) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.extend(field_errors(&e));
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let input = CollectionInput {
+        member_no: t.member_no.clone(),
+        collected_on: date,
+        loan_paisa: loan,
+        savings_paisa: savings,
+        note: t.note.clone(),
+    };
+    collection::add(store, op, org, &input)
+        .await
+        .map_err(|e| field_errors(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_become_field_problems() {
+        let e = Error::invalid("nid", "must have 10, 13 or 17 digits (got 9)");
+        assert_eq!(
+            field_errors(&e),
+            vec![("nid".into(), "must have 10, 13 or 17 digits (got 9)".into())]
+        );
+        let e = Error::InvalidMany(vec!["mobile: bad".into(), "something else broke".into()]);
+        assert_eq!(
+            field_errors(&e),
+            vec![
+                ("mobile".into(), "bad".into()),
+                ("".into(), "something else broke".into())
+            ]
+        );
+        let e = Error::Refused("2026-01-01 is closed".into());
+        assert_eq!(field_errors(&e)[0].0, "");
+    }
+}

@@ -1,0 +1,220 @@
+//! Backups view: statistics over the catalogue, then the history of archives with kind and
+//! status badges; the selected archive's file and scope under the table.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use unicode_width::UnicodeWidthStr;
+
+use crate::backup::BackupEntry;
+use crate::tui::app::App;
+use crate::tui::pages::stats;
+use crate::tui::views::{Align, age, notice, row};
+use crate::tui::widgets::fit;
+
+/// "1.2 MiB"
+pub fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn verified_text(e: &BackupEntry, app: &App) -> String {
+    match (&e.verify_result, e.verified_at) {
+        (Some(r), Some(at)) if r == "ok" => format!("ok {}", age(app.now, at)),
+        (Some(r), _) if r.starts_with("failed") => "FAILED".into(),
+        _ => "-".into(),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let p = &app.backups;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(" Backups ", t.title()))
+        .border_style(t.border());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if !app.facts.backups_available {
+        notice(
+            frame,
+            inner,
+            vec![Line::raw("The backup engine is not in this build.")],
+            t.muted(),
+        );
+        return;
+    }
+    if let Some(e) = &p.error {
+        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+        return;
+    }
+    let Some(list) = &p.list else {
+        notice(
+            frame,
+            inner,
+            vec![Line::raw("Reading the catalogue…")],
+            t.muted(),
+        );
+        return;
+    };
+    let [stats_area, table, info] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let w = inner.width as usize;
+    let s = stats(&list.backups);
+    let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map_or("never".to_string(), |d| format!("{} ago", age(app.now, d)))
+    };
+    let line1 = format!(
+        " {} backups · {} manual · {} scheduled · {} pre-restore · {}",
+        s.total,
+        s.manual,
+        s.scheduled,
+        s.pre_restore,
+        human_size(s.bytes)
+    );
+    let newest_verified_style = match s.newest_verified {
+        Some(at) if (app.now - at).num_hours() < app.facts.stale_after_hours => t.ok(),
+        _ => t.bad(),
+    };
+    let line2 = Line::from(vec![
+        Span::raw(format!(
+            " newest {} · last verified {} · ",
+            when(s.newest),
+            when(s.last_verified)
+        )),
+        Span::styled(
+            format!("newest verified backup {}", when(s.newest_verified)),
+            newest_verified_style,
+        ),
+    ]);
+    frame.render_widget(
+        Paragraph::new(vec![Line::raw(fit(&line1, w, false)), line2]),
+        stats_area,
+    );
+    if list.backups.is_empty() {
+        notice(
+            frame,
+            table,
+            vec![
+                Line::raw(format!("No backups yet in {}.", list.dir.display())),
+                Line::raw("Press b to take one now."),
+            ],
+            t.muted(),
+        );
+        return;
+    }
+    let wide = w >= 110;
+    let mut cols: Vec<(&str, usize, Align)> = vec![
+        ("ID", 8, Align::Left),
+        (
+            if wide { "Created (UTC)" } else { "Created" },
+            if wide { 16 } else { 11 },
+            Align::Left,
+        ),
+        ("Kind", 11, Align::Left),
+        ("Status", 9, Align::Left),
+    ];
+    if wide {
+        cols.push(("Scope", 8, Align::Left));
+    }
+    cols.extend([
+        ("Rows", 9, Align::Right),
+        ("Size", 9, Align::Right),
+        ("Verified", 8, Align::Left),
+        ("Pin", 3, Align::Left),
+    ]);
+    if wide {
+        let used: usize = cols.iter().map(|c| c.1 + 1).sum::<usize>() + 1;
+        cols.push(("File", w.saturating_sub(used).max(4), Align::Left));
+    }
+    let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
+    let height = table.height.saturating_sub(1) as usize;
+    for (i, e) in list.backups.iter().enumerate().skip(p.top).take(height) {
+        let created = if wide {
+            e.created_at.format("%Y-%m-%d %H:%M").to_string()
+        } else {
+            e.created_at.format("%m-%d %H:%M").to_string()
+        };
+        let mut values = vec![
+            e.short_id().to_string(),
+            created,
+            e.kind.clone(),
+            if e.missing_since.is_some() {
+                "missing".into()
+            } else {
+                e.status.clone()
+            },
+        ];
+        if wide {
+            values.push(e.scope.clone());
+        }
+        values.extend([
+            e.total_rows.map_or("-".into(), |r| r.to_string()),
+            e.size_bytes.map_or("-".into(), human_size),
+            verified_text(e, app),
+            if e.pinned {
+                "yes".into()
+            } else {
+                String::new()
+            },
+        ]);
+        if wide {
+            values.push(e.file.clone());
+        }
+        let cells: Vec<(&str, usize, Align)> = cols
+            .iter()
+            .zip(values.iter())
+            .map(|((_, w, a), v)| (v.as_str(), *w, *a))
+            .collect();
+        let selected = i == p.selected;
+        let mut text = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
+        let len = text.width();
+        // two columns spare: some terminals draw Bengali vowel signs wider
+        if len + 2 < w {
+            text.push_str(&" ".repeat(w - len - 2));
+        }
+        let style = if selected {
+            t.selected()
+        } else if e.status != "completed"
+            || e.missing_since.is_some()
+            || e.verify_result
+                .as_deref()
+                .is_some_and(|r| r.starts_with("failed"))
+        {
+            t.bad()
+        } else {
+            t.text()
+        };
+        lines.push(Line::styled(text, style));
+    }
+    frame.render_widget(Paragraph::new(lines), table);
+    if let Some(e) = p.selected_entry() {
+        let mut text = format!(
+            " {} · scope {} · by {}{}",
+            e.file,
+            e.scope,
+            e.created_by,
+            if e.encrypted { " · encrypted" } else { "" }
+        );
+        if let Some(err) = &e.error {
+            text.push_str(&format!(" · {err}"));
+        }
+        frame.render_widget(
+            Paragraph::new(Line::styled(fit(&text, w, false), t.muted())),
+            info,
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Scheduler view: who runs the scheduler, each job (schedule as written and in words, next
+//! run, last run and result, on/off), and the run history of the selected job.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::app::App;
+use crate::tui::views::{Align, notice, row};
+use crate::tui::widgets::fit;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let p = &app.scheduler;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(" Scheduler ", t.title()))
+        .border_style(t.border());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if !app.facts.scheduler_available {
+        notice(
+            frame,
+            inner,
+            vec![Line::raw(format!(
+                "The scheduler is {}.",
+                app.facts.scheduler
+            ))],
+            t.muted(),
+        );
+        return;
+    }
+    if let Some(e) = &p.error {
+        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+        return;
+    }
+    let Some(st) = &p.status else {
+        notice(
+            frame,
+            inner,
+            vec![Line::raw("Reading the scheduler's state…")],
+            t.muted(),
+        );
+        return;
+    };
+    let w = inner.width as usize;
+    let wide = w >= 110;
+    let jobs_h = (st.jobs.len() as u16 + 1).max(2);
+    let [who, jobs, detail, hist] = Layout::vertical([
+        Constraint::Length(1 + st.warnings.len().min(2) as u16),
+        Constraint::Length(jobs_h),
+        Constraint::Length(2),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let mut who_lines = vec![Line::from(vec![
+        Span::raw(" run by "),
+        Span::styled(st.runner.description.clone(), t.heading()),
+    ])];
+    for wmsg in st.warnings.iter().take(2) {
+        who_lines.push(Line::styled(fit(&format!(" ⚠ {wmsg}"), w, false), t.bad()));
+    }
+    frame.render_widget(Paragraph::new(who_lines), who);
+
+    let cols = [
+        ("Job", if wide { 16 } else { 12 }, Align::Left),
+        ("Schedule", if wide { 30 } else { 26 }, Align::Left),
+        ("On", 3, Align::Left),
+        ("Next run", if wide { 16 } else { 11 }, Align::Left),
+        ("Last run", if wide { 16 } else { 11 }, Align::Left),
+        ("Result", 8, Align::Left),
+    ];
+    let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
+    let tz_fmt = if wide {
+        "%Y-%m-%d %H:%M"
+    } else {
+        "%m-%d %H:%M"
+    };
+    for (i, j) in st.jobs.iter().enumerate() {
+        let next = j
+            .next_run_local
+            .as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.format(tz_fmt).to_string())
+            .unwrap_or_else(|| "-".into());
+        let last = j
+            .last_run
+            .as_ref()
+            .map(|r| r.started_at.format(tz_fmt).to_string())
+            .unwrap_or_else(|| "never".into());
+        let result = if j.running || p.running.contains(&j.name) {
+            "running".to_string()
+        } else {
+            j.last_run.as_ref().map_or("-".into(), |r| r.status.clone())
+        };
+        let values = [
+            j.name.clone(),
+            j.schedule.clone(),
+            if j.enabled { "on" } else { "off" }.to_string(),
+            next,
+            last,
+            result,
+        ];
+        let cells: Vec<(&str, usize, Align)> = cols
+            .iter()
+            .zip(values.iter())
+            .map(|((_, w, a), v)| (v.as_str(), *w, *a))
+            .collect();
+        let selected = i == p.selected;
+        let mut s = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
+        let len = s.width();
+        // two columns spare: some terminals draw Bengali vowel signs wider
+        if len + 2 < w {
+            s.push_str(&" ".repeat(w - len - 2));
+        }
+        let style = if selected {
+            t.selected()
+        } else if j.last_error.is_some() {
+            t.bad()
+        } else if !j.enabled {
+            t.muted()
+        } else {
+            t.text()
+        };
+        lines.push(Line::styled(s, style));
+    }
+    frame.render_widget(Paragraph::new(lines), jobs);
+
+    if let Some(j) = st.jobs.get(p.selected) {
+        let last = j
+            .last_error
+            .clone()
+            .or_else(|| j.last_result.clone())
+            .unwrap_or_else(|| "no run yet".into());
+        let text = vec![
+            Line::styled(
+                fit(
+                    &format!(
+                        " {} · cron \"{}\" {} · {}",
+                        j.name, j.cron, j.timezone, j.action
+                    ),
+                    w,
+                    false,
+                ),
+                t.muted(),
+            ),
+            Line::styled(
+                fit(&format!(" last: {last}"), w, false),
+                if j.last_error.is_some() {
+                    t.bad()
+                } else {
+                    t.muted()
+                },
+            ),
+        ];
+        frame.render_widget(Paragraph::new(text), detail);
+    }
+
+    let hcols = [
+        ("Slot (UTC)", 16, Align::Left),
+        ("Trigger", 9, Align::Left),
+        ("Status", 9, Align::Left),
+        (
+            "Result",
+            w.saturating_sub(16 + 9 + 9 + 4).max(4),
+            Align::Left,
+        ),
+    ];
+    let mut hl = vec![Line::styled(format!(" {}", row(&hcols)), t.heading())];
+    if p.history.is_empty() {
+        hl.push(Line::styled(" this job has not run yet", t.muted()));
+    }
+    for r in p
+        .history
+        .iter()
+        .take(hist.height.saturating_sub(1) as usize)
+    {
+        let values = [
+            r.slot.format("%Y-%m-%d %H:%M").to_string(),
+            r.trigger.clone(),
+            r.status.clone(),
+            if r.error.is_empty() {
+                r.result.clone()
+            } else {
+                r.error.clone()
+            },
+        ];
+        let cells: Vec<(&str, usize, Align)> = hcols
+            .iter()
+            .zip(values.iter())
+            .map(|((_, w, a), v)| (v.as_str(), *w, *a))
+            .collect();
+        let style = if r.error.is_empty() {
+            t.text()
+        } else {
+            t.bad()
+        };
+        hl.push(Line::styled(format!(" {}", row(&cells)), style));
+    }
+    frame.render_widget(Paragraph::new(hl), hist);
+}

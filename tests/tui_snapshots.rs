@@ -1,0 +1,258 @@
+//! Every view at 80×24 and 120×40 from fixed data and a fixed clock (TestBackend + insta):
+//! filled and empty states, dialogs, and the "terminal too small" screen.
+
+// amounts are written taka_poisha: 200_00 is 200 taka
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod tui_support;
+
+use crossterm::event::KeyCode;
+use somiti::tui::app::{App, Overlay, Tab};
+use somiti::tui::widgets::dialog::Message;
+use tui_support::*;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn snap(name: &str, make: impl Fn((u16, u16)) -> App) {
+    for size in SIZES {
+        let app = make(size);
+        let t = render(&app);
+        insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), t.backend());
+    }
+}
+
+fn on_tab(tab: Tab) -> impl Fn((u16, u16)) -> App {
+    move |size| {
+        let mut app = full_app(size);
+        app.tab = tab;
+        app
+    }
+}
+
+#[test]
+fn members() {
+    snap("members", on_tab(Tab::Members));
+}
+
+#[test]
+fn members_loading_and_empty() {
+    snap("members_loading", bare_app);
+    snap("members_empty", |s| {
+        let mut app = bare_app(s);
+        app.members.loaded = true;
+        app
+    });
+    snap("members_no_match", |s| {
+        let mut app = bare_app(s);
+        app.members.loaded = true;
+        app.members.filter = "zzz".into();
+        app
+    });
+}
+
+#[test]
+fn members_filter_line() {
+    snap("members_filter", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('/'));
+        press(&mut app, ch('k'));
+        app
+    });
+}
+
+#[test]
+fn member_detail() {
+    snap("member_detail", |s| {
+        let mut app = full_app(s);
+        press(&mut app, key(KeyCode::Enter));
+        let row = app.members.rows[0].clone();
+        app.apply(somiti::tui::tasks::Outcome::Member(Ok(
+            somiti::ledger::member::MemberDetail {
+                row,
+                recent: vec![
+                    collection(12, 1, 200_00, 20_00),
+                    collection(11, 1, 180_00, 20_00),
+                ],
+            },
+        )));
+        app
+    });
+}
+
+#[test]
+fn member_form_with_errors() {
+    snap("member_form_errors", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        press(&mut app, ch('9'));
+        press(&mut app, key(KeyCode::Enter));
+        app.apply(somiti::tui::tasks::Outcome::MemberSaved {
+            added: true,
+            result: Err(vec![
+                ("name".into(), "is required".into()),
+                ("nid".into(), "must have 10, 13 or 17 digits (got 0)".into()),
+                (
+                    "mobile".into(),
+                    "must be 01[3-9] and 8 digits (got \"\")".into(),
+                ),
+            ]),
+        });
+        app
+    });
+}
+
+#[test]
+fn review() {
+    snap("review", on_tab(Tab::Collections));
+    snap("review_closed_worker", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        let mut r = tui_support::review(true);
+        r.lines.retain(|l| l.worker_id == Some(1));
+        r.workers.retain(|w| w.worker_id == Some(1));
+        app.review.review = Some(r);
+        app.review.worker = Some((1, "Karim Uddin".into()));
+        app
+    });
+    snap("review_empty", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        let mut r = tui_support::review(false);
+        r.lines.clear();
+        r.workers.clear();
+        r.totals = Default::default();
+        r.collection_day = false;
+        app.review.review = Some(r);
+        app
+    });
+}
+
+#[test]
+fn review_record_and_confirm_dialogs() {
+    snap("review_record", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('a'));
+        app
+    });
+    snap("review_close_day", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('c'));
+        app
+    });
+    snap("review_worker_picker", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('w'));
+        app
+    });
+}
+
+#[test]
+fn backups() {
+    snap("backups", on_tab(Tab::Backups));
+    snap("backups_empty", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        if let Some(l) = app.backups.list.as_mut() {
+            l.backups.clear();
+        }
+        app.facts.newest_verified = None;
+        app
+    });
+}
+
+#[test]
+fn backup_progress_and_reports() {
+    snap("backup_progress", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        press(&mut app, ch('b'));
+        app.progress(somiti::backup::Progress {
+            stage: "collections".into(),
+            done: 1_200_000,
+            total: 3_000_000,
+        });
+        app
+    });
+    snap("backup_message", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        app.overlays.push(Overlay::Message(Message::error(
+            "Not deleted",
+            "refused: backup 0a1b2c3d is pinned; unpin it first (p)",
+        )));
+        app
+    });
+    snap("backup_download", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        press(&mut app, ch('d'));
+        app
+    });
+    snap("backup_restore_picker", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        press(&mut app, ch('r'));
+        app
+    });
+}
+
+#[test]
+fn scheduler() {
+    snap("scheduler", on_tab(Tab::Scheduler));
+}
+
+#[test]
+fn audit() {
+    snap("audit", on_tab(Tab::Audit));
+    snap("audit_empty", |s| {
+        let mut app = on_tab(Tab::Audit)(s);
+        app.audit.entries.clear();
+        app
+    });
+    snap("audit_filter_form", |s| {
+        let mut app = on_tab(Tab::Audit)(s);
+        press(&mut app, ch('/'));
+        app
+    });
+}
+
+#[test]
+fn help() {
+    snap("help_members", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('?'));
+        app
+    });
+    snap("help_review", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('?'));
+        app
+    });
+}
+
+#[test]
+fn too_small() {
+    for size in [(79, 24), (80, 23), (40, 10), (10, 3), (1, 1)] {
+        let app = full_app(size);
+        let t = render(&app);
+        if size == (40, 10) {
+            insta::assert_snapshot!("too_small_40x10", t.backend());
+        }
+        let text = format!("{}", t.backend());
+        if size.1 >= 3 && size.0 >= 20 {
+            assert!(text.contains("terminal too small"), "{size:?}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn no_size_panics_in_any_view_or_dialog() {
+    for w in [0u16, 1, 5, 20, 79, 80, 81, 100, 200] {
+        for h in [0u16, 1, 2, 5, 23, 24, 25, 60] {
+            for tab in Tab::ALL {
+                let mut app = full_app((w, h));
+                app.tab = tab;
+                render(&app);
+                press(&mut app, ch('?'));
+                render(&app);
+            }
+            let mut app = full_app((w.max(80), h.max(24)));
+            press(&mut app, ch('n'));
+            app.size = (w, h);
+            render(&app);
+        }
+    }
+}

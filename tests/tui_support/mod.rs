@@ -1,0 +1,498 @@
+//! Fixed data for the console's tests: one organization, two workers, members, a review,
+//! audit entries and backups, at a fixed clock, so every frame is the same on every run.
+
+#![allow(dead_code)]
+#![allow(clippy::inconsistent_digit_grouping)]
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use somiti::access::audit::AuditEntry;
+use somiti::access::{Operator, Role};
+use somiti::backup::BackupEntry;
+use somiti::backup::ops::ListReport;
+use somiti::ledger::collection::Collection;
+use somiti::ledger::member::{Member, MemberRow};
+use somiti::ledger::org::{Organization, Worker};
+use somiti::ledger::review::{Flag, Review, ReviewLine, Totals, WorkerTotals};
+use somiti::tui::app::{App, AppInit, HeaderFacts};
+use somiti::tui::theme::Theme;
+
+/// 2026-11-22 12:00 in Dhaka.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap()
+}
+
+pub fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+}
+
+pub fn org(id: i64, code: &str, name: &str) -> Organization {
+    Organization {
+        id,
+        code: code.into(),
+        name: name.into(),
+        address: "Mirpur 10, Dhaka".into(),
+        contact_person: String::new(),
+        mobile: String::new(),
+        email: String::new(),
+        timezone: "Asia/Dhaka".into(),
+        collection_days: "sat,sun,mon,tue,wed,thu".into(),
+        created_at: now(),
+    }
+}
+
+pub fn operator(role: Role) -> Operator {
+    Operator {
+        username: "rahim".into(),
+        full_name: "Rahim Mia".into(),
+        role,
+        org_id: None,
+    }
+}
+
+pub fn workers() -> Vec<Worker> {
+    vec![
+        Worker {
+            id: 1,
+            org_id: 1,
+            name: "Karim Uddin".into(),
+            mobile: String::new(),
+            active: true,
+        },
+        Worker {
+            id: 2,
+            org_id: 1,
+            name: "Salma Begum".into(),
+            mobile: String::new(),
+            active: true,
+        },
+    ]
+}
+
+const NAMES: [&str; 8] = [
+    "Rahima Khatun",
+    "Abdul Karim",
+    "Fatema Begum",
+    "Nasrin Akter",
+    "Mohammad Ali",
+    "Shirin Sultana",
+    "Jahanara Parvin",
+    "Kamrul Hasan",
+];
+
+pub fn member(i: i64) -> Member {
+    Member {
+        id: i,
+        org_id: 1,
+        member_no: i.to_string(),
+        name: NAMES[(i as usize - 1) % NAMES.len()].into(),
+        nid: format!("{}", 1_234_567_000 + i),
+        mobile: format!("0171234{i:04}"),
+        worker_id: Some(if i % 2 == 0 { 1 } else { 2 }),
+        loan_amount: 20_000_00,
+        daily_installment: 200_00,
+        daily_savings: 20_00,
+        status: if i == 7 {
+            "inactive".into()
+        } else {
+            "active".into()
+        },
+        joined_on: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+    }
+}
+
+pub fn member_rows(n: i64) -> Vec<MemberRow> {
+    (1..=n)
+        .map(|i| MemberRow {
+            member: member(i),
+            worker_name: Some(
+                if i % 2 == 0 {
+                    "Karim Uddin"
+                } else {
+                    "Salma Begum"
+                }
+                .into(),
+            ),
+            loan_outstanding: 20_000_00 - i * 1_000_00,
+            savings_balance: i * 100_00,
+            arrears: (i % 4) * 220_00,
+            days_in_arrears: i % 4,
+        })
+        .collect()
+}
+
+pub fn collection(id: i64, member_id: i64, loan: i64, savings: i64) -> Collection {
+    Collection {
+        id,
+        org_id: 1,
+        member_id,
+        collected_on: today(),
+        loan_paisa: loan,
+        savings_paisa: savings,
+        worker_id: Some(1),
+        note: String::new(),
+        entered_by: "rahim".into(),
+        entered_at: now(),
+        reversal_of: None,
+    }
+}
+
+fn line(i: i64, collected: i64, flags: Vec<Flag>) -> ReviewLine {
+    let m = member(i);
+    let due = 220_00 + (i % 3) * 220_00;
+    ReviewLine {
+        member_id: i,
+        member_no: m.member_no.clone(),
+        name: m.name.clone(),
+        worker_id: m.worker_id,
+        worker_name: if i % 2 == 0 {
+            "Karim Uddin"
+        } else {
+            "Salma Begum"
+        }
+        .into(),
+        installment_due: 200_00,
+        savings_due: 20_00,
+        arrears_in: due - 220_00,
+        advance_in: 0,
+        due,
+        collected_loan: collected - collected.min(20_00),
+        collected_savings: collected.min(20_00),
+        collected,
+        shortfall: (due - collected).max(0),
+        flags,
+        entries: if collected > 0 {
+            vec![collection(100 + i, i, collected - 20_00, 20_00)]
+        } else {
+            vec![]
+        },
+    }
+}
+
+pub fn review(closed: bool) -> Review {
+    let mut lines = vec![
+        line(2, 220_00, vec![]),
+        line(4, 0, vec![Flag::Missed]),
+        line(6, 220_00, vec![Flag::Partial, Flag::Late]),
+        line(1, 440_00, vec![Flag::Advance, Flag::Duplicate]),
+        line(3, 220_00, vec![]),
+        line(5, 0, vec![Flag::Missed]),
+    ];
+    lines.sort_by(|a, b| a.worker_name.cmp(&b.worker_name));
+    let mut workers: Vec<WorkerTotals> = Vec::new();
+    let mut totals = Totals::default();
+    for l in &lines {
+        if workers.last().map(|w| w.worker_id) != Some(l.worker_id) {
+            workers.push(WorkerTotals {
+                worker_id: l.worker_id,
+                worker_name: l.worker_name.clone(),
+                totals: Totals::default(),
+            });
+        }
+        for t in [&mut totals, &mut workers.last_mut().unwrap().totals] {
+            t.members += 1;
+            t.expected += l.due;
+            t.collected += l.collected;
+            t.shortfall += l.shortfall;
+            t.members_missed += l.flags.contains(&Flag::Missed) as i64;
+        }
+    }
+    for t in std::iter::once(&mut totals).chain(workers.iter_mut().map(|w| &mut w.totals)) {
+        t.collection_rate_bp = if t.expected > 0 {
+            t.collected * 10_000 / t.expected
+        } else {
+            10_000
+        };
+    }
+    Review {
+        org: "DEMO".into(),
+        date: today(),
+        collection_day: true,
+        closed,
+        closed_through: closed.then(today),
+        lines,
+        workers,
+        totals,
+    }
+}
+
+pub fn audit_entries() -> Vec<AuditEntry> {
+    let rows = [
+        (
+            "rahim",
+            "collection.add",
+            "DEMO/2",
+            r#"{"id":102,"loan_paisa":20000}"#,
+            "ok",
+        ),
+        (
+            "rahim",
+            "member.add",
+            "DEMO/9",
+            r#"{"name":"Kamrul Hasan"}"#,
+            "ok",
+        ),
+        (
+            "karim",
+            "collection.reverse",
+            "DEMO/collection/88",
+            r#"{"reason":"typed twice"}"#,
+            "ok",
+        ),
+        (
+            "salma",
+            "day.close",
+            "DEMO/2026-11-21",
+            r#"{"reason":"salma is a worker and may not close a day"}"#,
+            "refused",
+        ),
+        (
+            "system",
+            "backup.create",
+            "all",
+            r#"{"file":"somiti-all-2026-11-22_02-00-00-scheduled.zip"}"#,
+            "ok",
+        ),
+    ];
+    rows.iter()
+        .enumerate()
+        .map(|(i, (actor, action, target, detail, outcome))| AuditEntry {
+            id: 50 - i as i64,
+            at: now() - chrono::Duration::minutes(17 * i as i64),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail: detail.to_string(),
+            outcome: outcome.to_string(),
+        })
+        .collect()
+}
+
+pub fn backup(i: i64, kind: &str, verified: bool, pinned: bool) -> BackupEntry {
+    let at = now() - chrono::Duration::hours(4 + 24 * i);
+    BackupEntry {
+        id: format!("{i:x}a1b2c3d-0000-4000-8000-00000000000{i}"),
+        file: format!("somiti-all-{}-{kind}.zip", at.format("%Y-%m-%d_%H-%M-%S")),
+        kind: kind.into(),
+        scope: "all".into(),
+        status: "completed".into(),
+        error: None,
+        created_at: at,
+        created_by: if kind == "scheduled" {
+            "system"
+        } else {
+            "rahim"
+        }
+        .into(),
+        finished_at: Some(at),
+        size_bytes: Some(1_250_000 + i * 1000),
+        total_rows: Some(24_310 + i),
+        sha256: Some("ab".repeat(32)),
+        encrypted: false,
+        verified_at: verified.then_some(at + chrono::Duration::minutes(120)),
+        verify_result: verified.then(|| "ok".into()),
+        pinned,
+        missing_since: None,
+    }
+}
+
+pub fn backups() -> ListReport {
+    ListReport {
+        dir: "/var/lib/somiti/backups".into(),
+        backups: vec![
+            backup(0, "scheduled", true, false),
+            backup(1, "manual", false, true),
+            backup(2, "pre-restore", false, false),
+            backup(3, "scheduled", true, false),
+        ],
+        problems: vec![],
+    }
+}
+
+pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
+    use somiti::scheduler::runs::Run;
+    use somiti::scheduler::status::*;
+    let run = |id: i64, job: &str, h: i64, status: &str, result: &str, error: &str| Run {
+        id,
+        job: job.into(),
+        slot: now() - chrono::Duration::hours(h),
+        trigger: "schedule".into(),
+        status: status.into(),
+        runner: "db1:4242".into(),
+        started_at: now() - chrono::Duration::hours(h),
+        finished_at: Some(now() - chrono::Duration::hours(h)),
+        result: result.into(),
+        error: error.into(),
+    };
+    let job = |name: &str,
+               action: &'static str,
+               cron: &str,
+               words: &str,
+               next_h: i64,
+               last: Option<Run>,
+               enabled: bool| JobStatus {
+        name: name.into(),
+        action,
+        cron: cron.into(),
+        timezone: "Asia/Dhaka".into(),
+        schedule: words.into(),
+        enabled,
+        next_run_utc: Some(now() + chrono::Duration::hours(next_h)),
+        next_run_local: Some(
+            (now() + chrono::Duration::hours(next_h))
+                .with_timezone(&chrono_tz::Asia::Dhaka)
+                .to_rfc3339(),
+        ),
+        running: false,
+        last_result: last
+            .as_ref()
+            .filter(|r| r.error.is_empty())
+            .map(|r| r.result.clone()),
+        last_error: last
+            .as_ref()
+            .filter(|r| !r.error.is_empty())
+            .map(|r| r.error.clone()),
+        last_run: last,
+    };
+    SchedulerStatus {
+        now: now(),
+        runner: RunnerStatus {
+            kind: "console".into(),
+            host: Some("db1".into()),
+            pid: Some(4242),
+            heartbeat_at: Some(now()),
+            description: "this console".into(),
+        },
+        runners: vec![],
+        jobs: vec![
+            job(
+                "daily-backup",
+                "backup",
+                "0 2 * * *",
+                "daily at 02:00 Asia/Dhaka",
+                14,
+                Some(run(
+                    3,
+                    "daily-backup",
+                    4,
+                    "ok",
+                    "somiti-all-2026-11-22_02-00-00-scheduled.zip (24310 rows)",
+                    "",
+                )),
+                true,
+            ),
+            job(
+                "weekly-prune",
+                "prune",
+                "0 3 * * SUN",
+                "Sundays at 03:00 Asia/Dhaka",
+                159,
+                None,
+                true,
+            ),
+            job(
+                "daily-drill",
+                "verify-latest",
+                "0 4 * * *",
+                "daily at 04:00 Asia/Dhaka",
+                16,
+                Some(run(
+                    2,
+                    "daily-drill",
+                    2,
+                    "failed",
+                    "",
+                    "verification failed: collections.ndjson sha256 differs",
+                )),
+                false,
+            ),
+        ],
+        newest_backup: None,
+        newest_verified_backup: None,
+        warnings: vec![],
+    }
+}
+
+/// An app at the fixed clock with nothing loaded yet.
+pub fn bare_app(size: (u16, u16)) -> App {
+    let mut app = App::new(AppInit {
+        operator: operator(Role::Admin),
+        orgs: vec![
+            org(1, "DEMO", "Demo Sonali Somiti"),
+            org(2, "GRAM", "Gram Unnayan Somiti"),
+        ],
+        org_index: 0,
+        facts: HeaderFacts {
+            database: "sqlite /var/lib/somiti/somiti.db".into(),
+            scheduler: "this console".into(),
+            newest_verified: None,
+            stale_after_hours: 26,
+            backups_available: true,
+            scheduler_available: true,
+            download_dir: "/home/rahim".into(),
+        },
+        now: now(),
+        size,
+        theme: Theme::plain(),
+    });
+    app.workers = workers();
+    app
+}
+
+/// An app with every view's data in place.
+pub fn full_app(size: (u16, u16)) -> App {
+    let mut app = bare_app(size);
+    let rows = member_rows(9);
+    app.members.total = rows.len() as i64;
+    app.members.rows = rows;
+    app.members.loaded = true;
+    app.review.review = Some(review(false));
+    app.audit.entries = audit_entries();
+    app.audit.exhausted = true;
+    app.scheduler.status = Some(scheduler_status());
+    app.scheduler.history = scheduler_status().jobs[0]
+        .last_run
+        .iter()
+        .cloned()
+        .collect();
+    app.scheduler.history_job = "daily-backup".into();
+    let list = backups();
+    app.facts.newest_verified = Some(list.backups[0].created_at);
+    app.backups.list = Some(list);
+    app.dirty = false;
+    app
+}
+
+pub fn render(app: &App) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+    t.draw(|f| somiti::tui::views::draw(f, app)).unwrap();
+    t
+}
+
+pub fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+pub fn ch(c: char) -> KeyEvent {
+    let m = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    KeyEvent::new(KeyCode::Char(c), m)
+}
+
+pub fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+/// Press a key: the keymap's action goes through `update`; returns the effects asked for.
+pub fn press(app: &mut App, k: KeyEvent) -> Vec<somiti::tui::tasks::Effect> {
+    match somiti::tui::keymap::action_for(k, app) {
+        Some(a) => app.update(a),
+        None => Vec::new(),
+    }
+}
