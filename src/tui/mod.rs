@@ -3,6 +3,7 @@
 //! that turns input, ticks and task answers into state changes and coalesced redraws.
 
 pub mod app;
+pub mod backend;
 pub mod backup_tasks;
 pub mod event;
 pub mod keymap;
@@ -13,7 +14,7 @@ pub mod theme;
 pub mod views;
 pub mod widgets;
 
-use std::io::{self, Stdout};
+use std::io;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +25,6 @@ use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use futures::StreamExt;
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use crate::access::Operator;
@@ -54,7 +54,7 @@ pub fn restore_terminal() {
 
 /// Owns raw mode and the alternate screen for as long as it lives.
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<backend::AlignedBackend>,
 }
 
 impl TerminalGuard {
@@ -69,7 +69,7 @@ impl TerminalGuard {
             })
         };
         guard(execute!(io::stdout(), EnterAlternateScreen, cursor::Hide))?;
-        let terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(|e| {
+        let terminal = Terminal::new(backend::AlignedBackend::new(io::stdout())).map_err(|e| {
             restore_terminal();
             io_err(e)
         })?;
@@ -208,7 +208,7 @@ async fn scheduler_setup(ctx: &Ctx, store: &Store) -> Result<(sched_tasks::Sched
 }
 
 async fn main_loop(
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    terminal: &mut Terminal<backend::AlignedBackend>,
     app: &mut App,
     tasks: &Tasks,
     mut rx: mpsc::UnboundedReceiver<Event>,
