@@ -33,9 +33,9 @@ async fn ledger_with_hard_names(store: &Store) -> somiti::ledger::org::Organizat
         add_member(store, &o, &m).await;
     }
     for (no, date, loan, sav) in [
-        ("1", "2026-02-01", 300_00, 20_00),
-        ("1", "2026-02-02", 100_50, 0),
-        ("2", "2026-02-01", 0, 50_00),
+        ("1", "2026-02-01", 30_000, 2_000),
+        ("1", "2026-02-02", 10_050, 0),
+        ("2", "2026-02-01", 0, 5_000),
     ] {
         let c = CollectionInput {
             member_no: no.into(),
@@ -50,15 +50,18 @@ async fn ledger_with_hard_names(store: &Store) -> somiti::ledger::org::Organizat
 }
 
 async fn members_round_trip(store: &Store) {
-    let o = ledger_with_hard_names(&store).await;
+    let o = ledger_with_hard_names(store).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
-    let rep = csvio::export_members(&store, &admin(), &o, None, &out)
+    let rep = csvio::export_members(store, &admin(), &o, None, &out)
         .await
         .unwrap();
     assert_eq!(rep.rows, 5);
     let (header, rows) = read_csv(&out);
-    assert_eq!(header[..4], ["org_code", "organization", "member_no", "name"]);
+    assert_eq!(
+        header[..4],
+        ["org_code", "organization", "member_no", "name"]
+    );
     let names: Vec<&str> = rows.iter().map(|r| cell(&header, r, "name")).collect();
     let expected: Vec<String> = HARD_NAMES
         .iter()
@@ -80,7 +83,7 @@ async fn members_round_trip(store: &Store) {
         limit: 100,
         ..Default::default()
     };
-    let (list, _) = member::list(&store, &admin(), &o, &q).await.unwrap();
+    let (list, _) = member::list(store, &admin(), &o, &q).await.unwrap();
     for (r, m) in rows.iter().zip(&list) {
         assert_eq!(cell(&header, r, "member_no"), m.member.member_no);
         assert_eq!(
@@ -101,7 +104,7 @@ async fn members_round_trip(store: &Store) {
     assert_eq!(rep.loan_total, outstanding);
     // the filter is the register's: Bengali text and digits match
     let out2 = dir.path().join("f.csv");
-    let rep = csvio::export_members(&store, &admin(), &o, Some("রহিমা"), &out2)
+    let rep = csvio::export_members(store, &admin(), &o, Some("রহিমা"), &out2)
         .await
         .unwrap();
     assert_eq!(rep.rows, 1);
@@ -146,20 +149,23 @@ async fn python_reads_the_export_with_utf8_sig_and_gets_every_name_back() {
         String::from_utf8_lossy(&run.stderr)
     );
     let got: Vec<(String, String)> = serde_json::from_slice(&run.stdout).unwrap();
-    let names: Vec<&str> = got.iter().map(|(n, _)| n.trim_start_matches('\'')).collect();
+    let names: Vec<&str> = got
+        .iter()
+        .map(|(n, _)| n.trim_start_matches('\''))
+        .collect();
     assert_eq!(names, HARD_NAMES);
     assert!(got.iter().all(|(_, loan)| loan == "10000.00"));
 }
 
 async fn collections_reconcile(store: &Store) {
-    let o = ledger_with_hard_names(&store).await;
+    let o = ledger_with_hard_names(store).await;
     // reverse the first entry: the export shows both rows, linked both ways
-    collection::reverse(&store, &admin(), &o, 1, "wrong member")
+    collection::reverse(store, &admin(), &o, 1, "wrong member")
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.csv");
-    let rep = csvio::export_collections(&store, &admin(), &o, None, None, &out)
+    let rep = csvio::export_collections(store, &admin(), &o, None, None, &out)
         .await
         .unwrap();
     let (h, rows) = read_csv(&out);
@@ -178,15 +184,21 @@ async fn collections_reconcile(store: &Store) {
     // Σ loan_net over the file is what the ledger counts as paid
     let net: i64 = rows
         .iter()
-        .map(|r| money::parse_taka("x", cell(&h, r, "loan_net").trim_start_matches('-')).unwrap()
-            * if cell(&h, r, "loan_net").starts_with('-') { -1 } else { 1 })
+        .map(|r| {
+            money::parse_taka("x", cell(&h, r, "loan_net").trim_start_matches('-')).unwrap()
+                * if cell(&h, r, "loan_net").starts_with('-') {
+                    -1
+                } else {
+                    1
+                }
+        })
         .sum();
-    assert_eq!(net, 100_50);
-    assert_eq!(rep.loan_total, 100_50);
-    assert_eq!(rep.savings_total, 50_00);
+    assert_eq!(net, 10_050);
+    assert_eq!(rep.loan_total, 10_050);
+    assert_eq!(rep.savings_total, 5_000);
     // a date range keeps only its days
     let rep = csvio::export_collections(
-        &store,
+        store,
         &admin(),
         &o,
         Some(day("2026-02-02")),

@@ -189,9 +189,16 @@ async fn run(
             }
         }
         if let Some(v) = c.valid {
-            ready.push(v);
+            ready.push((c.row, v));
         }
     }
+    // a row with any problem (a duplicate inside the file, say) is not ready
+    let wrong: std::collections::HashSet<u64> = rep.problems.iter().map(|p| p.row).collect();
+    let ready: Vec<ValidMember> = ready
+        .into_iter()
+        .filter(|(row, _)| !wrong.contains(row))
+        .map(|(_, v)| v)
+        .collect();
     rep.would_import = ready.len() as u64;
     if !rep.problems.is_empty() {
         return Ok(finish_problems(rep));
@@ -344,7 +351,7 @@ impl RowCtx<'_> {
             if v.is_empty() {
                 return 0;
             }
-            money::parse_taka(f.ledger_name(), v).unwrap_or_else(|e| {
+            money::parse_taka(f.ledger_name(), &decimal_comma(v)).unwrap_or_else(|e| {
                 push(f, reason_of(&e), bad);
                 0
             })
@@ -462,6 +469,23 @@ fn joined_date(cell: &str) -> std::result::Result<chrono::NaiveDate, String> {
         }
         r
     })
+}
+
+/// `1234,50` is a decimal comma (semicolon Excel in many locales), never grouping: a
+/// thousands group always has three digits. Anything else goes to the ledger as written.
+fn decimal_comma(v: &str) -> std::borrow::Cow<'_, str> {
+    let d = validate::normalize_digits(v);
+    match d.split_once(',') {
+        Some((whole, frac))
+            if !whole.is_empty()
+                && (1..=2).contains(&frac.len())
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{whole}.{frac}").into()
+        }
+        _ => v.into(),
+    }
 }
 
 fn excel_hint_nid(raw: &str) -> &'static str {

@@ -128,9 +128,9 @@ pub fn input(no: u32, name: &str) -> MemberInput {
         nid: format!("{:010}", 1_000_000_000u64 + no as u64),
         mobile: format!("017{:08}", no),
         worker: String::new(),
-        loan_amount: 10_000_00,
-        daily_installment: 100_00,
-        daily_savings: 20_00,
+        loan_amount: 1_000_000,
+        daily_installment: 10_000,
+        daily_savings: 2_000,
         status: None,
         joined_on: Some(NaiveDate::from_ymd_opt(2026, 1, 15).unwrap()),
     }
