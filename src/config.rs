@@ -128,11 +128,18 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config> {
         .parse()
         .map_err(|e: toml::de::Error| Error::Config(format!("{}: {e}", origin.display())))?;
     merge(&mut base, user);
-    let cfg: Config = toml::Value::Table(base)
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            Error::Config(format!("{}: {}", origin.display(), e.message()))
-        })?;
+    // The path of a bad value ("backup.keep_last") is kept so the message names the key.
+    let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(base)).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            let msg = e.into_inner().message().to_string();
+            if key.is_empty() || key == "." {
+                Error::Config(format!("{}: {msg}", origin.display()))
+            } else {
+                Error::Config(format!("{}: key {key}: {msg}", origin.display()))
+            }
+        },
+    )?;
     check(&cfg).map_err(|m| Error::Config(format!("{}: {m}", origin.display())))?;
     Ok(cfg)
 }
@@ -265,7 +272,7 @@ mod tests {
         let e = parse("[backup]\nkeep_last = -1\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("keep_last") || e.contains("backup"), "{e}");
+        assert!(e.contains("key backup.keep_last"), "{e}");
         let e = parse("database_url = \"mysql://x\"\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();

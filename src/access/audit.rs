@@ -87,6 +87,34 @@ pub async fn record_tx(
     Ok(())
 }
 
+/// Pass `r` on; when it is an error, first write a `refused` or `failed` entry for it, so
+/// failed changes are audited like successful ones.
+pub async fn record_if_failed<T>(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    target: &str,
+    r: Result<T>,
+) -> Result<T> {
+    if let Err(e) = &r {
+        let outcome = if matches!(e, crate::error::Error::Refused(_)) {
+            Outcome::Refused
+        } else {
+            Outcome::Failed
+        };
+        record(
+            store,
+            actor,
+            action,
+            target,
+            serde_json::json!({ "error": e.to_string() }),
+            outcome,
+        )
+        .await?;
+    }
+    r
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub actor: Option<String>,

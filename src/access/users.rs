@@ -133,7 +133,8 @@ pub async fn add(
         username,
     )
     .await?;
-    insert_unchecked(store, &op.username, username, full_name, role, org_id).await
+    let r = insert_unchecked(store, &op.username, username, full_name, role, org_id).await;
+    audit::record_if_failed(store, &op.username, "user.add", username, r).await
 }
 
 pub async fn set_role(store: &Store, op: &Operator, username: &str, role: Role) -> Result<User> {
@@ -146,6 +147,16 @@ pub async fn set_role(store: &Store, op: &Operator, username: &str, role: Role) 
         username,
     )
     .await?;
+    let r = set_role_checked(store, op, username, role).await;
+    audit::record_if_failed(store, &op.username, "user.set-role", username, r).await
+}
+
+async fn set_role_checked(
+    store: &Store,
+    op: &Operator,
+    username: &str,
+    role: Role,
+) -> Result<User> {
     let existing = find(store, username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {username:?}; see `somiti user list`")))?;

@@ -1,2 +1,389 @@
-//! Backups: archive format v1, create, catalogue, verify, restore, download, delete, pin,
-//! prune, and the lock that keeps them one at a time.
+//! Backups (DESIGN §5): archive format v1, create, catalogue, verify, restore, download,
+//! delete, pin, prune, and the lock that keeps them one at a time.
+//!
+//! The core never prints: long work reports through a `watch` of [`Progress`] and stops on
+//! a `CancellationToken`. Every permission check and validation is here; the faces only
+//! ask the operator and show the results.
+
+pub mod archive;
+pub mod catalogue;
+pub mod create;
+mod load;
+pub mod lock;
+pub mod ops;
+pub mod prune;
+pub mod restore;
+pub mod schema;
+pub mod verify;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Operator, Role};
+use crate::config::Settings;
+use crate::db::{Backend, Store};
+use crate::error::{Error, Result};
+use crate::on_store;
+
+pub use catalogue::BackupEntry;
+pub use create::CreateOptions;
+pub use prune::KeepPolicy;
+pub use restore::{Confirm, RestoreOptions};
+
+pub const FORMAT: &str = "somiti-backup";
+pub const FORMAT_VERSION: u32 = 1;
+pub const PASSPHRASE_ENV: &str = "SOMITI_BACKUP_PASSPHRASE";
+
+/// How far long work has come: `done` of `total` rows in `stage`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub stage: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+pub type ProgressTx = tokio::sync::watch::Sender<Progress>;
+
+/// A progress sender nobody listens to.
+pub fn no_progress() -> ProgressTx {
+    tokio::sync::watch::channel(Progress::default()).0
+}
+
+pub(crate) fn report(tx: &ProgressTx, stage: &str, done: u64, total: u64) {
+    tx.send_replace(Progress {
+        stage: stage.to_string(),
+        done,
+        total,
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupKind {
+    Manual,
+    Scheduled,
+    PreRestore,
+}
+
+impl BackupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Manual => "manual",
+            BackupKind::Scheduled => "scheduled",
+            BackupKind::PreRestore => "pre-restore",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BackupKind> {
+        match s {
+            "manual" => Some(BackupKind::Manual),
+            "scheduled" => Some(BackupKind::Scheduled),
+            "pre-restore" => Some(BackupKind::PreRestore),
+            _ => None,
+        }
+    }
+}
+
+/// Everything, or one organization (by code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Org(String),
+}
+
+impl Scope {
+    /// `all` (any case) or an organization code (kept upper-case, as codes are stored).
+    pub fn parse(s: &str) -> Result<Scope> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(Scope::All);
+        }
+        let ok = !t.is_empty()
+            && t.len() <= 16
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(Error::invalid(
+                "scope",
+                format!("must be `all` or an organization code (got {s:?})"),
+            ));
+        }
+        Ok(Scope::Org(t.to_ascii_uppercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scope::All => "all",
+            Scope::Org(c) => c,
+        }
+    }
+}
+
+/// One file of an archive, as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileManifest {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// One table of an archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableManifest {
+    pub name: String,
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub columns: Vec<String>,
+    /// Control totals: Σ of each money column (collections: loan_paisa, savings_paisa;
+    /// members: loan_amount).
+    #[serde(default)]
+    pub totals: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<FileManifest>,
+}
+
+/// `manifest.json`, written last into every archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub backup_id: String,
+    pub created_at: DateTime<Utc>,
+    pub kind: BackupKind,
+    pub scope: String,
+    pub app_version: String,
+    pub schema_version: i64,
+    pub source: Backend,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub encrypted: bool,
+    pub tables: Vec<TableManifest>,
+}
+
+impl Manifest {
+    pub fn table(&self, name: &str) -> Option<&TableManifest> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope::parse(&self.scope).unwrap_or(Scope::Org(self.scope.clone()))
+    }
+}
+
+/// The passphrase for encrypted archives. Never printed.
+#[derive(Clone)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    pub fn new(s: impl Into<String>) -> Passphrase {
+        Passphrase(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(…)")
+    }
+}
+
+/// The backup engine for one database and one store folder.
+#[derive(Debug, Clone)]
+pub struct Backups {
+    pub store: Store,
+    /// The folder the archives live in.
+    pub dir: PathBuf,
+    /// `backup.encrypt`: every backup is encrypted.
+    pub encrypt: bool,
+    pub include_csv: bool,
+    /// `backup.passphrase_file` ("" for none).
+    pub passphrase_file: String,
+    pub policy: KeepPolicy,
+    /// Set by tests and faces that take the passphrase some other way; else the
+    /// environment and the passphrase file are read when one is needed.
+    pub passphrase: Option<Passphrase>,
+}
+
+impl Backups {
+    pub fn new(store: Store, settings: &Settings) -> Backups {
+        let b = &settings.config.backup;
+        Backups {
+            store,
+            dir: settings.backup_dir.clone(),
+            encrypt: b.encrypt,
+            include_csv: b.include_csv,
+            passphrase_file: b.passphrase_file.trim().to_string(),
+            policy: KeepPolicy {
+                keep_last: b.keep_last,
+                keep_daily: b.keep_daily,
+                keep_weekly: b.keep_weekly,
+                keep_monthly: b.keep_monthly,
+            },
+            passphrase: None,
+        }
+    }
+
+    /// A store folder with the defaults (no encryption, CSV included, default retention).
+    pub fn with_dir(store: Store, dir: impl Into<PathBuf>) -> Backups {
+        Backups {
+            store,
+            dir: dir.into(),
+            encrypt: false,
+            include_csv: true,
+            passphrase_file: String::new(),
+            policy: KeepPolicy {
+                keep_last: 7,
+                keep_daily: 14,
+                keep_weekly: 8,
+                keep_monthly: 12,
+            },
+            passphrase: None,
+        }
+    }
+
+    /// The passphrase: set explicitly, else `SOMITI_BACKUP_PASSPHRASE`, else the
+    /// passphrase file (which must not be readable by group or others).
+    pub fn passphrase(&self) -> Result<Option<Passphrase>> {
+        if let Some(p) = &self.passphrase {
+            return Ok(Some(p.clone()));
+        }
+        if let Ok(p) = std::env::var(PASSPHRASE_ENV)
+            && !p.is_empty()
+        {
+            return Ok(Some(Passphrase(p)));
+        }
+        if self.passphrase_file.is_empty() {
+            return Ok(None);
+        }
+        read_passphrase_file(Path::new(&self.passphrase_file)).map(Some)
+    }
+
+    /// The passphrase, or a refusal that says how to give one.
+    pub fn require_passphrase(&self, why: &str) -> Result<Passphrase> {
+        self.passphrase()?.ok_or_else(|| {
+            Error::Refused(format!(
+                "{why} needs a passphrase: set {PASSPHRASE_ENV} or backup.passphrase_file (mode 0600)"
+            ))
+        })
+    }
+
+    /// Create the store folder (mode 0700) if needed.
+    pub fn ensure_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::io(format!("creating backup folder {}", self.dir.display()), e))?;
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::io(
+                format!("setting mode 0700 on backup folder {}", self.dir.display()),
+                e,
+            )
+        })
+    }
+
+    pub fn path_of(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+fn read_passphrase_file(path: &Path) -> Result<Passphrase> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::io(format!("reading passphrase file {}", path.display()), e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Refused(format!(
+            "passphrase file {} has mode {mode:04o}; it must be 0600 (chmod 600 {})",
+            path.display(),
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading passphrase file {}", path.display()), e))?;
+    let p = text.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        return Err(Error::Config(format!(
+            "passphrase file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(Passphrase(p))
+}
+
+/// The operator for a backup command. On a brand-new database (no users and no
+/// organizations) there is nothing to protect yet, so the OS login may list the store and
+/// restore into it as an admin; anywhere else the usual login applies.
+pub async fn operator(store: &Store) -> Result<Operator> {
+    match access::login(store).await {
+        Ok(op) => Ok(op),
+        Err(e) => {
+            if database_is_empty(store).await? {
+                Ok(Operator {
+                    username: access::os_login(),
+                    full_name: String::new(),
+                    role: Role::Admin,
+                    org_id: None,
+                })
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// No users and no organizations.
+pub async fn database_is_empty(store: &Store) -> Result<bool> {
+    let n: i64 = on_store!(store, |p| sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM organizations)"
+    )
+    .fetch_one(p)
+    .await?);
+    Ok(n == 0)
+}
+
+/// The organization id for a scope code, when the database has it.
+pub(crate) async fn org_id_of(store: &Store, code: &str) -> Result<Option<i64>> {
+    Ok(on_store!(store, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM organizations WHERE code = $1"
+    )
+    .bind(code)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// fsync a directory so a rename in it survives a power cut.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("syncing folder {}", dir.display()), e))
+}
+
+/// The OS login and host, for lock holders and the `scp` line.
+pub(crate) fn real_login() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| format!("uid{}", uid.as_raw()))
+}
+
+pub(crate) fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,16 +1,448 @@
-//! `somiti backup …`.
+//! `somiti backup …`: create, list, verify, restore, download, delete, pin, unpin, prune.
+//! The core does the work and every check; this face shows a progress bar on a terminal
+//! (nothing on a pipe), asks for the restore confirmation, and formats the results.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
 
-use crate::cli::Ctx;
+use crate::backup::restore::RestoreReport;
+use crate::backup::{
+    BackupEntry, BackupKind, Backups, Confirm, CreateOptions, Progress, RestoreOptions, Scope,
+    no_progress,
+};
+use crate::cli::{Ctx, table};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
-    /// List backups
+    /// Take a backup now
+    Create {
+        /// `all`, or one organization's code
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// Encrypt with the passphrase (SOMITI_BACKUP_PASSPHRASE or backup.passphrase_file)
+        #[arg(long)]
+        encrypt: bool,
+    },
+    /// List the backups in the store (the catalogue is rebuilt from the archives)
     List,
+    /// Check an archive: entries, hashes, rows, totals, references; --drill restores it
+    /// into a scratch database too
+    Verify {
+        /// Backup id (or its first characters) or an archive path
+        target: String,
+        #[arg(long)]
+        drill: bool,
+    },
+    /// Restore everything, some tables, or one organization from a backup (admin)
+    Restore {
+        /// Backup id (or its first characters) or an archive path
+        target: String,
+        /// Only these tables, e.g. members,collections
+        #[arg(long, value_delimiter = ',')]
+        tables: Option<Vec<String>>,
+        /// Only this organization's rows
+        #[arg(long)]
+        org: Option<String>,
+        /// Show what would change, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Restore the console operators (users) too
+        #[arg(long)]
+        include_users: bool,
+    },
+    /// Copy a backup out of the store (SHA-256 checked) and show the scp line to fetch it
+    Download { id: String, dest: PathBuf },
+    /// Delete a backup (admin; unpin it first if pinned)
+    Delete { id: String },
+    /// Keep a backup: pruning and delete leave it alone
+    Pin { id: String },
+    /// Let a pinned backup be pruned or deleted again
+    Unpin { id: String },
+    /// Apply the retention policy (backup.keep_*) to scheduled backups (admin)
+    Prune {
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
-pub async fn run(_ctx: &Ctx, _cmd: BackupCmd) -> Result<()> {
-    Err(Error::Other("backups are not built yet".into()))
+pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
+    let store = ctx.store().await?;
+    let op = crate::backup::operator(&store).await?;
+    let b = Backups::new(store, &ctx.settings);
+    match cmd {
+        BackupCmd::Create { scope, encrypt } => {
+            let opts = CreateOptions {
+                scope: Scope::parse(&scope)?,
+                kind: BackupKind::Manual,
+                encrypt,
+            };
+            let started = Instant::now();
+            let e = with_progress(ctx, "backup", |p, c| async move {
+                b.create(&op, &opts, &p, &c).await
+            })
+            .await?;
+            if ctx.json {
+                return ctx.print_json(&entry_json(&e));
+            }
+            println!(
+                "backup {} created: {} ({}, {} rows{}) in {:.1}s",
+                e.short_id(),
+                e.file,
+                human(e.size_bytes.unwrap_or(0)),
+                e.total_rows.unwrap_or(0),
+                if e.encrypted { ", encrypted" } else { "" },
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        BackupCmd::List => {
+            let r = b.list(&op).await?;
+            for p in &r.problems {
+                eprintln!("somiti: warning: {p}");
+            }
+            if ctx.json {
+                let v: Vec<_> = r.backups.iter().map(entry_json).collect();
+                return ctx.print_json(&v);
+            }
+            if r.backups.is_empty() {
+                println!("no backups in {}", r.dir.display());
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
+            print!(
+                "{}",
+                table(
+                    &["ID", "CREATED (UTC)", "KIND", "SCOPE", "STATUS", "SIZE", "ROWS", "VERIFIED", "PIN", "FILE"],
+                    &rows,
+                    &[5, 6]
+                )
+            );
+            Ok(())
+        }
+        BackupCmd::Verify { target, drill } => {
+            let r = with_progress(ctx, "verify", |p, c| async move {
+                b.verify(&op, &target, drill, &p, &c).await
+            })
+            .await?;
+            if ctx.json {
+                return ctx.print_json(&r);
+            }
+            let rows: u64 = r.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "ok: {} (backup {}, {} tables, {rows} rows){}",
+                r.file,
+                &r.backup_id[..8.min(r.backup_id.len())],
+                r.tables.len(),
+                if r.drill.is_some() { "; drill restore ok" } else { "" }
+            );
+            Ok(())
+        }
+        BackupCmd::Restore {
+            target,
+            tables,
+            org,
+            dry_run,
+            yes,
+            include_users,
+        } => {
+            let mut opts = RestoreOptions {
+                tables,
+                org,
+                dry_run,
+                include_users,
+                confirm: if yes { Confirm::Yes } else { Confirm::No },
+            };
+            if !dry_run && !yes {
+                opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
+            }
+            let r = with_progress(ctx, "restore", |p, c| async move {
+                b.restore(&op, &target, &opts, &p, &c).await
+            })
+            .await?;
+            print_restore(ctx, &r)
+        }
+        BackupCmd::Download { id, dest } => {
+            let r = b.download(&op, &id, &dest).await?;
+            if ctx.json {
+                return ctx.print_json(&r);
+            }
+            println!(
+                "copied {} to {} ({}, SHA-256 {} checked)",
+                r.file,
+                r.dest.display(),
+                human(r.bytes as i64),
+                &r.sha256[..16]
+            );
+            println!("fetch it to your machine with:\n  {}", r.scp);
+            Ok(())
+        }
+        BackupCmd::Delete { id } => {
+            let e = b.delete(&op, &id).await?;
+            if ctx.json {
+                return ctx.print_json(&entry_json(&e));
+            }
+            println!("deleted backup {} ({})", e.short_id(), e.file);
+            Ok(())
+        }
+        BackupCmd::Pin { id } => pin(ctx, &b, &op, &id, true).await,
+        BackupCmd::Unpin { id } => pin(ctx, &b, &op, &id, false).await,
+        BackupCmd::Prune { dry_run } => {
+            let r = b.prune(&op, dry_run).await?;
+            if ctx.json {
+                return ctx.print_json(&r);
+            }
+            let rows: Vec<Vec<String>> = r
+                .lines
+                .iter()
+                .map(|l| {
+                    vec![
+                        if l.keep { "keep" } else if dry_run { "would remove" } else { "removed" }.into(),
+                        l.id[..8].to_string(),
+                        l.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                        l.kind.clone(),
+                        l.reasons.join("; "),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                println!("no completed backups to consider");
+            } else {
+                print!("{}", table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[]));
+            }
+            let gone = r.lines.iter().filter(|l| !l.keep).count();
+            if dry_run {
+                println!("dry run: {gone} backup(s) would be removed; nothing was changed");
+            } else {
+                println!("{} backup(s) removed", r.removed);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn pin(ctx: &Ctx, b: &Backups, op: &crate::access::Operator, id: &str, on: bool) -> Result<()> {
+    let e = b.pin(op, id, on).await?;
+    if ctx.json {
+        return ctx.print_json(&entry_json(&e));
+    }
+    println!(
+        "backup {} {}",
+        e.short_id(),
+        if on { "pinned: prune and delete leave it alone" } else { "unpinned" }
+    );
+    Ok(())
+}
+
+/// Ask the operator to type the organization code (or RESTORE); refuse without a terminal.
+async fn ask_confirmation(
+    b: &Backups,
+    op: &crate::access::Operator,
+    target: &str,
+    opts: &RestoreOptions,
+) -> Result<Confirm> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "a restore needs confirmation and there is no terminal to ask on; pass --yes (or --dry-run to look first)".into(),
+        ));
+    }
+    let plan = b.restore_plan(op, target, opts).await?;
+    let what = match &plan.org {
+        Some(code) => format!("organization {code}'s rows"),
+        None => "the whole ledger".into(),
+    };
+    eprintln!(
+        "This replaces {what} ({}) with backup {} taken {} UTC ({}).\n\
+         A pre-restore backup is taken first, so it can be undone.",
+        plan.tables.join(", "),
+        &plan.backup_id[..8],
+        plan.created_at.format("%Y-%m-%d %H:%M"),
+        plan.file
+    );
+    eprint!("Type {} to restore: ", plan.confirm_word);
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the confirmation", e))?;
+    Ok(Confirm::Typed(line.trim().to_string()))
+}
+
+fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
+    if ctx.json {
+        return ctx.print_json(r);
+    }
+    let totals = |t: &std::collections::BTreeMap<String, i64>| {
+        t.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows: Vec<Vec<String>> = r
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.rows_now.to_string(),
+                t.rows_backup.to_string(),
+                totals(&t.totals_now),
+                totals(&t.totals_backup),
+            ]
+        })
+        .collect();
+    let scope = match &r.plan.org {
+        Some(c) => format!("organization {c}"),
+        None => "everything".into(),
+    };
+    if r.dry_run {
+        println!(
+            "dry run: restoring {scope} from {} would change these rows (nothing was changed):",
+            r.plan.file
+        );
+    } else {
+        println!("restored {scope} from {} (backup {}):", r.plan.file, &r.plan.backup_id[..8]);
+    }
+    print!(
+        "{}",
+        table(&["TABLE", "ROWS NOW", "ROWS IN BACKUP", "TOTALS NOW", "TOTALS IN BACKUP"], &rows, &[1, 2])
+    );
+    if r.dry_run {
+        println!("(\"now\" is before the restore; amounts in poisha)");
+    } else {
+        println!("(\"now\" was before the restore; amounts in poisha)");
+    }
+    if let Some(pre) = &r.pre_restore {
+        let org = r.plan.org.as_deref().map(|c| format!(" --org {c}")).unwrap_or_default();
+        println!(
+            "pre-restore backup {} ({}); undo with: somiti backup restore {}{org} --yes",
+            pre.short_id(),
+            pre.file,
+            pre.short_id()
+        );
+    }
+    Ok(())
+}
+
+/// Run long work with a progress bar on a terminal (stderr), nothing on a pipe; Ctrl-C
+/// cancels it cleanly.
+async fn with_progress<T, F, Fut>(ctx: &Ctx, what: &str, f: F) -> Result<T>
+where
+    F: FnOnce(crate::backup::ProgressTx, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let tx = no_progress();
+    let mut rx = tx.subscribe();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let bar = (std::io::stderr().is_terminal() && !ctx.json).then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template("{prefix} {msg:24} [{bar:30}] {pos}/{len} rows {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b.set_prefix(what.to_string());
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let work = f(tx, cancel);
+    tokio::pin!(work);
+    let r = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break (&mut work).await;
+                }
+                if let Some(b) = &bar {
+                    let p: Progress = rx.borrow_and_update().clone();
+                    b.set_length(p.total);
+                    b.set_position(p.done.min(p.total));
+                    b.set_message(p.stage);
+                }
+            }
+        }
+    };
+    ctrl_c.abort();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    r
+}
+
+fn human(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn list_row(e: &BackupEntry) -> Vec<String> {
+    let status = if e.missing_since.is_some() {
+        format!("{} (file missing)", e.status)
+    } else {
+        e.status.clone()
+    };
+    let verified = match (&e.verified_at, e.verify_result.as_deref()) {
+        (Some(t), Some("ok")) => format!("ok {}", t.format("%m-%d %H:%M")),
+        (_, Some(r)) if r.starts_with("failed") => "FAILED".into(),
+        (_, Some(r)) => r.chars().take(20).collect(),
+        _ => "-".into(),
+    };
+    vec![
+        e.short_id().to_string(),
+        e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        e.kind.clone(),
+        e.scope.clone(),
+        status,
+        e.size_bytes.map(human).unwrap_or_else(|| "-".into()),
+        e.total_rows.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        verified,
+        if e.pinned { "yes".into() } else { String::new() },
+        e.file.clone(),
+    ]
+}
+
+/// The `--json` shape of one backup.
+fn entry_json(e: &BackupEntry) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "file": e.file,
+        "kind": e.kind,
+        "scope": e.scope,
+        "status": e.status,
+        "error": e.error,
+        "created_at": e.created_at,
+        "created_by": e.created_by,
+        "size": e.size_bytes,
+        "rows": e.total_rows,
+        "sha256": e.sha256,
+        "encrypted": e.encrypted,
+        "verified_at": e.verified_at,
+        "verify_result": e.verify_result,
+        "pinned": e.pinned,
+        "missing": e.missing_since.is_some(),
+    })
 }

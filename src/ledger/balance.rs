@@ -105,6 +105,8 @@ pub async fn paid_through(
 }
 
 #[cfg(test)]
+// amounts are written taka_poisha: 1_000_00 is 1,000 taka
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
     use crate::ledger::org::DEFAULT_COLLECTION_DAYS;

@@ -103,33 +103,6 @@ async fn refuse_if_closed(tx: &mut Tx, org: &Organization, date: NaiveDate) -> R
     Ok(())
 }
 
-/// Audit a failed or refused attempt and pass the error on.
-async fn audit_failure<T>(
-    store: &Store,
-    op: &Operator,
-    action: &str,
-    target: &str,
-    r: Result<T>,
-) -> Result<T> {
-    if let Err(e) = &r {
-        let outcome = if matches!(e, Error::Refused(_)) {
-            audit::Outcome::Refused
-        } else {
-            audit::Outcome::Failed
-        };
-        audit::record(
-            store,
-            &op.username,
-            action,
-            target,
-            serde_json::json!({ "error": e.to_string() }),
-            outcome,
-        )
-        .await?;
-    }
-    r
-}
-
 pub async fn add(
     store: &Store,
     op: &Operator,
@@ -147,7 +120,7 @@ pub async fn add(
     )
     .await?;
     let r = add_checked(store, op, org, input).await;
-    audit_failure(store, op, "collection.add", &target, r).await
+    audit::record_if_failed(store, &op.username, "collection.add", &target, r).await
 }
 
 async fn add_checked(
@@ -221,7 +194,7 @@ pub async fn reverse(
     )
     .await?;
     let r = reverse_checked(store, op, org, id, reason).await;
-    audit_failure(store, op, "collection.reverse", &target, r).await
+    audit::record_if_failed(store, &op.username, "collection.reverse", &target, r).await
 }
 
 async fn reverse_checked(

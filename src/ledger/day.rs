@@ -59,6 +59,17 @@ pub async fn close(
         &target,
     )
     .await?;
+    let r = close_checked(store, op, org, date, &target).await;
+    audit::record_if_failed(store, &op.username, "day.close", &target, r).await
+}
+
+async fn close_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    date: NaiveDate,
+    target: &str,
+) -> Result<()> {
     let today = org.today();
     if date > today {
         return Err(Error::invalid(
@@ -92,7 +103,7 @@ pub async fn close(
         &mut tx,
         &op.username,
         "day.close",
-        &target,
+        target,
         serde_json::json!({}),
     )
     .await?;
@@ -117,6 +128,17 @@ pub async fn reopen(
         &target,
     )
     .await?;
+    let r = reopen_checked(store, op, org, date, &target).await;
+    audit::record_if_failed(store, &op.username, "day.reopen", &target, r).await
+}
+
+async fn reopen_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    date: NaiveDate,
+    target: &str,
+) -> Result<u64> {
     let mut tx = store.begin().await?;
     lock_org(&mut tx, org.id).await?;
     match closed_through_tx(&mut tx, org.id).await? {
@@ -149,7 +171,7 @@ pub async fn reopen(
         &mut tx,
         &op.username,
         "day.reopen",
-        &target,
+        target,
         serde_json::json!({ "closes_removed": n }),
     )
     .await?;

@@ -371,6 +371,19 @@ pub async fn update(
         &target,
     )
     .await?;
+    let r = update_checked(store, op, org, &before, input, &target).await;
+    audit::record_if_failed(store, &op.username, "member.edit", &target, r).await
+}
+
+async fn update_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    before: &Member,
+    input: &MemberInput,
+    target: &str,
+) -> Result<Member> {
+    let member_id = before.id;
     let workers = org::workers(store, org.id).await?;
     let mut input = input.clone();
     input.joined_on = input.joined_on.or(Some(before.joined_on));
@@ -404,7 +417,7 @@ pub async fn update(
         &mut tx,
         &op.username,
         "member.edit",
-        &target,
+        target,
         serde_json::json!({ "before": before, "after": after }),
     )
     .await?;

@@ -233,7 +233,8 @@ pub async fn add(store: &Store, op: &Operator, o: &NewOrganization) -> Result<Or
         &o.code,
     )
     .await?;
-    insert_unchecked(store, &op.username, o).await
+    let r = insert_unchecked(store, &op.username, o).await;
+    audit::record_if_failed(store, &op.username, "org.add", &o.code, r).await
 }
 
 pub async fn find_by_code(store: &Store, code: &str) -> Result<Option<Organization>> {
@@ -333,6 +334,17 @@ pub async fn add_worker(
         name,
     )
     .await?;
+    let r = add_worker_checked(store, op, org, name, mobile).await;
+    audit::record_if_failed(store, &op.username, "worker.add", name, r).await
+}
+
+async fn add_worker_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    name: &str,
+    mobile: &str,
+) -> Result<Worker> {
     let name = validate::required("worker name", name)?;
     let mobile = if mobile.trim().is_empty() {
         String::new()

@@ -61,7 +61,8 @@ pub struct ReviewLine {
     pub arrears_in: i64,
     /// Paid ahead on earlier days; reduces today's due.
     pub advance_in: i64,
-    /// installment + savings + arrears − advance, never below zero.
+    /// installment + savings + arrears − advance, never below zero; zero on a day off
+    /// (nothing falls due then: arrears carry on to the next collection day).
     pub due: i64,
     pub collected_loan: i64,
     pub collected_savings: i64,
@@ -193,6 +194,7 @@ pub async fn daily(
     }
 
     let yesterday = date.pred_opt().unwrap_or(date);
+    let collection_day = days.is_collection_day(date);
     let mut lines: Vec<ReviewLine> = members
         .into_iter()
         .filter(|m| worker.is_none() || m.worker_id == worker)
@@ -202,7 +204,8 @@ pub async fn daily(
             let carried = loan_due_before + sav_due_before - loan_before - sav_before;
             let (arrears_in, advance_in) = (carried.max(0), (-carried).max(0));
             let (installment_due, savings_due) = balance::due_on(&m, &days, date);
-            let due = (installment_due + savings_due + arrears_in - advance_in).max(0);
+            let owed = (installment_due + savings_due + arrears_in - advance_in).max(0);
+            let due = if collection_day { owed } else { 0 };
             let entries = by_member.remove(&m.id).unwrap_or_default();
             let mut collected_loan = 0;
             let mut collected_savings = 0;
@@ -221,7 +224,7 @@ pub async fn daily(
                 flags.push(Flag::Missed);
             } else if collected > 0 && collected < due {
                 flags.push(Flag::Partial);
-            } else if collected > due {
+            } else if collected > owed {
                 flags.push(Flag::Advance);
             }
             if standing >= 2 {
@@ -297,7 +300,7 @@ pub async fn daily(
     Ok(Review {
         org: org.code.clone(),
         date,
-        collection_day: days.is_collection_day(date),
+        collection_day,
         closed: closed_through.is_some_and(|c| date <= c),
         closed_through,
         lines,

@@ -1,0 +1,457 @@
+//! `backup create`: one consistent snapshot (one read transaction; PostgreSQL `REPEATABLE
+//! READ READ ONLY`) streamed table by table into the archive, manifest last, then fsync,
+//! rename and catalogue.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, DurationRound, Utc};
+use futures::TryStreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::catalogue::{self, BackupEntry};
+use super::schema::{self, TableSpec, Values};
+use super::writer::{ArchiveWriter, Msg};
+use super::{
+    BackupKind, Backups, FORMAT, FORMAT_VERSION, FileManifest, Manifest, Passphrase, ProgressTx,
+    Scope, TableManifest, lock, report,
+};
+use crate::access::{Operator, Permission, audit, require};
+use crate::db::{Store, Tx};
+use crate::error::{Error, Result};
+use crate::on_tx;
+
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    pub scope: Scope,
+    pub kind: BackupKind,
+    /// Encrypt this backup (it is also encrypted when `backup.encrypt` is set).
+    pub encrypt: bool,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            scope: Scope::All,
+            kind: BackupKind::Manual,
+            encrypt: false,
+        }
+    }
+}
+
+/// What a finished archive is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub file: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub manifest: Manifest,
+}
+
+/// Everything `write_archive` needs to know.
+pub(crate) struct Job<'a> {
+    pub dir: &'a Path,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub kind: BackupKind,
+    pub scope: Scope,
+    /// The organization's id when the scope is one organization (None: it is not in the
+    /// database, so the archive holds no rows).
+    pub org_id: Option<i64>,
+    pub created_by: String,
+    pub passphrase: Option<Passphrase>,
+    pub include_csv: bool,
+    pub schema_version: i64,
+}
+
+impl Backups {
+    /// Take a backup. Needs `CreateBackup` (for one organization, in that organization).
+    pub async fn create(
+        &self,
+        op: &Operator,
+        opts: &CreateOptions,
+        progress: &ProgressTx,
+        cancel: &CancellationToken,
+    ) -> Result<BackupEntry> {
+        let target = opts.scope.as_str().to_string();
+        let org_id = match &opts.scope {
+            Scope::All => None,
+            Scope::Org(code) => {
+                Some(super::org_id_of(&self.store, code).await?.ok_or_else(|| {
+                    Error::NotFound(format!("organization {code:?}; `somiti info` lists them"))
+                })?)
+            }
+        };
+        require(
+            &self.store,
+            op,
+            Permission::CreateBackup,
+            org_id,
+            "backup.create",
+            &target,
+        )
+        .await?;
+        let r = self
+            .create_checked(op, opts, org_id, progress, cancel)
+            .await;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.create", &target, r).await?;
+        audit::record(
+            &self.store,
+            &op.username,
+            "backup.create",
+            &r.id,
+            serde_json::json!({
+                "file": r.file, "scope": r.scope, "kind": r.kind, "rows": r.total_rows,
+                "bytes": r.size_bytes, "encrypted": r.encrypted,
+            }),
+            audit::Outcome::Ok,
+        )
+        .await?;
+        Ok(r)
+    }
+
+    async fn create_checked(
+        &self,
+        op: &Operator,
+        opts: &CreateOptions,
+        org_id: Option<i64>,
+        progress: &ProgressTx,
+        cancel: &CancellationToken,
+    ) -> Result<BackupEntry> {
+        let passphrase = if opts.encrypt || self.encrypt {
+            Some(self.require_passphrase("an encrypted backup")?)
+        } else {
+            None
+        };
+        let lock = lock::acquire(&self.store, "backup", &op.username).await?;
+        let r = async {
+            self.ensure_dir()?;
+            catalogue::cleanup(self).await?;
+            let job = Job {
+                dir: &self.dir,
+                id: uuid::Uuid::new_v4().to_string(),
+                created_at: now_micros(),
+                kind: opts.kind,
+                scope: opts.scope.clone(),
+                org_id,
+                created_by: op.username.clone(),
+                passphrase,
+                include_csv: self.include_csv,
+                schema_version: self.store.schema_version(),
+            };
+            let file = archive_name(&self.dir, &job.scope, job.created_at, job.kind);
+            let entry = catalogue::started(&self.store, &job, &file).await?;
+            let r = async {
+                let mut tx = begin_snapshot(&self.store).await?;
+                let r = write_archive(&mut tx, &job, &file, progress, cancel).await;
+                let _ = tx.rollback().await;
+                r
+            }
+            .await;
+            match r {
+                Ok(w) => catalogue::completed(&self.store, &entry.id, &w).await,
+                Err(e) => {
+                    let why = if matches!(e, Error::Cancelled) {
+                        "cancelled".to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    catalogue::failed(&self.store, &entry.id, &why).await?;
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        lock.release().await;
+        r
+    }
+}
+
+/// Now, to the microsecond (what PostgreSQL keeps), so the catalogue and the manifest
+/// agree on every backend.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// One read transaction: every table is read from the same snapshot.
+pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
+    Ok(match store {
+        Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
+        Store::Postgres(p, _) => Tx::Postgres(
+            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+        ),
+    })
+}
+
+/// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>.zip` (UTC), with `-2`, `-3`… when a
+/// backup of the same second exists.
+pub(crate) fn archive_name(
+    dir: &Path,
+    scope: &Scope,
+    at: DateTime<Utc>,
+    kind: BackupKind,
+) -> String {
+    let base = format!(
+        "somiti-{}-{}-{}",
+        scope.as_str(),
+        at.format("%Y-%m-%d_%H-%M-%S"),
+        kind.as_str()
+    );
+    let mut name = format!("{base}.zip");
+    let mut n = 2;
+    while dir.join(&name).exists() || dir.join(format!("{name}.partial")).exists() {
+        name = format!("{base}-{n}.zip");
+        n += 1;
+    }
+    name
+}
+
+/// The tables of a scope: everything, or one organization's rows (no users).
+pub(crate) fn tables_of(scope: &Scope) -> Vec<&'static TableSpec> {
+    schema::TABLES
+        .iter()
+        .filter(|t| *scope == Scope::All || t.name != "users")
+        .collect()
+}
+
+/// Rows of one table on their way into the archive.
+struct TableOut {
+    data: Vec<u8>,
+    csv: Vec<u8>,
+    data_sha: Sha256,
+    csv_sha: Sha256,
+    data_bytes: u64,
+    csv_bytes: u64,
+    rows: u64,
+    totals: Vec<i64>,
+    total_idx: Vec<usize>,
+}
+
+const BATCH_BYTES: usize = 128 * 1024;
+
+impl TableOut {
+    fn new(spec: &TableSpec, with_csv: bool) -> TableOut {
+        let mut t = TableOut {
+            data: Vec::with_capacity(BATCH_BYTES * 2),
+            csv: Vec::new(),
+            data_sha: Sha256::new(),
+            csv_sha: Sha256::new(),
+            data_bytes: 0,
+            csv_bytes: 0,
+            rows: 0,
+            totals: vec![0; spec.totals.len()],
+            total_idx: spec
+                .totals
+                .iter()
+                .filter_map(|c| spec.index_of(c))
+                .collect(),
+        };
+        if with_csv {
+            t.csv = schema::csv_header(spec);
+        }
+        t
+    }
+
+    fn push(&mut self, spec: &TableSpec, vals: &Values, with_csv: bool) -> Result<()> {
+        schema::write_json_line(spec, vals, &mut self.data);
+        if with_csv {
+            schema::write_csv_record(vals, &mut self.csv);
+        }
+        for (k, &i) in self.total_idx.iter().enumerate() {
+            let v = vals[i].as_int().unwrap_or(0);
+            self.totals[k] = self.totals[k].checked_add(v).ok_or_else(|| {
+                Error::Other(format!(
+                    "control total of {}.{} overflows",
+                    spec.name, spec.totals[k]
+                ))
+            })?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn take(&mut self) -> Msg {
+        self.data_sha.update(&self.data);
+        self.csv_sha.update(&self.csv);
+        self.data_bytes += self.data.len() as u64;
+        self.csv_bytes += self.csv.len() as u64;
+        Msg::Rows(
+            std::mem::replace(&mut self.data, Vec::with_capacity(BATCH_BYTES * 2)),
+            std::mem::take(&mut self.csv),
+        )
+    }
+}
+
+/// Converts a row of either backend.
+trait ToValues {
+    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values>;
+}
+
+impl ToValues for sqlx::sqlite::SqliteRow {
+    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values> {
+        schema::from_sqlite(spec, self)
+    }
+}
+
+impl ToValues for sqlx::postgres::PgRow {
+    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values> {
+        schema::from_postgres(spec, self)
+    }
+}
+
+/// Count the rows in scope of every table (for progress and the pre-restore report).
+pub(crate) async fn count_rows(tx: &mut Tx, specs: &[&TableSpec], org: Option<i64>) -> Result<u64> {
+    let mut total = 0u64;
+    for spec in specs {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}{}",
+            spec.name,
+            spec.org_where(org.is_some())
+        );
+        let n: i64 = on_tx!(&mut *tx, |c| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+            if let Some(o) = org {
+                q = q.bind(o);
+            }
+            q.fetch_one(&mut *c).await?
+        });
+        total += n as u64;
+    }
+    Ok(total)
+}
+
+/// Write the archive `file` in `job.dir` from the transaction `tx` (its snapshot). The
+/// `.partial` file is removed on any error or cancellation.
+pub(crate) async fn write_archive(
+    tx: &mut Tx,
+    job: &Job<'_>,
+    file: &str,
+    progress: &ProgressTx,
+    cancel: &CancellationToken,
+) -> Result<Written> {
+    let path = job.dir.join(file);
+    let partial = job.dir.join(format!("{file}.partial"));
+    let r = write_partial(tx, job, &partial, progress, cancel).await;
+    let manifest = match r {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, &path)
+        .map_err(|e| Error::io(format!("renaming {} into place", partial.display()), e))?;
+    super::sync_dir(job.dir)?;
+    let (size_bytes, sha256) = catalogue::hash_file(&path)?;
+    Ok(Written {
+        file: file.to_string(),
+        path,
+        size_bytes,
+        sha256,
+        manifest,
+    })
+}
+
+async fn write_partial(
+    tx: &mut Tx,
+    job: &Job<'_>,
+    partial: &Path,
+    progress: &ProgressTx,
+    cancel: &CancellationToken,
+) -> Result<Manifest> {
+    let specs = tables_of(&job.scope);
+    // An organization that is not in the database: the archive holds no rows at all.
+    let (by_org, org) = match (&job.scope, job.org_id) {
+        (Scope::All, _) => (false, None),
+        (Scope::Org(_), Some(id)) => (true, Some(id)),
+        (Scope::Org(_), None) => (true, Some(i64::MIN)),
+    };
+    report(progress, "counting", 0, 0);
+    let total = count_rows(tx, &specs, org).await?;
+    let mut writer = ArchiveWriter::start(partial, job.passphrase.clone(), job.created_at)?;
+    let mut done = 0u64;
+    let mut tables = Vec::new();
+    for spec in &specs {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        report(progress, spec.name, done, total);
+        let data_file = format!("data/{}.ndjson", spec.name);
+        writer.send(Msg::Begin(data_file.clone())).await?;
+        let mut out = TableOut::new(spec, job.include_csv);
+        let sql = spec.select_sql(by_org);
+        on_tx!(&mut *tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            if let Some(o) = org {
+                q = q.bind(o);
+            }
+            let mut rows = q.fetch(&mut *c);
+            while let Some(row) = rows.try_next().await? {
+                out.push(spec, &row.values(spec)?, job.include_csv)?;
+                if out.data.len() >= BATCH_BYTES {
+                    writer.send(out.take()).await?;
+                    if cancel.is_cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    report(progress, spec.name, done + out.rows, total);
+                }
+            }
+        });
+        writer.send(out.take()).await?;
+        done += out.rows;
+        let csv_file = format!("csv/{}.csv", spec.name);
+        writer
+            .send(Msg::End(job.include_csv.then(|| csv_file.clone())))
+            .await?;
+        tables.push(TableManifest {
+            name: spec.name.to_string(),
+            file: data_file,
+            rows: out.rows,
+            bytes: out.data_bytes,
+            sha256: hex::encode(out.data_sha.finalize()),
+            columns: spec.col_names(),
+            totals: spec
+                .totals
+                .iter()
+                .zip(&out.totals)
+                .map(|(c, v)| (c.to_string(), *v))
+                .collect::<BTreeMap<_, _>>(),
+            csv: job.include_csv.then(|| FileManifest {
+                file: csv_file,
+                bytes: out.csv_bytes,
+                sha256: hex::encode(out.csv_sha.finalize()),
+            }),
+        });
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        backup_id: job.id.clone(),
+        created_at: job.created_at,
+        kind: job.kind,
+        scope: job.scope.as_str().to_string(),
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: job.schema_version,
+        source: tx.backend(),
+        created_by: job.created_by.clone(),
+        encrypted: job.passphrase.is_some(),
+        tables,
+    };
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Other(e.to_string()))?;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    report(progress, "finishing", done, total);
+    writer
+        .finish(bytes, catalogue::comment_for(&manifest))
+        .await?;
+    report(progress, "done", done, total);
+    Ok(manifest)
+}

@@ -1,0 +1,266 @@
+//! The small operations: list, download, delete, pin and unpin.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::catalogue::{self, BackupEntry};
+use super::writer::create_private;
+use super::{Backups, lock};
+use crate::access::{Operator, Permission, audit, require};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListReport {
+    pub dir: PathBuf,
+    pub backups: Vec<BackupEntry>,
+    /// Files in the store that are not readable archives.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadReport {
+    pub id: String,
+    pub file: String,
+    pub dest: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    /// `scp user@host:PATH .`, to fetch the copy over the same SSH.
+    pub scp: String,
+}
+
+impl Backups {
+    /// Every catalogued backup, newest first, after bringing the catalogue up to date with
+    /// the store (so it works on a fresh database pointed at an existing store).
+    pub async fn list(&self, op: &Operator) -> Result<ListReport> {
+        let problems = catalogue::startup(self).await?;
+        require(
+            &self.store,
+            op,
+            Permission::Read,
+            None,
+            "backup.list",
+            "store",
+        )
+        .await?;
+        Ok(ListReport {
+            dir: self.dir.clone(),
+            backups: catalogue::all(&self.store).await?,
+            problems,
+        })
+    }
+
+    /// A catalogued backup by id (or unique prefix), with its file present.
+    async fn entry(&self, id: &str) -> Result<BackupEntry> {
+        let t = catalogue::resolve(self, id).await?;
+        t.entry.ok_or_else(|| {
+            Error::invalid(
+                "backup",
+                format!("{id:?} is not a backup id; see `somiti backup list`"),
+            )
+        })
+    }
+
+    async fn scope_org(&self, e: &BackupEntry) -> Result<Option<i64>> {
+        if e.scope == "all" {
+            Ok(None)
+        } else {
+            super::org_id_of(&self.store, &e.scope).await
+        }
+    }
+
+    /// Copy an archive out of the store to `dest` (a file name or a folder), checking its
+    /// SHA-256 against the catalogue on the way.
+    pub async fn download(&self, op: &Operator, id: &str, dest: &Path) -> Result<DownloadReport> {
+        catalogue::startup(self).await?;
+        let e = match self.entry(id).await {
+            Ok(e) => e,
+            Err(x) => {
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.download",
+                    id,
+                    Err(x),
+                )
+                .await;
+            }
+        };
+        let org = self.scope_org(&e).await?;
+        require(
+            &self.store,
+            op,
+            Permission::DownloadBackup,
+            org,
+            "backup.download",
+            &e.id,
+        )
+        .await?;
+        let r = self.copy_out(&e, dest);
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.download", &e.id, r).await?;
+        audit::record(
+            &self.store,
+            &op.username,
+            "backup.download",
+            &e.id,
+            serde_json::json!({ "file": e.file, "dest": r.dest, "bytes": r.bytes }),
+            audit::Outcome::Ok,
+        )
+        .await?;
+        Ok(r)
+    }
+
+    fn copy_out(&self, e: &BackupEntry, dest: &Path) -> Result<DownloadReport> {
+        let want = e.sha256.clone().ok_or_else(|| {
+            Error::Other(format!("backup {} has no recorded SHA-256", e.short_id()))
+        })?;
+        let dest = if dest.is_dir() {
+            dest.join(&e.file)
+        } else {
+            dest.to_path_buf()
+        };
+        let dest = std::path::absolute(&dest)
+            .map_err(|x| Error::io(format!("resolving {}", dest.display()), x))?;
+        if dest.exists() {
+            return Err(Error::invalid(
+                "dest",
+                format!("{} already exists; choose another name", dest.display()),
+            ));
+        }
+        let src = self.path_of(&e.file);
+        let partial = PathBuf::from(format!("{}.partial", dest.display()));
+        let r = (|| {
+            let mut from = std::fs::File::open(&src)
+                .map_err(|x| Error::io(format!("reading {}", src.display()), x))?;
+            let mut to = create_private(&partial)?;
+            let mut sha = Sha256::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut n = 0u64;
+            loop {
+                let k = from
+                    .read(&mut buf)
+                    .map_err(|x| Error::io(format!("reading {}", src.display()), x))?;
+                if k == 0 {
+                    break;
+                }
+                sha.update(&buf[..k]);
+                to.write_all(&buf[..k])
+                    .map_err(|x| Error::io(format!("writing {}", partial.display()), x))?;
+                n += k as u64;
+            }
+            to.sync_all()
+                .map_err(|x| Error::io(format!("writing {}", partial.display()), x))?;
+            let got = hex::encode(sha.finalize());
+            if got != want {
+                return Err(Error::VerifyFailed(format!(
+                    "{}: SHA-256 {got} does not match the catalogue's {want}; the archive in the store is damaged, nothing was copied",
+                    e.file
+                )));
+            }
+            std::fs::rename(&partial, &dest)
+                .map_err(|x| Error::io(format!("renaming to {}", dest.display()), x))?;
+            if let Some(parent) = dest.parent() {
+                super::sync_dir(parent)?;
+            }
+            Ok((n, got))
+        })();
+        let (bytes, sha256) = match r {
+            Ok(x) => x,
+            Err(x) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(x);
+            }
+        };
+        Ok(DownloadReport {
+            id: e.id.clone(),
+            file: e.file.clone(),
+            scp: format!(
+                "scp {}@{}:{} .",
+                super::real_login(),
+                super::hostname(),
+                dest.display()
+            ),
+            dest,
+            bytes,
+            sha256,
+        })
+    }
+
+    /// Remove an archive and mark it deleted. Admins; pinned backups must be unpinned first.
+    pub async fn delete(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
+        require(
+            &self.store,
+            op,
+            Permission::DeleteBackup,
+            None,
+            "backup.delete",
+            id,
+        )
+        .await?;
+        let r = self.delete_checked(op, id).await;
+        let r = audit::record_if_failed(&self.store, &op.username, "backup.delete", id, r).await?;
+        audit::record(
+            &self.store,
+            &op.username,
+            "backup.delete",
+            &r.id,
+            serde_json::json!({ "file": r.file }),
+            audit::Outcome::Ok,
+        )
+        .await?;
+        Ok(r)
+    }
+
+    async fn delete_checked(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
+        let lock = lock::acquire(&self.store, "delete", &op.username).await?;
+        let r = async {
+            catalogue::cleanup(self).await?;
+            let e = self.entry(id).await?;
+            if e.pinned {
+                return Err(Error::Refused(format!(
+                    "backup {} is pinned; unpin it first (somiti backup unpin {})",
+                    e.short_id(),
+                    e.short_id()
+                )));
+            }
+            let path = self.path_of(&e.file);
+            std::fs::remove_file(&path)
+                .map_err(|x| Error::io(format!("removing {}", path.display()), x))?;
+            super::sync_dir(&self.dir)?;
+            catalogue::mark_deleted(&self.store, &e.id).await?;
+            Ok(catalogue::get(&self.store, &e.id).await?.unwrap_or(e))
+        }
+        .await;
+        lock.release().await;
+        r
+    }
+
+    /// Pin (never pruned, never deleted until unpinned) or unpin a backup.
+    pub async fn pin(&self, op: &Operator, id: &str, pinned: bool) -> Result<BackupEntry> {
+        let action = if pinned { "backup.pin" } else { "backup.unpin" };
+        catalogue::startup(self).await?;
+        let e = match self.entry(id).await {
+            Ok(e) => e,
+            Err(x) => {
+                return audit::record_if_failed(&self.store, &op.username, action, id, Err(x)).await;
+            }
+        };
+        let org = self.scope_org(&e).await?;
+        require(&self.store, op, Permission::PinBackup, org, action, &e.id).await?;
+        let r = catalogue::set_pinned(&self.store, &e.id, pinned).await;
+        audit::record_if_failed(&self.store, &op.username, action, &e.id, r).await?;
+        audit::record(
+            &self.store,
+            &op.username,
+            action,
+            &e.id,
+            serde_json::json!({ "file": e.file }),
+            audit::Outcome::Ok,
+        )
+        .await?;
+        Ok(catalogue::get(&self.store, &e.id).await?.unwrap_or(e))
+    }
+}

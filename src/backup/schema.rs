@@ -1,0 +1,544 @@
+//! The tables an archive holds, their columns, and one row's value in every form a backup
+//! needs: read from either database, written as an NDJSON line or a CSV record, read back
+//! (checked against the schema) and bound into an INSERT or a `COPY` line.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use sqlx::Row;
+
+/// What a column holds. Dates and instants travel as text: SQLite's text is kept as it is
+/// (an SQLite → SQLite restore is exact), PostgreSQL's is written the way sqlx writes
+/// SQLite (`2024-05-01T10:00:00.5+00:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Text,
+    Bool,
+    Date,
+    Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Col {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub nullable: bool,
+}
+
+const fn c(name: &'static str, ty: ColType) -> Col {
+    Col {
+        name,
+        ty,
+        nullable: false,
+    }
+}
+
+const fn n(name: &'static str, ty: ColType) -> Col {
+    Col {
+        name,
+        ty,
+        nullable: true,
+    }
+}
+
+#[derive(Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub cols: &'static [Col],
+    pub pk: &'static [&'static str],
+    /// The column that says which organization a row belongs to.
+    pub org_col: &'static str,
+    /// Has an identity `id` column (PostgreSQL sequences are reset after a restore).
+    pub identity: bool,
+    /// Columns whose sums are the table's control totals.
+    pub totals: &'static [&'static str],
+    /// Foreign keys: (column, parent table); every parent key is `id`.
+    pub refs: &'static [(&'static str, &'static str)],
+}
+
+use ColType::*;
+
+/// Every table an archive may hold, parents before children (insert order).
+pub static TABLES: [TableSpec; 6] = [
+    TableSpec {
+        name: "organizations",
+        cols: &[
+            c("id", Int),
+            c("code", Text),
+            c("name", Text),
+            c("address", Text),
+            c("contact_person", Text),
+            c("mobile", Text),
+            c("email", Text),
+            c("timezone", Text),
+            c("collection_days", Text),
+            c("created_at", Instant),
+        ],
+        pk: &["id"],
+        org_col: "id",
+        identity: true,
+        totals: &[],
+        refs: &[],
+    },
+    TableSpec {
+        name: "workers",
+        cols: &[
+            c("id", Int),
+            c("org_id", Int),
+            c("name", Text),
+            c("mobile", Text),
+            c("active", Bool),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &[],
+        refs: &[("org_id", "organizations")],
+    },
+    TableSpec {
+        name: "members",
+        cols: &[
+            c("id", Int),
+            c("org_id", Int),
+            c("member_no", Text),
+            c("name", Text),
+            c("nid", Text),
+            c("mobile", Text),
+            n("worker_id", Int),
+            c("loan_amount", Int),
+            c("daily_installment", Int),
+            c("daily_savings", Int),
+            c("status", Text),
+            c("joined_on", Date),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &["loan_amount"],
+        refs: &[("org_id", "organizations"), ("worker_id", "workers")],
+    },
+    TableSpec {
+        name: "collections",
+        cols: &[
+            c("id", Int),
+            c("org_id", Int),
+            c("member_id", Int),
+            c("collected_on", Date),
+            c("loan_paisa", Int),
+            c("savings_paisa", Int),
+            n("worker_id", Int),
+            c("note", Text),
+            c("entered_by", Text),
+            c("entered_at", Instant),
+            n("reversal_of", Int),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &["loan_paisa", "savings_paisa"],
+        refs: &[
+            ("org_id", "organizations"),
+            ("member_id", "members"),
+            ("worker_id", "workers"),
+            ("reversal_of", "collections"),
+        ],
+    },
+    TableSpec {
+        name: "day_closes",
+        cols: &[
+            c("org_id", Int),
+            c("closed_on", Date),
+            c("closed_by", Text),
+            c("closed_at", Instant),
+        ],
+        pk: &["org_id", "closed_on"],
+        org_col: "org_id",
+        identity: false,
+        totals: &[],
+        refs: &[("org_id", "organizations")],
+    },
+    TableSpec {
+        name: "users",
+        cols: &[
+            c("id", Int),
+            c("username", Text),
+            c("full_name", Text),
+            c("role", Text),
+            n("org_id", Int),
+            c("active", Bool),
+            c("created_at", Instant),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &[],
+        refs: &[("org_id", "organizations")],
+    },
+];
+
+/// The ledger tables a plain restore replaces; `users` only when asked for.
+pub const LEDGER_TABLES: [&str; 5] = [
+    "organizations",
+    "workers",
+    "members",
+    "collections",
+    "day_closes",
+];
+
+pub fn spec(name: &str) -> Option<&'static TableSpec> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// Position of a table in insert order.
+pub fn order(name: &str) -> usize {
+    TABLES
+        .iter()
+        .position(|t| t.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+impl TableSpec {
+    pub fn col_list(&self) -> String {
+        self.cols
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn col_names(&self) -> Vec<String> {
+        self.cols.iter().map(|c| c.name.to_string()).collect()
+    }
+
+    pub fn index_of(&self, col: &str) -> Option<usize> {
+        self.cols.iter().position(|c| c.name == col)
+    }
+
+    /// `SELECT … FROM t [WHERE org = $1] ORDER BY pk`.
+    pub fn select_sql(&self, by_org: bool) -> String {
+        format!(
+            "SELECT {} FROM {}{} ORDER BY {}",
+            self.col_list(),
+            self.name,
+            self.org_where(by_org),
+            self.pk.join(", ")
+        )
+    }
+
+    /// ` WHERE <org col> = $1`, or nothing.
+    pub fn org_where(&self, by_org: bool) -> String {
+        if by_org {
+            format!(" WHERE {} = $1", self.org_col)
+        } else {
+            String::new()
+        }
+    }
+
+    /// `SELECT COUNT(*), SUM(a), SUM(b) …` over the rows in scope.
+    pub fn count_sql(&self, by_org: bool) -> String {
+        let mut sql = String::from("SELECT COUNT(*)");
+        for t in self.totals {
+            // CAST keeps the type BIGINT on PostgreSQL (SUM of BIGINT is NUMERIC there).
+            let _ = write!(sql, ", CAST(COALESCE(SUM({t}), 0) AS BIGINT)");
+        }
+        let _ = write!(sql, " FROM {}{}", self.name, self.org_where(by_org));
+        sql
+    }
+}
+
+/// One value of a row. Dates and instants are `Text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    Null,
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+impl Val {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Val::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+pub type Values = Vec<Val>;
+
+/// The text PostgreSQL instants are written as: what sqlx writes into SQLite.
+pub fn instant_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// Parse an instant in any form sqlx reads from SQLite: RFC 3339, or `YYYY-MM-DD HH:MM:SS`
+/// with an optional fraction and offset (none means UTC).
+pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    if s.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// Read one row of `spec` from SQLite.
+pub fn from_sqlite(spec: &TableSpec, row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Values> {
+    let mut out = Vec::with_capacity(spec.cols.len());
+    for (i, col) in spec.cols.iter().enumerate() {
+        let v = match col.ty {
+            Int => row.try_get::<Option<i64>, _>(i)?.map(Val::Int),
+            Bool => row.try_get::<Option<bool>, _>(i)?.map(Val::Bool),
+            Text | Date | Instant => row.try_get::<Option<String>, _>(i)?.map(Val::Text),
+        };
+        out.push(v.unwrap_or(Val::Null));
+    }
+    Ok(out)
+}
+
+/// Read one row of `spec` from PostgreSQL.
+pub fn from_postgres(spec: &TableSpec, row: &sqlx::postgres::PgRow) -> sqlx::Result<Values> {
+    let mut out = Vec::with_capacity(spec.cols.len());
+    for (i, col) in spec.cols.iter().enumerate() {
+        let v = match col.ty {
+            Int => row.try_get::<Option<i64>, _>(i)?.map(Val::Int),
+            Bool => row.try_get::<Option<bool>, _>(i)?.map(Val::Bool),
+            Text => row.try_get::<Option<String>, _>(i)?.map(Val::Text),
+            Date => row
+                .try_get::<Option<NaiveDate>, _>(i)?
+                .map(|d| Val::Text(d.format("%Y-%m-%d").to_string())),
+            Instant => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)?
+                .map(|t| Val::Text(instant_text(&t))),
+        };
+        out.push(v.unwrap_or(Val::Null));
+    }
+    Ok(out)
+}
+
+/// Append the row as one NDJSON line (columns in schema order).
+pub fn write_json_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (col, v)) in spec.cols.iter().zip(vals).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(col.name.as_bytes());
+        out.extend_from_slice(b"\":");
+        match v {
+            Val::Null => out.extend_from_slice(b"null"),
+            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
+            Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Val::Text(s) => {
+                serde_json::to_writer(&mut *out, s).expect("writing JSON to memory");
+            }
+        }
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// The CSV header (with the UTF-8 BOM Excel needs).
+pub fn csv_header(spec: &TableSpec) -> Vec<u8> {
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    out.extend_from_slice(spec.col_names().join(",").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn csv_field(s: &str, out: &mut Vec<u8>) {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        out.push(b'"');
+        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+pub fn write_csv_record(vals: &[Val], out: &mut Vec<u8>) {
+    for (i, v) in vals.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match v {
+            Val::Null => {}
+            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
+            Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Val::Text(s) => csv_field(s, out),
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parse and check one NDJSON line: a JSON object with exactly the table's columns, each
+/// of its type. The error names the column and what is wrong.
+pub fn parse_json_line(spec: &TableSpec, line: &str) -> Result<Values, String> {
+    let obj: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let extra: Vec<&str> = obj
+        .keys()
+        .filter(|k| spec.index_of(k).is_none())
+        .map(String::as_str)
+        .collect();
+    if !extra.is_empty() {
+        return Err(format!(
+            "unknown column(s) {} for the schema of {}",
+            extra.join(", "),
+            spec.name
+        ));
+    }
+    let mut out = Vec::with_capacity(spec.cols.len());
+    for col in spec.cols {
+        let v = obj
+            .get(col.name)
+            .ok_or_else(|| format!("column {} is missing", col.name))?;
+        out.push(parse_value(col, v)?);
+    }
+    Ok(out)
+}
+
+fn parse_value(col: &Col, v: &serde_json::Value) -> Result<Val, String> {
+    use serde_json::Value as J;
+    let bad = |what: &str| format!("column {}: {what} (got {v})", col.name);
+    Ok(match (col.ty, v) {
+        (_, J::Null) if col.nullable => Val::Null,
+        (_, J::Null) => return Err(bad("must not be null")),
+        (Int, J::Number(x)) => Val::Int(x.as_i64().ok_or_else(|| bad("must be an integer"))?),
+        (Int, _) => return Err(bad("must be an integer")),
+        (Bool, J::Bool(b)) => Val::Bool(*b),
+        (Bool, _) => return Err(bad("must be true or false")),
+        (Text, J::String(s)) => Val::Text(s.clone()),
+        (Date, J::String(s)) if parse_date(s).is_some() => Val::Text(s.clone()),
+        (Date, _) => return Err(bad("must be a date YYYY-MM-DD")),
+        (Instant, J::String(s)) if parse_instant(s).is_some() => Val::Text(s.clone()),
+        (Instant, _) => return Err(bad("must be an RFC 3339 instant")),
+        (Text, _) => return Err(bad("must be a string")),
+    })
+}
+
+/// Append the row as one line of PostgreSQL's `COPY … FROM STDIN` text format. Instants
+/// are rewritten with an explicit offset so the server's timezone never matters.
+pub fn write_copy_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
+    for (i, (col, v)) in spec.cols.iter().zip(vals).enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match v {
+            Val::Null => out.extend_from_slice(b"\\N"),
+            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
+            Val::Bool(b) => out.push(if *b { b't' } else { b'f' }),
+            Val::Text(s) if col.ty == Instant => {
+                let t = parse_instant(s).map(|t| instant_text(&t));
+                copy_escape(t.as_deref().unwrap_or(s), out);
+            }
+            Val::Text(s) => copy_escape(s, out),
+        }
+    }
+    out.push(b'\n');
+}
+
+fn copy_escape(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_survives_json_and_is_checked_on_the_way_back() {
+        let spec = spec("collections").unwrap();
+        let row = vec![
+            Val::Int(7),
+            Val::Int(1),
+            Val::Int(3),
+            Val::Text("2024-05-01".into()),
+            Val::Int(100_00),
+            Val::Int(20_00),
+            Val::Null,
+            Val::Text("tab\there \"quoted\" ৳".into()),
+            Val::Text("rahim".into()),
+            Val::Text("2024-05-01T10:00:00.5+00:00".into()),
+            Val::Null,
+        ];
+        let mut line = Vec::new();
+        write_json_line(spec, &row, &mut line);
+        let text = String::from_utf8(line).unwrap();
+        assert_eq!(parse_json_line(spec, text.trim_end()).unwrap(), row);
+
+        let e = parse_json_line(
+            spec,
+            &text.replace("\"loan_paisa\":10000", "\"loan_paisa\":1.5"),
+        )
+        .unwrap_err();
+        assert!(e.contains("loan_paisa"), "{e}");
+        let e = parse_json_line(spec, &text.replace("\"note\"", "\"nota\"")).unwrap_err();
+        assert!(e.contains("nota"), "{e}");
+        let e = parse_json_line(spec, &text.replace("2024-05-01\"", "2024-13-01\"")).unwrap_err();
+        assert!(e.contains("collected_on"), "{e}");
+    }
+
+    #[test]
+    fn copy_lines_escape_and_carry_offsets() {
+        let spec = spec("day_closes").unwrap();
+        let row = vec![
+            Val::Int(1),
+            Val::Text("2024-05-01".into()),
+            Val::Text("a\\b\tc".into()),
+            Val::Text("2024-05-01 10:00:00".into()),
+        ];
+        let mut out = Vec::new();
+        write_copy_line(spec, &row, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1\t2024-05-01\ta\\\\b\\tc\t2024-05-01T10:00:00+00:00\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let mut out = Vec::new();
+        write_csv_record(
+            &[
+                Val::Int(1),
+                Val::Text("a,b".into()),
+                Val::Null,
+                Val::Bool(true),
+            ],
+            &mut out,
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), "1,\"a,b\",,true\r\n");
+    }
+}
