@@ -1,6 +1,8 @@
 //! `somiti export csv` and `somiti import members|template` through the real binary:
 //! exit codes, messages, files.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -206,4 +208,46 @@ fn export_options_that_do_not_fit_the_table_are_refused() {
         .args(["export", "csv", "--table", "loans"])
         .assert()
         .code(2);
+}
+
+#[tokio::test]
+async fn import_and_export_work_the_same_on_postgresql() {
+    let Some(url) = common::fresh_pg_url().await else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let pg = |d: &Path| {
+        let mut c = somiti(d);
+        c.arg("--database").arg(&url);
+        c
+    };
+    pg(d.path())
+        .args(["init", "--org-code", "DEMO", "--org-name", "X"])
+        .assert()
+        .success();
+    let bad = d.path().join("bad.csv");
+    std::fs::write(&bad, BAD).unwrap();
+    pg(d.path())
+        .args(["import", "members"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("row 2, column C (nid)"));
+    let good = d.path().join("m.csv");
+    std::fs::write(&good, GOOD).unwrap();
+    pg(d.path())
+        .args(["import", "members"])
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("imported 2 members into DEMO"));
+    let out = d.path().join("m-out.csv");
+    pg(d.path())
+        .args(["export", "csv", "--table", "members", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote 2 members of DEMO"));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("রহিমা খাতুন"));
+    common::drop_pg_database(&url).await;
 }

@@ -1,6 +1,7 @@
 //! What Excel and LibreOffice write is read the same: BOM or none, comma, semicolon or tab,
 //! CRLF, Bengali digits, spaces, shuffled and aliased headers. Malformed files name the row.
 
+mod common;
 mod csv_support;
 
 use csv_support::*;
@@ -48,18 +49,18 @@ const DIALECTS: &[(&str, &str)] = &[
 
 /// Import `text` into a fresh ledger and return the members as comparable text.
 async fn members_after_import(text: &str) -> (ImportReport, Vec<String>) {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
-    worker(&t.store, &o, "করিম").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
+    worker(t.store(), &o, "করিম").await;
     let path = write(t.dir.path(), "m.csv", text);
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, false)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
     let q = MemberQuery {
         limit: 10,
         ..Default::default()
     };
-    let (rows, _) = member::list(&t.store, &admin(), &o, &q).await.unwrap();
+    let (rows, _) = member::list(t.store(), &admin(), &o, &q).await.unwrap();
     let seen = rows
         .iter()
         .map(|r| {
@@ -103,13 +104,13 @@ async fn every_excel_dialect_imports_the_same_members() {
 }
 
 async fn problems_of(text: &[u8]) -> Vec<String> {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let path = write(t.dir.path(), "m.csv", text);
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, false)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
-    assert_eq!(member_count(&t.store).await, 0);
+    assert_eq!(member_count(t.store()).await, 0);
     rep.problems.iter().map(|p| p.to_string()).collect()
 }
 
@@ -203,15 +204,15 @@ async fn a_row_for_another_organization_is_refused() {
 async fn an_export_imports_into_a_fresh_ledger_unchanged() {
     let (_, expected) = members_after_import(CANONICAL).await;
     // export from one ledger, import into another: the same members come out
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
-    worker(&t.store, &o, "করিম").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
+    worker(t.store(), &o, "করিম").await;
     let path = write(t.dir.path(), "in.csv", CANONICAL);
-    csvio::import_members(&t.store, &admin(), &o, &path, false)
+    csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
     let out = t.dir.path().join("out.csv");
-    csvio::export_members(&t.store, &admin(), &o, None, &out)
+    csvio::export_members(t.store(), &admin(), &o, None, &out)
         .await
         .unwrap();
     let text = std::fs::read_to_string(&out).unwrap();

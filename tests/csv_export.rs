@@ -1,5 +1,6 @@
 //! CSV export: what Excel and other CSV readers get back, on both backends.
 
+mod common;
 mod csv_support;
 
 use chrono::NaiveDate;
@@ -19,6 +20,11 @@ const HARD_NAMES: [&str; 5] = [
     "আমেনা\nবেগম",
     "=1+2 মরিয়ম",
 ];
+
+on_both_backends!(
+    exported_members_survive_a_round_trip_through_the_csv_crate,
+    collections_export_links_reversals_so_totals_reconcile,
+);
 
 fn day(d: &str) -> NaiveDate {
     NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()
@@ -49,7 +55,7 @@ async fn ledger_with_hard_names(store: &Store) -> somiti::ledger::org::Organizat
     o
 }
 
-async fn members_round_trip(store: &Store) {
+async fn exported_members_survive_a_round_trip_through_the_csv_crate(store: &Store) {
     let o = ledger_with_hard_names(store).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
@@ -111,23 +117,11 @@ async fn members_round_trip(store: &Store) {
 }
 
 #[tokio::test]
-async fn exported_members_survive_a_round_trip_through_the_csv_crate_on_sqlite() {
-    members_round_trip(&sqlite_store().await.store).await;
-}
-
-#[tokio::test]
-async fn exported_members_survive_a_round_trip_through_the_csv_crate_on_postgres() {
-    if let Some(t) = pg_store().await {
-        members_round_trip(&t.store).await;
-    }
-}
-
-#[tokio::test]
 async fn python_reads_the_export_with_utf8_sig_and_gets_every_name_back() {
-    let t = sqlite_store().await;
-    let o = ledger_with_hard_names(&t.store).await;
+    let t = CsvTest::sqlite().await;
+    let o = ledger_with_hard_names(t.store()).await;
     let out = t.dir.path().join("m.csv");
-    csvio::export_members(&t.store, &admin(), &o, None, &out)
+    csvio::export_members(t.store(), &admin(), &o, None, &out)
         .await
         .unwrap();
     let script = "import csv, json, sys\n\
@@ -157,7 +151,7 @@ async fn python_reads_the_export_with_utf8_sig_and_gets_every_name_back() {
     assert!(got.iter().all(|(_, loan)| loan == "10000.00"));
 }
 
-async fn collections_reconcile(store: &Store) {
+async fn collections_export_links_reversals_so_totals_reconcile(store: &Store) {
     let o = ledger_with_hard_names(store).await;
     // reverse the first entry: the export shows both rows, linked both ways
     collection::reverse(store, &admin(), &o, 1, "wrong member")
@@ -211,25 +205,13 @@ async fn collections_reconcile(store: &Store) {
 }
 
 #[tokio::test]
-async fn collections_export_links_reversals_so_totals_reconcile_on_sqlite() {
-    collections_reconcile(&sqlite_store().await.store).await;
-}
-
-#[tokio::test]
-async fn collections_export_links_reversals_so_totals_reconcile_on_postgres() {
-    if let Some(t) = pg_store().await {
-        collections_reconcile(&t.store).await;
-    }
-}
-
-#[tokio::test]
 async fn export_all_writes_members_and_collections_for_every_org() {
-    let t = sqlite_store().await;
-    ledger_with_hard_names(&t.store).await;
-    let b = org(&t.store, "BOGRA").await;
-    add_member(&t.store, &b, &input(77, "Jamila")).await;
+    let t = CsvTest::sqlite().await;
+    ledger_with_hard_names(t.store()).await;
+    let b = org(t.store(), "BOGRA").await;
+    add_member(t.store(), &b, &input(77, "Jamila")).await;
     let dir = t.dir.path().join("exports");
-    let files = csvio::export_all(&t.store, &dir).await.unwrap();
+    let files = csvio::export_all(t.store(), &dir).await.unwrap();
     let names: Vec<String> = files
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -251,8 +233,8 @@ async fn export_all_writes_members_and_collections_for_every_org() {
 
 #[tokio::test]
 async fn default_names_use_the_organizations_local_minute() {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:30:00Z")
         .unwrap()
         .to_utc();
@@ -264,10 +246,10 @@ async fn default_names_use_the_organizations_local_minute() {
 
 #[tokio::test]
 async fn a_worker_may_not_export_and_the_refusal_is_audited() {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let out = t.dir.path().join("m.csv");
-    let e = csvio::export_members(&t.store, &with_role(Role::Worker), &o, None, &out)
+    let e = csvio::export_members(t.store(), &with_role(Role::Worker), &o, None, &out)
         .await
         .unwrap_err();
     assert_eq!(e.exit_code(), 4, "{e}");
@@ -276,6 +258,6 @@ async fn a_worker_may_not_export_and_the_refusal_is_audited() {
         action: Some("export.members".into()),
         ..Default::default()
     };
-    let log = somiti::access::audit::list(&t.store, &f).await.unwrap();
+    let log = somiti::access::audit::list(t.store(), &f).await.unwrap();
     assert_eq!(log[0].outcome, "refused");
 }

@@ -1,6 +1,7 @@
 //! Member import: every problem reported with row, column and reason, nothing written
 //! when any row is wrong, everything in one transaction otherwise. Both backends.
 
+mod common;
 mod csv_support;
 
 use std::time::Instant;
@@ -13,6 +14,12 @@ use somiti::ledger::org::Organization;
 
 const HEADER: &str =
     "member_no,name,nid,mobile,worker,loan_amount,daily_installment,daily_savings,joined_on,status";
+
+on_both_backends!(
+    errors_in_several_rows_are_all_reported_and_nothing_is_written,
+    three_bad_rows_of_500_are_exactly_what_is_reported_and_fixed_all_500_import,
+    ten_thousand_rows_land_in_one_transaction,
+);
 
 /// A good row for member `no` (NID and mobile derived from the number).
 fn good_row(no: u32) -> String {
@@ -49,7 +56,9 @@ async fn import_log(store: &Store) -> Vec<audit::AuditEntry> {
     audit::list(store, &f).await.unwrap()
 }
 
-async fn several_bad_rows(store: &Store, dir: &std::path::Path) {
+async fn errors_in_several_rows_are_all_reported_and_nothing_is_written(store: &Store) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let o = org(store, "DEMO").await;
     worker(store, &o, "করিম").await;
     add_member(store, &o, &input(99, "Old Member")).await;
@@ -110,20 +119,11 @@ async fn several_bad_rows(store: &Store, dir: &std::path::Path) {
     assert_eq!(log[0].outcome, "failed");
 }
 
-#[tokio::test]
-async fn errors_in_several_rows_are_all_reported_and_nothing_is_written_on_sqlite() {
-    let t = sqlite_store().await;
-    several_bad_rows(&t.store, t.dir.path()).await;
-}
-
-#[tokio::test]
-async fn errors_in_several_rows_are_all_reported_and_nothing_is_written_on_postgres() {
-    if let Some(t) = pg_store().await {
-        several_bad_rows(&t.store, t.dir.path()).await;
-    }
-}
-
-async fn three_bad_of_500(store: &Store, dir: &std::path::Path) {
+async fn three_bad_rows_of_500_are_exactly_what_is_reported_and_fixed_all_500_import(
+    store: &Store,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let o = org(store, "DEMO").await;
     let mut rows: Vec<String> = (1..=500).map(good_row).collect();
     // spreadsheet rows 58, 251 and 501 (data rows 57, 250, 500)
@@ -157,20 +157,10 @@ async fn three_bad_of_500(store: &Store, dir: &std::path::Path) {
     assert_eq!(member_count(store).await, 500);
 }
 
-#[tokio::test]
-async fn three_bad_rows_of_500_are_exactly_what_is_reported_and_fixed_all_500_import_on_sqlite() {
-    let t = sqlite_store().await;
-    three_bad_of_500(&t.store, t.dir.path()).await;
-}
-
-#[tokio::test]
-async fn three_bad_rows_of_500_are_exactly_what_is_reported_and_fixed_all_500_import_on_postgres() {
-    if let Some(t) = pg_store().await {
-        three_bad_of_500(&t.store, t.dir.path()).await;
-    }
-}
-
-async fn ten_thousand(store: &Store, dir: &std::path::Path, backend: &str) {
+async fn ten_thousand_rows_land_in_one_transaction(store: &Store) {
+    let backend = store.backend().as_str();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let o = org(store, "DEMO").await;
     let rows: Vec<String> = (1..=10_000).map(good_row).collect();
     let path = write(dir, "big.csv", file_of(&rows));
@@ -196,19 +186,6 @@ async fn ten_thousand(store: &Store, dir: &std::path::Path, backend: &str) {
     );
 }
 
-#[tokio::test]
-async fn ten_thousand_rows_land_in_one_transaction_on_sqlite() {
-    let t = sqlite_store().await;
-    ten_thousand(&t.store, t.dir.path(), "sqlite").await;
-}
-
-#[tokio::test]
-async fn ten_thousand_rows_land_in_one_transaction_on_postgres() {
-    if let Some(t) = pg_store().await {
-        ten_thousand(&t.store, t.dir.path(), "postgres").await;
-    }
-}
-
 async fn present(store: &Store, dir: &std::path::Path) -> Organization {
     let o = org(store, "DEMO").await;
     let rows: Vec<String> = (1..=3).map(good_row).collect();
@@ -222,28 +199,28 @@ async fn present(store: &Store, dir: &std::path::Path) -> Organization {
 
 #[tokio::test]
 async fn re_importing_the_same_list_with_new_members_skips_the_identical_ones() {
-    let t = sqlite_store().await;
-    let o = present(&t.store, t.dir.path()).await;
+    let t = CsvTest::sqlite().await;
+    let o = present(t.store(), t.dir.path()).await;
     let rows: Vec<String> = (1..=5).map(good_row).collect();
     let path = write(t.dir.path(), "again.csv", file_of(&rows));
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, false)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
     assert!(rep.is_ok(), "{:#?}", rep.problems);
     let skipped: Vec<u64> = rep.already_present.iter().map(|a| a.row).collect();
     assert_eq!(skipped, [2, 3, 4]);
     assert_eq!(rep.imported, 2);
-    assert_eq!(member_count(&t.store).await, 5);
+    assert_eq!(member_count(t.store()).await, 5);
 }
 
 #[tokio::test]
 async fn a_member_already_present_with_different_details_stops_the_import() {
-    let t = sqlite_store().await;
-    let o = present(&t.store, t.dir.path()).await;
+    let t = CsvTest::sqlite().await;
+    let o = present(t.store(), t.dir.path()).await;
     let mut rows: Vec<String> = (1..=4).map(good_row).collect();
     rows[1] = rows[1].replace("5000.00", "9000.00");
     let path = write(t.dir.path(), "changed.csv", file_of(&rows));
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, false)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
     assert_eq!(places(&rep), [(3, "A", "member_no"), (3, "C", "nid")]);
@@ -252,32 +229,36 @@ async fn a_member_already_present_with_different_details_stops_the_import() {
         "{}",
         rep.problems[1]
     );
-    assert_eq!(member_count(&t.store).await, 3, "member 4 was not imported");
+    assert_eq!(
+        member_count(t.store()).await,
+        3,
+        "member 4 was not imported"
+    );
 }
 
 #[tokio::test]
 async fn dry_run_reports_what_would_happen_and_writes_nothing() {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let rows: Vec<String> = (1..=20).map(good_row).collect();
     let path = write(t.dir.path(), "m.csv", file_of(&rows));
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, true)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, true)
         .await
         .unwrap();
     assert!(rep.is_ok());
     assert!(rep.dry_run);
     assert_eq!((rep.would_import, rep.imported), (20, 0));
-    assert_eq!(member_count(&t.store).await, 0);
-    assert!(import_log(&t.store).await.is_empty());
+    assert_eq!(member_count(t.store()).await, 0);
+    assert!(import_log(t.store()).await.is_empty());
 }
 
 #[tokio::test]
 async fn the_template_imports_cleanly() {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let path = t.dir.path().join("template.csv");
     csvio::write_template(&path).unwrap();
-    let rep = csvio::import_members(&t.store, &admin(), &o, &path, false)
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
         .await
         .unwrap();
     assert!(rep.is_ok(), "{:#?}", rep.problems);
@@ -287,13 +268,13 @@ async fn the_template_imports_cleanly() {
 
 #[tokio::test]
 async fn a_viewer_may_not_import() {
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let path = write(t.dir.path(), "m.csv", file_of(&[good_row(1)]));
     let viewer = with_role(somiti::access::Role::Viewer);
-    let e = csvio::import_members(&t.store, &viewer, &o, &path, false)
+    let e = csvio::import_members(t.store(), &viewer, &o, &path, false)
         .await
         .unwrap_err();
     assert_eq!(e.exit_code(), 4);
-    assert_eq!(member_count(&t.store).await, 0);
+    assert_eq!(member_count(t.store()).await, 0);
 }

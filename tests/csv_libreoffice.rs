@@ -2,6 +2,7 @@
 //! dates as numbers. Runs when `soffice` and `python3` are on PATH (CI installs
 //! libreoffice-calc-nogui); skipped with a note otherwise.
 
+mod common;
 mod csv_support;
 
 use std::process::Command;
@@ -44,14 +45,14 @@ async fn libreoffice_opens_the_export_with_bengali_names_and_money_as_numbers() 
         eprintln!("soffice or python3 is not on PATH; skipping the LibreOffice check");
         return;
     }
-    let t = sqlite_store().await;
-    let o = org(&t.store, "DEMO").await;
+    let t = CsvTest::sqlite().await;
+    let o = org(t.store(), "DEMO").await;
     let mut m = input(1, "রহিমা খাতুন");
     m.daily_savings = 550;
-    add_member(&t.store, &o, &m).await;
-    add_member(&t.store, &o, &input(2, "Begum, \"Salma\"")).await;
+    add_member(t.store(), &o, &m).await;
+    add_member(t.store(), &o, &input(2, "Begum, \"Salma\"")).await;
     let csv = t.dir.path().join("members.csv");
-    csvio::export_members(&t.store, &admin(), &o, None, &csv)
+    csvio::export_members(t.store(), &admin(), &o, None, &csv)
         .await
         .unwrap();
 

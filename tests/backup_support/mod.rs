@@ -15,7 +15,7 @@ use somiti::backup::schema::{ColType, TABLES};
 use somiti::backup::{Backups, Progress, no_progress};
 use somiti::db::Store;
 use somiti::demo::{self, DemoOptions};
-use somiti::{on_store};
+use somiti::on_store;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
@@ -80,9 +80,15 @@ pub async fn dump(store: &Store) -> Dump {
                         .iter()
                         .enumerate()
                         .map(|(i, c)| match c.ty {
-                            ColType::Int => format!("{:?}", r.try_get::<Option<i64>, _>(i).unwrap()),
-                            ColType::Text => format!("{:?}", r.try_get::<Option<String>, _>(i).unwrap()),
-                            ColType::Bool => format!("{:?}", r.try_get::<Option<bool>, _>(i).unwrap()),
+                            ColType::Int => {
+                                format!("{:?}", r.try_get::<Option<i64>, _>(i).unwrap())
+                            }
+                            ColType::Text => {
+                                format!("{:?}", r.try_get::<Option<String>, _>(i).unwrap())
+                            }
+                            ColType::Bool => {
+                                format!("{:?}", r.try_get::<Option<bool>, _>(i).unwrap())
+                            }
                             ColType::Date => {
                                 format!("{:?}", r.try_get::<Option<NaiveDate>, _>(i).unwrap())
                             }
@@ -195,12 +201,19 @@ pub fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
 }
 
 pub fn manifest_of(entries: &[(String, Vec<u8>)]) -> serde_json::Value {
-    let m = &entries.iter().find(|(n, _)| n == "manifest.json").unwrap().1;
+    let m = &entries
+        .iter()
+        .find(|(n, _)| n == "manifest.json")
+        .unwrap()
+        .1;
     serde_json::from_slice(m).unwrap()
 }
 
 pub fn set_manifest(entries: &mut [(String, Vec<u8>)], m: &serde_json::Value) {
-    let e = entries.iter_mut().find(|(n, _)| n == "manifest.json").unwrap();
+    let e = entries
+        .iter_mut()
+        .find(|(n, _)| n == "manifest.json")
+        .unwrap();
     e.1 = serde_json::to_vec_pretty(m).unwrap();
 }
 
@@ -222,7 +235,10 @@ pub fn patch_declared_size(bytes: &mut [u8], name: &str, size: u32) {
         }
         i += 1;
     }
-    assert_eq!(patched, 1, "entry {name} found once in the central directory");
+    assert_eq!(
+        patched, 1,
+        "entry {name} found once in the central directory"
+    );
 }
 
 /// The only file in `dir` with a name ending in `suffix`.

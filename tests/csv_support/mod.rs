@@ -1,5 +1,5 @@
-//! Helpers for the CSV tests: stores on both backends, an operator, an organization with
-//! workers and members, and files written the way Excel writes them.
+//! Helpers for the CSV tests on top of the shared harness (`tests/common`): an operator,
+//! an organization with a Bengali name, members, and reading back the CSV we wrote.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -10,77 +10,23 @@ use somiti::db::Store;
 use somiti::ledger::member::{self, MemberInput};
 use somiti::ledger::org::{self, NewOrganization, Organization};
 
-pub struct TestStore {
-    pub store: Store,
+/// A SQLite store (from the shared harness) and a folder for the test's files.
+pub struct CsvTest {
+    pub t: crate::common::TestStore,
     pub dir: tempfile::TempDir,
-    /// PostgreSQL: (server URL, schema) to drop when the test ends.
-    pg_schema: Option<(String, String)>,
 }
 
-impl Drop for TestStore {
-    fn drop(&mut self) {
-        let Some((base, schema)) = self.pg_schema.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime: drop the schema from a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(p) = sqlx::PgPool::connect(&base).await {
-                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&p).await;
-                    p.close().await;
-                }
-            })
-        })
-        .join();
-    }
-}
-
-pub async fn sqlite_store() -> TestStore {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
-        .await
-        .unwrap();
-    TestStore {
-        store,
-        dir,
-        pg_schema: None,
-    }
-}
-
-/// A store in a fresh PostgreSQL schema (so tests do not see each other's members), or
-/// `None` when no server answers (a panic under CI=true, where PostgreSQL must be there).
-pub async fn pg_store() -> Option<TestStore> {
-    let base = std::env::var("SOMITI_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://somiti:somiti@localhost/somiti".into());
-    let schema = format!("csv_{}", uuid::Uuid::new_v4().simple());
-    let admin = match sqlx::PgPool::connect(&base).await {
-        Ok(p) => p,
-        Err(e) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL at SOMITI_TEST_PG_URL is required under CI: {e}");
-            }
-            eprintln!("skipping the PostgreSQL half: {e}");
-            return None;
+impl CsvTest {
+    pub async fn sqlite() -> CsvTest {
+        CsvTest {
+            t: crate::common::TestStore::sqlite().await,
+            dir: tempfile::tempdir().unwrap(),
         }
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let store = Store::open(&url).await.unwrap();
-    Some(TestStore {
-        store,
-        dir: tempfile::tempdir().unwrap(),
-        pg_schema: Some((base, schema)),
-    })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.t.store
+    }
 }
 
 pub fn admin() -> Operator {
