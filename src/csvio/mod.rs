@@ -11,6 +11,7 @@
 mod columns;
 pub mod export;
 pub mod import;
+mod rows;
 pub mod sheet;
 mod unique;
 
