@@ -6,9 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::access::{self, Role, users};
-use crate::cli::demo_shim::{self as demo, DemoOptions};
 use crate::cli::{Ctx, collection};
 use crate::db::Store;
+use crate::demo::{self, DemoOptions};
 use crate::error::{Error, Result};
 use crate::ledger::org::{self, NewOrganization};
 use crate::on_store;

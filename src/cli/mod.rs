@@ -4,7 +4,6 @@
 pub mod backup;
 pub mod collection;
 pub mod csv;
-mod demo_shim;
 pub mod init;
 pub mod member;
 pub mod people;
