@@ -214,6 +214,20 @@ async fn re_importing_the_same_list_with_new_members_skips_the_identical_ones() 
 }
 
 #[tokio::test]
+async fn a_list_with_fewer_columns_still_recognises_members_already_present() {
+    let t = CsvTest::sqlite().await;
+    let o = present(t.store(), t.dir.path()).await;
+    let text = "member_no,name,nid,mobile\n1,সদস্য 1,1000000001,01700000001\n";
+    let path = write(t.dir.path(), "short.csv", text);
+    let rep = csvio::import_members(t.store(), &admin(), &o, &path, false)
+        .await
+        .unwrap();
+    assert!(rep.is_ok(), "{:#?}", rep.problems);
+    assert_eq!(rep.already_present.len(), 1);
+    assert_eq!(rep.imported, 0);
+}
+
+#[tokio::test]
 async fn a_member_already_present_with_different_details_stops_the_import() {
     let t = CsvTest::sqlite().await;
     let o = present(t.store(), t.dir.path()).await;

@@ -172,12 +172,18 @@ impl RowCtx<'_> {
             ("member_no", m.member_no != v.member_no),
             ("name", m.name != v.name),
             ("mobile", m.mobile != v.mobile),
-            ("loan_amount", m.loan_amount != v.loan_amount),
+            (
+                "loan_amount",
+                has(Field::LoanAmount) && m.loan_amount != v.loan_amount,
+            ),
             (
                 "daily_installment",
-                m.daily_installment != v.daily_installment,
+                has(Field::DailyInstallment) && m.daily_installment != v.daily_installment,
             ),
-            ("daily_savings", m.daily_savings != v.daily_savings),
+            (
+                "daily_savings",
+                has(Field::DailySavings) && m.daily_savings != v.daily_savings,
+            ),
             ("worker", has(Field::Worker) && m.worker_id != v.worker_id),
             ("status", has(Field::Status) && m.status != v.status),
             (
