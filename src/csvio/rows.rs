@@ -96,7 +96,7 @@ impl RowCtx<'_> {
                 &mut bad,
             );
         }
-        let mut money = |f: Field, bad: &mut Vec<Field>| {
+        let mut amount = |f: Field, bad: &mut Vec<Field>| {
             let v = self.cell(r, f);
             if v.is_empty() {
                 return 0;
@@ -106,9 +106,9 @@ impl RowCtx<'_> {
                 0
             })
         };
-        let loan_amount = money(Field::LoanAmount, &mut bad);
-        let daily_installment = money(Field::DailyInstallment, &mut bad);
-        let daily_savings = money(Field::DailySavings, &mut bad);
+        let loan_amount = amount(Field::LoanAmount, &mut bad);
+        let daily_installment = amount(Field::DailyInstallment, &mut bad);
+        let daily_savings = amount(Field::DailySavings, &mut bad);
         let joined = self.cell(r, Field::JoinedOn);
         let joined_on = if joined.is_empty() {
             None
