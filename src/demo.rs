@@ -435,7 +435,7 @@ fn plan_org(
         let installment_taka = (loan_taka + repay_days - 1) / repay_days;
         let savings_taka: i64 = rng.random_range(2..=20) * 5;
         let joined_on = if rng.random_bool(0.65) {
-            window_start - Duration::days(rng.random_range(0..=3))
+            window_start
         } else {
             (window_start + Duration::days(rng.random_range(1..=late_span))).min(today)
         };
@@ -635,6 +635,8 @@ const CHUNK_ROWS: usize = 20_000;
 struct OrgSim {
     rng: ChaCha8Rng,
     outstanding: Vec<i64>,
+    /// What each member owes from earlier days (negative: paid ahead).
+    behind: Vec<i64>,
     day: NaiveDate,
 }
 
@@ -684,6 +686,7 @@ impl<'a> EntryStream<'a> {
             let sim = self.sim.get_or_insert_with(|| OrgSim {
                 rng: ChaCha8Rng::seed_from_u64(plan.seed),
                 outstanding: plan.members.iter().map(|m| m.loan_amount).collect(),
+                behind: vec![0; plan.members.len()],
                 day: self.window_start,
             });
             if sim.day > self.today {
@@ -747,16 +750,31 @@ impl<'a> EntryStream<'a> {
                     if let Some(cap) = cap {
                         at = at.min(cap);
                     }
+                    let (loan, savings) = if sim.behind[i] > 0 && rng.random_bool(0.35) {
+                        catch_up(
+                            sim.behind[i] + loan_due + m.daily_savings,
+                            m.daily_savings,
+                            outstanding,
+                        )
+                    } else {
+                        (loan_due, m.daily_savings)
+                    };
                     let id = self.take_id();
-                    out.push(row(id, loan_due, m.daily_savings, worker_user, at));
-                    sim.outstanding[i] -= loan_due;
+                    out.push(row(id, loan, savings, worker_user, at));
+                    sim.outstanding[i] -= loan;
                 }
                 continue;
             }
 
             let r: f64 = rng.random();
+            let due_today = loan_due + m.daily_savings;
             let (loan, savings) = if r < 0.80 {
-                (loan_due, m.daily_savings)
+                // Most pay the day's due; one who is behind often clears it too.
+                if sim.behind[i] > 0 && rng.random_bool(0.35) {
+                    catch_up(sim.behind[i] + due_today, m.daily_savings, outstanding)
+                } else {
+                    (loan_due, m.daily_savings)
+                }
             } else if r < 0.88 {
                 // Partial: a round share of the day's due, the loan first.
                 let total = loan_due + m.daily_savings;
@@ -767,11 +785,13 @@ impl<'a> EntryStream<'a> {
                     share / 100 * 100
                 };
                 if pay == 0 || pay >= total {
+                    sim.behind[i] += due_today;
                     continue;
                 }
                 let loan = pay.min(loan_due);
                 (loan, pay - loan)
             } else if r < 0.96 {
+                sim.behind[i] += due_today;
                 continue; // missed
             } else if r < 0.99 {
                 // Ahead: two (sometimes three) days at once.
@@ -784,6 +804,7 @@ impl<'a> EntryStream<'a> {
                 (loan_due, m.daily_savings)
             };
             sim.outstanding[i] -= loan;
+            sim.behind[i] += due_today - loan - savings;
 
             // Who typed it and when: the worker that evening, sometimes the office; a few
             // reach the office the next morning.
@@ -853,6 +874,13 @@ impl<'a> EntryStream<'a> {
             }
         }
     }
+}
+
+/// Pay everything owed (`owed`): the loan first up to what is outstanding, keeping the
+/// day's savings, the rest as savings.
+fn catch_up(owed: i64, daily_savings: i64, outstanding: i64) -> (i64, i64) {
+    let loan = (owed - daily_savings).clamp(0, outstanding);
+    (loan, owed - loan)
 }
 
 /// Noon of `d` in `tz`, in UTC: the anchor for a day's entry times (clear of DST shifts).

@@ -2,6 +2,9 @@
 //! per organization, across backends), the pre-restore undo, verify and its drill, the
 //! catalogue rebuilt from the store, lock, download, delete, pin and prune.
 
+// amounts are written taka_poisha: 10_000_00 is 10,000 taka
+#![allow(clippy::inconsistent_digit_grouping)]
+
 mod backup_support;
 mod common;
 

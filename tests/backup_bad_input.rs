@@ -137,7 +137,7 @@ fn data_mut<'a>(e: &'a mut [(String, Vec<u8>)], file: &str) -> &'a mut Vec<u8> {
 }
 
 /// Replace a data file and make the manifest agree with it (bytes and SHA-256).
-fn replace_data(e: &mut Vec<(String, Vec<u8>)>, table: &str, data: Vec<u8>) {
+fn replace_data(e: &mut [(String, Vec<u8>)], table: &str, data: Vec<u8>) {
     use sha2::Digest;
     let mut m = manifest_of(e);
     let t = table_mut(&mut m, table);

@@ -305,7 +305,7 @@ impl ArchiveReader {
             if n == 0 {
                 break;
             }
-            if row % 1024 == 0 && cancel.is_some_and(|c| c.is_cancelled()) {
+            if row.is_multiple_of(1024) && cancel.is_some_and(|c| c.is_cancelled()) {
                 return Err(Error::Cancelled);
             }
             if first_err.is_some() {

@@ -84,14 +84,12 @@ pub(crate) fn scan_rows(
 }
 
 fn read_thread(
-    path: PathBuf,
-    passphrase: Option<Passphrase>,
-    schema_version: i64,
+    src: Source,
     tables: Vec<LoadTable>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> Result<()> {
-    let mut reader = ArchiveReader::open(&path, passphrase, schema_version)?;
+    let mut reader = ArchiveReader::open(&src.path, src.passphrase, src.schema_version)?;
     for (i, t) in tables.iter().enumerate() {
         if tx.blocking_send(Msg::Begin(i)).is_err() {
             return Err(Error::Cancelled);
@@ -118,12 +116,17 @@ fn read_thread(
     Ok(())
 }
 
+/// The archive to load from.
+pub(crate) struct Source {
+    pub path: PathBuf,
+    pub passphrase: Option<Passphrase>,
+    pub schema_version: i64,
+}
+
 /// Load the tables into `tx` (which must already hold no conflicting rows).
 pub(crate) async fn load(
     tx: &mut Tx,
-    path: PathBuf,
-    passphrase: Option<Passphrase>,
-    schema_version: i64,
+    src: Source,
     tables: Vec<LoadTable>,
     total: u64,
     progress: &ProgressTx,
@@ -133,9 +136,7 @@ pub(crate) async fn load(
     let stop = cancel.child_token();
     let specs: Vec<&'static TableSpec> = tables.iter().map(|t| t.spec).collect();
     let thread_stop = stop.clone();
-    let handle = tokio::task::spawn_blocking(move || {
-        read_thread(path, passphrase, schema_version, tables, send, thread_stop)
-    });
+    let handle = tokio::task::spawn_blocking(move || read_thread(src, tables, send, thread_stop));
     let r = receive(tx, &specs, &mut recv, total, progress, cancel).await;
     if r.is_err() {
         stop.cancel();

@@ -245,7 +245,8 @@ impl Backups {
         let e = match self.entry(id).await {
             Ok(e) => e,
             Err(x) => {
-                return audit::record_if_failed(&self.store, &op.username, action, id, Err(x)).await;
+                return audit::record_if_failed(&self.store, &op.username, action, id, Err(x))
+                    .await;
             }
         };
         let org = self.scope_org(&e).await?;

@@ -38,6 +38,41 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+type Period = (i32, u32, u32);
+
+/// One of keep_daily / keep_weekly / keep_monthly: keeps the newest backup of each of the
+/// last `n` periods that have backups.
+struct Rule {
+    name: &'static str,
+    n: u32,
+    left: u32,
+    last: Option<Period>,
+    period: fn(DateTime<Tz>) -> Period,
+}
+
+impl Rule {
+    fn new(name: &'static str, n: u32, period: fn(DateTime<Tz>) -> Period) -> Rule {
+        Rule {
+            name,
+            n,
+            left: n,
+            last: None,
+            period,
+        }
+    }
+
+    /// Called newest first: the reason when this backup is its period's newest one.
+    fn keeps(&mut self, t: DateTime<Tz>) -> Option<String> {
+        let p = (self.period)(t);
+        if self.left == 0 || self.last == Some(p) {
+            return None;
+        }
+        self.left -= 1;
+        self.last = Some(p);
+        Some(format!("{} {}", self.name, self.n))
+    }
+}
+
 /// Decide, newest first, what stays and what goes. Days, weeks (ISO) and months are
 /// counted in `tz`.
 pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
@@ -45,17 +80,15 @@ pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
     sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     let newest_verified = sorted.iter().find(|c| c.verified_ok).map(|c| c.id.clone());
 
-    // (rule name, how many still to keep, the last bucket kept, bucket of a backup)
-    type Bucket = fn(DateTime<Tz>) -> (i32, u32, u32);
-    let mut rules: Vec<(&str, u32, Option<(i32, u32, u32)>, Bucket)> = vec![
-        ("keep_daily", policy.keep_daily, None, |t| {
+    let mut rules = [
+        Rule::new("keep_daily", policy.keep_daily, |t| {
             (t.year(), t.month(), t.day())
         }),
-        ("keep_weekly", policy.keep_weekly, None, |t| {
+        Rule::new("keep_weekly", policy.keep_weekly, |t| {
             let w = t.iso_week();
             (w.year(), w.week(), 0)
         }),
-        ("keep_monthly", policy.keep_monthly, None, |t| {
+        Rule::new("keep_monthly", policy.keep_monthly, |t| {
             (t.year(), t.month(), 0)
         }),
     ];
@@ -82,17 +115,9 @@ pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
                 reasons.push(format!("keep_last {}", policy.keep_last));
             }
             let local = c.created_at.with_timezone(&tz);
-            for (name, left, last, bucket) in rules.iter_mut() {
-                let b = bucket(local);
-                if *left > 0 && *last != Some(b) {
-                    *left -= 1;
-                    *last = Some(b);
-                    let n = match *name {
-                        "keep_daily" => policy.keep_daily,
-                        "keep_weekly" => policy.keep_weekly,
-                        _ => policy.keep_monthly,
-                    };
-                    reasons.push(format!("{name} {n}"));
+            for rule in rules.iter_mut() {
+                if let Some(why) = rule.keeps(local) {
+                    reasons.push(why);
                 }
             }
         }

@@ -236,7 +236,7 @@ impl Backups {
             };
             if !ok {
                 return Err(Error::Refused(format!(
-                    "restore not confirmed: type {} to confirm (or pass --yes)",
+                    "restore not confirmed: type {} when asked on a terminal, or pass --yes (--dry-run shows what would change)",
                     plan.confirm_word
                 )));
             }
@@ -409,9 +409,11 @@ impl Backups {
                 .unwrap_or(0);
             let loaded = load::load(
                 &mut tx,
-                target.path.clone(),
-                pass,
-                self.store.schema_version(),
+                load::Source {
+                    path: target.path.clone(),
+                    passphrase: pass,
+                    schema_version: self.store.schema_version(),
+                },
                 load_tables(specs, plan),
                 total,
                 progress,

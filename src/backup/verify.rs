@@ -323,11 +323,15 @@ async fn run_drill(
     tables.sort_by_key(|t| schema::order(t.spec.name));
     let mut tx = scratch.begin().await?;
     let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(path)));
+    let specs: Vec<&schema::TableSpec> = tables.iter().map(|t| t.spec).collect();
+    super::restore::prepare_tx(&mut tx, &specs).await?;
     load::load(
         &mut tx,
-        path.to_path_buf(),
-        pass,
-        schema_version,
+        load::Source {
+            path: path.to_path_buf(),
+            passphrase: pass,
+            schema_version,
+        },
         tables.clone(),
         m.total_rows(),
         progress,

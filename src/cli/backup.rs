@@ -122,7 +122,18 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             print!(
                 "{}",
                 table(
-                    &["ID", "CREATED (UTC)", "KIND", "SCOPE", "STATUS", "SIZE", "ROWS", "VERIFIED", "PIN", "FILE"],
+                    &[
+                        "ID",
+                        "CREATED (UTC)",
+                        "KIND",
+                        "SCOPE",
+                        "STATUS",
+                        "SIZE",
+                        "ROWS",
+                        "VERIFIED",
+                        "PIN",
+                        "FILE"
+                    ],
                     &rows,
                     &[5, 6]
                 )
@@ -143,7 +154,11 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 r.file,
                 &r.backup_id[..8.min(r.backup_id.len())],
                 r.tables.len(),
-                if r.drill.is_some() { "; drill restore ok" } else { "" }
+                if r.drill.is_some() {
+                    "; drill restore ok"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }
@@ -162,7 +177,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 include_users,
                 confirm: if yes { Confirm::Yes } else { Confirm::No },
             };
-            if !dry_run && !yes {
+            // Without a terminal the core refuses (and audits) an unconfirmed restore.
+            if !dry_run && !yes && std::io::stdin().is_terminal() {
                 opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
@@ -206,7 +222,14 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 .iter()
                 .map(|l| {
                     vec![
-                        if l.keep { "keep" } else if dry_run { "would remove" } else { "removed" }.into(),
+                        if l.keep {
+                            "keep"
+                        } else if dry_run {
+                            "would remove"
+                        } else {
+                            "removed"
+                        }
+                        .into(),
                         l.id[..8].to_string(),
                         l.created_at.format("%Y-%m-%d %H:%M").to_string(),
                         l.kind.clone(),
@@ -217,7 +240,10 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if rows.is_empty() {
                 println!("no completed backups to consider");
             } else {
-                print!("{}", table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[]));
+                print!(
+                    "{}",
+                    table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[])
+                );
             }
             let gone = r.lines.iter().filter(|l| !l.keep).count();
             if dry_run {
@@ -230,7 +256,13 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
     }
 }
 
-async fn pin(ctx: &Ctx, b: &Backups, op: &crate::access::Operator, id: &str, on: bool) -> Result<()> {
+async fn pin(
+    ctx: &Ctx,
+    b: &Backups,
+    op: &crate::access::Operator,
+    id: &str,
+    on: bool,
+) -> Result<()> {
     let e = b.pin(op, id, on).await?;
     if ctx.json {
         return ctx.print_json(&entry_json(&e));
@@ -238,7 +270,11 @@ async fn pin(ctx: &Ctx, b: &Backups, op: &crate::access::Operator, id: &str, on:
     println!(
         "backup {} {}",
         e.short_id(),
-        if on { "pinned: prune and delete leave it alone" } else { "unpinned" }
+        if on {
+            "pinned: prune and delete leave it alone"
+        } else {
+            "unpinned"
+        }
     );
     Ok(())
 }
@@ -250,11 +286,6 @@ async fn ask_confirmation(
     target: &str,
     opts: &RestoreOptions,
 ) -> Result<Confirm> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Refused(
-            "a restore needs confirmation and there is no terminal to ask on; pass --yes (or --dry-run to look first)".into(),
-        ));
-    }
     let plan = b.restore_plan(op, target, opts).await?;
     let what = match &plan.org {
         Some(code) => format!("organization {code}'s rows"),
@@ -311,11 +342,25 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             r.plan.file
         );
     } else {
-        println!("restored {scope} from {} (backup {}):", r.plan.file, &r.plan.backup_id[..8]);
+        println!(
+            "restored {scope} from {} (backup {}):",
+            r.plan.file,
+            &r.plan.backup_id[..8]
+        );
     }
     print!(
         "{}",
-        table(&["TABLE", "ROWS NOW", "ROWS IN BACKUP", "TOTALS NOW", "TOTALS IN BACKUP"], &rows, &[1, 2])
+        table(
+            &[
+                "TABLE",
+                "ROWS NOW",
+                "ROWS IN BACKUP",
+                "TOTALS NOW",
+                "TOTALS IN BACKUP"
+            ],
+            &rows,
+            &[1, 2]
+        )
     );
     if r.dry_run {
         println!("(\"now\" is before the restore; amounts in poisha)");
@@ -323,7 +368,12 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
         println!("(\"now\" was before the restore; amounts in poisha)");
     }
     if let Some(pre) = &r.pre_restore {
-        let org = r.plan.org.as_deref().map(|c| format!(" --org {c}")).unwrap_or_default();
+        let org = r
+            .plan
+            .org
+            .as_deref()
+            .map(|c| format!(" --org {c}"))
+            .unwrap_or_default();
         println!(
             "pre-restore backup {} ({}); undo with: somiti backup restore {}{org} --yes",
             pre.short_id(),
@@ -418,9 +468,15 @@ fn list_row(e: &BackupEntry) -> Vec<String> {
         e.scope.clone(),
         status,
         e.size_bytes.map(human).unwrap_or_else(|| "-".into()),
-        e.total_rows.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        e.total_rows
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
         verified,
-        if e.pinned { "yes".into() } else { String::new() },
+        if e.pinned {
+            "yes".into()
+        } else {
+            String::new()
+        },
         e.file.clone(),
     ]
 }

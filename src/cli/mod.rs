@@ -7,6 +7,7 @@ pub mod csv;
 pub mod init;
 pub mod member;
 pub mod people;
+pub mod scheduler;
 
 use std::path::PathBuf;
 
@@ -83,6 +84,11 @@ pub enum Command {
     /// Import members from a CSV file (or write the template)
     #[command(subcommand)]
     Import(csv::ImportCmd),
+    /// Scheduled jobs: status, run now, enable, disable, history
+    #[command(subcommand)]
+    Scheduler(scheduler::SchedulerCmd),
+    /// Run the scheduler headless (systemd: assets/somiti-daemon.service)
+    Daemon,
 }
 
 /// What every command needs: the settings, the output mode, and (opened on demand) the store.
@@ -211,6 +217,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Backup(c)) => backup::run(&ctx, c).await,
         Some(Command::Export(c)) => csv::export(&ctx, c).await,
         Some(Command::Import(c)) => csv::import(&ctx, c).await,
+        Some(Command::Scheduler(c)) => scheduler::run(&ctx, c).await,
+        Some(Command::Daemon) => scheduler::daemon(&ctx).await,
     }
 }
 
