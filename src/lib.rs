@@ -5,6 +5,7 @@ pub mod access;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod csvio;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod collection;
+pub mod csv;
 pub mod init;
 pub mod member;
 pub mod people;
@@ -77,6 +78,12 @@ pub enum Command {
     /// Backups: create, list, verify, restore, download, delete, pin, prune
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Export members or collections as CSV for Excel
+    #[command(subcommand)]
+    Export(csv::ExportCmd),
+    /// Import members from a CSV file (or write the template)
+    #[command(subcommand)]
+    Import(csv::ImportCmd),
     /// Scheduled jobs: status, run now, enable, disable, history
     #[command(subcommand)]
     Scheduler(scheduler::SchedulerCmd),
@@ -208,6 +215,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
         Some(Command::User(c)) => people::user(&ctx, c).await,
         Some(Command::Backup(c)) => backup::run(&ctx, c).await,
+        Some(Command::Export(c)) => csv::export(&ctx, c).await,
+        Some(Command::Import(c)) => csv::import(&ctx, c).await,
         Some(Command::Scheduler(c)) => scheduler::run(&ctx, c).await,
         Some(Command::Daemon) => scheduler::daemon(&ctx).await,
     }

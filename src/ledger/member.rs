@@ -297,6 +297,61 @@ pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> 
     })
 }
 
+/// Insert many validated members inside a transaction, several rows per statement
+/// (imports: 10,000 members in one transaction without 10,000 round trips).
+pub async fn insert_many_tx(
+    tx: &mut crate::db::Tx,
+    org_id: i64,
+    members: &[ValidMember],
+) -> Result<u64> {
+    // 11 parameters a row. SQLite looks `$N` parameters up by name, so a statement's cost
+    // grows faster than its rows: 50 rows a statement measured 4x faster than 400.
+    const ROWS_PER_STATEMENT: usize = 50;
+    let mut inserted = 0;
+    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=11).map(|k| format!("${}", i * 11 + k)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO members (org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on) VALUES {values}"
+        );
+        let res = on_tx!(tx, |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for m in chunk {
+                q = q
+                    .bind(org_id)
+                    .bind(&m.member_no)
+                    .bind(&m.name)
+                    .bind(&m.nid)
+                    .bind(&m.mobile)
+                    .bind(m.worker_id)
+                    .bind(m.loan_amount)
+                    .bind(m.daily_installment)
+                    .bind(m.daily_savings)
+                    .bind(&m.status)
+                    .bind(m.joined_on);
+            }
+            q.execute(&mut *c).await.map(|r| r.rows_affected())
+        });
+        inserted += res.map_err(|e| {
+            let e = Error::from(e);
+            if e.is_unique_violation() {
+                Error::invalid(
+                    "member_no/nid",
+                    "a member number or NID was taken while the import ran; nothing was imported, run it again",
+                )
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok(inserted)
+}
+
 /// Change a member's details (not their collections). Every field is checked again.
 pub async fn update(
     store: &Store,
@@ -436,6 +491,19 @@ impl MemberSort {
     }
 }
 
+/// The register's filter as SQL: `m` is members, `$2` the pattern from `filter_pattern`.
+pub const FILTER_SQL: &str =
+    " AND (LOWER(m.name) LIKE $2 OR m.member_no LIKE $2 OR m.mobile LIKE $2 OR m.nid LIKE $2)";
+
+/// The LIKE pattern for a register filter (name, number, mobile or NID; Bengali digits
+/// accepted), or `None` when there is nothing to filter on.
+pub fn filter_pattern(filter: Option<&str>) -> Option<String> {
+    filter
+        .map(|f| validate::normalize_digits(f).to_lowercase())
+        .filter(|f| !f.is_empty())
+        .map(|f| format!("%{f}%"))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct MemberQuery {
     /// Matches name, member number, mobile or NID (substring, case-insensitive).
@@ -482,16 +550,8 @@ pub async fn list(
         &org.code,
     )
     .await?;
-    let filter = q
-        .filter
-        .as_deref()
-        .map(|f| validate::normalize_digits(f).to_lowercase())
-        .filter(|f| !f.is_empty());
-    let where_filter = if filter.is_some() {
-        " AND (LOWER(m.name) LIKE $2 OR m.member_no LIKE $2 OR m.mobile LIKE $2 OR m.nid LIKE $2)"
-    } else {
-        ""
-    };
+    let pattern = filter_pattern(q.filter.as_deref());
+    let where_filter = if pattern.is_some() { FILTER_SQL } else { "" };
     let limit = if q.limit <= 0 { 50 } else { q.limit };
     let cols = MEMBER_COLS
         .split(", ")
@@ -510,7 +570,6 @@ pub async fn list(
         paid = balance::PAID_SUBQUERIES,
     );
     let count_sql = format!("SELECT COUNT(*) FROM members m WHERE m.org_id = $1{where_filter}");
-    let pattern = filter.map(|f| format!("%{f}%"));
     let (rows, total) = on_store!(store, |p| {
         let mut rq =
             sqlx::query_as::<_, RegisterRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(org.id);
