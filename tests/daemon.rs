@@ -176,3 +176,60 @@ fn sigterm_during_a_backup_leaves_no_broken_archive() {
         ok(somiti(d).args(["backup", "verify", e["id"].as_str().unwrap()]));
     }
 }
+
+#[test]
+fn scheduled_csv_export_writes_every_org_and_keeps_only_the_newest_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::write(
+        d.join("config.toml"),
+        "[export]\nkeep = 2\n\n[[schedule]]\nname = \"csv\"\ncron = \"0 5 * * *\"\naction = \"export-csv\"\n",
+    )
+    .unwrap();
+    ok(somiti(d).args(["init", "--org-code", "DEMO", "--org-name", "Demo Somiti"]));
+    ok(somiti(d).args([
+        "demo",
+        "--members",
+        "40",
+        "--days",
+        "10",
+        "--orgs",
+        "2",
+        "--seed",
+        "3",
+    ]));
+    for _ in 0..3 {
+        ok(somiti(d).args(["scheduler", "run", "csv"]));
+        std::thread::sleep(Duration::from_millis(1_100)); // run folders are named by the second
+    }
+    let root = d.join("exports").join("scheduled");
+    let mut runs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "export.keep = 2 keeps the two newest runs");
+    let files: Vec<String> = std::fs::read_dir(&runs[1])
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files.len(),
+        4,
+        "members and collections for each of two organizations: {files:?}"
+    );
+    for f in &files {
+        let bytes = std::fs::read(runs[1].join(f)).unwrap();
+        assert!(
+            bytes.starts_with("\u{feff}".as_bytes()),
+            "{f} has a BOM for Excel"
+        );
+    }
+    assert_eq!(
+        sql(
+            d,
+            "SELECT COUNT(*) FROM scheduler_runs WHERE job = 'csv' AND trigger = 'manual' AND status = 'ok'"
+        ),
+        "3"
+    );
+}

@@ -2,6 +2,8 @@
 //! backup, prune, verify-latest (with drill) and export-csv. They act as the built-in
 //! `system` operator, and every one of them is audited by the core call it makes.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -84,6 +86,48 @@ impl CoreActions {
     }
 }
 
+impl CoreActions {
+    /// A members and a collections CSV per organization into a folder of its own under
+    /// `<export dir>/scheduled`, then the oldest runs beyond `export.keep` are removed.
+    async fn export_csv(&self) -> Result<String> {
+        let root = self.settings.export_dir.join("scheduled");
+        let run = root.join(chrono::Utc::now().format("%Y-%m-%d_%H-%M-%S").to_string());
+        for d in [&self.settings.export_dir, &root, &run] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(format!("setting mode 0700 on {}", d.display()), e))?;
+        }
+        let files = crate::csvio::export_all(&self.store, &run).await?;
+        let removed = prune_export_runs(&root, self.settings.config.export.keep)?;
+        Ok(format!(
+            "{} files in {} ({removed} old export runs removed)",
+            files.len(),
+            run.display()
+        ))
+    }
+}
+
+/// Keep the newest `keep` export runs (folders named by their UTC start); 0 keeps all.
+pub fn prune_export_runs(root: &Path, keep: u32) -> Result<usize> {
+    if keep == 0 {
+        return Ok(0);
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| Error::io(format!("reading {}", root.display()), e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    let excess = runs.len().saturating_sub(keep as usize);
+    for old in &runs[..excess] {
+        std::fs::remove_dir_all(old)
+            .map_err(|e| Error::io(format!("removing {}", old.display()), e))?;
+    }
+    Ok(excess)
+}
+
 impl Actions for CoreActions {
     fn run<'a>(&'a self, job: &'a Job, cancel: CancellationToken) -> BoxFuture<'a, Result<String>> {
         Box::pin(async move {
@@ -91,9 +135,7 @@ impl Actions for CoreActions {
                 ScheduleAction::Backup => self.backup(job, &cancel).await,
                 ScheduleAction::Prune => self.prune().await,
                 ScheduleAction::VerifyLatest => self.verify_latest(job, &cancel).await,
-                ScheduleAction::ExportCsv => Err(Error::Other(
-                    "export-csv is wired when the CSV writer lands".into(),
-                )),
+                ScheduleAction::ExportCsv => self.export_csv().await,
             }
         })
     }
