@@ -5,13 +5,15 @@
 //! installment (until the loan is fully due) plus the daily savings. A reversal row carries
 //! the amounts of the entry it cancels, so "effective" sums subtract reversal rows.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
-use crate::db::Store;
+use crate::db::{Store, Tx};
 use crate::error::Result;
 use crate::ledger::member::Member;
 use crate::ledger::org::CollectionDays;
-use crate::on_store;
+use crate::{on_store, on_tx};
 
 /// Effective amounts paid by `m` (all time), as two columns `loan_paid`, `savings_paid`.
 pub const PAID_SUBQUERIES: &str = "\
@@ -152,4 +154,200 @@ mod tests {
         assert_eq!(b.loan_outstanding, 700_00);
         assert_eq!(b.savings_balance, 20_00);
     }
+}
+
+/// Effective (loan, savings) paid by each member of an organization on days before `date`.
+///
+/// Summing every collection before a date grows with the ledger's age; instead the sums
+/// through the latest closed day come from `close_balances` (see migration 0004), and only
+/// the days between that close and `date` are read.
+pub async fn paid_before(
+    store: &Store,
+    org_id: i64,
+    date: NaiveDate,
+) -> Result<HashMap<i64, (i64, i64)>> {
+    let Some(closed) = crate::ledger::day::closed_through(store, org_id).await? else {
+        return sums(store, org_id, None, Some(date)).await;
+    };
+    let mut paid = close_balances(store, org_id, closed).await?;
+    if date > closed {
+        // add what came after the close and before the date
+        let after = closed.succ_opt().unwrap_or(closed);
+        for (m, (l, s)) in sums(store, org_id, Some(after), Some(date)).await? {
+            let e = paid.entry(m).or_insert((0, 0));
+            e.0 += l;
+            e.1 += s;
+        }
+    } else {
+        // take back what came on or after the date, up to the close
+        let through = closed.succ_opt().unwrap_or(closed);
+        for (m, (l, s)) in sums(store, org_id, Some(date), Some(through)).await? {
+            let e = paid.entry(m).or_insert((0, 0));
+            e.0 -= l;
+            e.1 -= s;
+        }
+    }
+    Ok(paid)
+}
+
+/// Effective sums per member over `from <= collected_on < until` (either bound optional).
+async fn sums(
+    store: &Store,
+    org_id: i64,
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Result<HashMap<i64, (i64, i64)>> {
+    let mut sql = format!(
+        "SELECT member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections WHERE org_id = $1"
+    );
+    let mut n = 1;
+    if from.is_some() {
+        n += 1;
+        sql += &format!(" AND collected_on >= ${n}");
+    }
+    if until.is_some() {
+        n += 1;
+        sql += &format!(" AND collected_on < ${n}");
+    }
+    sql += " GROUP BY member_id";
+    let rows = on_store!(store, |p| {
+        let mut q =
+            sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(sql.as_str())).bind(org_id);
+        if let Some(f) = from {
+            q = q.bind(f);
+        }
+        if let Some(u) = until {
+            q = q.bind(u);
+        }
+        q.fetch_all(p).await?
+    });
+    Ok(rows.into_iter().map(|(m, l, s)| (m, (l, s))).collect())
+}
+
+/// The sums through `closed`, rebuilt first when the cache was built for another day.
+async fn close_balances(
+    store: &Store,
+    org_id: i64,
+    closed: NaiveDate,
+) -> Result<HashMap<i64, (i64, i64)>> {
+    let mark: Option<NaiveDate> = on_store!(store, |p| sqlx::query_scalar(
+        "SELECT closed_on FROM close_balance_marks WHERE org_id = $1"
+    )
+    .bind(org_id)
+    .fetch_optional(p)
+    .await?);
+    if mark != Some(closed) {
+        rebuild_close_balances(store, org_id).await?;
+    }
+    let rows: Vec<(i64, i64, i64)> = on_store!(store, |p| sqlx::query_as(
+        "SELECT member_id, loan_paid, savings_paid FROM close_balances WHERE org_id = $1"
+    )
+    .bind(org_id)
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().map(|(m, l, s)| (m, (l, s))).collect())
+}
+
+/// Rebuild an organization's close balances for its current closed day, in one write
+/// transaction that also holds off closes and reopens.
+pub async fn rebuild_close_balances(store: &Store, org_id: i64) -> Result<()> {
+    let mut tx = store.begin().await?;
+    crate::ledger::day::lock_org(&mut tx, org_id).await?;
+    let closed = crate::ledger::day::closed_through_tx(&mut tx, org_id).await?;
+    forget_close_balances(&mut tx, Some(org_id)).await?;
+    if let Some(closed) = closed {
+        let insert = format!(
+            "INSERT INTO close_balances (org_id, member_id, loan_paid, savings_paid) \
+             SELECT org_id, member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
+             WHERE org_id = $1 AND collected_on <= $2 GROUP BY org_id, member_id"
+        );
+        on_tx!(&mut tx, |c| {
+            sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                .bind(org_id)
+                .bind(closed)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "INSERT INTO close_balance_marks (org_id, closed_on, built_at) VALUES ($1, $2, $3)",
+            )
+            .bind(org_id)
+            .bind(closed)
+            .bind(chrono::Utc::now())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+    }
+    tx.commit().await
+}
+
+/// Drop the close balances (one organization, or all): the next review rebuilds them.
+/// Close, reopen and restore call this inside their own transaction.
+pub async fn forget_close_balances(tx: &mut Tx, org_id: Option<i64>) -> Result<()> {
+    let (marks, rows) = match org_id {
+        Some(_) => (
+            "DELETE FROM close_balance_marks WHERE org_id = $1",
+            "DELETE FROM close_balances WHERE org_id = $1",
+        ),
+        None => (
+            "DELETE FROM close_balance_marks",
+            "DELETE FROM close_balances",
+        ),
+    };
+    on_tx!(tx, |c| {
+        let mut a = sqlx::query(marks);
+        let mut b = sqlx::query(rows);
+        if let Some(o) = org_id {
+            a = a.bind(o);
+            b = b.bind(o);
+        }
+        a.execute(&mut *c).await?;
+        b.execute(&mut *c).await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// A day is being closed (`previous` → `closed`): when the cache was built for `previous`,
+/// add the collections in between; otherwise drop it for a rebuild.
+pub async fn advance_close_balances(
+    tx: &mut Tx,
+    org_id: i64,
+    previous: Option<NaiveDate>,
+    closed: NaiveDate,
+) -> Result<()> {
+    let mark: Option<NaiveDate> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT closed_on FROM close_balance_marks WHERE org_id = $1"
+    )
+    .bind(org_id)
+    .fetch_optional(&mut *c)
+    .await?);
+    let Some(prev) = previous.filter(|p| mark == Some(*p)) else {
+        return forget_close_balances(tx, Some(org_id)).await;
+    };
+    let upsert = format!(
+        "INSERT INTO close_balances (org_id, member_id, loan_paid, savings_paid) \
+         SELECT org_id, member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
+         WHERE org_id = $1 AND collected_on > $2 AND collected_on <= $3 GROUP BY org_id, member_id \
+         ON CONFLICT (org_id, member_id) DO UPDATE SET \
+         loan_paid = close_balances.loan_paid + excluded.loan_paid, \
+         savings_paid = close_balances.savings_paid + excluded.savings_paid"
+    );
+    on_tx!(tx, |c| {
+        sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+            .bind(org_id)
+            .bind(prev)
+            .bind(closed)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "UPDATE close_balance_marks SET closed_on = $1, built_at = $2 WHERE org_id = $3",
+        )
+        .bind(closed)
+        .bind(chrono::Utc::now())
+        .bind(org_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(())
 }

@@ -6,6 +6,7 @@ use chrono::{NaiveDate, Utc};
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
+use crate::ledger::balance;
 use crate::ledger::org::Organization;
 use crate::{on_store, on_tx};
 
@@ -81,7 +82,8 @@ async fn close_checked(
     }
     let mut tx = store.begin().await?;
     lock_org(&mut tx, org.id).await?;
-    if let Some(closed) = closed_through_tx(&mut tx, org.id).await?
+    let previous = closed_through_tx(&mut tx, org.id).await?;
+    if let Some(closed) = previous
         && date <= closed
     {
         return Err(Error::invalid(
@@ -89,6 +91,7 @@ async fn close_checked(
             format!("{} is already closed through {closed}", org.code),
         ));
     }
+    balance::advance_close_balances(&mut tx, org.id, previous, date).await?;
     on_tx!(&mut tx, |c| sqlx::query(
         "INSERT INTO day_closes (org_id, closed_on, closed_by, closed_at) VALUES ($1, $2, $3, $4)"
     )
@@ -167,6 +170,7 @@ async fn reopen_checked(
     .execute(&mut *c)
     .await?
     .rows_affected());
+    balance::forget_close_balances(&mut tx, Some(org.id)).await?;
     audit::record_tx(
         &mut tx,
         &op.username,

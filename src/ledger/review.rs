@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::access::{Operator, Permission, require};
 use crate::db::Store;
 use crate::error::Result;
-use crate::ledger::balance::{self, EFFECTIVE_LOAN, EFFECTIVE_SAVINGS};
+use crate::ledger::balance;
 use crate::ledger::collection::{COLLECTION_COLS, Collection};
 use crate::ledger::day;
 use crate::ledger::member::{MEMBER_COLS, Member};
@@ -159,20 +159,11 @@ pub async fn daily(
     let member_sql = format!(
         "SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND status = 'active' AND joined_on <= $2"
     );
-    let before_sql = format!(
-        "SELECT member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
-         WHERE org_id = $1 AND collected_on < $2 GROUP BY member_id"
-    );
     let day_sql = format!(
         "SELECT {COLLECTION_COLS} FROM collections WHERE org_id = $1 AND collected_on = $2 ORDER BY id"
     );
-    let (members, before, entries) = on_store!(store, |p| {
+    let (members, entries) = on_store!(store, |p| {
         let m = sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(member_sql.as_str()))
-            .bind(org.id)
-            .bind(date)
-            .fetch_all(p)
-            .await?;
-        let b = sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(before_sql.as_str()))
             .bind(org.id)
             .bind(date)
             .fetch_all(p)
@@ -182,10 +173,9 @@ pub async fn daily(
             .bind(date)
             .fetch_all(p)
             .await?;
-        (m, b, e)
+        (m, e)
     });
-    let paid_before: HashMap<i64, (i64, i64)> =
-        before.into_iter().map(|(m, l, s)| (m, (l, s))).collect();
+    let paid_before = balance::paid_before(store, org.id, date).await?;
     let reversed_ids: std::collections::HashSet<i64> =
         entries.iter().filter_map(|c| c.reversal_of).collect();
     let mut by_member: HashMap<i64, Vec<Collection>> = HashMap::new();
