@@ -402,6 +402,8 @@ impl Backups {
             for spec in specs.iter().rev() {
                 delete_rows(&mut tx, spec, plan.org.is_some().then_some(db_org)).await?;
             }
+            // The review's cached sums through the closed day describe the rows going away.
+            crate::ledger::balance::forget_close_balances(&mut tx, None).await?;
             let total = plan
                 .manifest
                 .as_ref()
@@ -428,6 +430,23 @@ impl Backups {
                         s.name
                     );
                     sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).execute(&mut **t).await?;
+                }
+            }
+            // Whole tables: what was loaded is what verify checked against the manifest
+            // (the file cannot have been swapped in between).
+            if plan.org.is_none()
+                && let Some(m) = &plan.manifest
+            {
+                for l in &loaded {
+                    let same = m
+                        .table(l.table)
+                        .is_some_and(|t| t.rows == l.rows && t.totals == l.totals);
+                    if !same {
+                        return Err(Error::VerifyFailed(format!(
+                            "{}: {} changed while it was being restored; nothing was changed",
+                            plan.file, l.table
+                        )));
+                    }
                 }
             }
             let org_after = plan.archive_org.or(db_org);
