@@ -233,3 +233,47 @@ fn scheduled_csv_export_writes_every_org_and_keeps_only_the_newest_runs() {
         "3"
     );
 }
+
+#[test]
+fn the_default_jobs_back_up_and_a_drill_records_its_result() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(somiti(d).args(["init", "--org-code", "DEMO", "--org-name", "Demo Somiti"]));
+    ok(somiti(d).args(["demo", "--members", "40", "--days", "15", "--seed", "5"]));
+    // the embedded defaults: daily-backup, weekly-prune, daily-drill
+    let out = ok(somiti(d).args(["scheduler", "run", "daily-backup"]));
+    assert!(out.contains("-scheduled.zip"), "{out}");
+    let out = ok(somiti(d).args(["scheduler", "run", "daily-drill"]));
+    assert!(out.contains("verified with a restore drill"), "{out}");
+    let all = backups(d);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["kind"], "scheduled");
+    assert_eq!(
+        all[0]["verify_result"], "ok",
+        "the drill's result is in the catalogue"
+    );
+    assert!(all[0]["verified_at"].is_string());
+    let st: Value =
+        serde_json::from_str(&ok(somiti(d).args(["scheduler", "status", "--json"]))).unwrap();
+    let drill = st["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "daily-drill")
+        .unwrap();
+    assert_eq!(drill["last_run"]["status"], "ok");
+    assert_eq!(drill["last_run"]["trigger"], "manual");
+    assert!(
+        st["newest_verified_backup"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("-scheduled.zip")
+    );
+    assert_eq!(
+        sql(
+            d,
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'system' AND action = 'backup.verify' AND outcome = 'ok'"
+        ),
+        "1"
+    );
+}
