@@ -174,7 +174,7 @@ fn newest_backup(dir: &Path, db: Option<&str>) -> (String, PathBuf, u64) {
         c.arg("--database").arg(u);
     }
     let v: Value = serde_json::from_str(&output(c.args(["backup", "list", "--json"]))).unwrap();
-    let b = v["backups"]
+    let b = v
         .as_array()
         .unwrap()
         .iter()
