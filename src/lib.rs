@@ -9,5 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ledger;
+pub mod logging;
+pub mod scheduler;
 
 pub use error::{Error, Result};

@@ -6,9 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::access::{self, Role, users};
-use crate::cli::demo_shim::{self as demo, DemoOptions};
 use crate::cli::{Ctx, collection};
 use crate::db::Store;
+use crate::demo::{self, DemoOptions};
 use crate::error::{Error, Result};
 use crate::ledger::org::{self, NewOrganization};
 use crate::on_store;
@@ -255,7 +255,14 @@ pub async fn info(ctx: &Ctx) -> Result<()> {
         export_dir: s.export_dir.display().to_string(),
         log_dir: s.log_dir.display().to_string(),
         organizations: orgs,
-        scheduler: "not running (no daemon)".into(),
+        scheduler: {
+            let tz = crate::scheduler::default_timezone(&store).await?;
+            let jobs = crate::scheduler::jobs_from_config(&s.config, &tz)?;
+            crate::scheduler::status::status(&store, &jobs, None)
+                .await?
+                .runner
+                .description
+        },
     };
     if ctx.json {
         return ctx.print_json(&info);

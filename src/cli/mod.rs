@@ -3,10 +3,10 @@
 
 pub mod backup;
 pub mod collection;
-mod demo_shim;
 pub mod init;
 pub mod member;
 pub mod people;
+pub mod scheduler;
 
 use std::path::PathBuf;
 
@@ -77,6 +77,11 @@ pub enum Command {
     /// Backups: create, list, verify, restore, download, delete, pin, prune
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Scheduled jobs: status, run now, enable, disable, history
+    #[command(subcommand)]
+    Scheduler(scheduler::SchedulerCmd),
+    /// Run the scheduler headless (systemd: assets/somiti-daemon.service)
+    Daemon,
 }
 
 /// What every command needs: the settings, the output mode, and (opened on demand) the store.
@@ -203,6 +208,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
         Some(Command::User(c)) => people::user(&ctx, c).await,
         Some(Command::Backup(c)) => backup::run(&ctx, c).await,
+        Some(Command::Scheduler(c)) => scheduler::run(&ctx, c).await,
+        Some(Command::Daemon) => scheduler::daemon(&ctx).await,
     }
 }
 

@@ -1,0 +1,210 @@
+//! Scheduler status, readable from any process: each job's next and last run, who runs the
+//! scheduler, the newest completed and verified backups, and whether they are late.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::ScheduleAction;
+use crate::db::Store;
+use crate::error::Result;
+use crate::on_store;
+use crate::scheduler::Job;
+use crate::scheduler::engine::stale_before;
+use crate::scheduler::runs::{self, Run, Runner};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub action: &'static str,
+    pub cron: String,
+    pub timezone: String,
+    /// "daily at 02:00 Asia/Dhaka"
+    pub schedule: String,
+    pub enabled: bool,
+    pub next_run_utc: Option<DateTime<Utc>>,
+    /// The next run as wall-clock time in the job's zone, RFC 3339 with its offset.
+    pub next_run_local: Option<String>,
+    pub running: bool,
+    pub last_run: Option<Run>,
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerStatus {
+    /// "console", "daemon" or "nobody"
+    pub kind: String,
+    pub host: Option<String>,
+    pub pid: Option<i64>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    /// "a daemon on db1 (pid 4242)", "this console", "nobody"
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupAge {
+    pub id: String,
+    pub file: String,
+    pub created_at: DateTime<Utc>,
+    pub age_seconds: i64,
+    /// "3 h 12 min"
+    pub age: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedulerStatus {
+    pub now: DateTime<Utc>,
+    pub runner: RunnerStatus,
+    pub runners: Vec<Runner>,
+    pub jobs: Vec<JobStatus>,
+    pub newest_backup: Option<BackupAge>,
+    pub newest_verified_backup: Option<BackupAge>,
+    pub warnings: Vec<String>,
+}
+
+pub fn human_age(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BackupRow {
+    id: String,
+    file: String,
+    created_at: DateTime<Utc>,
+}
+
+async fn newest(store: &Store, verified: bool, now: DateTime<Utc>) -> Result<Option<BackupAge>> {
+    let sql = if verified {
+        "SELECT id, file, created_at FROM backups WHERE status = 'completed' AND verify_result = 'ok' ORDER BY created_at DESC LIMIT 1"
+    } else {
+        "SELECT id, file, created_at FROM backups WHERE status = 'completed' ORDER BY created_at DESC LIMIT 1"
+    };
+    let row = on_store!(store, |p| sqlx::query_as::<_, BackupRow>(sql)
+        .fetch_optional(p)
+        .await?);
+    Ok(row.map(|r| {
+        let age = (now - r.created_at).num_seconds();
+        BackupAge {
+            id: r.id,
+            file: r.file,
+            created_at: r.created_at,
+            age_seconds: age,
+            age: human_age(age),
+        }
+    }))
+}
+
+/// Everything the status screens show. `this_runner` is the caller's own `host:pid`, so a
+/// console can say "this console".
+pub async fn status(
+    store: &Store,
+    jobs: &[Job],
+    this_runner: Option<&str>,
+) -> Result<SchedulerStatus> {
+    let now = Utc::now();
+    let runners = runs::live_runners(store, stale_before(now)).await?;
+    let runner = match runners.first() {
+        Some(r) if Some(r.runner.as_str()) == this_runner => RunnerStatus {
+            kind: r.kind.clone(),
+            host: Some(r.host.clone()),
+            pid: Some(r.pid),
+            heartbeat_at: Some(r.heartbeat_at),
+            description: format!("this {}", r.kind),
+        },
+        Some(r) => RunnerStatus {
+            kind: r.kind.clone(),
+            host: Some(r.host.clone()),
+            pid: Some(r.pid),
+            heartbeat_at: Some(r.heartbeat_at),
+            description: format!("a {} on {} (pid {})", r.kind, r.host, r.pid),
+        },
+        None => RunnerStatus {
+            kind: "nobody".into(),
+            host: None,
+            pid: None,
+            heartbeat_at: None,
+            description: "nobody: no console or daemon runs the scheduler".into(),
+        },
+    };
+    let mut out = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let enabled = runs::enabled_override(store, &j.name)
+            .await?
+            .unwrap_or(j.enabled);
+        let next = if enabled {
+            j.schedule.next_after(now)
+        } else {
+            None
+        };
+        let last = runs::last_run(store, &j.name).await?;
+        let running = runs::running(store, &j.name).await?.is_some();
+        out.push(JobStatus {
+            name: j.name.clone(),
+            action: j.action_name(),
+            cron: j.schedule.expr.clone(),
+            timezone: j.schedule.tz.name().to_string(),
+            schedule: j.schedule.describe(),
+            enabled,
+            next_run_utc: next,
+            next_run_local: next.map(|n| n.with_timezone(&j.schedule.tz).to_rfc3339()),
+            running,
+            last_result: last
+                .as_ref()
+                .filter(|r| r.status == "ok")
+                .map(|r| r.result.clone()),
+            last_error: last
+                .as_ref()
+                .filter(|r| r.status == "failed")
+                .map(|r| r.error.clone()),
+            last_run: last,
+        });
+    }
+    let newest_backup = newest(store, false, now).await?;
+    let newest_verified_backup = newest(store, true, now).await?;
+    let mut warnings = Vec::new();
+    let grace = chrono::Duration::minutes(30);
+    for (j, st) in jobs.iter().zip(&out) {
+        if !st.enabled {
+            continue;
+        }
+        let (have, what) = match j.action {
+            ScheduleAction::Backup => (&newest_backup, "backup"),
+            ScheduleAction::VerifyLatest => (&newest_verified_backup, "verified backup"),
+            _ => continue,
+        };
+        let allowed = j.schedule.max_interval(now) + grace;
+        match have {
+            None => warnings.push(format!(
+                "no {what} yet; job {} expects one {}",
+                j.name,
+                j.schedule.describe()
+            )),
+            Some(b) if now - b.created_at > allowed => warnings.push(format!(
+                "the newest {what} is {} old; job {} expects one {}",
+                b.age,
+                j.name,
+                j.schedule.describe()
+            )),
+            Some(_) => {}
+        }
+    }
+    if runner.kind == "nobody" && out.iter().any(|j| j.enabled) {
+        warnings
+            .push("nobody runs the scheduler: start `somiti daemon` or keep a console open".into());
+    }
+    Ok(SchedulerStatus {
+        now,
+        runner,
+        runners,
+        jobs: out,
+        newest_backup,
+        newest_verified_backup,
+        warnings,
+    })
+}
