@@ -325,7 +325,7 @@ pub async fn run(cfg: &BenchConfig) -> Report {
     // --- PostgreSQL: the same ledger restored into a server, then backup and restore
     if let Some(base) = &cfg.pg_url {
         let src = fresh_pg(base).await;
-        output(somiti(&w.join("pg-src")).arg("--database").arg(&src).arg("backup").arg("restore").arg(&ops.archive).arg("--yes"));
+        output(somiti(&w.join("pg-src")).arg("--database").arg(&src).arg("backup").arg("restore").arg(&ops.archive).args(["--yes", "--include-users"]));
         let pgdir = w.join("pg-src");
         let mut backup = Vec::new();
         let mut peer = Vec::new();
