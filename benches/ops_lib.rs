@@ -31,14 +31,24 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     pub fn from_env() -> BenchConfig {
-        let num = |k: &str, d: u32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        let num = |k: &str, d: u32| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
         BenchConfig {
             members: num("SOMITI_BENCH_MEMBERS", 3_250),
             days: num("SOMITI_BENCH_DAYS", 365),
             runs: num("SOMITI_BENCH_RUNS", 3) as usize,
             scale: num("SOMITI_BENCH_SCALE", 4),
-            pg_url: std::env::var("SOMITI_TEST_PG_URL").ok().filter(|u| !u.is_empty()),
-            out: PathBuf::from(std::env::var("SOMITI_BENCH_OUT").unwrap_or_else(|_| "target/bench/ops.json".into())),
+            pg_url: std::env::var("SOMITI_TEST_PG_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
+            out: PathBuf::from(
+                std::env::var("SOMITI_BENCH_OUT")
+                    .unwrap_or_else(|_| "target/bench/ops.json".into()),
+            ),
         }
     }
 }
@@ -52,7 +62,9 @@ pub struct Sample {
 }
 
 pub fn measure(cmd: &mut Command) -> Sample {
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let started = Instant::now();
     let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
@@ -137,13 +149,19 @@ pub struct MemoryScale {
 pub fn somiti(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--data-dir").arg(dir);
-    c.env_remove("SOMITI_DATABASE_URL").env_remove("SOMITI_OPERATOR").env_remove("SOMITI_CONFIG");
+    c.env_remove("SOMITI_DATABASE_URL")
+        .env_remove("SOMITI_OPERATOR")
+        .env_remove("SOMITI_CONFIG");
     c
 }
 
 fn output(c: &mut Command) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{c:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -154,18 +172,24 @@ fn sh(script: &str) -> Command {
 }
 
 fn sqlite_scalar(db: &Path, sql: &str) -> u64 {
-    output(Command::new("sqlite3").arg(db).arg(sql)).trim().parse().unwrap_or(0)
+    output(Command::new("sqlite3").arg(db).arg(sql))
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// A ledger in a fresh data dir: init plus the demo generator.
 fn make_ledger(dir: &Path, members: u32, days: u32) {
     output(somiti(dir).args(["init", "--org-code", "BENCH", "--org-name", "Bench Somiti"]));
-    output(somiti(dir).args(["demo", "--members", &members.to_string(), "--days", &days.to_string(), "--seed", "11"]));
-}
-
-fn create_backup(cmd: &mut Command) -> (Sample, String, PathBuf) {
-    let s = measure(cmd.args(["backup", "create"]));
-    (s, String::new(), PathBuf::new())
+    output(somiti(dir).args([
+        "demo",
+        "--members",
+        &members.to_string(),
+        "--days",
+        &days.to_string(),
+        "--seed",
+        "11",
+    ]));
 }
 
 fn newest_backup(dir: &Path, db: Option<&str>) -> (String, PathBuf, u64) {
@@ -183,11 +207,22 @@ fn newest_backup(dir: &Path, db: Option<&str>) -> (String, PathBuf, u64) {
         .cloned()
         .expect("a completed backup");
     let file = b["file"].as_str().unwrap();
-    (b["id"].as_str().unwrap().to_string(), dir.join("backups").join(file), b["rows"].as_u64().unwrap_or(0))
+    (
+        b["id"].as_str().unwrap().to_string(),
+        dir.join("backups").join(file),
+        b["rows"].as_u64().unwrap_or(0),
+    )
 }
 
-fn row(op: &str, somiti: Measured, peer: Option<(&str, Measured)>, target: Option<(&str, bool)>) -> Row {
-    let ratio = peer.as_ref().map(|(_, p)| somiti.median_ms / p.median_ms.max(1e-9));
+fn row(
+    op: &str,
+    somiti: Measured,
+    peer: Option<(&str, Measured)>,
+    target: Option<(&str, bool)>,
+) -> Row {
+    let ratio = peer
+        .as_ref()
+        .map(|(_, p)| somiti.median_ms / p.median_ms.max(1e-9));
     Row {
         operation: op.into(),
         somiti,
@@ -201,9 +236,14 @@ fn row(op: &str, somiti: Measured, peer: Option<(&str, Measured)>, target: Optio
 
 async fn fresh_pg(base: &str) -> String {
     use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(base).await.expect("connect to SOMITI_TEST_PG_URL");
+    let mut c = sqlx::PgConnection::connect(base)
+        .await
+        .expect("connect to SOMITI_TEST_PG_URL");
     let name = format!("somiti_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
     let (head, _) = base.rsplit_once('/').expect("URL ends with /database");
     format!("{head}/{name}")
 }
@@ -225,15 +265,24 @@ async fn core_calls(db: &Path, runs: usize) -> (Measured, Measured, chrono::Naiv
     for _ in 0..n {
         let t = Instant::now();
         let r = review::daily(&store, &op, &o, date, None).await.unwrap();
-        rv.push(Sample { wall: t.elapsed(), max_rss_kib: 0 });
+        rv.push(Sample {
+            wall: t.elapsed(),
+            max_rss_kib: 0,
+        });
         lines = r.lines.len() as u64;
     }
     let mut ml = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
-        let q = member::MemberQuery { limit: 50, ..Default::default() };
+        let q = member::MemberQuery {
+            limit: 50,
+            ..Default::default()
+        };
         member::list(&store, &op, &o, &q).await.unwrap();
-        ml.push(Sample { wall: t.elapsed(), max_rss_kib: 0 });
+        ml.push(Sample {
+            wall: t.elapsed(),
+            max_rss_kib: 0,
+        });
     }
     store.close().await;
     (Measured::of(&rv, lines), Measured::of(&ml, 50), date)
@@ -263,22 +312,40 @@ struct SqliteOps {
 fn sqlite_ops(work: &Path, dir: &Path, runs: usize) -> SqliteOps {
     let mut backup = Vec::new();
     for _ in 0..runs {
-        backup.push(create_backup(&mut somiti(dir)).0);
+        backup.push(measure(somiti(dir).args(["backup", "create"])));
     }
     let (id, archive, rows) = newest_backup(dir, None);
     let mut verify = Vec::new();
     let mut drill = Vec::new();
     for _ in 0..runs {
         verify.push(measure(somiti(dir).args(["backup", "verify", &id])));
-        drill.push(measure(somiti(dir).args(["backup", "verify", &id, "--drill"])));
+        drill.push(measure(
+            somiti(dir).args(["backup", "verify", &id, "--drill"]),
+        ));
     }
     let mut restore = Vec::new();
     for i in 0..runs {
-        let target = work.join(format!("restore-{}-{i}", dir.file_name().unwrap().to_string_lossy()));
-        restore.push(measure(somiti(&target).arg("backup").arg("restore").arg(&archive).arg("--yes")));
+        let target = work.join(format!(
+            "restore-{}-{i}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        restore.push(measure(
+            somiti(&target)
+                .arg("backup")
+                .arg("restore")
+                .arg(&archive)
+                .arg("--yes"),
+        ));
         let _ = std::fs::remove_dir_all(&target);
     }
-    SqliteOps { backup, verify, drill, restore, archive, rows }
+    SqliteOps {
+        backup,
+        verify,
+        drill,
+        restore,
+        archive,
+        rows,
+    }
 }
 
 pub async fn run(cfg: &BenchConfig) -> Report {
@@ -289,7 +356,10 @@ pub async fn run(cfg: &BenchConfig) -> Report {
     make_ledger(&dir, cfg.members, cfg.days);
     let db = dir.join("somiti.db");
     let collections = sqlite_scalar(&db, "SELECT COUNT(*) FROM collections");
-    eprintln!("{collections} collections; measuring with {} runs each", cfg.runs);
+    eprintln!(
+        "{collections} collections; measuring with {} runs each",
+        cfg.runs
+    );
     let mut rows = Vec::new();
 
     // --- SQLite: backup, verify, restore against sqlite3 .dump | gzip
@@ -298,60 +368,129 @@ pub async fn run(cfg: &BenchConfig) -> Report {
     let dump = w.join("peer.sql.gz");
     let mut peer_backup = Vec::new();
     for _ in 0..cfg.runs {
-        peer_backup.push(measure(&mut sh(&format!("sqlite3 '{}' .dump | gzip -1 > '{}'", db.display(), dump.display()))));
+        peer_backup.push(measure(&mut sh(&format!(
+            "sqlite3 '{}' .dump | gzip -1 > '{}'",
+            db.display(),
+            dump.display()
+        ))));
     }
     let mut peer_verify = Vec::new();
     let mut peer_restore = Vec::new();
     for i in 0..cfg.runs {
         peer_verify.push(measure(&mut sh(&format!("gzip -t '{}'", dump.display()))));
         let new = w.join(format!("peer-restore-{i}.db"));
-        peer_restore.push(measure(&mut sh(&format!("gunzip -c '{}' | sqlite3 '{}'", dump.display(), new.display()))));
+        peer_restore.push(measure(&mut sh(&format!(
+            "gunzip -c '{}' | sqlite3 '{}'",
+            dump.display(),
+            new.display()
+        ))));
         let _ = std::fs::remove_file(&new);
     }
     let b = Measured::of(&ops.backup, total);
     let pb = Measured::of(&peer_backup, total);
     let holds = b.median_ms <= pb.median_ms / 2.0;
-    rows.push(row("backup (SQLite)", b.clone(), Some(("sqlite3 .dump | gzip -1", pb)), Some(("≤ 0.5× peer", holds))));
+    rows.push(row(
+        "backup (SQLite)",
+        b.clone(),
+        Some(("sqlite3 .dump | gzip -1", pb)),
+        Some(("≤ 0.5× peer", holds)),
+    ));
     let v = Measured::of(&ops.verify, total);
-    rows.push(row("verify", v, Some(("gzip -t", Measured::of(&peer_verify, total))), None));
+    rows.push(row(
+        "verify",
+        v,
+        Some(("gzip -t", Measured::of(&peer_verify, total))),
+        None,
+    ));
     let d = Measured::of(&ops.drill, total);
     let drill_holds = d.median_ms <= 2.0 * b.median_ms;
-    rows.push(row("verify --drill", d, Some(("gzip -t", Measured::of(&peer_verify, total))), Some(("≤ 2× backup", drill_holds))));
+    rows.push(row(
+        "verify --drill",
+        d,
+        Some(("gzip -t", Measured::of(&peer_verify, total))),
+        Some(("≤ 2× backup", drill_holds)),
+    ));
     let r = Measured::of(&ops.restore, total);
     let pr = Measured::of(&peer_restore, total);
     let holds = r.median_ms <= pr.median_ms;
-    rows.push(row("restore into empty SQLite", r, Some(("gunzip | sqlite3", pr)), Some(("≤ 1× peer", holds))));
+    rows.push(row(
+        "restore into empty SQLite",
+        r,
+        Some(("gunzip | sqlite3", pr)),
+        Some(("≤ 1× peer", holds)),
+    ));
 
     // --- PostgreSQL: the same ledger restored into a server, then backup and restore
     if let Some(base) = &cfg.pg_url {
         let src = fresh_pg(base).await;
-        output(somiti(&w.join("pg-src")).arg("--database").arg(&src).arg("backup").arg("restore").arg(&ops.archive).args(["--yes", "--include-users"]));
+        output(
+            somiti(&w.join("pg-src"))
+                .arg("--database")
+                .arg(&src)
+                .arg("backup")
+                .arg("restore")
+                .arg(&ops.archive)
+                .args(["--yes", "--include-users"]),
+        );
         let pgdir = w.join("pg-src");
         let mut backup = Vec::new();
         let mut peer = Vec::new();
         let pgdump = w.join("peer.dump");
         for _ in 0..cfg.runs {
-            backup.push(measure(somiti(&pgdir).arg("--database").arg(&src).args(["backup", "create"])));
-            peer.push(measure(Command::new("pg_dump").args(["-Fc", "-f"]).arg(&pgdump).arg(&src)));
+            backup.push(measure(
+                somiti(&pgdir)
+                    .arg("--database")
+                    .arg(&src)
+                    .args(["backup", "create"]),
+            ));
+            peer.push(measure(
+                Command::new("pg_dump")
+                    .args(["-Fc", "-f"])
+                    .arg(&pgdump)
+                    .arg(&src),
+            ));
         }
         let (_, pg_archive, _) = newest_backup(&pgdir, Some(&src));
         let b = Measured::of(&backup, total);
         let p = Measured::of(&peer, total);
         let holds = b.median_ms < p.median_ms;
-        rows.push(row("backup (PostgreSQL)", b, Some(("pg_dump -Fc", p)), Some(("< 1× peer", holds))));
+        rows.push(row(
+            "backup (PostgreSQL)",
+            b,
+            Some(("pg_dump -Fc", p)),
+            Some(("< 1× peer", holds)),
+        ));
         let mut restore = Vec::new();
         let mut peer = Vec::new();
         for i in 0..cfg.runs {
             let a = fresh_pg(base).await;
             let d = w.join(format!("pg-restore-{i}"));
-            restore.push(measure(somiti(&d).arg("--database").arg(&a).arg("backup").arg("restore").arg(&pg_archive).arg("--yes")));
+            restore.push(measure(
+                somiti(&d)
+                    .arg("--database")
+                    .arg(&a)
+                    .arg("backup")
+                    .arg("restore")
+                    .arg(&pg_archive)
+                    .arg("--yes"),
+            ));
             let b2 = fresh_pg(base).await;
-            peer.push(measure(Command::new("pg_restore").args(["--single-transaction", "--no-owner", "-d"]).arg(&b2).arg(&pgdump)));
+            peer.push(measure(
+                Command::new("pg_restore")
+                    .args(["--single-transaction", "--no-owner", "-d"])
+                    .arg(&b2)
+                    .arg(&pgdump),
+            ));
         }
         let r = Measured::of(&restore, total);
         let p = Measured::of(&peer, total);
         let holds = r.median_ms <= 1.5 * p.median_ms;
-        rows.push(row("restore into empty PostgreSQL", r, Some(("pg_restore --single-transaction", p)), Some(("≤ 1.5× peer", holds))));
+        rows.push(row(
+            "restore into empty PostgreSQL",
+            r,
+            Some(("pg_restore --single-transaction", p)),
+            Some(("≤ 1.5× peer", holds)),
+        ));
     } else {
         eprintln!("SOMITI_TEST_PG_URL is not set: PostgreSQL rows are left out");
     }
@@ -365,15 +504,29 @@ pub async fn run(cfg: &BenchConfig) -> Report {
         peer.push(measure(&mut c));
     }
     let holds = review.median_ms < 50.0;
-    rows.push(row("daily review of one date", review, Some(("same SQL in sqlite3", Measured::of(&peer, total))), Some(("< 50 ms", holds))));
+    rows.push(row(
+        "daily review of one date",
+        review,
+        Some(("same SQL in sqlite3", Measured::of(&peer, total))),
+        Some(("< 50 ms", holds)),
+    ));
     rows.push(row("members list, first page", members, None, None));
 
     // --- memory: the same operations on a ledger `scale` times larger
     let mut memory_scale = None;
     let peaks_1x = [
-        ("backup", ops.backup.iter().map(|s| s.max_rss_kib).max().unwrap_or(0)),
-        ("verify --drill", ops.drill.iter().map(|s| s.max_rss_kib).max().unwrap_or(0)),
-        ("restore", ops.restore.iter().map(|s| s.max_rss_kib).max().unwrap_or(0)),
+        (
+            "backup",
+            ops.backup.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        ),
+        (
+            "verify --drill",
+            ops.drill.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        ),
+        (
+            "restore",
+            ops.restore.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        ),
     ];
     let under_100 = peaks_1x.iter().all(|(_, k)| (*k as f64) / 1024.0 < 100.0);
     rows.push(Row {
@@ -408,7 +561,12 @@ pub async fn run(cfg: &BenchConfig) -> Report {
             })
             .collect();
         let holds = peaks.iter().all(|p| p.3 <= 1.2);
-        memory_scale = Some(MemoryScale { factor: cfg.scale, total_rows: big_ops.rows, peaks, holds });
+        memory_scale = Some(MemoryScale {
+            factor: cfg.scale,
+            total_rows: big_ops.rows,
+            peaks,
+            holds,
+        });
     }
 
     Report {
@@ -429,7 +587,15 @@ pub fn render(r: &Report) -> String {
     );
     out += &format!(
         "{:<36} {:>10} {:>12} {:>9}   {:<32} {:>10} {:>7}   {:<12} {}\n",
-        "operation", "somiti ms", "rows/s", "peak MiB", "peer", "peer ms", "ratio", "target", "holds"
+        "operation",
+        "somiti ms",
+        "rows/s",
+        "peak MiB",
+        "peer",
+        "peer ms",
+        "ratio",
+        "target",
+        "holds"
     );
     for x in &r.rows {
         out += &format!(
@@ -439,8 +605,13 @@ pub fn render(r: &Report) -> String {
             x.somiti.rows_per_s,
             x.somiti.peak_rss_mib,
             x.peer_name.clone().unwrap_or_else(|| "—".into()),
-            x.peer.as_ref().map(|p| format!("{:.1}", p.median_ms)).unwrap_or_else(|| "—".into()),
-            x.ratio.map(|v| format!("{v:.2}×")).unwrap_or_else(|| "—".into()),
+            x.peer
+                .as_ref()
+                .map(|p| format!("{:.1}", p.median_ms))
+                .unwrap_or_else(|| "—".into()),
+            x.ratio
+                .map(|v| format!("{v:.2}×"))
+                .unwrap_or_else(|| "—".into()),
             x.target.clone().unwrap_or_default(),
             match x.holds {
                 Some(true) => "yes",
@@ -450,7 +621,10 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(m) = &r.memory_scale {
-        out += &format!("\nPeak memory at {}× the rows ({} rows):\n", m.factor, m.total_rows);
+        out += &format!(
+            "\nPeak memory at {}× the rows ({} rows):\n",
+            m.factor, m.total_rows
+        );
         for (n, a, b, ratio) in &m.peaks {
             out += &format!("  {n:<16} {a:>7.1} MiB → {b:>7.1} MiB  ({ratio:.2}×)\n");
         }

@@ -12,7 +12,9 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
         days: 20,
         runs: 1,
         scale: 2,
-        pg_url: std::env::var("SOMITI_TEST_PG_URL").ok().filter(|u| !u.is_empty()),
+        pg_url: std::env::var("SOMITI_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
         out: out.path().join("ops.json"),
     };
     if cfg.pg_url.is_none() && std::env::var("CI").as_deref() == Ok("true") {
@@ -22,20 +24,42 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
     ops_lib::write_json(&report, &cfg.out);
     let text = ops_lib::render(&report);
     let ops: Vec<&str> = report.rows.iter().map(|r| r.operation.as_str()).collect();
-    for want in ["backup (SQLite)", "verify", "verify --drill", "restore into empty SQLite", "daily review of one date", "members list, first page"] {
+    for want in [
+        "backup (SQLite)",
+        "verify",
+        "verify --drill",
+        "restore into empty SQLite",
+        "daily review of one date",
+        "members list, first page",
+    ] {
         assert!(ops.contains(&want), "{want} missing from {ops:?}");
     }
     if cfg.pg_url.is_some() {
-        assert!(ops.contains(&"backup (PostgreSQL)") && ops.contains(&"restore into empty PostgreSQL"));
+        assert!(
+            ops.contains(&"backup (PostgreSQL)") && ops.contains(&"restore into empty PostgreSQL")
+        );
     }
     for r in &report.rows {
         if r.peer_name.is_some() {
-            assert!(r.peer.as_ref().unwrap().median_ms > 0.0, "{} peer measured", r.operation);
+            assert!(
+                r.peer.as_ref().unwrap().median_ms > 0.0,
+                "{} peer measured",
+                r.operation
+            );
         }
     }
     assert!(report.collections > 0);
-    assert!(report.memory_scale.as_ref().unwrap().peaks.iter().all(|p| p.1 > 1.0 && p.2 > 1.0));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg.out).unwrap()).unwrap();
+    assert!(
+        report
+            .memory_scale
+            .as_ref()
+            .unwrap()
+            .peaks
+            .iter()
+            .all(|p| p.1 > 1.0 && p.2 > 1.0)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg.out).unwrap()).unwrap();
     assert_eq!(json["rows"].as_array().unwrap().len(), report.rows.len());
     assert!(text.contains("sqlite3 .dump | gzip -1"), "{text}");
 }
