@@ -4,6 +4,7 @@
 //! SOMITI_BENCH_SCALE (4: the memory check on a 4× ledger; 0 skips it). PostgreSQL rows
 //! need SOMITI_TEST_PG_URL. Results: the table on stdout, JSON in target/bench/ops.json.
 
+#[path = "support/ops_lib.rs"]
 mod ops_lib;
 
 fn main() {

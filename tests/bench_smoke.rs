@@ -1,7 +1,7 @@
 //! The benchmark harness on a tiny ledger: every operation and every peer is measured and
 //! the JSON report is written (the real run is `cargo bench --bench ops`).
 
-#[path = "../benches/ops_lib.rs"]
+#[path = "../benches/support/ops_lib.rs"]
 mod ops_lib;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

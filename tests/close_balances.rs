@@ -1,5 +1,7 @@
 //! The daily review reads sums through the latest closed day from a cache; whatever the
 //! closes, reopens and restores in between, its numbers equal sums taken from scratch.
+// amounts are written taka_poisha: 100_00 is 100 taka
+#![allow(clippy::inconsistent_digit_grouping)]
 
 #[macro_use]
 mod common;

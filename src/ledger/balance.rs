@@ -106,56 +106,6 @@ pub async fn paid_through(
     }))
 }
 
-#[cfg(test)]
-// amounts are written taka_poisha: 1_000_00 is 1,000 taka
-#[allow(clippy::inconsistent_digit_grouping)]
-mod tests {
-    use super::*;
-    use crate::ledger::org::DEFAULT_COLLECTION_DAYS;
-
-    fn member() -> Member {
-        Member {
-            id: 1,
-            org_id: 1,
-            member_no: "1".into(),
-            name: "Rahima".into(),
-            nid: "1234567890".into(),
-            mobile: "01712345678".into(),
-            worker_id: None,
-            loan_amount: 1_000_00,
-            daily_installment: 300_00,
-            daily_savings: 20_00,
-            status: "active".into(),
-            joined_on: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), // Monday
-        }
-    }
-
-    #[test]
-    fn loan_due_stops_at_the_loan_amount() {
-        let m = member();
-        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
-        let thu = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
-        // Mon..Thu = 4 collection days; loan 1000 due in 300s caps at 1000
-        assert_eq!(due_through(&m, &days, thu), (1_000_00, 80_00));
-        assert_eq!(due_on(&m, &days, thu), (100_00, 20_00));
-        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        assert_eq!(due_on(&m, &days, fri), (0, 0));
-    }
-
-    #[test]
-    fn arrears_and_days_in_arrears() {
-        let m = member();
-        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
-        let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
-        // due Mon+Tue = 640; paid 320 -> arrears 320 = 1 day
-        let b = Balances::as_of(&m, &days, wed, 300_00, 20_00);
-        assert_eq!(b.arrears, 320_00);
-        assert_eq!(b.days_in_arrears, 1);
-        assert_eq!(b.loan_outstanding, 700_00);
-        assert_eq!(b.savings_balance, 20_00);
-    }
-}
-
 /// Effective (loan, savings) paid by each member of an organization on days before `date`.
 ///
 /// Summing every collection before a date grows with the ledger's age; instead the sums
@@ -350,4 +300,54 @@ pub async fn advance_close_balances(
         .rows_affected()
     });
     Ok(())
+}
+
+#[cfg(test)]
+// amounts are written taka_poisha: 1_000_00 is 1,000 taka
+#[allow(clippy::inconsistent_digit_grouping)]
+mod tests {
+    use super::*;
+    use crate::ledger::org::DEFAULT_COLLECTION_DAYS;
+
+    fn member() -> Member {
+        Member {
+            id: 1,
+            org_id: 1,
+            member_no: "1".into(),
+            name: "Rahima".into(),
+            nid: "1234567890".into(),
+            mobile: "01712345678".into(),
+            worker_id: None,
+            loan_amount: 1_000_00,
+            daily_installment: 300_00,
+            daily_savings: 20_00,
+            status: "active".into(),
+            joined_on: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), // Monday
+        }
+    }
+
+    #[test]
+    fn loan_due_stops_at_the_loan_amount() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let thu = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        // Mon..Thu = 4 collection days; loan 1000 due in 300s caps at 1000
+        assert_eq!(due_through(&m, &days, thu), (1_000_00, 80_00));
+        assert_eq!(due_on(&m, &days, thu), (100_00, 20_00));
+        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert_eq!(due_on(&m, &days, fri), (0, 0));
+    }
+
+    #[test]
+    fn arrears_and_days_in_arrears() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        // due Mon+Tue = 640; paid 320 -> arrears 320 = 1 day
+        let b = Balances::as_of(&m, &days, wed, 300_00, 20_00);
+        assert_eq!(b.arrears, 320_00);
+        assert_eq!(b.days_in_arrears, 1);
+        assert_eq!(b.loan_outstanding, 700_00);
+        assert_eq!(b.savings_balance, 20_00);
+    }
 }

@@ -29,7 +29,7 @@ pub enum SchedEffect {
 pub enum SchedOutcome {
     Status {
         seq: u64,
-        result: Result<SchedulerStatus, String>,
+        result: Result<Box<SchedulerStatus>, String>,
     },
     History {
         job: String,
@@ -53,6 +53,7 @@ pub async fn run(store: &Store, op: &Operator, cx: &SchedContext, e: SchedEffect
             seq,
             result: status::status(store, &cx.jobs, Some(&cx.runner))
                 .await
+                .map(Box::new)
                 .map_err(s),
         },
         SchedEffect::History { job } => SchedOutcome::History {

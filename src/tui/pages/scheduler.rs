@@ -107,7 +107,7 @@ impl App {
                         }
                         self.scheduler.selected =
                             self.scheduler.selected.min(s.jobs.len().saturating_sub(1));
-                        self.scheduler.status = Some(s);
+                        self.scheduler.status = Some(*s);
                         self.scheduler.error = None;
                         self.scheduler.history_job.clear();
                         return self.scheduler_history();

@@ -61,6 +61,8 @@ pub struct Sample {
     pub max_rss_kib: u64,
 }
 
+// The child is reaped by wait4 below, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn measure(cmd: &mut Command) -> Sample {
     cmd.stdout(Stdio::null())
         .stderr(Stdio::piped())
