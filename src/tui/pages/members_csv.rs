@@ -130,8 +130,7 @@ impl App {
                 org.code
             ),
             "Every row is checked first and nothing is written until you confirm;".into(),
-            "one bad row and nothing is imported. `somiti import template` gives the columns."
-                .into(),
+            "one bad row imports nothing. `somiti import template` gives the columns.".into(),
         ];
         self.overlays.push(Overlay::Form(Box::new(form)));
     }
