@@ -5,10 +5,12 @@ mod tui_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use somiti::access::Role;
+use somiti::csvio::{AlreadyPresent, ExportReport, ImportProblem, ImportReport, Table};
 use somiti::tui::app::{Overlay, Tab};
 use somiti::tui::backup_tasks::BackupEffect;
 use somiti::tui::keymap::{Action, BINDINGS, Mode, action_for, help_sections};
-use somiti::tui::tasks::{Effect, Outcome};
+use somiti::tui::tasks::{Effect, Exported, Outcome};
+use somiti::tui::widgets::form::FormPurpose;
 use tui_support::*;
 
 #[test]
@@ -408,4 +410,269 @@ fn every_binding_is_reachable_and_not_shadowed() {
             );
         }
     }
+}
+
+fn export_form_path(app: &somiti::tui::app::App) -> String {
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) if f.purpose == FormPurpose::ExportMembers => f.value("path"),
+        other => panic!("expected the export form, got {other:?}"),
+    }
+}
+
+fn import_report(problems: Vec<ImportProblem>, present: u64, would: u64) -> ImportReport {
+    ImportReport {
+        org: "DEMO".into(),
+        file: "/home/rahim/members.csv".into(),
+        dry_run: true,
+        separator: ",".into(),
+        had_bom: true,
+        rows: present + would,
+        problems,
+        already_present: (1..=present)
+            .map(|i| AlreadyPresent {
+                row: i + 1,
+                member_no: i.to_string(),
+                nid: format!("{}", 1_234_567_000 + i),
+            })
+            .collect(),
+        would_import: would,
+        imported: 0,
+    }
+}
+
+#[test]
+fn export_offers_a_new_file_in_the_export_dir_and_sends_the_current_filter() {
+    let mut app = full_app((80, 24));
+    app.members.filter = "Rahima".into();
+    assert_eq!(action_for(ch('E'), &app), Some(Action::ExportCsv));
+    assert!(
+        press(&mut app, ch('E')).is_empty(),
+        "nothing runs before Enter"
+    );
+    assert_eq!(
+        export_form_path(&app),
+        "/var/lib/somiti/exports/members_2026-11-22_12-00.csv",
+        "the default name is in the organization's local time, by the console's clock"
+    );
+    let fx = press(&mut app, key(KeyCode::Enter));
+    match fx.as_slice() {
+        [
+            Effect::ExportMembers {
+                org,
+                filter,
+                out,
+                export_dir,
+            },
+        ] => {
+            assert_eq!(org.code, "DEMO");
+            assert_eq!(filter.as_deref(), Some("Rahima"));
+            assert_eq!(out, "/var/lib/somiti/exports/members_2026-11-22_12-00.csv");
+            assert_eq!(export_dir, "/var/lib/somiti/exports");
+        }
+        other => panic!("expected one export, got {other:?}"),
+    }
+    assert!(matches!(app.overlays.last(), Some(Overlay::Form(f)) if f.busy));
+    // the core's refusal lands in the form, which stays open
+    app.apply(Outcome::Exported(Err(vec![(
+        String::new(),
+        "rahim is a viewer and may not export data".into(),
+    )])));
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) => {
+            assert!(!f.busy);
+            assert_eq!(
+                f.note.as_deref(),
+                Some("rahim is a viewer and may not export data")
+            );
+        }
+        other => panic!("expected the form with the refusal, got {other:?}"),
+    }
+    // without a filter the whole register goes; an answer shows rows, path and scp line
+    app.overlays.clear();
+    app.members.filter.clear();
+    press(&mut app, ch('E'));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::ExportMembers { filter: None, .. }]
+    ));
+    app.apply(Outcome::Exported(Ok(Exported {
+        report: ExportReport {
+            table: Table::Members,
+            org: "DEMO".into(),
+            path: "/var/lib/somiti/exports/members_2026-11-22_12-00.csv".into(),
+            rows: 9,
+            bytes: 2048,
+            loan_total: 13_500_000,
+            savings_total: 450_000,
+        },
+        fetch: "scp rahim@db1:/var/lib/somiti/exports/members_2026-11-22_12-00.csv .".into(),
+    })));
+    assert_eq!(app.overlays.len(), 1, "the form closed");
+    match app.overlays.last() {
+        Some(Overlay::Message(m)) => {
+            let text = m.lines.join("\n");
+            assert!(text.contains("wrote 9 members of DEMO"), "{text}");
+            assert!(
+                text.contains(
+                    "scp rahim@db1:/var/lib/somiti/exports/members_2026-11-22_12-00.csv ."
+                ),
+                "{text}"
+            );
+        }
+        other => panic!("expected the export report, got {other:?}"),
+    }
+}
+
+#[test]
+fn import_checks_first_then_imports_on_y_or_enter_and_reloads_the_register() {
+    let mut app = full_app((80, 24));
+    assert!(press(&mut app, ch('I')).is_empty());
+    for c in "members.csv".chars() {
+        press(&mut app, ch(c));
+    }
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(fx.as_slice(), [Effect::ImportMembers { path, dry_run: true, .. }] if path == "/home/rahim/members.csv"),
+        "{fx:?}"
+    );
+    app.apply(Outcome::Imported {
+        dry_run: true,
+        path: "/home/rahim/members.csv".into(),
+        result: Ok(Box::new(import_report(vec![], 2, 3))),
+    });
+    match app.overlays.as_slice() {
+        [Overlay::Confirm(c)] => {
+            let text = c.lines.join("\n");
+            assert!(
+                text.contains("3 members would be imported, 2 already present (skipped)"),
+                "{text}"
+            );
+        }
+        other => panic!("expected only the confirmation, got {other:?}"),
+    }
+    // n cancels; nothing is imported
+    assert!(press(&mut app, ch('n')).is_empty());
+    assert!(app.overlays.is_empty());
+    // Enter says yes here (and only where the dialog offers it)
+    app.apply(Outcome::Imported {
+        dry_run: true,
+        path: "/home/rahim/members.csv".into(),
+        result: Ok(Box::new(import_report(vec![], 2, 3))),
+    });
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(fx.as_slice(), [Effect::ImportMembers { path, dry_run: false, .. }] if path == "/home/rahim/members.csv"),
+        "{fx:?}"
+    );
+    let mut done = import_report(vec![], 2, 3);
+    done.dry_run = false;
+    done.imported = 3;
+    let fx = app.apply(Outcome::Imported {
+        dry_run: false,
+        path: "/home/rahim/members.csv".into(),
+        result: Ok(Box::new(done)),
+    });
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadMembers { .. }]),
+        "the register reloads: {fx:?}"
+    );
+    match app.overlays.last() {
+        Some(Overlay::Message(m)) => assert!(
+            m.lines[0].contains("imported 3 members into DEMO (2 already present, skipped)"),
+            "{:?}",
+            m.lines
+        ),
+        other => panic!("expected the import report, got {other:?}"),
+    }
+}
+
+#[test]
+fn import_problems_are_listed_every_one_and_nothing_is_offered() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('I'));
+    press(&mut app, key(KeyCode::Enter));
+    let problems: Vec<ImportProblem> = (2..=30)
+        .map(|row| ImportProblem {
+            row,
+            column: "E".into(),
+            header: "nid".into(),
+            reason: "must have 10, 13 or 17 digits (got 9)".into(),
+        })
+        .collect();
+    app.apply(Outcome::Imported {
+        dry_run: true,
+        path: "/home/rahim/".into(),
+        result: Ok(Box::new(import_report(problems, 0, 0))),
+    });
+    let Some(Overlay::Message(m)) = app.overlays.last() else {
+        panic!("expected the problems, got {:?}", app.overlays);
+    };
+    assert_eq!(app.overlays.len(), 1, "the form closed, no confirmation");
+    assert!(m.error);
+    let text = m.lines.join("\n");
+    assert!(text.contains("nothing was imported"), "{text}");
+    for row in 2..=30 {
+        assert!(
+            text.contains(&format!(
+                "row {row}, column E (nid): must have 10, 13 or 17 digits (got 9)"
+            )),
+            "row {row} missing:\n{text}"
+        );
+    }
+    // the list scrolls, and Enter closes it without doing anything
+    press(&mut app, key(KeyCode::Down));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Message(m)) if m.scroll == 1));
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(app.overlays.is_empty());
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_reported_in_the_import_form() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('I'));
+    press(&mut app, key(KeyCode::Enter));
+    app.apply(Outcome::Imported {
+        dry_run: true,
+        path: "/home/rahim/".into(),
+        result: Err(vec![(
+            String::new(),
+            "reading /home/rahim/: Is a directory (os error 21)".into(),
+        )]),
+    });
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) => {
+            assert!(!f.busy);
+            assert!(f.note.as_deref().unwrap_or("").contains("Is a directory"));
+        }
+        other => panic!("expected the form with the error, got {other:?}"),
+    }
+}
+
+#[test]
+fn enter_does_not_confirm_a_delete_or_a_day_close() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('3'));
+    press(&mut app, ch('D'));
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(app.overlays.last(), Some(Overlay::Confirm(_))));
+}
+
+#[test]
+fn csv_keys_are_in_the_help_and_viewers_get_the_core_refusal() {
+    let mut app = full_app((80, 24));
+    assert!(app.in_build(Action::ExportCsv) && app.in_build(Action::ImportCsv));
+    app.operator = operator(Role::Viewer);
+    assert!(!app.binding_available(Action::ExportCsv));
+    // the keys still work: the core refuses with its own message
+    press(&mut app, ch('E'));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(matches!(fx.as_slice(), [Effect::ExportMembers { .. }]));
+    app.overlays.clear();
+    press(&mut app, ch('I'));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::ImportMembers { dry_run: true, .. }]
+    ));
 }

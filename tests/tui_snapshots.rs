@@ -7,7 +7,9 @@
 mod tui_support;
 
 use crossterm::event::KeyCode;
+use somiti::csvio::{AlreadyPresent, ImportProblem, ImportReport};
 use somiti::tui::app::{App, Overlay, Tab};
+use somiti::tui::tasks::Outcome;
 use somiti::tui::widgets::dialog::Message;
 use tui_support::*;
 
@@ -255,4 +257,87 @@ fn no_size_panics_in_any_view_or_dialog() {
             render(&app);
         }
     }
+}
+
+fn csv_report(problems: Vec<ImportProblem>, present: u64, would: u64) -> ImportReport {
+    ImportReport {
+        org: "DEMO".into(),
+        file: "/home/rahim/members.csv".into(),
+        dry_run: true,
+        separator: ",".into(),
+        had_bom: true,
+        rows: present + would + problems.len() as u64,
+        problems,
+        already_present: (1..=present)
+            .map(|i| AlreadyPresent {
+                row: i + 1,
+                member_no: i.to_string(),
+                nid: format!("{}", 1_234_567_000 + i),
+            })
+            .collect(),
+        would_import: would,
+        imported: 0,
+    }
+}
+
+fn csv_problem(row: u64, column: &str, header: &str, reason: &str) -> ImportProblem {
+    ImportProblem {
+        row,
+        column: column.into(),
+        header: header.into(),
+        reason: reason.into(),
+    }
+}
+
+#[test]
+fn members_csv_dialogs() {
+    snap("members_export_form", |s| {
+        let mut app = full_app(s);
+        app.members.filter = "Rahima".into();
+        press(&mut app, ch('E'));
+        app
+    });
+    snap("members_import_problems", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('I'));
+        press(&mut app, key(KeyCode::Enter));
+        let mut problems = vec![
+            csv_problem(3, "E", "nid", "must have 10, 13 or 17 digits (got 9)"),
+            csv_problem(
+                4,
+                "F",
+                "mobile",
+                "must be 01[3-9] and 8 digits (got \"0171234\")",
+            ),
+            csv_problem(
+                5,
+                "C",
+                "member_no",
+                "member 2 is already in DEMO (NID 1234567002)",
+            ),
+            csv_problem(7, "", "", "has 19 cells; the header has 16"),
+        ];
+        problems.extend(
+            (8..=20).map(|row| {
+                csv_problem(row, "H", "loan_amount", "\"abc\" is not an amount in taka")
+            }),
+        );
+        app.apply(Outcome::Imported {
+            dry_run: true,
+            path: "/home/rahim/members.csv".into(),
+            result: Ok(Box::new(csv_report(problems, 1, 0))),
+        });
+        app
+    });
+    snap("members_import_confirm", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('I'));
+        press(&mut app, key(KeyCode::Enter));
+        app.apply(Outcome::Imported {
+            dry_run: true,
+            path: "/home/rahim/members.csv".into(),
+            result: Ok(Box::new(csv_report(vec![], 9, 42))),
+        });
+        app
+    });
 }

@@ -2,8 +2,7 @@
 //! call `crate::csvio`, format its reports. Exports go to the export directory unless
 //! `--out` names a file or a folder.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -81,7 +80,7 @@ pub async fn export(ctx: &Ctx, cmd: ExportCmd) -> Result<()> {
     }
     let (store, op) = ctx.open().await?;
     let org = ctx.org(&store, &op, a.org.as_deref()).await?;
-    let out = out_path(ctx, a.out.as_deref(), table, &org)?;
+    let out = csvio::out_path(a.out.as_deref(), &ctx.settings.export_dir, table, &org)?;
     let rep = match table {
         Table::Members => {
             csvio::export_members(&store, &op, &org, a.filter.as_deref(), &out).await?
@@ -118,42 +117,11 @@ pub async fn export(ctx: &Ctx, cmd: ExportCmd) -> Result<()> {
         money::taka(rep.loan_total),
         money::taka(rep.savings_total)
     );
-    let abs = std::fs::canonicalize(&rep.path).unwrap_or(rep.path.clone());
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "HOST".into());
     println!(
-        "to fetch it to your machine: scp {}@{host}:{} .",
-        crate::access::os_login(),
-        abs.display()
+        "to fetch it to your machine: {}",
+        csvio::fetch_command(&rep.path)
     );
     Ok(())
-}
-
-/// `--out FILE`, `--out FOLDER` (default name inside), or the export directory.
-fn out_path(
-    ctx: &Ctx,
-    out: Option<&Path>,
-    table: Table,
-    org: &crate::ledger::org::Organization,
-) -> Result<PathBuf> {
-    match out {
-        Some(p) if p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') => {
-            Ok(csvio::default_path(p, table, org))
-        }
-        Some(p) => Ok(p.to_path_buf()),
-        None => {
-            let dir = &ctx.settings.export_dir;
-            if !dir.exists() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| Error::io(format!("securing {}", dir.display()), e))?;
-            }
-            Ok(csvio::default_path(dir, table, org))
-        }
-    }
 }
 
 pub async fn import(ctx: &Ctx, cmd: ImportCmd) -> Result<()> {

@@ -61,7 +61,69 @@ pub fn default_file_name(table: Table, org: &Organization, now: DateTime<Utc>) -
 /// A free path in `dir` for a new export: the default name, or `…_2.csv`, `…_3.csv` when
 /// an export of the same minute is already there (an export never overwrites another).
 pub fn default_path(dir: &Path, table: Table, org: &Organization) -> PathBuf {
-    free_path(dir, &default_file_name(table, org, Utc::now()))
+    default_path_at(dir, table, org, Utc::now())
+}
+
+/// `default_path` by a given clock (the console passes its own, so tests are fixed).
+pub fn default_path_at(
+    dir: &Path,
+    table: Table,
+    org: &Organization,
+    now: DateTime<Utc>,
+) -> PathBuf {
+    free_path(dir, &default_file_name(table, org, now))
+}
+
+/// Where an export goes: `out` a file, `out` a folder (the default name inside it), or,
+/// without `out`, the export directory (created private, mode 0700, when it is missing).
+pub fn out_path(
+    out: Option<&Path>,
+    export_dir: &Path,
+    table: Table,
+    org: &Organization,
+) -> Result<PathBuf> {
+    match out {
+        Some(p) if p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') => {
+            Ok(default_path(p, table, org))
+        }
+        Some(p) => {
+            if p.parent() == Some(export_dir) {
+                ensure_export_dir(export_dir)?;
+            }
+            Ok(p.to_path_buf())
+        }
+        None => {
+            ensure_export_dir(export_dir)?;
+            Ok(default_path(export_dir, table, org))
+        }
+    }
+}
+
+/// Create the export directory private (0700) when it is not there yet: exports hold
+/// NIDs and mobiles.
+pub fn ensure_export_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("securing {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+/// `scp user@host:/absolute/path .`: how the operator fetches an export over the same SSH.
+pub fn fetch_command(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "HOST".into());
+    format!(
+        "scp {}@{host}:{} .",
+        crate::access::os_login(),
+        abs.display()
+    )
 }
 
 fn free_path(dir: &Path, name: &str) -> PathBuf {

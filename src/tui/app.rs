@@ -75,6 +75,8 @@ pub struct HeaderFacts {
     pub scheduler_available: bool,
     /// Where downloads go unless the operator types another path (their home).
     pub download_dir: String,
+    /// Where CSV exports go unless the operator types another path (`[export] dir`).
+    pub export_dir: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +224,7 @@ impl App {
         match action {
             Action::AddMember | Action::EditMember => self.operator.role >= Role::Manager,
             Action::RecordCollection => self.operator.role >= Role::Worker,
+            Action::ExportCsv | Action::ImportCsv => self.operator.role >= Role::Manager,
             Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
             Action::BackupCreate
             | Action::BackupVerify
@@ -235,11 +238,9 @@ impl App {
         }
     }
 
-    /// Whether this build has the core behind an action (CSV and the scheduler come from
-    /// their own issues).
+    /// Whether this build has the core behind an action (the scheduler can be off).
     pub fn in_build(&self, action: Action) -> bool {
         match action {
-            Action::ExportCsv | Action::ImportCsv => false,
             Action::JobRunNow | Action::JobToggle => self.facts.scheduler_available,
             _ => true,
         }
@@ -389,6 +390,11 @@ impl App {
                     self.overlays.pop();
                     self.confirmed(yes)
                 }
+                Action::Submit if c.yes.enter_confirms() => {
+                    let yes = c.yes.clone();
+                    self.overlays.pop();
+                    self.confirmed(yes)
+                }
                 Action::Cancel => {
                     self.overlays.pop();
                     Vec::new()
@@ -485,6 +491,7 @@ impl App {
             Confirmed::DeleteBackup { id } => vec![Effect::Backup(
                 crate::tui::backup_tasks::BackupEffect::Delete { id },
             )],
+            Confirmed::ImportMembers { path } => self.import_confirmed(path),
         }
     }
 
@@ -502,6 +509,8 @@ impl App {
                 return Vec::new();
             }
             P::Download { id } => self.download_submitted(id.clone(), &form),
+            P::ExportMembers => self.export_submitted(&form),
+            P::ImportMembers => self.import_submitted(&form),
             P::RestoreTables { id } => return self.restore_tables_submitted(id.clone(), &form),
             P::RestoreConfirm { id, scope } => {
                 return self.restore_confirmed(id.clone(), scope.clone(), &form);
@@ -568,6 +577,12 @@ impl App {
                 offset,
                 result,
             } => self.audit_loaded(seq, offset, result),
+            Outcome::Exported(r) => self.members_exported(r),
+            Outcome::Imported {
+                dry_run,
+                path,
+                result,
+            } => self.members_imported(dry_run, path, result),
             Outcome::Backup(o) => self.backup_outcome(*o),
             Outcome::Sched(o) => self.sched_outcome(o),
             Outcome::Crashed(e) => {

@@ -299,6 +299,13 @@ pub const BINDINGS: &[Binding] = &[
     b(M::Confirm, c('y'), A::Confirm, "yes, do it", true),
     b(M::Confirm, KeyCode::Esc, A::Cancel, "no", true),
     b(M::Confirm, c('n'), A::Cancel, "no", false),
+    b(
+        M::Confirm,
+        KeyCode::Enter,
+        A::Submit,
+        "yes, where the dialog shows y/Enter",
+        false,
+    ),
     // messages
     b(M::Message, KeyCode::Enter, A::Back, "close", true),
     b(M::Message, KeyCode::Esc, A::Back, "close", false),

@@ -1,12 +1,15 @@
 //! Core calls off the UI task. The app asks for work as `Effect` values; each runs in its
 //! own tokio task and comes back as one `Outcome` event. A task that panics still answers.
 
+use std::path::{Path, PathBuf};
+
 use chrono::NaiveDate;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::access::Operator;
 use crate::access::audit::{self, AuditEntry, AuditFilter};
 use crate::backup::Backups;
+use crate::csvio::{self, ExportReport, ImportReport, Table};
 use crate::db::Store;
 use crate::error::Error;
 use crate::ledger::collection::{self, Collection, CollectionInput};
@@ -14,7 +17,7 @@ use crate::ledger::member::{self, Member, MemberDetail, MemberInput, MemberQuery
 use crate::ledger::org::{self, Organization, Worker};
 use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, validate};
-use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome};
+use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome, expand_home};
 use crate::tui::event::Event;
 use crate::tui::sched_tasks::{self, SchedContext, SchedEffect, SchedOutcome};
 
@@ -88,6 +91,19 @@ pub enum Effect {
         seq: u64,
         filter: AuditFilter,
     },
+    /// `csvio::export_members` to the typed path (empty: a new file in the export dir).
+    ExportMembers {
+        org: Box<Organization>,
+        filter: Option<String>,
+        out: String,
+        export_dir: String,
+    },
+    /// `csvio::import_members` from the typed path.
+    ImportMembers {
+        org: Box<Organization>,
+        path: String,
+        dry_run: bool,
+    },
     Backup(BackupEffect),
     Sched(SchedEffect),
 }
@@ -123,10 +139,24 @@ pub enum Outcome {
         offset: i64,
         result: Result<Vec<AuditEntry>, String>,
     },
+    Exported(Result<Exported, FieldErrors>),
+    Imported {
+        dry_run: bool,
+        /// The path as typed (the confirmation imports the same file).
+        path: String,
+        result: Result<Box<ImportReport>, FieldErrors>,
+    },
     Backup(Box<BackupOutcome>),
     Sched(SchedOutcome),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
+}
+
+/// An export written, with the line that fetches it over SSH (as the command line prints).
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub report: ExportReport,
+    pub fetch: String,
 }
 
 /// The core's error as field problems: `field: reason` pairs where the core named a field.
@@ -266,9 +296,49 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             offset: filter.offset,
             result: audit::list(store, &filter).await.map_err(s),
         },
+        Effect::ExportMembers {
+            org,
+            filter,
+            out,
+            export_dir,
+        } => Outcome::Exported(
+            export_members(store, op, &org, filter.as_deref(), &out, &export_dir)
+                .await
+                .map_err(|e| field_errors(&e)),
+        ),
+        Effect::ImportMembers { org, path, dry_run } => {
+            let file = PathBuf::from(expand_home(path.trim()));
+            let result = csvio::import_members(store, op, &org, &file, dry_run)
+                .await
+                .map(Box::new)
+                .map_err(|e| field_errors(&e));
+            Outcome::Imported {
+                dry_run,
+                path,
+                result,
+            }
+        }
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
         Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
     }
+}
+
+/// The command line's export: the same output path rules (a folder gets the default name,
+/// the export directory is created private), the core's export, the same scp line.
+async fn export_members(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    filter: Option<&str>,
+    out: &str,
+    export_dir: &str,
+) -> crate::error::Result<Exported> {
+    let typed = expand_home(out.trim());
+    let out = (!typed.is_empty()).then(|| PathBuf::from(typed));
+    let path = csvio::out_path(out.as_deref(), Path::new(export_dir), Table::Members, org)?;
+    let report = csvio::export_members(store, op, org, filter, &path).await?;
+    let fetch = csvio::fetch_command(&report.path);
+    Ok(Exported { report, fetch })
 }
 
 fn money_field(field: &str, text: &str, errors: &mut FieldErrors) -> i64 {

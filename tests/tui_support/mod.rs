@@ -433,6 +433,7 @@ pub fn bare_app(size: (u16, u16)) -> App {
             backups_available: true,
             scheduler_available: true,
             download_dir: "/home/rahim".into(),
+            export_dir: "/var/lib/somiti/exports".into(),
         },
         now: now(),
         size,

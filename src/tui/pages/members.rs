@@ -230,11 +230,12 @@ impl App {
                 }
                 Vec::new()
             }
-            Action::ExportCsv | Action::ImportCsv => {
-                self.flash(
-                    Level::Info,
-                    "CSV export and import are not in this build yet",
-                );
+            Action::ExportCsv => {
+                self.open_export_form();
+                Vec::new()
+            }
+            Action::ImportCsv => {
+                self.open_import_form();
                 Vec::new()
             }
             _ => Vec::new(),

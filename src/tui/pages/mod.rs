@@ -4,6 +4,7 @@
 mod audit;
 mod backups;
 mod members;
+mod members_csv;
 mod review;
 mod scheduler;
 

@@ -12,8 +12,24 @@ use crate::tui::widgets::centered;
 /// What a "yes" in a confirmation does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmed {
-    CloseDay { date: chrono::NaiveDate },
-    DeleteBackup { id: String },
+    CloseDay {
+        date: chrono::NaiveDate,
+    },
+    DeleteBackup {
+        id: String,
+    },
+    /// Import the members CSV at `path` (typed as in the form) after its clean dry run.
+    ImportMembers {
+        path: String,
+    },
+}
+
+impl Confirmed {
+    /// Whether Enter says yes too (only where nothing is lost by a slip of the finger:
+    /// the import was checked in full by the dry run the dialog reports).
+    pub fn enter_confirms(&self) -> bool {
+        matches!(self, Confirmed::ImportMembers { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,14 +110,19 @@ fn box_for(area: Rect, lines: usize, max_w: u16) -> Rect {
 pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
     let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(l.clone())).collect();
     lines.push(Line::default());
-    lines.push(Line::from(vec![
-        Span::styled("y", theme.key()),
+    let mut keys = vec![Span::styled("y", theme.key())];
+    if c.yes.enter_confirms() {
+        keys.push(Span::raw("/"));
+        keys.push(Span::styled("Enter", theme.key()));
+    }
+    keys.extend([
         Span::raw(" yes   "),
         Span::styled("n", theme.key()),
         Span::raw("/"),
         Span::styled("Esc", theme.key()),
         Span::raw(" no"),
-    ]));
+    ]);
+    lines.push(Line::from(keys));
     let width = area.width.saturating_sub(4).clamp(10, 64);
     let rect = centered(
         area,

@@ -48,6 +48,8 @@ pub enum FormPurpose {
     Download {
         id: String,
     },
+    ExportMembers,
+    ImportMembers,
     RestoreTables {
         id: String,
     },
