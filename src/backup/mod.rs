@@ -6,6 +6,7 @@
 //! ask the operator and show the results.
 
 pub mod archive;
+mod bulk;
 pub mod catalogue;
 pub mod create;
 mod load;
@@ -13,6 +14,7 @@ pub mod lock;
 pub mod ops;
 pub mod prune;
 pub mod restore;
+mod rowparse;
 pub mod schema;
 pub mod verify;
 mod writer;

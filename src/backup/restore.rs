@@ -369,7 +369,8 @@ impl Backups {
     ) -> Result<Vec<TableReport>> {
         let mut tx = self.store.begin().await?;
         let r = async {
-            prepare_tx(&mut tx, specs).await?;
+            let whole = plan.org.is_none();
+            prepare_tx(&mut tx, specs, whole).await?;
             // The pre-restore backup reads through the restore's own transaction: exactly
             // what is about to be replaced, with no writer in between.
             let scope = match &plan.org {
@@ -398,6 +399,12 @@ impl Backups {
                 }
                 v
             };
+            let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            let dropped = if whole {
+                Some(super::bulk::drop_for_load(&mut tx, &names).await?)
+            } else {
+                None
+            };
             report(progress, "deleting", 0, 0);
             for spec in specs.iter().rev() {
                 delete_rows(&mut tx, spec, plan.org.is_some().then_some(db_org)).await?;
@@ -422,6 +429,14 @@ impl Backups {
                 cancel,
             )
             .await?;
+            // References first (a message that names the row), then the rebuilt foreign
+            // keys check everything once more.
+            let org_after = plan.archive_org.or(db_org);
+            check_references(&mut tx, specs, plan, org_after).await?;
+            report(progress, "indexing", 0, 0);
+            if let Some(d) = dropped {
+                super::bulk::restore_after_load(&mut tx, d).await?;
+            }
             report(progress, "checking", 0, 0);
             if let Tx::Postgres(t) = &mut tx {
                 for s in specs.iter().filter(|s| s.identity) {
@@ -449,7 +464,6 @@ impl Backups {
                     }
                 }
             }
-            let org_after = plan.archive_org.or(db_org);
             let mut reports = Vec::new();
             for ((spec, l), (rows_now, totals_now)) in specs.iter().zip(&loaded).zip(before) {
                 let (rows, totals) = count_in(&mut tx, spec, scope_org(plan, org_after)).await?;
@@ -467,7 +481,6 @@ impl Backups {
                     totals_backup: l.totals.clone(),
                 });
             }
-            check_references(&mut tx, specs, plan, org_after).await?;
             if specs.iter().any(|s| s.name == "users") {
                 let admins: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar(
                     "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = $1"
@@ -602,9 +615,12 @@ pub(crate) async fn count_in(
 }
 
 /// Foreign keys are checked when the transaction ends (SQLite `defer_foreign_keys`,
-/// PostgreSQL deferrable constraints); PostgreSQL also holds off other writers of the
-/// tables being replaced until the restore ends.
-pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec]) -> Result<()> {
+/// PostgreSQL deferrable constraints). PostgreSQL also holds off other sessions until the
+/// restore ends: writers of the replaced tables, and for whole tables (whose indexes and
+/// foreign keys are rebuilt) readers too.
+pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec], whole: bool) -> Result<()> {
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let locked = super::bulk::fk_tables(tx, &names).await?;
     match tx {
         Tx::Sqlite(t) => {
             sqlx::query("PRAGMA defer_foreign_keys = ON")
@@ -615,11 +631,14 @@ pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec]) -> Result<()> 
             sqlx::query("SET CONSTRAINTS ALL DEFERRED")
                 .execute(&mut **t)
                 .await?;
-            let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-            let sql = format!(
-                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-                names.join(", ")
-            );
+            let sql = if whole {
+                format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", locked.join(", "))
+            } else {
+                format!(
+                    "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                    names.join(", ")
+                )
+            };
             sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .execute(&mut **t)
                 .await?;

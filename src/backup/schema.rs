@@ -397,6 +397,18 @@ pub fn write_csv_record(vals: &[Val], out: &mut Vec<u8>) {
 /// Parse and check one NDJSON line: a JSON object with exactly the table's columns, each
 /// of its type. The error names the column and what is wrong.
 pub fn parse_json_line(spec: &TableSpec, line: &str) -> Result<Values, String> {
+    // The fast path reads the object straight into values; a row it refuses is read
+    // again the slow way to say exactly what is wrong with it.
+    if let Some(v) = super::rowparse::parse(spec, line) {
+        return Ok(v);
+    }
+    match parse_slow(spec, line) {
+        Ok(_) => Err("a column appears twice, or the row is not one JSON object".into()),
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_slow(spec: &TableSpec, line: &str) -> Result<Values, String> {
     let obj: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let extra: Vec<&str> = obj
@@ -504,6 +516,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("loan_paisa"), "{e}");
+        let twice = text.replacen("{\"id\":7,", "{\"id\":7,\"id\":8,", 1);
+        let e = parse_json_line(spec, twice.trim_end()).unwrap_err();
+        assert!(e.contains("twice"), "{e}");
         let e = parse_json_line(spec, &text.replace("\"note\"", "\"nota\"")).unwrap_err();
         assert!(e.contains("nota"), "{e}");
         let e = parse_json_line(spec, &text.replace("2024-05-01\"", "2024-13-01\"")).unwrap_err();

@@ -324,7 +324,9 @@ async fn run_drill(
     let mut tx = scratch.begin().await?;
     let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(path)));
     let specs: Vec<&schema::TableSpec> = tables.iter().map(|t| t.spec).collect();
-    super::restore::prepare_tx(&mut tx, &specs).await?;
+    super::restore::prepare_tx(&mut tx, &specs, true).await?;
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let dropped = super::bulk::drop_for_load(&mut tx, &names).await?;
     load::load(
         &mut tx,
         load::Source {
@@ -342,6 +344,9 @@ async fn run_drill(
         Error::Database(d) => fail(format!("the restore into a scratch database failed: {d}")),
         e => e,
     })?;
+    super::bulk::restore_after_load(&mut tx, dropped)
+        .await
+        .map_err(|e| fail(format!("rebuilding the scratch database failed: {e}")))?;
     let mut out = Vec::new();
     for t in &tables {
         let (rows, totals) = super::restore::count_in(&mut tx, t.spec, None).await?;
