@@ -551,3 +551,112 @@ async fn the_command_line_works_on_postgresql_too() {
     common::drop_pg_database(&url).await;
     common::drop_pg_database(&url2).await;
 }
+
+/// Run the binary on a terminal (`script` gives it a pty), typing `input` after a moment.
+fn on_terminal(dir: &Path, args: &str, input: &str) -> (bool, String) {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("somiti");
+    let cmd = format!("{} --data-dir {} {args}", bin.display(), dir.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("SOMITI_OPERATOR", "boss")
+        .env_remove("SOMITI_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_restore_asks_for_the_word_and_refuses_any_other() {
+    let d = data_dir(10, 3).await;
+    assert!(
+        cli(d.path())
+            .args(["backup", "create"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let db = d.path().join("somiti.db");
+    let before = dump_at(&db).await;
+    let (ok, out) = on_terminal(d.path(), &format!("backup restore {id}"), "restore\n");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("Type RESTORE to restore") && out.contains("not confirmed"),
+        "{out}"
+    );
+    let (ok, out) = on_terminal(
+        d.path(),
+        &format!("backup restore {id} --org SOM1"),
+        "RESTORE\n",
+    );
+    assert!(!ok && out.contains("Type SOM1 to restore"), "{out}");
+    assert_same(&dump_at(&db).await, &before, "nothing changed");
+    let (ok, out) = on_terminal(
+        d.path(),
+        &format!("backup restore {id} --org SOM1"),
+        "som1\n",
+    );
+    assert!(ok && out.contains("restored organization SOM1"), "{out}");
+    let (ok, out) = on_terminal(d.path(), &format!("backup restore {id}"), "RESTORE\n");
+    assert!(ok && out.contains("restored everything"), "{out}");
+}
+
+#[tokio::test]
+async fn an_encrypted_backup_takes_its_passphrase_from_the_environment() {
+    let d = data_dir(10, 3).await;
+    let store_dir = d.path().join("backups");
+    // Without a passphrase: refused (exit 4), nothing written.
+    let (rc, _, err) = code(cli(d.path()).args(["backup", "create", "--encrypt"]));
+    assert_eq!(rc, 4, "{err}");
+    assert!(err.contains("SOMITI_BACKUP_PASSPHRASE"), "{err}");
+    assert!(
+        with_suffix(&store_dir, ".zip").is_empty()
+            && with_suffix(&store_dir, ".partial").is_empty()
+    );
+    let (rc, _, err) = code(
+        cli(d.path())
+            .env("SOMITI_BACKUP_PASSPHRASE", "open sesame")
+            .args(["backup", "create", "--encrypt"]),
+    );
+    assert_eq!(rc, 0, "{err}");
+    let file = with_suffix(&store_dir, ".zip").pop().unwrap();
+    let t = std::process::Command::new("7z")
+        .args(["t", "-popen sesame"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "7z t with the passphrase");
+    let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
+    assert_eq!(list[0]["encrypted"], true);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    // Verify with the wrong passphrase: a clear refusal; the right one passes.
+    let (rc, _, err) = code(
+        cli(d.path())
+            .env("SOMITI_BACKUP_PASSPHRASE", "wrong")
+            .args(["backup", "verify", &id]),
+    );
+    assert_ne!(rc, 0);
+    assert!(err.contains("wrong passphrase for"), "{err}");
+    let (rc, _, err) = code(
+        cli(d.path())
+            .env("SOMITI_BACKUP_PASSPHRASE", "open sesame")
+            .args(["backup", "verify", &id, "--drill"]),
+    );
+    assert_eq!(rc, 0, "{err}");
+}
