@@ -32,6 +32,23 @@ on_both_backends!(
     a_restore_into_an_organization_with_another_id_is_refused,
 );
 
+// The writer must really run alongside the backup: a runtime with two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_backup_taken_while_members_and_collections_are_added_is_one_snapshot() {
+    let t = TestStore::sqlite().await;
+    a_backup_taken_while_members_and_collections_are_added_is_one_snapshot(&t.store).await;
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_backup_taken_while_members_and_collections_are_added_is_one_snapshot() {
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    a_backup_taken_while_members_and_collections_are_added_is_one_snapshot(&t.store).await;
+    t.finish().await;
+}
+
 fn all_yes() -> RestoreOptions {
     RestoreOptions {
         confirm: Confirm::Yes,
@@ -780,4 +797,80 @@ async fn a_restore_into_an_organization_with_another_id_is_refused(store: &Store
     assert!(err.to_string().contains("has id"), "{err}");
     assert_same(&dump(store).await, &before, "nothing changed");
     src.close().await;
+}
+
+async fn a_backup_taken_while_members_and_collections_are_added_is_one_snapshot(store: &Store) {
+    let op = seeded(store, 20_000, 2, 1).await;
+    let org = somiti::ledger::org::list(store).await.unwrap().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let b = engine(store, dir.path());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A writer adds a member and then a collection for it, over and over.
+    let writer = {
+        let (store, org, stop) = (store.clone(), org.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let m = add_member(&store, &org, member_input(&format!("W{n}"), today())).await;
+                somiti::ledger::collection::add(
+                    &store,
+                    &somiti::access::Operator::system(),
+                    &org,
+                    &somiti::ledger::collection::CollectionInput {
+                        member_no: m.member_no,
+                        collected_on: Some(org.today()),
+                        loan_paisa: 0,
+                        savings_paisa: 5_00,
+                        note: String::new(),
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            n
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let e = b
+        .create(&op, &CreateOptions::default(), &progress(), &never())
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    eprintln!("{written} members and collections written during the backup");
+    assert!(written > 0, "the writer ran during the backup");
+    // One snapshot: every collection's member is in the archive (verify checks it), and
+    // the totals agree with the rows.
+    b.verify(&op, &e.id, false, &progress(), &never())
+        .await
+        .unwrap();
+    let ents = entries(&b.path_of(&e.file));
+    let members: std::collections::HashSet<i64> = String::from_utf8(
+        ents.iter()
+            .find(|(n, _)| n == "data/members.ndjson")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    })
+    .collect();
+    let text = String::from_utf8(
+        ents.iter()
+            .find(|(n, _)| n == "data/collections.ndjson")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(members.contains(&v["member_id"].as_i64().unwrap()), "{l}");
+    }
 }
