@@ -461,7 +461,7 @@ pub(crate) async fn cleanup(b: &Backups) -> Result<Vec<String>> {
 
 /// Tidy the store if no backup, restore or prune runs right now; scan it in any case.
 pub async fn startup(b: &Backups) -> Result<Vec<String>> {
-    match lock::try_acquire(&b.store, "startup", &super::real_login()).await? {
+    match lock::try_acquire(&b.store, lock::STARTUP, &super::real_login()).await? {
         Some(l) => {
             let r = cleanup(b).await;
             l.release().await;

@@ -15,6 +15,9 @@ use sqlx::Connection;
 use crate::db::Store;
 use crate::error::{Error, Result};
 
+/// What `catalogue::startup` calls its short hold of the lock.
+pub const STARTUP: &str = "startup";
+
 /// The advisory lock key: "somiti" in ASCII.
 const PG_KEY: i64 = 0x736f_6d69_7469;
 
@@ -69,14 +72,23 @@ fn lock_path(store: &Store) -> Option<PathBuf> {
     Some(PathBuf::from(format!("{}.backup-lock", p.display())))
 }
 
-/// Take the lock, or `Busy` naming who holds it.
+/// Take the lock, or `Busy` naming who holds it. A holder that is only tidying the store
+/// at the start of a command (or is still writing who it is) is waited for, briefly.
 pub async fn acquire(store: &Store, operation: &str, operator: &str) -> Result<BackupLock> {
-    match try_acquire(store, operation, operator).await? {
-        Some(l) => Ok(l),
-        None => Err(Error::Busy(holder(store).await.map_or_else(
-            || "another backup, restore or prune is running on this database".to_string(),
-            |i| i.describe(),
-        ))),
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(l) = try_acquire(store, operation, operator).await? {
+            return Ok(l);
+        }
+        let who = holder(store).await;
+        let brief = who.as_ref().is_none_or(|i| i.operation == STARTUP);
+        if !brief || std::time::Instant::now() >= deadline {
+            return Err(Error::Busy(who.map_or_else(
+                || "another backup, restore or prune is running on this database".to_string(),
+                |i| i.describe(),
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
