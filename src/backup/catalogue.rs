@@ -1,22 +1,17 @@
-//! The catalogue (`backups` table): an index of the store. The archives are the truth, so
-//! every backup command first brings the catalogue up to date with the folder: unknown
-//! archives are added from their manifests, entries whose file vanished are marked, and —
-//! when no backup, restore or prune is running — leftover `.partial` files are removed and
-//! entries still `in_progress` become `failed`.
-
-use std::io::Read;
-use std::path::{Path, PathBuf};
+//! The catalogue (`backups` table): an index of the store, one entry per archive with its
+//! status, sizes, hashes, verify result and pin. `store` keeps it in step with the folder.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use super::archive::{self, ArchiveReader};
 use super::create::{Job, Written};
-use super::{BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, lock};
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::on_store;
+
+pub(crate) use super::store::comment_for;
+pub use super::store::{Target, describe_file, hash_file, resolve, scan, startup};
+pub(crate) use super::store::{cleanup, entry_from_manifest};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct BackupEntry {
@@ -49,7 +44,7 @@ impl BackupEntry {
     }
 }
 
-const INTERRUPTED: &str = "interrupted";
+pub(super) const INTERRUPTED: &str = "interrupted";
 
 const COLS: &str = "id, file, kind, scope, status, error, created_at, created_by, finished_at, \
     size_bytes, total_rows, sha256, encrypted, verified_at, verify_result, pinned, missing_since";
@@ -75,7 +70,7 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<BackupEntry>> {
     .await?))
 }
 
-async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -> Result<u64> {
+pub(super) async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -> Result<u64> {
     Ok(on_store!(store, |p| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
@@ -85,7 +80,7 @@ async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -> Result<u6
     }))
 }
 
-async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
+pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
     let sql = format!(
         "INSERT INTO backups ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
@@ -213,329 +208,4 @@ pub(crate) async fn mark_deleted(store: &Store, id: &str) -> Result<()> {
     )
     .await?;
     Ok(())
-}
-
-/// Size and SHA-256 of a whole file.
-pub fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f
-            .read(&mut buf)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        if k == 0 {
-            break;
-        }
-        sha.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((n, hex::encode(sha.finalize())))
-}
-
-/// The archive comment: what the catalogue needs when the manifest is encrypted and no
-/// passphrase is at hand (never row counts or data).
-pub(crate) fn comment_for(m: &Manifest) -> String {
-    serde_json::json!({
-        "format": FORMAT, "format_version": m.format_version, "backup_id": m.backup_id,
-        "created_at": m.created_at, "kind": m.kind, "scope": m.scope, "encrypted": m.encrypted,
-    })
-    .to_string()
-}
-
-fn entry_from_manifest(m: &Manifest, file: &str, size: u64, sha: &str) -> BackupEntry {
-    BackupEntry {
-        id: m.backup_id.clone(),
-        file: file.to_string(),
-        kind: m.kind.as_str().into(),
-        scope: m.scope.clone(),
-        status: "completed".into(),
-        error: None,
-        created_at: m.created_at,
-        created_by: m.created_by.clone(),
-        finished_at: None,
-        size_bytes: Some(size as i64),
-        total_rows: Some(m.total_rows() as i64),
-        sha256: Some(sha.to_string()),
-        encrypted: m.encrypted,
-        verified_at: None,
-        verify_result: None,
-        pinned: false,
-        missing_since: None,
-    }
-}
-
-/// What the comment of an archive says (encrypted archives without a passphrase).
-fn entry_from_comment(path: &Path, file: &str, size: u64, sha: &str) -> Option<BackupEntry> {
-    let f = std::fs::File::open(path).ok()?;
-    let z = zip::ZipArchive::new(std::io::BufReader::new(f)).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(z.comment()).ok()?;
-    if v.get("format")?.as_str()? != FORMAT
-        || v.get("format_version")?.as_u64()? > u64::from(FORMAT_VERSION)
-    {
-        return None;
-    }
-    let id = v.get("backup_id")?.as_str()?;
-    uuid::Uuid::parse_str(id).ok()?;
-    let kind = BackupKind::parse(v.get("kind")?.as_str()?)?;
-    Some(BackupEntry {
-        id: id.to_string(),
-        file: file.to_string(),
-        kind: kind.as_str().into(),
-        scope: v.get("scope")?.as_str()?.to_string(),
-        status: "completed".into(),
-        error: None,
-        created_at: v.get("created_at")?.as_str()?.parse().ok()?,
-        created_by: String::new(),
-        finished_at: None,
-        size_bytes: Some(size as i64),
-        total_rows: None,
-        sha256: Some(sha.to_string()),
-        encrypted: true,
-        verified_at: None,
-        verify_result: None,
-        pinned: false,
-        missing_since: None,
-    })
-}
-
-/// `.zip` files in the store folder.
-fn archives_in(dir: &Path) -> Result<Vec<String>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::io(
-                format!("reading backup folder {}", dir.display()),
-                e,
-            ));
-        }
-    };
-    let mut out = Vec::new();
-    for ent in rd.flatten() {
-        let name = ent.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".zip") && ent.file_type().is_ok_and(|t| t.is_file()) {
-            out.push(name);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Bring the catalogue up to date with the store folder. Returns the files that could not
-/// be read as archives (they are catalogued as `failed` with the reason).
-pub async fn scan(b: &Backups) -> Result<Vec<String>> {
-    let entries = all(&b.store).await?;
-    let files = archives_in(&b.dir)?;
-    let mut problems = Vec::new();
-    let schema = b.store.schema_version();
-    let pass = b.passphrase().ok().flatten();
-    for file in &files {
-        let known = entries.iter().find(|e| &e.file == file);
-        if let Some(e) = known {
-            // A backup that finished on disk but not in the catalogue (killed just after
-            // the rename), or a file that came back.
-            let interrupted = e.status == "failed"
-                && e.error
-                    .as_deref()
-                    .is_some_and(|m| m.starts_with(INTERRUPTED));
-            let revive = e.status == "in_progress" || interrupted || e.missing_since.is_some();
-            if !revive {
-                continue;
-            }
-        }
-        let path = b.path_of(file);
-        let (size, sha) = hash_file(&path)?;
-        let found = match ArchiveReader::open(&path, pass.clone(), schema) {
-            Ok(r) => Ok(entry_from_manifest(&r.manifest, file, size, &sha)),
-            Err(e) => entry_from_comment(&path, file, size, &sha).ok_or(e),
-        };
-        match (found, known) {
-            (Ok(new), Some(old)) if new.id == old.id => {
-                on_store!(&b.store, |p| {
-                    sqlx::query(
-                    "UPDATE backups SET status = 'completed', error = NULL, missing_since = NULL, \
-                     size_bytes = $1, sha256 = $2, total_rows = COALESCE(total_rows, $3) WHERE id = $4"
-                )
-                .bind(size as i64)
-                .bind(&sha)
-                .bind(new.total_rows)
-                .bind(&old.id)
-                .execute(p)
-                .await?
-                .rows_affected()
-                });
-            }
-            (Ok(_), Some(_)) => {}
-            (Ok(new), None) => match get(&b.store, &new.id).await? {
-                // The same backup under a new file name (renamed in the store).
-                Some(old) if old.status != "deleted" || !b.path_of(&old.file).exists() => {
-                    exec(
-                        &b.store,
-                        "UPDATE backups SET file = $1, missing_since = NULL, status = 'completed' WHERE id = $2",
-                        vec![Some(file.clone()), Some(old.id.clone())],
-                    )
-                    .await?;
-                }
-                Some(_) => {}
-                None => insert(&b.store, &new).await?,
-            },
-            (Err(e), None) => {
-                problems.push(format!("{file}: {e}"));
-                let mut bad = BackupEntry {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    file: file.clone(),
-                    kind: "manual".into(),
-                    scope: "?".into(),
-                    status: "failed".into(),
-                    error: Some(format!("not a readable somiti backup: {e}")),
-                    created_at: modified(&path),
-                    created_by: String::new(),
-                    finished_at: None,
-                    size_bytes: Some(size as i64),
-                    total_rows: None,
-                    sha256: Some(sha),
-                    encrypted: false,
-                    verified_at: None,
-                    verify_result: None,
-                    pinned: false,
-                    missing_since: None,
-                };
-                bad.verify_result = bad.error.clone();
-                insert(&b.store, &bad).await?;
-            }
-            (Err(_), Some(_)) => {}
-        }
-    }
-    // Entries whose file vanished.
-    on_store!(&b.store, |p| {
-        let mut n = 0;
-        for e in &entries {
-            let gone =
-                e.status == "completed" && e.missing_since.is_none() && !files.contains(&e.file);
-            if gone {
-                n += sqlx::query("UPDATE backups SET missing_since = $1 WHERE id = $2")
-                    .bind(Utc::now())
-                    .bind(&e.id)
-                    .execute(p)
-                    .await?
-                    .rows_affected();
-            }
-        }
-        n
-    });
-    Ok(problems)
-}
-
-fn modified(path: &Path) -> DateTime<Utc> {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(DateTime::<Utc>::from)
-        .unwrap_or_else(|_| Utc::now())
-}
-
-/// With the lock held: remove leftover `.partial` files and fail `in_progress` entries
-/// (their process is gone, or it would hold the lock), then scan.
-pub(crate) async fn cleanup(b: &Backups) -> Result<Vec<String>> {
-    if let Ok(rd) = std::fs::read_dir(&b.dir) {
-        for ent in rd.flatten() {
-            let name = ent.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".partial") {
-                let _ = std::fs::remove_file(ent.path());
-            }
-        }
-    }
-    let problems = scan(b).await?;
-    exec(
-        &b.store,
-        "UPDATE backups SET status = 'failed', error = $1 WHERE status = 'in_progress'",
-        vec![Some(format!(
-            "{INTERRUPTED}: the process ended before the backup was complete"
-        ))],
-    )
-    .await?;
-    Ok(problems)
-}
-
-/// Tidy the store if no backup, restore or prune runs right now; scan it in any case.
-pub async fn startup(b: &Backups) -> Result<Vec<String>> {
-    match lock::try_acquire(&b.store, lock::STARTUP, &super::real_login()).await? {
-        Some(l) => {
-            let r = cleanup(b).await;
-            l.release().await;
-            r
-        }
-        None => scan(b).await,
-    }
-}
-
-/// Where `ID|PATH` points: a catalogue entry (full id or a unique prefix of it) or an
-/// archive file anywhere.
-pub struct Target {
-    pub path: PathBuf,
-    pub entry: Option<BackupEntry>,
-}
-
-pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
-    let what = what.trim();
-    let entries = all(&b.store).await?;
-    let by_id: Vec<&BackupEntry> = if what.len() >= 4 {
-        entries.iter().filter(|e| e.id.starts_with(what)).collect()
-    } else {
-        Vec::new()
-    };
-    if by_id.len() > 1 {
-        return Err(Error::invalid(
-            "backup",
-            format!(
-                "{what:?} matches {} backups; give more of the id",
-                by_id.len()
-            ),
-        ));
-    }
-    if let Some(e) = by_id.first() {
-        if e.status == "deleted" {
-            return Err(Error::NotFound(format!(
-                "backup {} was deleted",
-                e.short_id()
-            )));
-        }
-        let path = b.path_of(&e.file);
-        if !path.exists() {
-            return Err(Error::NotFound(format!(
-                "the archive {} of backup {} is missing from the store {}",
-                e.file,
-                e.short_id(),
-                b.dir.display()
-            )));
-        }
-        return Ok(Target {
-            path,
-            entry: Some((*e).clone()),
-        });
-    }
-    let p = PathBuf::from(what);
-    let path = if p.exists() {
-        p
-    } else if b.path_of(what).exists() {
-        b.path_of(what)
-    } else {
-        return Err(Error::NotFound(format!(
-            "no backup {what:?}: not an id in `somiti backup list` nor an archive file"
-        )));
-    };
-    // A path to a catalogued file in the store is that entry.
-    let canon = std::fs::canonicalize(&path).ok();
-    let entry = entries.into_iter().find(|e| {
-        e.status != "deleted"
-            && canon.is_some()
-            && std::fs::canonicalize(b.path_of(&e.file)).ok() == canon
-    });
-    Ok(Target { path, entry })
-}
-
-pub fn describe_file(path: &Path) -> String {
-    archive::file_name(path)
 }

@@ -13,9 +13,11 @@ mod load;
 pub mod lock;
 pub mod ops;
 pub mod prune;
+mod replace;
 pub mod restore;
 mod rowparse;
 pub mod schema;
+mod store;
 pub mod verify;
 mod writer;
 

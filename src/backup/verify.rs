@@ -324,7 +324,7 @@ async fn run_drill(
     let mut tx = scratch.begin().await?;
     let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(path)));
     let specs: Vec<&schema::TableSpec> = tables.iter().map(|t| t.spec).collect();
-    super::restore::prepare_tx(&mut tx, &specs, true).await?;
+    super::replace::prepare_tx(&mut tx, &specs, true).await?;
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let dropped = super::bulk::drop_for_load(&mut tx, &names).await?;
     load::load(
@@ -349,7 +349,7 @@ async fn run_drill(
         .map_err(|e| fail(format!("rebuilding the scratch database failed: {e}")))?;
     let mut out = Vec::new();
     for t in &tables {
-        let (rows, totals) = super::restore::count_in(&mut tx, t.spec, None).await?;
+        let (rows, totals) = super::replace::count_in(&mut tx, t.spec, None).await?;
         let tm = m.table(t.spec.name).expect("listed");
         if rows != tm.rows || totals != tm.totals {
             return Err(fail(format!(

@@ -1,0 +1,352 @@
+//! The replacing half of a restore: inside one transaction, the pre-restore backup, the
+//! delete, the load, the checks (references, counts, control totals) and the audit entry;
+//! and the SQL helpers it shares with the dry run and the drill.
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+
+use super::catalogue::Target;
+use super::create::{Job, Written, write_archive};
+use super::load::{self, LoadTable};
+use super::restore::{RestorePlan, TableReport};
+use super::schema::{self, TableSpec};
+use super::{BackupKind, Backups, ProgressTx, Scope, report};
+use crate::access::{Operator, audit};
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::on_tx;
+
+impl Backups {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn replace(
+        &self,
+        op: &Operator,
+        target: &Target,
+        plan: &RestorePlan,
+        specs: &[&'static TableSpec],
+        db_org: Option<i64>,
+        pass: Option<super::Passphrase>,
+        pre_pass: Option<super::Passphrase>,
+        written: &mut Option<Written>,
+        progress: &ProgressTx,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<TableReport>> {
+        let mut tx = self.store.begin().await?;
+        let r = async {
+            let whole = plan.org.is_none();
+            prepare_tx(&mut tx, specs, whole).await?;
+            // The pre-restore backup reads through the restore's own transaction: exactly
+            // what is about to be replaced, with no writer in between.
+            let scope = match &plan.org {
+                Some(code) => Scope::Org(code.clone()),
+                None => Scope::All,
+            };
+            let job = Job {
+                dir: &self.dir,
+                id: uuid::Uuid::new_v4().to_string(),
+                created_at: super::create::now_micros(),
+                kind: BackupKind::PreRestore,
+                scope: scope.clone(),
+                org_id: db_org,
+                created_by: op.username.clone(),
+                passphrase: pre_pass,
+                include_csv: false,
+                schema_version: self.store.schema_version(),
+            };
+            let file = super::create::archive_name(&self.dir, &scope, job.created_at, job.kind);
+            report(progress, "pre-restore backup", 0, 0);
+            *written = Some(write_archive(&mut tx, &job, &file, progress, cancel).await?);
+            let before: Vec<(u64, BTreeMap<String, i64>)> = {
+                let mut v = Vec::new();
+                for s in specs {
+                    v.push(count_in(&mut tx, s, scope_org(plan, db_org)).await?);
+                }
+                v
+            };
+            let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            let dropped = if whole {
+                Some(super::bulk::drop_for_load(&mut tx, &names).await?)
+            } else {
+                None
+            };
+            report(progress, "deleting", 0, 0);
+            for spec in specs.iter().rev() {
+                delete_rows(&mut tx, spec, plan.org.is_some().then_some(db_org)).await?;
+            }
+            // The review's cached sums through the closed day describe the rows going away.
+            crate::ledger::balance::forget_close_balances(&mut tx, None).await?;
+            let total = plan
+                .manifest
+                .as_ref()
+                .map(|m| specs.iter().filter_map(|s| m.table(s.name)).map(|t| t.rows).sum())
+                .unwrap_or(0);
+            let loaded = load::load(
+                &mut tx,
+                load::Source {
+                    path: target.path.clone(),
+                    passphrase: pass,
+                    schema_version: self.store.schema_version(),
+                },
+                load_tables(specs, plan),
+                total,
+                progress,
+                cancel,
+            )
+            .await?;
+            // References first (a message that names the row), then the rebuilt foreign
+            // keys check everything once more.
+            let org_after = plan.archive_org.or(db_org);
+            check_references(&mut tx, specs, plan, org_after).await?;
+            report(progress, "indexing", 0, 0);
+            if let Some(d) = dropped {
+                super::bulk::restore_after_load(&mut tx, d).await?;
+            }
+            report(progress, "checking", 0, 0);
+            if let Tx::Postgres(t) = &mut tx {
+                for s in specs.iter().filter(|s| s.identity) {
+                    let sql = format!(
+                        "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
+                        s.name
+                    );
+                    sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).execute(&mut **t).await?;
+                }
+            }
+            // Whole tables: what was loaded is what verify checked against the manifest
+            // (the file cannot have been swapped in between).
+            if plan.org.is_none()
+                && let Some(m) = &plan.manifest
+            {
+                for l in &loaded {
+                    let same = m
+                        .table(l.table)
+                        .is_some_and(|t| t.rows == l.rows && t.totals == l.totals);
+                    if !same {
+                        return Err(Error::VerifyFailed(format!(
+                            "{}: {} changed while it was being restored; nothing was changed",
+                            plan.file, l.table
+                        )));
+                    }
+                }
+            }
+            let mut reports = Vec::new();
+            for ((spec, l), (rows_now, totals_now)) in specs.iter().zip(&loaded).zip(before) {
+                let (rows, totals) = count_in(&mut tx, spec, scope_org(plan, org_after)).await?;
+                if rows != l.rows || totals != l.totals {
+                    return Err(Error::VerifyFailed(format!(
+                        "after the restore {} holds {rows} rows {totals:?} but the backup has {} {:?}; rolled back, nothing was changed",
+                        spec.name, l.rows, l.totals
+                    )));
+                }
+                reports.push(TableReport {
+                    name: spec.name.into(),
+                    rows_now,
+                    rows_backup: l.rows,
+                    totals_now,
+                    totals_backup: l.totals.clone(),
+                });
+            }
+            if specs.iter().any(|s| s.name == "users") {
+                let admins: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = $1"
+                )
+                .bind(true)
+                .fetch_one(&mut *c)
+                .await?);
+                if admins == 0 {
+                    return Err(Error::Refused(
+                        "the restored users include no active admin; nothing was changed".into(),
+                    ));
+                }
+            }
+            audit::record_tx(
+                &mut tx,
+                &op.username,
+                "backup.restore",
+                &plan.backup_id,
+                serde_json::json!({
+                    "file": plan.file, "tables": plan.tables, "org": plan.org,
+                    "pre_restore": written.as_ref().map(|w| w.manifest.backup_id.clone()),
+                    "rows": loaded.iter().map(|l| (l.table, l.rows)).collect::<BTreeMap<_, _>>(),
+                }),
+            )
+            .await?;
+            Ok(reports)
+        }
+        .await;
+        match r {
+            Ok(v) => {
+                tx.commit().await.map_err(|e| match e {
+                    Error::Database(d) if d.to_string().contains("FOREIGN KEY") => Error::Refused(
+                        "the restore would leave rows pointing at missing rows; nothing was changed".into(),
+                    ),
+                    e => e,
+                })?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+pub(super) fn load_tables(specs: &[&'static TableSpec], plan: &RestorePlan) -> Vec<LoadTable> {
+    specs
+        .iter()
+        .map(|&spec| LoadTable {
+            spec,
+            // An organization absent from the archive: take nothing.
+            org: plan
+                .org
+                .as_ref()
+                .map(|_| plan.archive_org.unwrap_or(i64::MIN)),
+        })
+        .collect()
+}
+
+/// The org filter for counting: none for everything; the id (or nothing matches) for one.
+pub(super) fn scope_org(plan: &RestorePlan, id: Option<i64>) -> Option<i64> {
+    plan.org.as_ref().map(|_| id.unwrap_or(i64::MIN))
+}
+
+/// Row count and control totals of a table (one organization's rows with `org`).
+pub(crate) async fn count_in(
+    tx: &mut Tx,
+    spec: &TableSpec,
+    org: Option<i64>,
+) -> Result<(u64, BTreeMap<String, i64>)> {
+    let sql = spec.count_sql(org.is_some());
+    let vals: Vec<i64> = on_tx!(tx, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(o) = org {
+            q = q.bind(o);
+        }
+        let row = q.fetch_one(&mut *c).await?;
+        let mut v = Vec::new();
+        for i in 0..=spec.totals.len() {
+            v.push(sqlx::Row::try_get::<i64, _>(&row, i)?);
+        }
+        v
+    });
+    let totals = spec
+        .totals
+        .iter()
+        .zip(&vals[1..])
+        .map(|(c, v)| (c.to_string(), *v))
+        .collect();
+    Ok((vals[0] as u64, totals))
+}
+
+/// Foreign keys are checked when the transaction ends (SQLite `defer_foreign_keys`,
+/// PostgreSQL deferrable constraints). PostgreSQL also holds off other sessions until the
+/// restore ends: writers of the replaced tables, and for whole tables (whose indexes and
+/// foreign keys are rebuilt) readers too.
+pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec], whole: bool) -> Result<()> {
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let locked = super::bulk::fk_tables(tx, &names).await?;
+    match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query("PRAGMA defer_foreign_keys = ON")
+                .execute(&mut **t)
+                .await?;
+        }
+        Tx::Postgres(t) => {
+            sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+                .execute(&mut **t)
+                .await?;
+            let sql = if whole {
+                format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", locked.join(", "))
+            } else {
+                format!(
+                    "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                    names.join(", ")
+                )
+            };
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .execute(&mut **t)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Delete a table's rows in scope: all of them, or one organization's (`Some(None)`: an
+/// organization this database does not have, so nothing).
+async fn delete_rows(tx: &mut Tx, spec: &TableSpec, org: Option<Option<i64>>) -> Result<()> {
+    let (sql, bind) = match org {
+        None => (format!("DELETE FROM {}", spec.name), None),
+        Some(None) => return Ok(()),
+        Some(Some(id)) => (
+            format!("DELETE FROM {}{}", spec.name, spec.org_where(true)),
+            Some(id),
+        ),
+    };
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(id) = bind {
+            q = q.bind(id);
+        }
+        q.execute(&mut *c).await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// References that the restore could have broken: from untouched tables into replaced
+/// ones, from replaced rows into untouched tables, and within one organization's rows.
+/// (References inside a whole-table restore were checked by verify.)
+async fn check_references(
+    tx: &mut Tx,
+    specs: &[&TableSpec],
+    plan: &RestorePlan,
+    org: Option<i64>,
+) -> Result<()> {
+    let touched = |n: &str| specs.iter().any(|s| s.name == n);
+    for child in schema::TABLES.iter() {
+        for (col, parent) in child.refs {
+            let (c, p) = (touched(child.name), touched(parent));
+            let filter = match (c, p) {
+                (false, false) => continue,
+                (true, true) if plan.org.is_none() => continue,
+                (true, _) if plan.org.is_some() => Some(org.unwrap_or(i64::MIN)),
+                _ => None,
+            };
+            let sql = format!(
+                "SELECT c.{col} FROM {ct} c WHERE c.{col} IS NOT NULL{f} AND NOT EXISTS \
+                 (SELECT 1 FROM {parent} p WHERE p.id = c.{col}) LIMIT 1",
+                ct = child.name,
+                f = if filter.is_some() {
+                    format!(" AND c.{} = $1", child.org_col)
+                } else {
+                    String::new()
+                },
+            );
+            let bad: Option<i64> = on_tx!(&mut *tx, |cn| {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+                if let Some(o) = filter {
+                    q = q.bind(o);
+                }
+                q.fetch_optional(&mut *cn).await?
+            });
+            if let Some(v) = bad {
+                return Err(Error::Refused(format!(
+                    "the restore would leave {}.{col} = {v} pointing at a missing row of {parent}; \
+                     nothing was changed (restore {parent} too, or the whole organization)",
+                    child.name
+                )));
+            }
+        }
+    }
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+            .execute(&mut **t)
+            .await
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "the restore would leave rows pointing at missing rows ({e}); nothing was changed"
+                ))
+            })?;
+    }
+    Ok(())
+}
