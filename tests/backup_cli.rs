@@ -660,3 +660,77 @@ async fn an_encrypted_backup_takes_its_passphrase_from_the_environment() {
     );
     assert_eq!(rc, 0, "{err}");
 }
+
+#[tokio::test]
+async fn on_postgresql_a_killed_backup_and_a_killed_restore_leave_everything_as_it_was() {
+    let Some(url) = common::fresh_pg_url().await else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(&url).await.unwrap();
+    binary_admin(&s, "boss").await;
+    somiti::demo::generate(
+        &s,
+        "test",
+        &somiti::demo::DemoOptions {
+            members: 3000,
+            days: 30,
+            orgs: 2,
+            seed: 9,
+        },
+        today(),
+    )
+    .await
+    .unwrap();
+    let store_dir = d.path().join("backups");
+    // A backup killed half-way: no completed entry, partial gone at the next start.
+    kill_when(d.path(), &["--database", &url, "backup", "create"], || {
+        with_suffix(&store_dir, ".zip.partial")
+            .first()
+            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 64 * 1024))
+    });
+    let mut c = cli(d.path());
+    c.args(["--database", &url, "--json", "backup", "list"]);
+    let list = run_json(&mut c);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["status"], "failed", "{list}");
+    assert!(with_suffix(&store_dir, ".partial").is_empty());
+    // A restore killed half-way: the database is as it was.
+    let mut c = cli(d.path());
+    assert!(
+        c.args(["--database", &url, "backup", "create"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let mut c = cli(d.path());
+    c.args(["--database", &url, "--json", "backup", "list"]);
+    let list = run_json(&mut c);
+    let id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["status"] == "completed")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let org = somiti::ledger::org::list(&s).await.unwrap().remove(0);
+    common::add_member(&s, &org, common::member_input("AFTER-PG", today())).await;
+    let before = dump(&s).await;
+    kill_when(
+        d.path(),
+        &["--database", &url, "backup", "restore", &id, "--yes"],
+        || !with_suffix(&store_dir, "-pre-restore.zip").is_empty(),
+    );
+    // The server notices the dead client and rolls its transaction back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_same(
+        &dump(&s).await,
+        &before,
+        "the PostgreSQL database is as it was",
+    );
+    s.close().await;
+    common::drop_pg_database(&url).await;
+}
