@@ -9,7 +9,6 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::on_store;
 
-pub(crate) use super::store::comment_for;
 pub use super::store::{Target, describe_file, hash_file, resolve, scan, startup};
 pub(crate) use super::store::{cleanup, entry_from_manifest};
 

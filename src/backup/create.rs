@@ -2,21 +2,20 @@
 //! READ READ ONLY`) streamed table by table into the archive, manifest last, then fsync,
 //! rename and catalogue.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, DurationRound, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::catalogue::{self, BackupEntry};
-use super::schema::{self, TableSpec, Values};
-use super::writer::{ArchiveWriter, Msg};
+use super::schema::{self, TableSpec};
+use super::snapshot::{SqliteRead, TableOut, WRITER_STOPPED, read_sqlite};
+use super::writer::{ArchiveWriter, Finished};
 use super::{
-    BackupKind, Backups, FORMAT, FORMAT_VERSION, FileManifest, Manifest, Passphrase, ProgressTx,
-    Scope, TableManifest, lock, report,
+    BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope,
+    TableManifest, lock, report,
 };
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
@@ -65,6 +64,9 @@ pub(crate) struct Job<'a> {
     pub passphrase: Option<Passphrase>,
     pub include_csv: bool,
     pub schema_version: i64,
+    /// The SQLite file, read through a connection of its own (see `snapshot`); None on
+    /// PostgreSQL.
+    pub sqlite: Option<&'a Path>,
 }
 
 impl Backups {
@@ -142,6 +144,7 @@ impl Backups {
                 passphrase,
                 include_csv: self.include_csv,
                 schema_version: self.store.schema_version(),
+                sqlite: self.store.sqlite_path(),
             };
             let file = archive_name(&self.dir, &job.scope, job.created_at, job.kind);
             let entry = catalogue::started(&self.store, &job, &file).await?;
@@ -221,91 +224,6 @@ pub(crate) fn tables_of(scope: &Scope) -> Vec<&'static TableSpec> {
         .collect()
 }
 
-/// Rows of one table on their way into the archive.
-struct TableOut {
-    data: Vec<u8>,
-    csv: Vec<u8>,
-    data_sha: Sha256,
-    csv_sha: Sha256,
-    data_bytes: u64,
-    csv_bytes: u64,
-    rows: u64,
-    totals: Vec<i64>,
-    total_idx: Vec<usize>,
-}
-
-const BATCH_BYTES: usize = 128 * 1024;
-
-impl TableOut {
-    fn new(spec: &TableSpec, with_csv: bool) -> TableOut {
-        let mut t = TableOut {
-            data: Vec::with_capacity(BATCH_BYTES * 2),
-            csv: Vec::new(),
-            data_sha: Sha256::new(),
-            csv_sha: Sha256::new(),
-            data_bytes: 0,
-            csv_bytes: 0,
-            rows: 0,
-            totals: vec![0; spec.totals.len()],
-            total_idx: spec
-                .totals
-                .iter()
-                .filter_map(|c| spec.index_of(c))
-                .collect(),
-        };
-        if with_csv {
-            t.csv = schema::csv_header(spec);
-        }
-        t
-    }
-
-    fn push(&mut self, spec: &TableSpec, vals: &Values, with_csv: bool) -> Result<()> {
-        schema::write_json_line(spec, vals, &mut self.data);
-        if with_csv {
-            schema::write_csv_record(vals, &mut self.csv);
-        }
-        for (k, &i) in self.total_idx.iter().enumerate() {
-            let v = vals[i].as_int().unwrap_or(0);
-            self.totals[k] = self.totals[k].checked_add(v).ok_or_else(|| {
-                Error::Other(format!(
-                    "control total of {}.{} overflows",
-                    spec.name, spec.totals[k]
-                ))
-            })?;
-        }
-        self.rows += 1;
-        Ok(())
-    }
-
-    fn take(&mut self) -> Msg {
-        self.data_sha.update(&self.data);
-        self.csv_sha.update(&self.csv);
-        self.data_bytes += self.data.len() as u64;
-        self.csv_bytes += self.csv.len() as u64;
-        Msg::Rows(
-            std::mem::replace(&mut self.data, Vec::with_capacity(BATCH_BYTES * 2)),
-            std::mem::take(&mut self.csv),
-        )
-    }
-}
-
-/// Converts a row of either backend.
-trait ToValues {
-    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values>;
-}
-
-impl ToValues for sqlx::sqlite::SqliteRow {
-    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values> {
-        schema::from_sqlite(spec, self)
-    }
-}
-
-impl ToValues for sqlx::postgres::PgRow {
-    fn values(&self, spec: &TableSpec) -> sqlx::Result<Values> {
-        schema::from_postgres(spec, self)
-    }
-}
-
 /// Count the rows in scope of every table (for progress and the pre-restore report).
 pub(crate) async fn count_rows(tx: &mut Tx, specs: &[&TableSpec], org: Option<i64>) -> Result<u64> {
     let mut total = 0u64;
@@ -339,7 +257,7 @@ pub(crate) async fn write_archive(
     let path = job.dir.join(file);
     let partial = job.dir.join(format!("{file}.partial"));
     let r = write_partial(tx, job, &partial, progress, cancel).await;
-    let manifest = match r {
+    let done = match r {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -349,13 +267,12 @@ pub(crate) async fn write_archive(
     std::fs::rename(&partial, &path)
         .map_err(|e| Error::io(format!("renaming {} into place", partial.display()), e))?;
     super::sync_dir(job.dir)?;
-    let (size_bytes, sha256) = catalogue::hash_file(&path)?;
     Ok(Written {
         file: file.to_string(),
         path,
-        size_bytes,
-        sha256,
-        manifest,
+        size_bytes: done.size_bytes,
+        sha256: done.sha256,
+        manifest: done.manifest,
     })
 }
 
@@ -365,7 +282,7 @@ async fn write_partial(
     partial: &Path,
     progress: &ProgressTx,
     cancel: &CancellationToken,
-) -> Result<Manifest> {
+) -> Result<Finished> {
     let specs = tables_of(&job.scope);
     // An organization that is not in the database: the archive holds no rows at all.
     let (by_org, org) = match (&job.scope, job.org_id) {
@@ -374,62 +291,29 @@ async fn write_partial(
         (Scope::Org(_), None) => (true, Some(i64::MIN)),
     };
     report(progress, "counting", 0, 0);
-    let total = count_rows(tx, &specs, org).await?;
     let mut writer = ArchiveWriter::start(partial, job.passphrase.clone(), job.created_at)?;
-    let mut done = 0u64;
-    let mut tables = Vec::new();
-    for spec in &specs {
-        if cancel.is_cancelled() {
-            return Err(Error::Cancelled);
+    let tables = match (&*tx, job.sqlite) {
+        (Tx::Sqlite(_), Some(path)) if path != Path::new(":memory:") => {
+            let read = SqliteRead {
+                specs: specs.clone(),
+                by_org,
+                org,
+                include_csv: job.include_csv,
+                progress: progress.clone(),
+                cancel: cancel.clone(),
+            };
+            let path = path.to_path_buf();
+            let sender = writer.sender();
+            let r = tokio::task::spawn_blocking(move || read_sqlite(&path, read, sender))
+                .await
+                .map_err(|e| Error::Other(format!("the database reader failed: {e}")))?;
+            match r {
+                Err(Error::Other(m)) if m == WRITER_STOPPED => return Err(writer.fail().await),
+                r => r?,
+            }
         }
-        report(progress, spec.name, done, total);
-        let data_file = format!("data/{}.ndjson", spec.name);
-        writer.send(Msg::Begin(data_file.clone())).await?;
-        let mut out = TableOut::new(spec, job.include_csv);
-        let sql = spec.select_sql(by_org);
-        on_tx!(&mut *tx, |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            if let Some(o) = org {
-                q = q.bind(o);
-            }
-            let mut rows = q.fetch(&mut *c);
-            while let Some(row) = rows.try_next().await? {
-                out.push(spec, &row.values(spec)?, job.include_csv)?;
-                if out.data.len() >= BATCH_BYTES {
-                    writer.send(out.take()).await?;
-                    if cancel.is_cancelled() {
-                        return Err(Error::Cancelled);
-                    }
-                    report(progress, spec.name, done + out.rows, total);
-                }
-            }
-        });
-        writer.send(out.take()).await?;
-        done += out.rows;
-        let csv_file = format!("csv/{}.csv", spec.name);
-        writer
-            .send(Msg::End(job.include_csv.then(|| csv_file.clone())))
-            .await?;
-        tables.push(TableManifest {
-            name: spec.name.to_string(),
-            file: data_file,
-            rows: out.rows,
-            bytes: out.data_bytes,
-            sha256: hex::encode(out.data_sha.finalize()),
-            columns: spec.col_names(),
-            totals: spec
-                .totals
-                .iter()
-                .zip(&out.totals)
-                .map(|(c, v)| (c.to_string(), *v))
-                .collect::<BTreeMap<_, _>>(),
-            csv: job.include_csv.then(|| FileManifest {
-                file: csv_file,
-                bytes: out.csv_bytes,
-                sha256: hex::encode(out.csv_sha.finalize()),
-            }),
-        });
-    }
+        _ => read_tx(tx, &specs, by_org, org, job, &mut writer, progress, cancel).await?,
+    };
     let manifest = Manifest {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
@@ -444,14 +328,78 @@ async fn write_partial(
         encrypted: job.passphrase.is_some(),
         tables,
     };
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Other(e.to_string()))?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    let done = writer.finish(manifest).await?;
+    let rows = done.manifest.total_rows();
+    report(progress, "done", rows, rows);
+    Ok(done)
+}
+
+/// Read the tables through the caller's transaction (PostgreSQL).
+#[allow(clippy::too_many_arguments)]
+async fn read_tx(
+    tx: &mut Tx,
+    specs: &[&'static TableSpec],
+    by_org: bool,
+    org: Option<i64>,
+    job: &Job<'_>,
+    writer: &mut ArchiveWriter,
+    progress: &ProgressTx,
+    cancel: &CancellationToken,
+) -> Result<Vec<TableManifest>> {
+    let total = count_rows(tx, specs, org).await?;
+    let mut done = 0u64;
+    let mut tables = Vec::new();
+    for spec in specs {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        report(progress, spec.name, done, total);
+        writer.send(TableOut::begin(spec, job.include_csv)).await?;
+        let mut out = TableOut::new(spec, job.include_csv);
+        let sql = spec.select_sql(by_org);
+        match tx {
+            Tx::Postgres(c) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                if let Some(o) = org {
+                    q = q.bind(o);
+                }
+                let mut rows = q.fetch(&mut **c);
+                while let Some(row) = rows.try_next().await? {
+                    out.push(spec, &schema::from_postgres(spec, &row)?)?;
+                    if out.full() {
+                        writer.send(out.take()).await?;
+                        if cancel.is_cancelled() {
+                            return Err(Error::Cancelled);
+                        }
+                        report(progress, spec.name, done + out.rows, total);
+                    }
+                }
+            }
+            Tx::Sqlite(c) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                if let Some(o) = org {
+                    q = q.bind(o);
+                }
+                let mut rows = q.fetch(&mut **c);
+                while let Some(row) = rows.try_next().await? {
+                    out.push(spec, &schema::from_sqlite(spec, &row)?)?;
+                    if out.full() {
+                        writer.send(out.take()).await?;
+                        if cancel.is_cancelled() {
+                            return Err(Error::Cancelled);
+                        }
+                        report(progress, spec.name, done + out.rows, total);
+                    }
+                }
+            }
+        }
+        writer.send(out.take()).await?;
+        done += out.rows;
+        tables.push(out.manifest(spec));
+    }
     report(progress, "finishing", done, total);
-    writer
-        .finish(bytes, catalogue::comment_for(&manifest))
-        .await?;
-    report(progress, "done", done, total);
-    Ok(manifest)
+    Ok(tables)
 }

@@ -17,6 +17,7 @@ mod replace;
 pub mod restore;
 mod rowparse;
 pub mod schema;
+mod snapshot;
 mod store;
 pub mod verify;
 mod writer;

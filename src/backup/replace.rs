@@ -53,6 +53,7 @@ impl Backups {
                 passphrase: pre_pass,
                 include_csv: false,
                 schema_version: self.store.schema_version(),
+                sqlite: self.store.sqlite_path(),
             };
             let file = super::create::archive_name(&self.dir, &scope, job.created_at, job.kind);
             report(progress, "pre-restore backup", 0, 0);

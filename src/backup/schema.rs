@@ -341,24 +341,31 @@ pub fn from_postgres(spec: &TableSpec, row: &sqlx::postgres::PgRow) -> sqlx::Res
 
 /// Append the row as one NDJSON line (columns in schema order).
 pub fn write_json_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
-    out.push(b'{');
     for (i, (col, v)) in spec.cols.iter().zip(vals).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
+        out.extend_from_slice(if i == 0 { b"{\"" } else { b",\"" });
         out.extend_from_slice(col.name.as_bytes());
         out.extend_from_slice(b"\":");
-        match v {
-            Val::Null => out.extend_from_slice(b"null"),
-            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
-            Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            Val::Text(s) => {
-                serde_json::to_writer(&mut *out, s).expect("writing JSON to memory");
-            }
-        }
+        write_json_value(v, out);
     }
     out.extend_from_slice(b"}\n");
+}
+
+fn write_json_value(v: &Val, out: &mut Vec<u8>) {
+    match v {
+        Val::Null => out.extend_from_slice(b"null"),
+        Val::Int(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
+        Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // Most text needs no escaping: copied as it is; the rest through serde_json.
+        Val::Text(s) if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+            out.reserve(s.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Val::Text(s) => {
+            serde_json::to_writer(&mut *out, s).expect("writing JSON to memory");
+        }
+    }
 }
 
 /// The CSV header (with the UTF-8 BOM Excel needs).
@@ -370,7 +377,12 @@ pub fn csv_header(spec: &TableSpec) -> Vec<u8> {
 }
 
 fn csv_field(s: &str, out: &mut Vec<u8>) {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+    let quote = s
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || s.starts_with(' ')
+        || s.ends_with(' ');
+    if quote {
         out.push(b'"');
         out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
         out.push(b'"');
@@ -386,7 +398,7 @@ pub fn write_csv_record(vals: &[Val], out: &mut Vec<u8>) {
         }
         match v {
             Val::Null => {}
-            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
+            Val::Int(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
             Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Val::Text(s) => csv_field(s, out),
         }
@@ -461,7 +473,7 @@ pub fn write_copy_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
         }
         match v {
             Val::Null => out.extend_from_slice(b"\\N"),
-            Val::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
+            Val::Int(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
             Val::Bool(b) => out.push(if *b { b't' } else { b'f' }),
             Val::Text(s) if col.ty == Instant => {
                 let t = parse_instant(s).map(|t| instant_text(&t));
