@@ -9,6 +9,7 @@ pub mod archive;
 mod bulk;
 pub mod catalogue;
 pub mod create;
+mod drill;
 mod load;
 pub mod lock;
 pub mod ops;

@@ -256,7 +256,7 @@ impl Backups {
                 &target.path,
                 pass.clone(),
                 self.store.schema_version(),
-                false,
+                None,
                 progress,
                 cancel,
             )

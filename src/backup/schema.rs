@@ -298,11 +298,18 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// `YYYY-MM-DD`, a real date.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    if s.len() != 10 {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// Read one row of `spec` from SQLite.
@@ -535,6 +542,23 @@ mod tests {
         assert!(e.contains("nota"), "{e}");
         let e = parse_json_line(spec, &text.replace("2024-05-01\"", "2024-13-01\"")).unwrap_err();
         assert!(e.contains("collected_on"), "{e}");
+    }
+
+    #[test]
+    fn dates_are_whole_and_real() {
+        assert_eq!(parse_date("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "2024-01-1x",
+            "+024-01-01",
+            "2024/01/01",
+            "2024-01-01 ",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

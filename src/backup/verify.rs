@@ -1,24 +1,22 @@
 //! `backup verify`: (1) the archive — every entry read in full (CRC, or AES authentication),
 //! every file's SHA-256 and length against the manifest; (2) the content — every row parses
 //! with the schema's columns and types, keys in order, row counts and control totals match
-//! the manifest, references close; (3) with `--drill`, a restore into a scratch in-memory
-//! SQLite whose counts and totals are compared with the manifest.
+//! the manifest, references close; (3) with `--drill`, a restore into a scratch SQLite
+//! database (see `drill`) whose references, counts and totals are checked.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{ArchiveReader, file_name};
 use super::catalogue::{self, Target};
-use super::load::{self, LoadTable};
+use super::drill::{LOADER_STOPPED, Loader, Scratch};
 use super::schema::{self, Val, Values};
 use super::{Backups, Manifest, Passphrase, ProgressTx, Scope, report};
 use crate::access::{Operator, Permission, audit, require};
-use crate::db::{SQLITE_MIGRATOR, Store, Tx};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,14 +74,20 @@ impl Backups {
         )
         .await?;
         let pass = self.passphrase()?;
-        let r = verify_archive(
-            &target.path,
-            pass,
-            self.store.schema_version(),
-            drill,
-            progress,
-            cancel,
-        )
+        let r = async {
+            if drill {
+                self.ensure_dir()?;
+            }
+            verify_archive(
+                &target.path,
+                pass,
+                self.store.schema_version(),
+                drill.then_some(self.dir.as_path()),
+                progress,
+                cancel,
+            )
+            .await
+        }
         .await;
         let result = match &r {
             Ok(_) => "ok".to_string(),
@@ -118,27 +122,63 @@ pub(crate) fn target_label(t: &Target) -> String {
     }
 }
 
-/// Checks (1) and (2), and (3) when asked; no database but the scratch one is touched.
+/// Checks (1) and (2), and (3) when asked (`drill`: the folder for the scratch
+/// database); no database but the scratch one is touched. The drill loads the rows as
+/// verify reads them: one pass over the archive.
 pub(crate) async fn verify_archive(
     path: &Path,
     pass: Option<Passphrase>,
     schema_version: i64,
-    drill: bool,
+    drill: Option<&Path>,
     progress: &ProgressTx,
     cancel: &CancellationToken,
 ) -> Result<VerifyReport> {
+    let scratch = match drill {
+        Some(dir) => Some(Scratch::create(dir).await?),
+        None => None,
+    };
     let p = path.to_path_buf();
     let c = cancel.clone();
     let pr = progress.clone();
-    let pass2 = pass.clone();
-    let (manifest, encrypted, tables) =
-        tokio::task::spawn_blocking(move || check_content(&p, pass2, schema_version, &pr, &c))
-            .await
-            .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
-    let drill = if drill {
-        Some(run_drill(path, pass, schema_version, &manifest, progress, cancel).await?)
-    } else {
-        None
+    let loader = scratch.as_ref().map(|s| {
+        s.start(
+            schema::TABLES
+                .iter()
+                .collect::<Vec<&'static schema::TableSpec>>(),
+        )
+    });
+    let (manifest, encrypted, tables, drilled) = tokio::task::spawn_blocking(move || {
+        let mut loader = loader;
+        let r = check_content(&p, pass, schema_version, &pr, &c, loader.as_mut());
+        let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(&p)));
+        match (r, loader) {
+            (Ok((m, enc, t)), Some(l)) => {
+                report(&pr, "drill: indexing and counting", m.total_rows(), m.total_rows());
+                let d = l.finish().map_err(fail)?;
+                Ok((m, enc, t, Some(d)))
+            }
+            (Ok((m, enc, t)), None) => Ok((m, enc, t, None)),
+            (Err(Error::VerifyFailed(msg)), Some(l)) if msg.contains(LOADER_STOPPED) => {
+                // The scratch database refused a row: its reason is the one to give.
+                Err(match l.finish() {
+                    Err(m) => fail(format!("the restore into a scratch database failed: {m}")),
+                    Ok(_) => Error::VerifyFailed(msg),
+                })
+            }
+            (Err(e), l) => {
+                if let Some(l) = l {
+                    l.abandon();
+                }
+                Err(e)
+            }
+        }
+    })
+    .await
+    .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
+    drop(scratch);
+    let drill = match drilled {
+        Some(found) => Some(compare_drill(path, &manifest, found)?),
+        None => None,
     };
     Ok(VerifyReport {
         backup_id: manifest.backup_id.clone(),
@@ -151,6 +191,30 @@ pub(crate) async fn verify_archive(
         drill,
         result: "ok".into(),
     })
+}
+
+/// The scratch database's counts and totals against the manifest, table by table.
+fn compare_drill(path: &Path, m: &Manifest, found: Vec<TableCheck>) -> Result<Vec<TableCheck>> {
+    let mut out = Vec::new();
+    for t in &m.tables {
+        let Some(f) = found.iter().find(|f| f.name == t.name) else {
+            continue;
+        };
+        if f.rows != t.rows || f.totals != t.totals {
+            return Err(Error::VerifyFailed(format!(
+                "{}: drill: {} holds {} rows {:?} after the restore; the manifest says {} {:?}",
+                file_name(path),
+                t.name,
+                f.rows,
+                f.totals,
+                t.rows,
+                t.totals
+            )));
+        }
+        out.push(f.clone());
+    }
+    out.sort_by_key(|t| schema::order(&t.name));
+    Ok(out)
 }
 
 /// A key in primary-key order: integers by value, text (dates) by bytes.
@@ -174,6 +238,7 @@ fn check_content(
     schema_version: i64,
     progress: &ProgressTx,
     cancel: &CancellationToken,
+    mut drill: Option<&mut Loader>,
 ) -> Result<(Manifest, bool, Vec<TableCheck>)> {
     let mut reader = ArchiveReader::open(path, pass, schema_version)?;
     let m = reader.manifest.clone();
@@ -182,7 +247,7 @@ fn check_content(
     let total = m.total_rows();
     let mut done = 0u64;
     // Ids seen per table, for references; the scope's organization id.
-    let mut ids: HashMap<&'static str, HashSet<i64>> = HashMap::new();
+    let mut ids: HashMap<&'static str, IdRanges> = HashMap::new();
     let mut scope_org: Option<i64> = None;
     let mut out = Vec::new();
     let mut order: Vec<&'static schema::TableSpec> = m
@@ -202,13 +267,21 @@ fn check_content(
             .collect();
         let mut sums = vec![0i64; total_idx.len()];
         let mut last: Option<Values> = None;
-        let mut mine: HashSet<i64> = HashSet::new();
+        let mut mine = IdRanges::default();
         let mut self_refs: Vec<(u64, i64)> = Vec::new();
         report(progress, &format!("verifying {}", spec.name), done, total);
         let org_code = match &scope {
             Scope::Org(c) => Some(c.clone()),
             Scope::All => None,
         };
+        // (column index, column, parent table, the parent's ids)
+        let refs: Vec<(usize, &str, &str, Option<&IdRanges>)> = spec
+            .refs
+            .iter()
+            .filter_map(|&(col, parent)| {
+                Some((spec.index_of(col)?, col, parent, ids.get(parent)))
+            })
+            .collect();
         reader.for_each_line(spec.name, Some(cancel), |row, line| {
             let vals = schema::parse_json_line(spec, line)?;
             let key: Values = pk_idx.iter().map(|&i| vals[i].clone()).collect();
@@ -239,25 +312,28 @@ fn check_content(
                     .checked_add(vals[i].as_int().unwrap_or(0))
                     .ok_or("control total overflows")?;
             }
-            for (col, parent) in spec.refs {
-                let Some(v) = spec.index_of(col).and_then(|i| vals[i].as_int()) else {
+            for &(i, col, parent, known) in &refs {
+                let Some(v) = vals[i].as_int() else {
                     continue;
                 };
-                if *parent == spec.name {
+                if parent == spec.name {
                     self_refs.push((row, v));
-                } else if !ids.get(parent).is_some_and(|s| s.contains(&v)) {
+                } else if !known.is_some_and(|s| s.contains(v)) {
                     return Err(format!("{col} {v} is not in {parent} of the archive"));
                 }
             }
             if spec.pk == ["id"]
                 && let Some(id) = vals[0].as_int()
             {
-                mine.insert(id);
+                mine.push(id);
+            }
+            if let Some(d) = drill.as_deref_mut() {
+                d.push(spec, vals)?;
             }
             Ok(())
         })?;
         for (row, v) in self_refs {
-            if !mine.contains(&v) {
+            if !mine.contains(v) {
                 return Err(fail(format!(
                     "entry {}: row {row}: reversal_of {v} is not in collections of the archive",
                     tm.file
@@ -291,89 +367,44 @@ fn check_content(
     Ok((m, reader.encrypted, out))
 }
 
-/// A scratch in-memory SQLite with this binary's schema.
-pub(crate) async fn scratch_store() -> Result<Store> {
-    let opts = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(opts)
-        .await?;
-    SQLITE_MIGRATOR.run(&pool).await?;
-    Ok(Store::Sqlite(pool, PathBuf::from(":memory:")))
+/// The ids of a table, which come in increasing order (checked): kept as runs of
+/// consecutive ids, so a ledger's million collections take a few runs, not a million
+/// entries.
+#[derive(Debug, Default)]
+pub(crate) struct IdRanges(Vec<(i64, i64)>);
+
+impl IdRanges {
+    /// Add an id larger than every id so far.
+    pub(crate) fn push(&mut self, id: i64) {
+        match self.0.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(id) => *end = id,
+            _ => self.0.push((id, id)),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: i64) -> bool {
+        let i = self.0.partition_point(|&(_, end)| end < id);
+        self.0.get(i).is_some_and(|&(start, _)| start <= id)
+    }
 }
 
-async fn run_drill(
-    path: &Path,
-    pass: Option<Passphrase>,
-    schema_version: i64,
-    m: &Manifest,
-    progress: &ProgressTx,
-    cancel: &CancellationToken,
-) -> Result<Vec<TableCheck>> {
-    let scratch = scratch_store().await?;
-    let mut tables: Vec<LoadTable> = m
-        .tables
-        .iter()
-        .filter_map(|t| schema::spec(&t.name))
-        .map(|spec| LoadTable { spec, org: None })
-        .collect();
-    tables.sort_by_key(|t| schema::order(t.spec.name));
-    let mut tx = scratch.begin().await?;
-    let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(path)));
-    let specs: Vec<&schema::TableSpec> = tables.iter().map(|t| t.spec).collect();
-    super::replace::prepare_tx(&mut tx, &specs, true).await?;
-    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let dropped = super::bulk::drop_for_load(&mut tx, &names).await?;
-    load::load(
-        &mut tx,
-        load::Source {
-            path: path.to_path_buf(),
-            passphrase: pass,
-            schema_version,
-        },
-        tables.clone(),
-        m.total_rows(),
-        progress,
-        cancel,
-    )
-    .await
-    .map_err(|e| match e {
-        Error::Database(d) => fail(format!("the restore into a scratch database failed: {d}")),
-        e => e,
-    })?;
-    super::bulk::restore_after_load(&mut tx, dropped)
-        .await
-        .map_err(|e| fail(format!("rebuilding the scratch database failed: {e}")))?;
-    let mut out = Vec::new();
-    for t in &tables {
-        let (rows, totals) = super::replace::count_in(&mut tx, t.spec, None).await?;
-        let tm = m.table(t.spec.name).expect("listed");
-        if rows != tm.rows || totals != tm.totals {
-            return Err(fail(format!(
-                "{} holds {rows} rows {totals:?} after the restore; the manifest says {} {:?}",
-                t.spec.name, tm.rows, tm.totals
-            )));
+#[cfg(test)]
+mod tests {
+    use super::IdRanges;
+
+    #[test]
+    fn id_runs_answer_membership() {
+        let mut r = IdRanges::default();
+        for id in [1, 2, 3, 7, 8, 10] {
+            r.push(id);
         }
-        out.push(TableCheck {
-            name: t.spec.name.into(),
-            rows,
-            totals,
-        });
-    }
-    if let Tx::Sqlite(t) = &mut tx {
-        let bad: Vec<(String, i64)> =
-            sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
-                .fetch_all(&mut **t)
-                .await
-                .unwrap_or_default();
-        if let Some((table, rowid)) = bad.first() {
-            return Err(fail(format!("{table} row {rowid} points at a missing row")));
+        assert_eq!(r.0, vec![(1, 3), (7, 8), (10, 10)]);
+        for id in [1, 2, 3, 7, 8, 10] {
+            assert!(r.contains(id), "{id}");
         }
+        for id in [0, 4, 6, 9, 11, -5] {
+            assert!(!r.contains(id), "{id}");
+        }
+        assert!(!IdRanges::default().contains(1));
     }
-    let _ = tx.rollback().await;
-    scratch.close().await;
-    Ok(out)
 }
