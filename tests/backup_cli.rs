@@ -249,8 +249,9 @@ async fn a_progress_bar_shows_on_a_terminal_and_not_on_a_pipe() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("created:"), "{text}");
+    // Which stages are drawn depends on the bar's ticks; the bar itself always is.
     assert!(
-        text.contains(" rows ") && text.contains("collections"),
+        text.contains(" rows ") && text.contains("[====") && text.contains("/90 rows"),
         "a progress bar: {text}"
     );
     let (_, _, err) = code(cli(d.path()).args(["backup", "create"]));

@@ -33,6 +33,9 @@ pub struct ArchiveReader {
     pub encrypted: bool,
     zip: ZipArchive<BufReader<File>>,
     passphrase: Option<Passphrase>,
+    /// Inflate on a second thread while rows are parsed (off when another thread, the
+    /// drill's, already keeps the second core busy).
+    pub read_ahead: bool,
 }
 
 fn failed(path: &Path, what: impl std::fmt::Display) -> Error {
@@ -165,6 +168,7 @@ impl ArchiveReader {
             encrypted,
             zip,
             passphrase: if encrypted { passphrase } else { None },
+            read_ahead: true,
         };
         r.manifest = r.read_manifest(schema_version)?;
         r.check_entries()?;
@@ -290,50 +294,54 @@ impl ArchiveReader {
             .table(table)
             .ok_or_else(|| failed(&path, format!("the manifest lists no table {table}")))?
             .clone();
+        let threaded = self.read_ahead;
         let mut entry = self.open_entry(&t.file)?;
-        let mut reader =
-            BufReader::with_capacity(256 * 1024, Hashing::new((&mut entry).take(t.bytes + 1)));
-        let mut line = Vec::new();
-        let mut row: u64 = 0;
-        let mut first_err: Option<String> = None;
-        loop {
-            line.clear();
-            let n = (&mut reader)
-                .take(MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| io_error(&path, &t.file, e))?;
-            if n == 0 {
-                break;
-            }
-            if row.is_multiple_of(1024) && cancel.is_some_and(|c| c.is_cancelled()) {
-                return Err(Error::Cancelled);
-            }
-            if first_err.is_some() {
-                continue;
-            }
-            row += 1;
-            if line.last() != Some(&b'\n') {
-                first_err = Some(if line.len() > MAX_LINE_BYTES {
-                    format!("row {row} is longer than {MAX_LINE_BYTES} bytes")
-                } else {
-                    format!("row {row} does not end with a newline")
-                });
-                continue;
-            }
-            let text = match std::str::from_utf8(&line[..line.len() - 1]) {
-                Ok(s) => s,
-                Err(_) => {
-                    first_err = Some(format!("row {row} is not UTF-8"));
+        // Inflating and hashing run on a second thread, a few chunks ahead of the rows.
+        let hashing = Hashing::new((&mut entry).take(t.bytes + 1));
+        let (lines, hashing) = read_ahead(threaded, hashing, |ahead| -> Result<_> {
+            let mut reader = BufReader::with_capacity(256 * 1024, ahead);
+            let mut line = Vec::new();
+            let mut row: u64 = 0;
+            let mut first_err: Option<String> = None;
+            loop {
+                line.clear();
+                let n = (&mut reader)
+                    .take(MAX_LINE_BYTES as u64 + 1)
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| io_error(&path, &t.file, e))?;
+                if n == 0 {
+                    break;
+                }
+                if row.is_multiple_of(1024) && cancel.is_some_and(|c| c.is_cancelled()) {
+                    return Err(Error::Cancelled);
+                }
+                if first_err.is_some() {
                     continue;
                 }
-            };
-            if let Err(m) = each(row, text) {
-                first_err = Some(format!("row {row}: {m}"));
+                row += 1;
+                if line.last() != Some(&b'\n') {
+                    first_err = Some(if line.len() > MAX_LINE_BYTES {
+                        format!("row {row} is longer than {MAX_LINE_BYTES} bytes")
+                    } else {
+                        format!("row {row} does not end with a newline")
+                    });
+                    continue;
+                }
+                let text = match std::str::from_utf8(&line[..line.len() - 1]) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        first_err = Some(format!("row {row} is not UTF-8"));
+                        continue;
+                    }
+                };
+                if let Err(m) = each(row, text) {
+                    first_err = Some(format!("row {row}: {m}"));
+                }
             }
-        }
-        reader
-            .into_inner()
-            .finish(&path, &t.file, t.bytes, &t.sha256)?;
+            Ok((row, first_err))
+        });
+        let (row, first_err) = lines?;
+        hashing.finish(&path, &t.file, t.bytes, &t.sha256)?;
         if let Some(m) = first_err {
             return Err(failed(&path, format!("entry {}: {m}", t.file)));
         }
@@ -347,6 +355,99 @@ impl ArchiveReader {
             ));
         }
         Ok(row)
+    }
+}
+
+/// Run `f` on a reader of `inner` whose reading happens on a second thread (`threaded`),
+/// up to four chunks ahead; hand `inner` back when `f` is done (the thread stops when `f`
+/// stops).
+fn read_ahead<R: Read + Send, T>(
+    threaded: bool,
+    mut inner: R,
+    f: impl FnOnce(&mut Ahead<'_>) -> T,
+) -> (T, R) {
+    const CHUNK: usize = 256 * 1024;
+    if !threaded {
+        let out = f(&mut Ahead::Direct(&mut inner));
+        return (out, inner);
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+        let reading = s.spawn(move || {
+            let mut inner = inner;
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let mut n = 0;
+                let r = loop {
+                    match inner.read(&mut buf[n..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(k) => {
+                            n += k;
+                            if n == CHUNK {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(n);
+                let last = n < CHUNK || r.is_err();
+                let sent = match r {
+                    Ok(()) if n > 0 => tx.send(Ok(buf)),
+                    Ok(()) => Ok(()),
+                    Err(e) => tx.send(Err(e)),
+                };
+                if last || sent.is_err() {
+                    return inner;
+                }
+            }
+        });
+        let mut ahead = Ahead::Channel {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        let out = f(&mut ahead);
+        drop(ahead);
+        let inner = match reading.join() {
+            Ok(i) => i,
+            Err(p) => std::panic::resume_unwind(p),
+        };
+        (out, inner)
+    })
+}
+
+/// The reading side of `read_ahead`.
+enum Ahead<'r> {
+    Channel {
+        rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+        cur: Vec<u8>,
+        pos: usize,
+    },
+    Direct(&'r mut dyn Read),
+}
+
+impl Read for Ahead<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let (rx, cur, pos) = match self {
+            Ahead::Direct(r) => return r.read(out),
+            Ahead::Channel { rx, cur, pos } => (rx, cur, pos),
+        };
+        if *pos == cur.len() {
+            match rx.recv() {
+                Ok(Ok(buf)) => {
+                    *cur = buf;
+                    *pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(cur.len() - *pos);
+        out[..n].copy_from_slice(&cur[*pos..*pos + n]);
+        *pos += n;
+        Ok(n)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Whole-table restores load the way `pg_restore` and a replayed `sqlite3` dump do: the
-//! secondary indexes of the replaced tables (and, on PostgreSQL, the foreign keys that
-//! touch them) are dropped inside the restore's transaction and built again after the
-//! rows are in — one pass each instead of a check and an index update per row. It is all
+//! secondary indexes of the replaced tables (and, on PostgreSQL, their UNIQUE constraints
+//! and the foreign keys that touch them) are dropped inside the restore's transaction and
+//! built again after the rows are in — one pass each instead of a check and an index
+//! update per row. It is all
 //! one transaction: a failure or a kill rolls the schema back with the data.
 
 use crate::db::Tx;
@@ -13,6 +14,9 @@ pub(crate) struct Dropped {
     indexes: Vec<String>,
     /// (table, constraint, definition)
     foreign_keys: Vec<(String, String, String)>,
+    /// PostgreSQL UNIQUE constraints, (table, constraint, definition): built again after
+    /// the load, as `pg_restore` does, instead of an index insert per row.
+    uniques: Vec<(String, String, String)>,
 }
 
 fn list(names: &[&str]) -> Vec<String> {
@@ -68,7 +72,14 @@ pub(crate) async fn drop_for_load(tx: &mut Tx, names: &[&str]) -> Result<Dropped
             .bind(list(names))
             .fetch_all(&mut **t)
             .await?;
-            for (table, name, _) in &d.foreign_keys {
+            d.uniques = sqlx::query_as(
+                "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE contype = 'u' AND conrelid::regclass::text = ANY($1) ORDER BY conname",
+            )
+            .bind(list(names))
+            .fetch_all(&mut **t)
+            .await?;
+            for (table, name, _) in d.foreign_keys.iter().chain(&d.uniques) {
                 let sql = format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\"");
                 sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                     .execute(&mut **t)
@@ -110,6 +121,17 @@ pub(crate) async fn restore_after_load(tx: &mut Tx, d: Dropped) -> Result<()> {
         };
     }
     if let Tx::Postgres(t) = tx {
+        for (table, name, def) in &d.uniques {
+            let sql = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}");
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .execute(&mut **t)
+                .await
+                .map_err(|e| {
+                    Error::Refused(format!(
+                        "the restore would break a uniqueness rule ({e}); nothing was changed"
+                    ))
+                })?;
+        }
         for (table, name, def) in &d.foreign_keys {
             let sql = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}");
             sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalogue::{self, BackupEntry};
 use super::schema::{self, TableSpec};
-use super::snapshot::{SqliteRead, TableOut, WRITER_STOPPED, read_sqlite};
+use super::snapshot::{SqliteRead, TableOut, WRITER_STOPPED, read_postgres, read_sqlite};
 use super::writer::{ArchiveWriter, Finished};
 use super::{
     BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope,
@@ -337,7 +337,8 @@ async fn write_partial(
     Ok(done)
 }
 
-/// Read the tables through the caller's transaction (PostgreSQL).
+/// Read the tables through the caller's transaction: PostgreSQL through COPY, an
+/// in-memory SQLite database (which no other connection can see) row by row.
 #[allow(clippy::too_many_arguments)]
 async fn read_tx(
     tx: &mut Tx,
@@ -350,6 +351,10 @@ async fn read_tx(
     cancel: &CancellationToken,
 ) -> Result<Vec<TableManifest>> {
     let total = count_rows(tx, specs, org).await?;
+    if let Tx::Postgres(c) = tx {
+        let include_csv = job.include_csv;
+        return read_postgres(c, specs, org, include_csv, writer, total, progress, cancel).await;
+    }
     let mut done = 0u64;
     let mut tables = Vec::new();
     for spec in specs {
@@ -361,23 +366,7 @@ async fn read_tx(
         let mut out = TableOut::new(spec, job.include_csv);
         let sql = spec.select_sql(by_org);
         match tx {
-            Tx::Postgres(c) => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                if let Some(o) = org {
-                    q = q.bind(o);
-                }
-                let mut rows = q.fetch(&mut **c);
-                while let Some(row) = rows.try_next().await? {
-                    out.push(spec, &schema::from_postgres(spec, &row)?)?;
-                    if out.full() {
-                        writer.send(out.take()).await?;
-                        if cancel.is_cancelled() {
-                            return Err(Error::Cancelled);
-                        }
-                        report(progress, spec.name, done + out.rows, total);
-                    }
-                }
-            }
+            Tx::Postgres(_) => unreachable!("PostgreSQL is read through COPY"),
             Tx::Sqlite(c) => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                 if let Some(o) = org {

@@ -44,7 +44,12 @@ impl Scratch {
         let dir = tempfile::Builder::new()
             .prefix(".drill-")
             .tempdir_in(parent)
-            .map_err(|e| Error::io(format!("creating a scratch folder in {}", parent.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("creating a scratch folder in {}", parent.display()),
+                    e,
+                )
+            })?;
         let path = dir.path().join("scratch.db");
         let opts = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(&path)
@@ -185,7 +190,8 @@ fn load(
                 .map_err(|x| e(&what, x))?;
         }
     }
-    conn.execute_batch("COMMIT").map_err(|x| e("committing", x))?;
+    conn.execute_batch("COMMIT")
+        .map_err(|x| e("committing", x))?;
     let bad: Option<(String, i64)> = conn
         .query_row(
             "SELECT \"table\", rowid FROM pragma_foreign_key_check LIMIT 1",

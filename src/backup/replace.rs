@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use tokio_util::sync::CancellationToken;
-
 use super::catalogue::Target;
 use super::create::{Job, Written, write_archive};
 use super::load::{self, LoadTable};
 use super::restore::{RestorePlan, TableReport};
 use super::schema::{self, TableSpec};
+use super::verify::Verifying;
 use super::{BackupKind, Backups, ProgressTx, Scope, report};
 use crate::access::{Operator, audit};
 use crate::db::Tx;
@@ -30,8 +29,10 @@ impl Backups {
         pre_pass: Option<super::Passphrase>,
         written: &mut Option<Written>,
         progress: &ProgressTx,
-        cancel: &CancellationToken,
+        verifying: &mut Verifying,
     ) -> Result<Vec<TableReport>> {
+        // Everything stops when verify fails (or the operator cancels).
+        let cancel = &verifying.stop.clone();
         let mut tx = self.store.begin().await?;
         let r = async {
             let whole = plan.org.is_none();
@@ -94,7 +95,10 @@ impl Backups {
                 progress,
                 cancel,
             )
-            .await?;
+            .await;
+            // Verify's verdict first: a damaged archive explains a stopped load.
+            verifying.wait().await?;
+            let loaded = loaded?;
             // References first (a message that names the row), then the rebuilt foreign
             // keys check everything once more.
             let org_after = plan.archive_org.or(db_org);

@@ -15,6 +15,7 @@ use super::create::Written;
 use super::load::{self, Loaded};
 use super::replace::{count_in, load_tables, scope_org};
 use super::schema::{self, TableSpec};
+use super::verify::Verifying;
 use super::{Backups, Manifest, ProgressTx, Scope, lock, report};
 use crate::access::{Operator, Permission, audit, require};
 use crate::error::{Error, Result};
@@ -250,27 +251,15 @@ impl Backups {
         let r = async {
             self.ensure_dir()?;
             catalogue::cleanup(self).await?;
-            // Verify first: a failing archive is refused before anything changes.
+            // Verify runs beside the restore: the load stops as soon as it fails, and the
+            // restore commits only after it passed, so a failing archive changes nothing.
             report(progress, "verifying", 0, 0);
-            let v = super::verify::verify_archive(
+            let mut verifying = Verifying::start(
                 &target.path,
                 pass.clone(),
                 self.store.schema_version(),
-                None,
-                progress,
                 cancel,
-            )
-            .await;
-            if let Some(e) = &target.entry {
-                match &v {
-                    Ok(_) => catalogue::set_verify(&self.store, &e.id, "ok").await?,
-                    Err(Error::VerifyFailed(m)) => {
-                        catalogue::set_verify(&self.store, &e.id, &format!("failed: {m}")).await?
-                    }
-                    Err(_) => {}
-                }
-            }
-            v?;
+            );
             let specs: Vec<&'static TableSpec> =
                 plan.tables.iter().filter_map(|t| schema::spec(t)).collect();
             if let (Some(code), Some(db), Some(ar)) = (&plan.org, db_org, plan.archive_org)
@@ -282,13 +271,25 @@ impl Backups {
                 )));
             }
             if opts.dry_run {
+                let v = verifying.wait().await;
+                self.record_verdict(target, &verifying).await?;
+                v?;
                 let tables = self.dry_run(target, &plan, &specs, db_org, pass.clone(), cancel).await?;
                 return Ok(RestoreReport { plan, dry_run: true, tables, pre_restore: None });
             }
             let mut written: Option<Written> = None;
             let r = self
-                .replace(op, target, &plan, &specs, db_org, pass, pre_pass, &mut written, progress, cancel)
+                .replace(op, target, &plan, &specs, db_org, pass, pre_pass, &mut written, progress, &mut verifying)
                 .await;
+            // Stopped because verify failed: verify's reason is the one to give.
+            let r = match r {
+                Err(Error::Cancelled) if !cancel.is_cancelled() => match verifying.wait().await {
+                    Err(e) => Err(e),
+                    Ok(()) => Err(Error::Cancelled),
+                },
+                r => r,
+            };
+            self.record_verdict(target, &verifying).await?;
             // The pre-restore archive is complete whatever happened after it: catalogue it.
             let pre = match &written {
                 Some(w) => {
@@ -312,6 +313,20 @@ impl Backups {
         .await;
         lock.release().await;
         r
+    }
+
+    /// Verify's verdict into the catalogue (for catalogued archives).
+    async fn record_verdict(&self, target: &Target, v: &Verifying) -> Result<()> {
+        if let Some(e) = &target.entry {
+            match &v.outcome {
+                Some(Ok(())) => catalogue::set_verify(&self.store, &e.id, "ok").await?,
+                Some(Err(m)) => {
+                    catalogue::set_verify(&self.store, &e.id, &format!("failed: {m}")).await?
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     async fn dry_run(

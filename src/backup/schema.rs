@@ -384,9 +384,7 @@ pub fn csv_header(spec: &TableSpec) -> Vec<u8> {
 }
 
 fn csv_field(s: &str, out: &mut Vec<u8>) {
-    let quote = s
-        .bytes()
-        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    let quote = s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
         || s.starts_with(' ')
         || s.ends_with(' ');
     if quote {
@@ -482,7 +480,9 @@ pub fn write_copy_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
             Val::Null => out.extend_from_slice(b"\\N"),
             Val::Int(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
             Val::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-            Val::Text(s) if col.ty == Instant => {
+            // An RFC 3339 instant with its offset goes as it is; any other form is
+            // rewritten with one.
+            Val::Text(s) if col.ty == Instant && !has_offset(s) => {
                 let t = parse_instant(s).map(|t| instant_text(&t));
                 copy_escape(t.as_deref().unwrap_or(s), out);
             }
@@ -490,6 +490,25 @@ pub fn write_copy_line(spec: &TableSpec, vals: &[Val], out: &mut Vec<u8>) {
         }
     }
     out.push(b'\n');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f…]` followed by `Z` or `±HH:MM`: what PostgreSQL reads the same
+/// in every time zone.
+fn has_offset(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[10] != b'T' {
+        return false;
+    }
+    if b.ends_with(b"Z") {
+        return true;
+    }
+    let n = b.len();
+    n >= 25
+        && matches!(b[n - 6], b'+' | b'-')
+        && b[n - 3] == b':'
+        && [n - 5, n - 4, n - 2, n - 1]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
 }
 
 fn copy_escape(s: &str, out: &mut Vec<u8>) {
@@ -546,7 +565,10 @@ mod tests {
 
     #[test]
     fn dates_are_whole_and_real() {
-        assert_eq!(parse_date("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        assert_eq!(
+            parse_date("2024-02-29"),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
         for bad in [
             "2023-02-29",
             "2024-13-01",
@@ -576,6 +598,14 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "1\t2024-05-01\ta\\\\b\\tc\t2024-05-01T10:00:00+00:00\n"
         );
+        for (with, without) in [
+            ("2024-05-01T10:00:00+06:00", "2024-05-01 10:00:00"),
+            ("2024-05-01T10:00:00.5+00:00", "2024-05-01T10:00:00.5"),
+            ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00+0600"),
+        ] {
+            assert!(has_offset(with), "{with}");
+            assert!(!has_offset(without), "{without}");
+        }
     }
 
     #[test]

@@ -153,7 +153,12 @@ pub(crate) async fn verify_archive(
         let fail = |what: String| Error::VerifyFailed(format!("{}: drill: {what}", file_name(&p)));
         match (r, loader) {
             (Ok((m, enc, t)), Some(l)) => {
-                report(&pr, "drill: indexing and counting", m.total_rows(), m.total_rows());
+                report(
+                    &pr,
+                    "drill: indexing and counting",
+                    m.total_rows(),
+                    m.total_rows(),
+                );
                 let d = l.finish().map_err(fail)?;
                 Ok((m, enc, t, Some(d)))
             }
@@ -191,6 +196,76 @@ pub(crate) async fn verify_archive(
         drill,
         result: "ok".into(),
     })
+}
+
+/// A verify running beside a restore's load. The load stops when verify fails, and the
+/// restore commits only after `wait` said the archive passed.
+pub(crate) struct Verifying {
+    handle: Option<tokio::task::JoinHandle<Result<VerifyReport>>>,
+    /// Cancelled when verify fails (or the operator cancels): the load's token.
+    pub stop: CancellationToken,
+    /// The verdict, once known: Ok, or why the archive failed.
+    pub outcome: Option<std::result::Result<(), String>>,
+}
+
+impl Verifying {
+    pub(crate) fn start(
+        path: &Path,
+        pass: Option<Passphrase>,
+        schema_version: i64,
+        cancel: &CancellationToken,
+    ) -> Verifying {
+        let stop = cancel.child_token();
+        let (path, cancel2, stop2) = (path.to_path_buf(), cancel.clone(), stop.clone());
+        let handle = tokio::spawn(async move {
+            let quiet = super::no_progress();
+            let r = verify_archive(&path, pass, schema_version, None, &quiet, &cancel2).await;
+            if r.is_err() {
+                stop2.cancel();
+            }
+            r
+        });
+        Verifying {
+            handle: Some(handle),
+            stop,
+            outcome: None,
+        }
+    }
+
+    /// Wait for the verdict: the archive's failure is `VerifyFailed`.
+    pub(crate) async fn wait(&mut self) -> Result<()> {
+        let Some(h) = self.handle.take() else {
+            return match &self.outcome {
+                Some(Ok(())) => Ok(()),
+                Some(Err(m)) => Err(Error::VerifyFailed(m.clone())),
+                None => Err(Error::Other("verify did not run".into())),
+            };
+        };
+        let r = h
+            .await
+            .map_err(|e| Error::Other(format!("verify failed to run: {e}")))?;
+        match r {
+            Ok(_) => {
+                self.outcome = Some(Ok(()));
+                Ok(())
+            }
+            Err(Error::VerifyFailed(m)) => {
+                self.outcome = Some(Err(m.clone()));
+                Err(Error::VerifyFailed(m))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Verifying {
+    fn drop(&mut self) {
+        // A restore that stopped before asking: verify has nothing left to say.
+        self.stop.cancel();
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
 }
 
 /// The scratch database's counts and totals against the manifest, table by table.
@@ -241,6 +316,7 @@ fn check_content(
     mut drill: Option<&mut Loader>,
 ) -> Result<(Manifest, bool, Vec<TableCheck>)> {
     let mut reader = ArchiveReader::open(path, pass, schema_version)?;
+    reader.read_ahead = drill.is_none();
     let m = reader.manifest.clone();
     let fail = |what: String| Error::VerifyFailed(format!("{}: {what}", file_name(path)));
     let scope = m.scope();
@@ -278,9 +354,7 @@ fn check_content(
         let refs: Vec<(usize, &str, &str, Option<&IdRanges>)> = spec
             .refs
             .iter()
-            .filter_map(|&(col, parent)| {
-                Some((spec.index_of(col)?, col, parent, ids.get(parent)))
-            })
+            .filter_map(|&(col, parent)| Some((spec.index_of(col)?, col, parent, ids.get(parent))))
             .collect();
         reader.for_each_line(spec.name, Some(cancel), |row, line| {
             let vals = schema::parse_json_line(spec, line)?;

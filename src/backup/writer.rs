@@ -161,7 +161,10 @@ fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
 const LEVEL: i64 = 1;
 
 /// Every entry's options: Deflate, the backup's time, 0600, AES-256 with a passphrase.
-fn file_options(mtime: DateTime<Utc>, passphrase: Option<&Passphrase>) -> FileOptions<'_, 'static, ()> {
+fn file_options(
+    mtime: DateTime<Utc>,
+    passphrase: Option<&Passphrase>,
+) -> FileOptions<'_, 'static, ()> {
     let opts = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(LEVEL))
@@ -196,12 +199,11 @@ fn run(
     let mut hashing = Hashing::new();
     // A CSV thread that stopped early has its own error; it is taken when the channel
     // refuses, or at the end.
-    let csv_failed = |t: std::thread::JoinHandle<std::result::Result<(File, Hashes), String>>| {
-        match t.join() {
+    let csv_failed =
+        |t: std::thread::JoinHandle<std::result::Result<(File, Hashes), String>>| match t.join() {
             Ok(Err(m)) => m,
             _ => "the CSV writer stopped early".to_string(),
-        }
-    };
+        };
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Begin { data, csv } => {
