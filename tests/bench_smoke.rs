@@ -26,6 +26,7 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
     let ops: Vec<&str> = report.rows.iter().map(|r| r.operation.as_str()).collect();
     for want in [
         "backup (SQLite)",
+        "backup (SQLite), without CSV copies",
         "verify",
         "verify --drill",
         "restore into empty SQLite",

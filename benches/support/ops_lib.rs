@@ -397,6 +397,26 @@ pub async fn run(cfg: &BenchConfig) -> Report {
         Some(("sqlite3 .dump | gzip -1", pb)),
         Some(("≤ 0.5× peer", holds)),
     ));
+    // The same backup without the archive's optional CSV copies (`backup.include_csv`):
+    // the data files alone, which is what the peer writes.
+    let config = dir.join("config.toml");
+    let with_csv = std::fs::read_to_string(&config).expect("the data dir's config.toml");
+    assert!(with_csv.contains("include_csv = true"), "config.toml: {with_csv}");
+    std::fs::write(&config, with_csv.replace("include_csv = true", "include_csv = false")).unwrap();
+    let mut data_only = Vec::new();
+    for _ in 0..cfg.runs {
+        data_only.push(measure(somiti(&dir).args(["backup", "create"])));
+    }
+    std::fs::write(&config, &with_csv).unwrap();
+    let b2 = Measured::of(&data_only, total);
+    let pb = Measured::of(&peer_backup, total);
+    let holds = b2.median_ms <= pb.median_ms / 2.0;
+    rows.push(row(
+        "backup (SQLite), without CSV copies",
+        b2,
+        Some(("sqlite3 .dump | gzip -1", pb)),
+        Some(("≤ 0.5× peer", holds)),
+    ));
     let v = Measured::of(&ops.verify, total);
     rows.push(row(
         "verify",

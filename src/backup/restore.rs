@@ -290,6 +290,14 @@ impl Backups {
                 r => r,
             };
             self.record_verdict(target, &verifying).await?;
+            // An archive that failed verify changed nothing: not even the store keeps the
+            // pre-restore archive taken while verify was still reading.
+            if matches!(verifying.outcome, Some(Err(_)))
+                && let Some(w) = written.take()
+            {
+                let _ = std::fs::remove_file(&w.path);
+                super::sync_dir(&self.dir)?;
+            }
             // The pre-restore archive is complete whatever happened after it: catalogue it.
             let pre = match &written {
                 Some(w) => {
