@@ -28,6 +28,7 @@ on_both_backends!(
     an_archive_from_a_newer_format_or_schema_is_refused,
     a_row_that_does_not_parse_is_refused_naming_row_and_column,
     a_reference_that_does_not_close_is_refused,
+    a_rule_only_the_database_knows_fails_the_drill_and_the_restore,
 );
 
 struct Fixture {
@@ -416,4 +417,57 @@ async fn a_reference_that_does_not_close_is_refused(store: &Store) {
         ],
     )
     .await;
+}
+
+/// Two members with one NID: every row is well formed and every reference closes, so the
+/// content checks pass; the drill's scratch database refuses it, and so does a restore.
+async fn a_rule_only_the_database_knows_fails_the_drill_and_the_restore(store: &Store) {
+    let f = fixture(store).await;
+    let p = f.rezip("same-nid.zip", |e| {
+        let text = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        v["nid"] = first["nid"].clone();
+        lines[1] = v.to_string();
+        replace_data(e, "members", format!("{}\n", lines.join("\n")).into_bytes());
+    });
+    let target = p.to_str().unwrap();
+    let scratch_left = || {
+        std::fs::read_dir(&f.b.dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".drill-"))
+            .count()
+    };
+    let r =
+        f.b.verify(&f.op, target, false, &progress(), &never())
+            .await
+            .unwrap();
+    assert_eq!(r.result, "ok", "the content checks cannot see it");
+    let e =
+        f.b.verify(&f.op, target, true, &progress(), &never())
+            .await
+            .unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("drill") && m.contains("scratch database") && m.contains("nid"),
+        "{m}"
+    );
+    assert_eq!(e.exit_code(), 3, "{m}");
+    assert_eq!(scratch_left(), 0, "the scratch database is removed");
+
+    let before = dump(store).await;
+    let opts = RestoreOptions {
+        confirm: Confirm::Yes,
+        ..Default::default()
+    };
+    let e =
+        f.b.restore(&f.op, target, &opts, &progress(), &never())
+            .await
+            .unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("nid"), "the restore names the rule: {m}");
+    assert_same(&dump(store).await, &before, "nothing changed");
+    assert_eq!(scratch_left(), 0);
 }

@@ -401,8 +401,15 @@ pub async fn run(cfg: &BenchConfig) -> Report {
     // the data files alone, which is what the peer writes.
     let config = dir.join("config.toml");
     let with_csv = std::fs::read_to_string(&config).expect("the data dir's config.toml");
-    assert!(with_csv.contains("include_csv = true"), "config.toml: {with_csv}");
-    std::fs::write(&config, with_csv.replace("include_csv = true", "include_csv = false")).unwrap();
+    assert!(
+        with_csv.contains("include_csv = true"),
+        "config.toml: {with_csv}"
+    );
+    std::fs::write(
+        &config,
+        with_csv.replace("include_csv = true", "include_csv = false"),
+    )
+    .unwrap();
     let mut data_only = Vec::new();
     for _ in 0..cfg.runs {
         data_only.push(measure(somiti(&dir).args(["backup", "create"])));

@@ -159,7 +159,9 @@ pub(crate) async fn verify_archive(
                     m.total_rows(),
                     m.total_rows(),
                 );
-                let d = l.finish().map_err(fail)?;
+                let d = l.finish().map_err(|m| {
+                    fail(format!("the restore into a scratch database failed: {m}"))
+                })?;
                 Ok((m, enc, t, Some(d)))
             }
             (Ok((m, enc, t)), None) => Ok((m, enc, t, None)),
