@@ -121,27 +121,20 @@ pub(crate) async fn restore_after_load(tx: &mut Tx, d: Dropped) -> Result<()> {
         };
     }
     if let Tx::Postgres(t) = tx {
-        for (table, name, def) in &d.uniques {
-            let sql = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}");
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .execute(&mut **t)
-                .await
-                .map_err(|e| {
-                    Error::Refused(format!(
-                        "the restore would break a uniqueness rule ({e}); nothing was changed"
-                    ))
-                })?;
-        }
-        for (table, name, def) in &d.foreign_keys {
-            let sql = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}");
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .execute(&mut **t)
-                .await
-                .map_err(|e| {
-                    Error::Refused(format!(
-                        "the restore would leave rows pointing at missing rows ({e}); nothing was changed"
-                    ))
-                })?;
+        let checks = [
+            (&d.uniques, "would break a uniqueness rule"),
+            (&d.foreign_keys, "would leave rows pointing at missing rows"),
+        ];
+        for (list, broken) in checks {
+            for (table, name, def) in list {
+                let sql = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {def}");
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .execute(&mut **t)
+                    .await
+                    .map_err(|e| {
+                        Error::Refused(format!("the restore {broken} ({e}); nothing was changed"))
+                    })?;
+            }
         }
     }
     Ok(())

@@ -5,17 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, DurationRound, Utc};
-use futures::TryStreamExt;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::catalogue::{self, BackupEntry};
 use super::schema::{self, TableSpec};
-use super::snapshot::{SqliteRead, TableOut, WRITER_STOPPED, read_postgres, read_sqlite};
+use super::snapshot::{SqliteRead, WRITER_STOPPED, read_postgres, read_sqlite};
 use super::writer::{ArchiveWriter, Finished};
 use super::{
-    BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope,
-    TableManifest, lock, report,
+    BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope, lock,
+    report,
 };
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
@@ -292,8 +291,9 @@ async fn write_partial(
     };
     report(progress, "counting", 0, 0);
     let mut writer = ArchiveWriter::start(partial, job.passphrase.clone(), job.created_at)?;
-    let tables = match (&*tx, job.sqlite) {
-        (Tx::Sqlite(_), Some(path)) if path != Path::new(":memory:") => {
+    let sqlite_file = job.sqlite.filter(|p| *p != Path::new(":memory:"));
+    let tables = match (&mut *tx, sqlite_file) {
+        (Tx::Sqlite(_), Some(path)) => {
             let read = SqliteRead {
                 specs: specs.clone(),
                 by_org,
@@ -312,7 +312,28 @@ async fn write_partial(
                 r => r?,
             }
         }
-        _ => read_tx(tx, &specs, by_org, org, job, &mut writer, progress, cancel).await?,
+        (Tx::Sqlite(_), None) => {
+            return Err(Error::Other(
+                "an in-memory SQLite database cannot be backed up".into(),
+            ));
+        }
+        (t @ Tx::Postgres(_), _) => {
+            let total = count_rows(t, &specs, org).await?;
+            let Tx::Postgres(c) = t else {
+                unreachable!("matched above")
+            };
+            read_postgres(
+                c,
+                &specs,
+                org,
+                job.include_csv,
+                &mut writer,
+                total,
+                progress,
+                cancel,
+            )
+            .await?
+        }
     };
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -335,60 +356,4 @@ async fn write_partial(
     let rows = done.manifest.total_rows();
     report(progress, "done", rows, rows);
     Ok(done)
-}
-
-/// Read the tables through the caller's transaction: PostgreSQL through COPY, an
-/// in-memory SQLite database (which no other connection can see) row by row.
-#[allow(clippy::too_many_arguments)]
-async fn read_tx(
-    tx: &mut Tx,
-    specs: &[&'static TableSpec],
-    by_org: bool,
-    org: Option<i64>,
-    job: &Job<'_>,
-    writer: &mut ArchiveWriter,
-    progress: &ProgressTx,
-    cancel: &CancellationToken,
-) -> Result<Vec<TableManifest>> {
-    let total = count_rows(tx, specs, org).await?;
-    if let Tx::Postgres(c) = tx {
-        let include_csv = job.include_csv;
-        return read_postgres(c, specs, org, include_csv, writer, total, progress, cancel).await;
-    }
-    let mut done = 0u64;
-    let mut tables = Vec::new();
-    for spec in specs {
-        if cancel.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        report(progress, spec.name, done, total);
-        writer.send(TableOut::begin(spec, job.include_csv)).await?;
-        let mut out = TableOut::new(spec, job.include_csv);
-        let sql = spec.select_sql(by_org);
-        match tx {
-            Tx::Postgres(_) => unreachable!("PostgreSQL is read through COPY"),
-            Tx::Sqlite(c) => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                if let Some(o) = org {
-                    q = q.bind(o);
-                }
-                let mut rows = q.fetch(&mut **c);
-                while let Some(row) = rows.try_next().await? {
-                    out.push(spec, &schema::from_sqlite(spec, &row)?)?;
-                    if out.full() {
-                        writer.send(out.take()).await?;
-                        if cancel.is_cancelled() {
-                            return Err(Error::Cancelled);
-                        }
-                        report(progress, spec.name, done + out.rows, total);
-                    }
-                }
-            }
-        }
-        writer.send(out.take()).await?;
-        done += out.rows;
-        tables.push(out.manifest(spec));
-    }
-    report(progress, "finishing", done, total);
-    Ok(tables)
 }

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use sqlx::Row;
 
 /// What a column holds. Dates and instants travel as text: SQLite's text is kept as it is
 /// (an SQLite → SQLite restore is exact), PostgreSQL's is written the way sqlx writes
@@ -310,40 +309,6 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         })
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
-}
-
-/// Read one row of `spec` from SQLite.
-pub fn from_sqlite(spec: &TableSpec, row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Values> {
-    let mut out = Vec::with_capacity(spec.cols.len());
-    for (i, col) in spec.cols.iter().enumerate() {
-        let v = match col.ty {
-            Int => row.try_get::<Option<i64>, _>(i)?.map(Val::Int),
-            Bool => row.try_get::<Option<bool>, _>(i)?.map(Val::Bool),
-            Text | Date | Instant => row.try_get::<Option<String>, _>(i)?.map(Val::Text),
-        };
-        out.push(v.unwrap_or(Val::Null));
-    }
-    Ok(out)
-}
-
-/// Read one row of `spec` from PostgreSQL.
-pub fn from_postgres(spec: &TableSpec, row: &sqlx::postgres::PgRow) -> sqlx::Result<Values> {
-    let mut out = Vec::with_capacity(spec.cols.len());
-    for (i, col) in spec.cols.iter().enumerate() {
-        let v = match col.ty {
-            Int => row.try_get::<Option<i64>, _>(i)?.map(Val::Int),
-            Bool => row.try_get::<Option<bool>, _>(i)?.map(Val::Bool),
-            Text => row.try_get::<Option<String>, _>(i)?.map(Val::Text),
-            Date => row
-                .try_get::<Option<NaiveDate>, _>(i)?
-                .map(|d| Val::Text(d.format("%Y-%m-%d").to_string())),
-            Instant => row
-                .try_get::<Option<DateTime<Utc>>, _>(i)?
-                .map(|t| Val::Text(instant_text(&t))),
-        };
-        out.push(v.unwrap_or(Val::Null));
-    }
-    Ok(out)
 }
 
 /// Append the row as one NDJSON line (columns in schema order).

@@ -207,8 +207,7 @@ fn run(
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Begin { data, csv } => {
-                zip.start_file(data.as_str(), opts.clone())
-                    .map_err(|x| e(&x))?;
+                zip.start_file(data.as_str(), opts).map_err(|x| e(&x))?;
                 hashing.next(Some(data), &mut hashes);
                 csv_open = csv.is_some();
                 if let Some(name) = csv
@@ -303,8 +302,7 @@ fn csv_run(
     while let Ok(m) = rx.recv() {
         match m {
             CsvMsg::Start(name) => {
-                zip.start_file(name.as_str(), opts.clone())
-                    .map_err(|x| e(&x))?;
+                zip.start_file(name.as_str(), opts).map_err(|x| e(&x))?;
                 hashing.next(Some(name), &mut hashes);
             }
             CsvMsg::Rows(b) => {
