@@ -65,13 +65,11 @@ pub enum Overlay {
 pub struct HeaderFacts {
     pub database: String,
     pub scheduler: String,
-    /// When the newest verified backup was taken; `None` when there is none (or no engine).
+    /// When the newest verified backup was taken; `None` when there is none.
     pub newest_verified: Option<DateTime<Utc>>,
     /// Older than this is stale (shown red).
     pub stale_after_hours: i64,
-    /// Whether the backup engine is in this build.
-    pub backups_available: bool,
-    /// Whether the scheduler is in this build (status, run now, on/off).
+    /// Whether the scheduler runs (status, run now, on/off): it can fail to start.
     pub scheduler_available: bool,
     /// Where downloads go unless the operator types another path (their home).
     pub download_dir: String,
@@ -215,7 +213,7 @@ impl App {
         })
     }
 
-    /// Whether a key's action makes sense for this operator and build (the footer hides
+    /// Whether a key's action makes sense for this operator and console (the footer hides
     /// the rest; the core still decides what is allowed).
     pub fn binding_available(&self, action: Action) -> bool {
         if !self.in_build(action) {
@@ -226,19 +224,11 @@ impl App {
             Action::RecordCollection => self.operator.role >= Role::Worker,
             Action::ExportCsv | Action::ImportCsv => self.operator.role >= Role::Manager,
             Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
-            Action::BackupCreate
-            | Action::BackupVerify
-            | Action::BackupDrill
-            | Action::BackupDownload
-            | Action::BackupPin
-            | Action::BackupDelete
-            | Action::BackupPrune
-            | Action::BackupRestore => self.facts.backups_available,
             _ => true,
         }
     }
 
-    /// Whether this build has the core behind an action (the scheduler can be off).
+    /// Whether the core behind an action runs (the scheduler can be off).
     pub fn in_build(&self, action: Action) -> bool {
         match action {
             Action::JobRunNow | Action::JobToggle => self.facts.scheduler_available,

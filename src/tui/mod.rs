@@ -124,7 +124,6 @@ pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) 
             scheduler: "…".into(),
             newest_verified: None,
             stale_after_hours: 26,
-            backups_available: true,
             scheduler_available: true,
             download_dir: std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
             export_dir: ctx.settings.export_dir.display().to_string(),

@@ -430,7 +430,6 @@ pub fn bare_app(size: (u16, u16)) -> App {
             scheduler: "this console".into(),
             newest_verified: None,
             stale_after_hours: 26,
-            backups_available: true,
             scheduler_available: true,
             download_dir: "/home/rahim".into(),
             export_dir: "/var/lib/somiti/exports".into(),

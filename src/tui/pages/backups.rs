@@ -79,9 +79,6 @@ fn fx(e: BackupEffect) -> Vec<Effect> {
 
 impl App {
     pub(crate) fn backups_reload(&mut self) -> Vec<Effect> {
-        if !self.facts.backups_available {
-            return Vec::new();
-        }
         let seq = self.next_seq();
         self.backups.seq = seq;
         self.backups.loading = true;
@@ -138,9 +135,6 @@ impl App {
             let p = &mut self.backups;
             p.selected = step(p.selected, d, len);
             p.top = scroll_to(p.top, p.selected, h);
-            return Vec::new();
-        }
-        if !self.facts.backups_available {
             return Vec::new();
         }
         if action == Action::BackupCreate {

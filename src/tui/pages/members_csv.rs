@@ -87,7 +87,7 @@ impl App {
                 self.overlays.push(Overlay::Message(Message::info(
                     "Exported",
                     vec![
-                        format!("wrote {} members of {} to", rep.rows, rep.org),
+                        format!("wrote {} of {} to", count(rep.rows, "member"), rep.org),
                         format!("  {}", rep.path.display()),
                         format!(
                             "loan outstanding {}, savings balance {}",
@@ -196,7 +196,7 @@ impl App {
             self.overlays.push(Overlay::Message(Message::info(
                 "Nothing to import",
                 vec![
-                    format!("{file}: {} rows read;", rep.rows),
+                    format!("{file}: {} read;", count(rep.rows, "row")),
                     format!("0 members would be imported, {present} already present (skipped)."),
                     "Nothing was changed.".into(),
                 ],
@@ -207,10 +207,13 @@ impl App {
             self.overlays.push(Overlay::Confirm(Confirm {
                 title: "Import members".into(),
                 lines: vec![
-                    format!("{file}: {} rows read, every row checked.", rep.rows),
                     format!(
-                        "{} members would be imported, {present} already present (skipped).",
-                        rep.would_import
+                        "{file}: {} read, every row checked.",
+                        count(rep.rows, "row")
+                    ),
+                    format!(
+                        "{} would be imported, {present} already present (skipped).",
+                        count(rep.would_import, "member")
                     ),
                     format!("Import them into {} now?", rep.org),
                 ],
@@ -220,7 +223,11 @@ impl App {
         }
         self.flash(
             Level::Ok,
-            format!("imported {} members into {}", rep.imported, rep.org),
+            format!(
+                "imported {} into {}",
+                count(rep.imported, "member"),
+                rep.org
+            ),
         );
         self.overlays.push(Overlay::Message(Message::info(
             "Imported",
@@ -260,5 +267,23 @@ impl App {
             error: true,
             scroll: 0,
         }));
+    }
+}
+
+/// "1 member", "2 members".
+fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::count(1u64, "member"), "1 member");
+        assert_eq!(super::count(0u64, "member"), "0 members");
+        assert_eq!(super::count(42u64, "row"), "42 rows");
     }
 }

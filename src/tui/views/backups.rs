@@ -44,15 +44,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(t.border());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if !app.facts.backups_available {
-        notice(
-            frame,
-            inner,
-            vec![Line::raw("The backup engine is not in this build.")],
-            t.muted(),
-        );
-        return;
-    }
     if let Some(e) = &p.error {
         notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
         return;

@@ -117,18 +117,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(who),
         Span::raw(" "),
     ]);
-    let (backup_text, backup_style) = if !app.facts.backups_available {
-        ("backups: engine not in this build".to_string(), t.muted())
-    } else {
-        match app.facts.newest_verified {
-            None => ("backup: none verified".to_string(), t.bad()),
-            Some(at) => {
-                let stale = (app.now - at).num_hours() >= app.facts.stale_after_hours;
-                (
-                    format!("verified backup {} ago", age(app.now, at)),
-                    if stale { t.bad() } else { t.ok() },
-                )
-            }
+    let (backup_text, backup_style) = match app.facts.newest_verified {
+        None => ("backup: none verified".to_string(), t.bad()),
+        Some(at) => {
+            let stale = (app.now - at).num_hours() >= app.facts.stale_after_hours;
+            (
+                format!("verified backup {} ago", age(app.now, at)),
+                if stale { t.bad() } else { t.ok() },
+            )
         }
     };
     let sched = format!("scheduler: {}", app.facts.scheduler);
