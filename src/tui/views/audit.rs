@@ -4,10 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::tui::app::App;
-use crate::tui::views::{Align, notice, row};
+use crate::tui::views::{Align, notice, row, shown_error, table_line};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
@@ -23,8 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(t.border());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if let Some(e) = &p.error {
-        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+    if shown_error(frame, inner, p.error.as_ref(), t.bad()) {
         return;
     }
     if p.entries.is_empty() {
@@ -81,18 +79,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             e.outcome.as_str(),
             e.detail.as_str(),
         ];
-        let cells: Vec<(&str, usize, Align)> = cols
-            .iter()
-            .zip(values)
-            .map(|((_, w, a), v)| (v, *w, *a))
-            .collect();
         let selected = i == p.selected;
-        let mut s = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
-        let len = s.width();
-        // two columns spare: some terminals draw Bengali vowel signs wider
-        if len + 2 < w {
-            s.push_str(&" ".repeat(w - len - 2));
-        }
+        let s = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
         } else if e.outcome == "refused" || e.outcome == "failed" {

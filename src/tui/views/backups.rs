@@ -5,12 +5,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::backup::BackupEntry;
 use crate::tui::app::App;
 use crate::tui::pages::stats;
-use crate::tui::views::{Align, age, notice, row};
+use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
 /// "1.2 MiB"
@@ -44,8 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(t.border());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if let Some(e) = &p.error {
-        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+    if shown_error(frame, inner, p.error.as_ref(), t.bad()) {
         return;
     }
     let Some(list) = &p.list else {
@@ -165,18 +163,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if wide {
             values.push(e.file.clone());
         }
-        let cells: Vec<(&str, usize, Align)> = cols
-            .iter()
-            .zip(values.iter())
-            .map(|((_, w, a), v)| (v.as_str(), *w, *a))
-            .collect();
         let selected = i == p.selected;
-        let mut text = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
-        let len = text.width();
-        // two columns spare: some terminals draw Bengali vowel signs wider
-        if len + 2 < w {
-            text.push_str(&" ".repeat(w - len - 2));
-        }
+        let text = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
         } else if e.status != "completed"

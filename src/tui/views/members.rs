@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use crate::ledger::member::MemberRow;
 use crate::ledger::money;
 use crate::tui::app::App;
-use crate::tui::views::{Align, notice, row};
+use crate::tui::views::{Align, marked_line, notice, row, shown_error};
 
 /// Columns: (title, width, align); the name takes what is left.
 fn columns(width: usize) -> [(&'static str, usize, Align); 8] {
@@ -60,8 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(t.border());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if let Some(e) = &p.error {
-        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+    if shown_error(frame, inner, p.error.as_ref(), t.bad()) {
         return;
     }
     if !p.loaded {
@@ -110,14 +109,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 _ => t.text(),
             }
         };
-        let marker = if i == p.selected { "▶" } else { " " };
-        let mut s = format!("{marker}{text}");
-        let wdt = inner.width as usize;
-        let len = unicode_width::UnicodeWidthStr::width(s.as_str());
-        // two columns spare: some terminals draw Bengali vowel signs wider
-        if len + 2 < wdt {
-            s.push_str(&" ".repeat(wdt - len - 2));
-        }
+        let s = marked_line(i == p.selected, &text, inner.width as usize);
         lines.push(Line::styled(s, style));
     }
     frame.render_widget(Paragraph::new(lines), inner);

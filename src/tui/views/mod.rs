@@ -253,6 +253,43 @@ pub fn row(cells: &[(&str, usize, Align)]) -> String {
     out
 }
 
+/// A list row: the selection marker and `text`, padded to `width` less two columns (some
+/// terminals draw Bengali vowel signs wider).
+pub fn marked_line(selected: bool, text: &str, width: usize) -> String {
+    let mut s = format!("{}{text}", if selected { "▶" } else { " " });
+    let len = s.width();
+    if len + 2 < width {
+        s.push_str(&" ".repeat(width - len - 2));
+    }
+    s
+}
+
+/// `marked_line` of `values` laid out under the table's columns (name, width, alignment).
+pub fn table_line<S: AsRef<str>>(
+    cols: &[(&str, usize, Align)],
+    values: &[S],
+    selected: bool,
+    width: usize,
+) -> String {
+    let cells: Vec<(&str, usize, Align)> = cols
+        .iter()
+        .zip(values)
+        .map(|((_, w, a), v)| (v.as_ref(), *w, *a))
+        .collect();
+    marked_line(selected, &row(&cells), width)
+}
+
+/// Draw the view's error in the middle of its area, if it has one; true when it did.
+pub fn shown_error(frame: &mut Frame, area: Rect, error: Option<&String>, style: Style) -> bool {
+    match error {
+        Some(e) => {
+            notice(frame, area, vec![Line::raw(e.clone())], style);
+            true
+        }
+        None => false,
+    }
+}
+
 /// A view's empty state or error, in the middle of its area.
 pub fn notice(frame: &mut Frame, area: Rect, lines: Vec<Line>, style: Style) {
     let h = (lines.len() as u16).min(area.height);

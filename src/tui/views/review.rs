@@ -11,7 +11,7 @@ use crate::ledger::money::grouped;
 use crate::ledger::review::{Flag, ReviewLine, Totals};
 use crate::tui::app::App;
 use crate::tui::pages::{ReviewRow, review_rows};
-use crate::tui::views::{Align, notice, row};
+use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
 fn columns(width: usize) -> Vec<(&'static str, usize, Align)> {
@@ -127,8 +127,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(t.border());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if let Some(e) = &p.error {
-        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+    if shown_error(frame, inner, p.error.as_ref(), t.bad()) {
         return;
     }
     let Some(r) = &p.review else {
@@ -206,18 +205,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             ReviewRow::Line(i) => {
                 let Some(l) = r.lines.get(i) else { continue };
                 let values = line_cells(l, wide);
-                let cells: Vec<(&str, usize, Align)> = cols
-                    .iter()
-                    .zip(values.iter())
-                    .map(|((_, w, a), v)| (v.as_str(), *w, *a))
-                    .collect();
                 let selected = i == p.selected;
-                let mut s = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
-                let len = s.width();
-                // two columns spare: some terminals draw Bengali vowel signs wider
-                if len + 2 < w {
-                    s.push_str(&" ".repeat(w - len - 2));
-                }
+                let s = table_line(&cols, &values, selected, w);
                 let style = if selected {
                     t.selected()
                 } else if l.flags.contains(&Flag::Missed) {

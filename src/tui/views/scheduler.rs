@@ -5,10 +5,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::tui::app::App;
-use crate::tui::views::{Align, notice, row};
+use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -32,8 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    if let Some(e) = &p.error {
-        notice(frame, inner, vec![Line::raw(e.clone())], t.bad());
+    if shown_error(frame, inner, p.error.as_ref(), t.bad()) {
         return;
     }
     let Some(st) = &p.status else {
@@ -103,18 +101,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             last,
             result,
         ];
-        let cells: Vec<(&str, usize, Align)> = cols
-            .iter()
-            .zip(values.iter())
-            .map(|((_, w, a), v)| (v.as_str(), *w, *a))
-            .collect();
         let selected = i == p.selected;
-        let mut s = format!("{}{}", if selected { "▶" } else { " " }, row(&cells));
-        let len = s.width();
-        // two columns spare: some terminals draw Bengali vowel signs wider
-        if len + 2 < w {
-            s.push_str(&" ".repeat(w - len - 2));
-        }
+        let s = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
         } else if j.last_error.is_some() {
