@@ -34,6 +34,8 @@ pub struct BackupConfig {
     pub keep_daily: u32,
     pub keep_weekly: u32,
     pub keep_monthly: u32,
+    /// Pre-restore backups older than this many days are pruned (the newest always stays).
+    pub keep_pre_restore_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -37,7 +37,7 @@ pub enum Error {
     Cancelled,
 
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -51,6 +51,22 @@ pub enum Error {
 
     #[error("{0}")]
     Other(String),
+}
+
+/// SQLite's "database is locked" (a writer kept it past the busy timeout) is the busy of
+/// the contract, with a sentence that says what to do; every other database error as it is.
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        if let sqlx::Error::Database(d) = &e
+            && d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+            && d.code().is_some_and(|c| c == "5" || c == "6" || c.parse::<u32>().is_ok_and(|n| n & 0xff == 5))
+        {
+            return Error::Busy(
+                "the database is held by another program's long write (a restore or an import?); nothing was written, try again when it has finished".into(),
+            );
+        }
+        Error::Database(e)
+    }
 }
 
 impl Error {

@@ -515,6 +515,7 @@ fn placeholder_manifest() -> Manifest {
         source: crate::db::Backend::Sqlite,
         created_by: String::new(),
         encrypted: false,
+        undoes: None,
         tables: Vec::new(),
     }
 }

@@ -9,8 +9,8 @@ use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::on_store;
 
-pub use super::store::{Target, describe_file, hash_file, resolve, scan, startup};
-pub(crate) use super::store::{cleanup, entry_from_manifest};
+pub use super::store::{Duplicate, Scan, Target, describe_file, hash_file, resolve, scan, startup};
+pub(crate) use super::store::{cleanup, entry_from_manifest, file_backup_id};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct BackupEntry {
@@ -31,6 +31,10 @@ pub struct BackupEntry {
     pub verify_result: Option<String>,
     pub pinned: bool,
     pub missing_since: Option<DateTime<Utc>>,
+    /// Pre-restore backups: the restore they undo, as the manifest's JSON.
+    #[serde(skip)]
+    #[sqlx(rename = "undoes")]
+    pub undoes_json: Option<String>,
 }
 
 impl BackupEntry {
@@ -41,12 +45,21 @@ impl BackupEntry {
     pub fn verified_ok(&self) -> bool {
         self.verify_result.as_deref() == Some("ok")
     }
+
+    /// Pre-restore backups: the restore this one undoes.
+    pub fn undoes(&self) -> Option<super::Undoes> {
+        serde_json::from_str(self.undoes_json.as_deref()?).ok()
+    }
+}
+
+pub(crate) fn undoes_json(u: Option<&super::Undoes>) -> Option<String> {
+    u.and_then(|u| serde_json::to_string(u).ok())
 }
 
 pub(super) const INTERRUPTED: &str = "interrupted";
 
 const COLS: &str = "id, file, kind, scope, status, error, created_at, created_by, finished_at, \
-    size_bytes, total_rows, sha256, encrypted, verified_at, verify_result, pinned, missing_since";
+    size_bytes, total_rows, sha256, encrypted, verified_at, verify_result, pinned, missing_since, undoes";
 
 /// Every entry, newest first.
 pub async fn all(store: &Store) -> Result<Vec<BackupEntry>> {
@@ -69,6 +82,31 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<BackupEntry>> {
     .await?))
 }
 
+/// An entry by id or unique prefix (at least 4 characters), whatever its file: for
+/// commands that act on the entry itself (delete). Deleted entries are not found.
+pub(crate) async fn find(store: &Store, what: &str) -> Result<BackupEntry> {
+    let what = what.trim();
+    let hits: Vec<BackupEntry> = if what.len() >= 4 {
+        all(store)
+            .await?
+            .into_iter()
+            .filter(|e| e.id.starts_with(what) && e.status != "deleted")
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match hits.len() {
+        1 => Ok(hits.into_iter().next().expect("one")),
+        0 => Err(Error::NotFound(format!(
+            "no backup {what:?} in the catalogue; `somiti backup list` shows the ids"
+        ))),
+        n => Err(Error::invalid(
+            "backup",
+            format!("{what:?} matches {n} backups; give more of the id"),
+        )),
+    }
+}
+
 pub(super) async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -> Result<u64> {
     Ok(on_store!(store, |p| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -81,7 +119,7 @@ pub(super) async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -
 
 pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
     let sql = format!(
-        "INSERT INTO backups ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        "INSERT INTO backups ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     );
     on_store!(store, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(&e.id)
@@ -101,6 +139,7 @@ pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
         .bind(&e.verify_result)
         .bind(e.pinned)
         .bind(e.missing_since)
+        .bind(&e.undoes_json)
         .execute(p)
         .await?
         .rows_affected());
@@ -127,6 +166,7 @@ pub(crate) async fn started(store: &Store, job: &Job<'_>, file: &str) -> Result<
         verify_result: None,
         pinned: false,
         missing_since: None,
+        undoes_json: undoes_json(job.undoes.as_ref()),
     };
     insert(store, &e).await?;
     Ok(e)

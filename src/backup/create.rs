@@ -13,8 +13,7 @@ use super::schema::{self, TableSpec};
 use super::snapshot::{SqliteRead, WRITER_STOPPED, read_postgres, read_sqlite};
 use super::writer::{ArchiveWriter, Finished};
 use super::{
-    BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope, lock,
-    report,
+    BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope, report,
 };
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
@@ -66,10 +65,13 @@ pub(crate) struct Job<'a> {
     /// The SQLite file, read through a connection of its own (see `snapshot`); None on
     /// PostgreSQL.
     pub sqlite: Option<&'a Path>,
+    /// Pre-restore backups: the restore this archive undoes.
+    pub undoes: Option<super::Undoes>,
 }
 
 impl Backups {
     /// Take a backup. Needs `CreateBackup` (for one organization, in that organization).
+    /// The lock comes first: nothing is read before it is held.
     pub async fn create(
         &self,
         op: &Operator,
@@ -78,6 +80,26 @@ impl Backups {
         cancel: &CancellationToken,
     ) -> Result<BackupEntry> {
         let target = opts.scope.as_str().to_string();
+        let lock = match self.take_lock("backup", &op.username).await {
+            Ok(l) => l,
+            Err(e) => {
+                return audit::record_if_failed(&self.store, &op.username, "backup.create", &target, Err(e))
+                    .await;
+            }
+        };
+        let r = self.create_locked(op, opts, &target, progress, cancel).await;
+        lock.release().await;
+        r
+    }
+
+    async fn create_locked(
+        &self,
+        op: &Operator,
+        opts: &CreateOptions,
+        target: &str,
+        progress: &ProgressTx,
+        cancel: &CancellationToken,
+    ) -> Result<BackupEntry> {
         let org_id = match &opts.scope {
             Scope::All => None,
             Scope::Org(code) => {
@@ -92,14 +114,14 @@ impl Backups {
             Permission::CreateBackup,
             org_id,
             "backup.create",
-            &target,
+            target,
         )
         .await?;
         let r = self
             .create_checked(op, opts, org_id, progress, cancel)
             .await;
         let r =
-            audit::record_if_failed(&self.store, &op.username, "backup.create", &target, r).await?;
+            audit::record_if_failed(&self.store, &op.username, "backup.create", target, r).await?;
         audit::record(
             &self.store,
             &op.username,
@@ -115,6 +137,7 @@ impl Backups {
         Ok(r)
     }
 
+    /// With the lock held.
     async fn create_checked(
         &self,
         op: &Operator,
@@ -128,48 +151,43 @@ impl Backups {
         } else {
             None
         };
-        let lock = lock::acquire(&self.store, "backup", &op.username).await?;
+        self.ensure_dir()?;
+        catalogue::cleanup(self).await?;
+        let job = Job {
+            dir: &self.dir,
+            id: uuid::Uuid::new_v4().to_string(),
+            created_at: now_micros(),
+            kind: opts.kind,
+            scope: opts.scope.clone(),
+            org_id,
+            created_by: op.username.clone(),
+            passphrase,
+            include_csv: self.include_csv,
+            schema_version: self.store.schema_version(),
+            sqlite: self.store.sqlite_path(),
+            undoes: None,
+        };
+        let file = archive_name(&self.dir, &job);
+        let entry = catalogue::started(&self.store, &job, &file).await?;
         let r = async {
-            self.ensure_dir()?;
-            catalogue::cleanup(self).await?;
-            let job = Job {
-                dir: &self.dir,
-                id: uuid::Uuid::new_v4().to_string(),
-                created_at: now_micros(),
-                kind: opts.kind,
-                scope: opts.scope.clone(),
-                org_id,
-                created_by: op.username.clone(),
-                passphrase,
-                include_csv: self.include_csv,
-                schema_version: self.store.schema_version(),
-                sqlite: self.store.sqlite_path(),
-            };
-            let file = archive_name(&self.dir, &job.scope, job.created_at, job.kind);
-            let entry = catalogue::started(&self.store, &job, &file).await?;
-            let r = async {
-                let mut tx = begin_snapshot(&self.store).await?;
-                let r = write_archive(&mut tx, &job, &file, progress, cancel).await;
-                let _ = tx.rollback().await;
-                r
-            }
-            .await;
-            match r {
-                Ok(w) => catalogue::completed(&self.store, &entry.id, &w).await,
-                Err(e) => {
-                    let why = if matches!(e, Error::Cancelled) {
-                        "cancelled".to_string()
-                    } else {
-                        e.to_string()
-                    };
-                    catalogue::failed(&self.store, &entry.id, &why).await?;
-                    Err(e)
-                }
-            }
+            let mut tx = begin_snapshot(&self.store).await?;
+            let r = write_archive(&mut tx, &job, &file, progress, cancel).await;
+            let _ = tx.rollback().await;
+            r
         }
         .await;
-        lock.release().await;
-        r
+        match r {
+            Ok(w) => catalogue::completed(&self.store, &entry.id, &w).await,
+            Err(e) => {
+                let why = if matches!(e, Error::Cancelled) {
+                    "cancelled".to_string()
+                } else {
+                    e.to_string()
+                };
+                catalogue::failed(&self.store, &entry.id, &why).await?;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -192,19 +210,16 @@ pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
     })
 }
 
-/// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>.zip` (UTC), with `-2`, `-3`… when a
-/// backup of the same second exists.
-pub(crate) fn archive_name(
-    dir: &Path,
-    scope: &Scope,
-    at: DateTime<Utc>,
-    kind: BackupKind,
-) -> String {
+/// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>-<id8>.zip` (UTC): the backup id's first
+/// eight characters make the name its own, so no two backups ever share a file (a `-2`,
+/// `-3`… is added only if such a file is somehow there already).
+pub(crate) fn archive_name(dir: &Path, job: &Job<'_>) -> String {
     let base = format!(
-        "somiti-{}-{}-{}",
-        scope.as_str(),
-        at.format("%Y-%m-%d_%H-%M-%S"),
-        kind.as_str()
+        "somiti-{}-{}-{}-{}",
+        job.scope.as_str(),
+        job.created_at.format("%Y-%m-%d_%H-%M-%S"),
+        job.kind.as_str(),
+        &job.id[..8.min(job.id.len())]
     );
     let mut name = format!("{base}.zip");
     let mut n = 2;
@@ -347,6 +362,7 @@ async fn write_partial(
         source: tx.backend(),
         created_by: job.created_by.clone(),
         encrypted: job.passphrase.is_some(),
+        undoes: job.undoes.clone(),
         tables,
     };
     if cancel.is_cancelled() {

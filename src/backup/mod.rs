@@ -11,17 +11,21 @@ pub mod catalogue;
 pub mod create;
 mod drill;
 mod load;
-pub mod lock;
 pub mod ops;
 pub mod prune;
 mod replace;
 pub mod restore;
 mod rowparse;
+mod rules;
 pub mod schema;
 mod snapshot;
 mod store;
 pub mod verify;
 mod writer;
+
+/// The lock that keeps backups, restores and prunes one at a time (it lives with the store:
+/// ledger writes consult it too).
+pub use crate::db::lock;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -178,7 +182,36 @@ pub struct Manifest {
     pub created_by: String,
     #[serde(default)]
     pub encrypted: bool,
+    /// Pre-restore backups: the restore whose replaced rows this archive holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<Undoes>,
     pub tables: Vec<TableManifest>,
+}
+
+/// What a pre-restore backup undoes: the restore that replaced the rows it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undoes {
+    /// The backup that was restored, and its file.
+    pub backup_id: String,
+    pub file: String,
+    /// What the restore replaced, in words ("everything", "tables members, collections",
+    /// "organization SONALI").
+    pub scope: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Undoes {
+    /// "undoes the restore of 3f2a9c1b (tables members, collections) by rahim at …".
+    pub fn describe(&self) -> String {
+        format!(
+            "undoes the restore of {} ({}) by {} on {}",
+            &self.backup_id[..8.min(self.backup_id.len())],
+            self.scope,
+            self.by,
+            self.at.format("%Y-%m-%d %H:%M UTC")
+        )
+    }
 }
 
 impl Manifest {
@@ -227,9 +260,27 @@ pub struct Backups {
     /// `backup.passphrase_file` ("" for none).
     pub passphrase_file: String,
     pub policy: KeepPolicy,
+    /// `backup.keep_pre_restore_days`: pre-restore backups older than this are pruned (the
+    /// newest pre-restore backup always stays).
+    pub keep_pre_restore_days: u32,
     /// Set by tests and faces that take the passphrase some other way; else the
     /// environment and the passphrase file are read when one is needed.
     pub passphrase: Option<Passphrase>,
+    /// The lock taken ahead of time by [`Backups::claim`], for the next operation.
+    pub claimed: Claimed,
+}
+
+/// A lock taken before the operator is even known (the command line claims it before it
+/// logs in, so a running restore's table locks cannot make it wait): the next backup,
+/// restore, prune or delete of this engine uses it instead of taking its own.
+#[derive(Clone, Default)]
+pub struct Claimed(std::sync::Arc<std::sync::Mutex<Option<lock::BackupLock>>>);
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().map(|g| g.is_some()).unwrap_or(false);
+        write!(f, "Claimed({held})")
+    }
 }
 
 impl Backups {
@@ -247,7 +298,9 @@ impl Backups {
                 keep_weekly: b.keep_weekly,
                 keep_monthly: b.keep_monthly,
             },
+            keep_pre_restore_days: b.keep_pre_restore_days,
             passphrase: None,
+            claimed: Claimed::default(),
         }
     }
 
@@ -265,7 +318,29 @@ impl Backups {
                 keep_weekly: 8,
                 keep_monthly: 12,
             },
+            keep_pre_restore_days: 30,
             passphrase: None,
+            claimed: Claimed::default(),
+        }
+    }
+
+    /// Take the backup lock now, before anything else (in the OS login's name), for the
+    /// next operation of this engine: a second caller is told busy at once.
+    pub async fn claim(&self, operation: &str) -> Result<()> {
+        let l = lock::acquire(&self.store, operation, &real_login()).await?;
+        if let Ok(mut g) = self.claimed.0.lock() {
+            *g = Some(l);
+        }
+        Ok(())
+    }
+
+    /// The lock for an operation: the claimed one, or taken now. Every operation that
+    /// changes the store or the ledger calls this first, before it reads anything.
+    pub(crate) async fn take_lock(&self, operation: &str, operator: &str) -> Result<lock::BackupLock> {
+        let claimed = self.claimed.0.lock().ok().and_then(|mut g| g.take());
+        match claimed {
+            Some(l) => Ok(l),
+            None => lock::acquire(&self.store, operation, operator).await,
         }
     }
 
@@ -383,20 +458,4 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(format!("syncing folder {}", dir.display()), e))
 }
 
-/// The OS login and host, for lock holders and the `scp` line.
-pub(crate) fn real_login() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| format!("uid{}", uid.as_raw()))
-}
-
-pub(crate) fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
+pub(crate) use crate::db::lock::{hostname, real_login};

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalogue::{self, BackupEntry};
 use super::writer::create_private;
-use super::{Backups, lock};
+use super::Backups;
 use crate::access::{Operator, Permission, audit, require};
 use crate::error::{Error, Result};
 
@@ -18,6 +18,8 @@ pub struct ListReport {
     pub backups: Vec<BackupEntry>,
     /// Files in the store that are not readable archives.
     pub problems: Vec<String>,
+    /// Second files of one backup id (listed too, with a warning).
+    pub duplicates: Vec<catalogue::Duplicate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +37,7 @@ impl Backups {
     /// Every catalogued backup, newest first, after bringing the catalogue up to date with
     /// the store (so it works on a fresh database pointed at an existing store).
     pub async fn list(&self, op: &Operator) -> Result<ListReport> {
-        let problems = catalogue::startup(self).await?;
+        let found = catalogue::startup(self).await?;
         require(
             &self.store,
             op,
@@ -48,7 +50,8 @@ impl Backups {
         Ok(ListReport {
             dir: self.dir.clone(),
             backups: catalogue::all(&self.store).await?,
-            problems,
+            problems: found.problems,
+            duplicates: found.duplicates,
         })
     }
 
@@ -190,52 +193,72 @@ impl Backups {
     }
 
     /// Remove an archive and mark it deleted. Admins; pinned backups must be unpinned first.
+    /// Only the file whose manifest carries this backup's id is removed; an entry without
+    /// its file (a failed or interrupted run, a vanished archive) is only marked deleted.
     pub async fn delete(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
-        require(
-            &self.store,
-            op,
-            Permission::DeleteBackup,
-            None,
-            "backup.delete",
-            id,
-        )
-        .await?;
-        let r = self.delete_checked(op, id).await;
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.delete", id, r).await?;
-        audit::record(
-            &self.store,
-            &op.username,
-            "backup.delete",
-            &r.id,
-            serde_json::json!({ "file": r.file }),
-            audit::Outcome::Ok,
-        )
-        .await?;
-        Ok(r)
-    }
-
-    async fn delete_checked(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
-        let lock = lock::acquire(&self.store, "delete", &op.username).await?;
-        let r = async {
-            catalogue::cleanup(self).await?;
-            let e = self.entry(id).await?;
-            if e.pinned {
-                return Err(Error::Refused(format!(
-                    "backup {} is pinned; unpin it first (somiti backup unpin {})",
-                    e.short_id(),
-                    e.short_id()
-                )));
+        let lock = match self.take_lock("delete", &op.username).await {
+            Ok(l) => l,
+            Err(e) => {
+                return audit::record_if_failed(&self.store, &op.username, "backup.delete", id, Err(e))
+                    .await;
             }
-            let path = self.path_of(&e.file);
-            std::fs::remove_file(&path)
-                .map_err(|x| Error::io(format!("removing {}", path.display()), x))?;
-            super::sync_dir(&self.dir)?;
-            catalogue::mark_deleted(&self.store, &e.id).await?;
-            Ok(catalogue::get(&self.store, &e.id).await?.unwrap_or(e))
+        };
+        let r = async {
+            require(
+                &self.store,
+                op,
+                Permission::DeleteBackup,
+                None,
+                "backup.delete",
+                id,
+            )
+            .await?;
+            let r = self.delete_checked(id).await;
+            let (e, removed) =
+                audit::record_if_failed(&self.store, &op.username, "backup.delete", id, r).await?;
+            audit::record(
+                &self.store,
+                &op.username,
+                "backup.delete",
+                &e.id,
+                serde_json::json!({ "file": e.file, "file_removed": removed }),
+                audit::Outcome::Ok,
+            )
+            .await?;
+            Ok(e)
         }
         .await;
         lock.release().await;
         r
+    }
+
+    /// With the lock held: the entry and whether its file was removed.
+    async fn delete_checked(&self, id: &str) -> Result<(BackupEntry, bool)> {
+        catalogue::cleanup(self).await?;
+        let e = catalogue::find(&self.store, id).await?;
+        if e.pinned {
+            return Err(Error::Refused(format!(
+                "backup {} is pinned; unpin it first (somiti backup unpin {})",
+                e.short_id(),
+                e.short_id()
+            )));
+        }
+        let removed = self.remove_archive_of(&e)?;
+        catalogue::mark_deleted(&self.store, &e.id).await?;
+        Ok((catalogue::get(&self.store, &e.id).await?.unwrap_or(e), removed))
+    }
+
+    /// Remove the entry's archive if, and only if, the file in the store carries this
+    /// entry's backup id. Ok(false): there was no such file (nothing removed).
+    pub(crate) fn remove_archive_of(&self, e: &BackupEntry) -> Result<bool> {
+        let path = self.path_of(&e.file);
+        if catalogue::file_backup_id(self, &path).as_deref() != Some(e.id.as_str()) {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path)
+            .map_err(|x| Error::io(format!("removing {}", path.display()), x))?;
+        super::sync_dir(&self.dir)?;
+        Ok(true)
     }
 
     /// Pin (never pruned, never deleted until unpinned) or unpin a backup.

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::catalogue::{self, BackupEntry};
-use super::{BackupKind, Backups, lock};
+use super::{BackupKind, Backups};
 use crate::access::{Operator, Permission, audit, require};
 use crate::error::{Error, Result};
 use crate::on_store;
@@ -74,11 +74,26 @@ impl Rule {
 }
 
 /// Decide, newest first, what stays and what goes. Days, weeks (ISO) and months are
-/// counted in `tz`.
+/// counted in `tz`. Pre-restore backups are kept here; [`plan_with`] ages them out.
 pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
+    plan_with(items, policy, None, tz)
+}
+
+/// Pre-restore backups: kept for `days` after `now` (`pre_restore: Some((days, now))`),
+/// the newest of them always.
+pub fn plan_with(
+    items: &[Candidate],
+    policy: &KeepPolicy,
+    pre_restore: Option<(u32, DateTime<Utc>)>,
+    tz: Tz,
+) -> Vec<Verdict> {
     let mut sorted: Vec<&Candidate> = items.iter().collect();
     sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     let newest_verified = sorted.iter().find(|c| c.verified_ok).map(|c| c.id.clone());
+    let newest_pre_restore = sorted
+        .iter()
+        .find(|c| c.kind == BackupKind::PreRestore)
+        .map(|c| c.id.clone());
 
     let mut rules = [
         Rule::new("keep_daily", policy.keep_daily, |t| {
@@ -98,9 +113,16 @@ pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
         let mut reasons = Vec::new();
         match c.kind {
             BackupKind::Manual => reasons.push("manual backups are never pruned".to_string()),
-            BackupKind::PreRestore => {
-                reasons.push("pre-restore backups are never pruned".to_string())
-            }
+            BackupKind::PreRestore => match pre_restore {
+                None => reasons.push("pre-restore backups are never pruned".to_string()),
+                Some(_) if newest_pre_restore.as_deref() == Some(c.id.as_str()) => {
+                    reasons.push("newest pre-restore backup".to_string())
+                }
+                Some((days, now)) if c.created_at > now - chrono::TimeDelta::days(days.into()) => {
+                    reasons.push(format!("pre-restore backup younger than keep_pre_restore_days {days}"))
+                }
+                Some(_) => {}
+            },
             BackupKind::Scheduled => {}
         }
         if c.pinned {
@@ -122,7 +144,12 @@ pub fn plan(items: &[Candidate], policy: &KeepPolicy, tz: Tz) -> Vec<Verdict> {
             }
         }
         let keep = !reasons.is_empty();
-        if !keep {
+        if !keep && c.kind == BackupKind::PreRestore {
+            let days = pre_restore.map_or(0, |p| p.0);
+            reasons.push(format!(
+                "pre-restore backup older than keep_pre_restore_days {days}"
+            ));
+        } else if !keep {
             reasons.push(format!(
                 "scheduled backup outside keep_last {}, keep_daily {}, keep_weekly {}, keep_monthly {}",
                 policy.keep_last, policy.keep_daily, policy.keep_weekly, policy.keep_monthly
@@ -157,32 +184,46 @@ pub struct PruneReport {
 
 impl Backups {
     /// Apply the retention policy (admins), or with `dry_run` only say what it would do.
+    /// The lock comes first; only files whose manifest carries a pruned backup's id go.
     pub async fn prune(&self, op: &Operator, dry_run: bool) -> Result<PruneReport> {
-        require(
-            &self.store,
-            op,
-            Permission::PruneBackups,
-            None,
-            "backup.prune",
-            "store",
-        )
-        .await?;
-        let r = self.prune_checked(op, dry_run).await;
-        let r =
-            audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r).await?;
-        audit::record(
-            &self.store,
-            &op.username,
-            "backup.prune",
-            "store",
-            serde_json::json!({ "dry_run": dry_run, "removed": r.removed,
-                "kept": r.lines.iter().filter(|l| l.keep).count() }),
-            audit::Outcome::Ok,
-        )
-        .await?;
-        Ok(r)
+        let lock = match self.take_lock("prune", &op.username).await {
+            Ok(l) => l,
+            Err(e) => {
+                return audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", Err(e))
+                    .await;
+            }
+        };
+        let r = async {
+            require(
+                &self.store,
+                op,
+                Permission::PruneBackups,
+                None,
+                "backup.prune",
+                "store",
+            )
+            .await?;
+            let r = self.prune_checked(op, dry_run).await;
+            let r = audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r)
+                .await?;
+            audit::record(
+                &self.store,
+                &op.username,
+                "backup.prune",
+                "store",
+                serde_json::json!({ "dry_run": dry_run, "removed": r.removed,
+                    "kept": r.lines.iter().filter(|l| l.keep).count() }),
+                audit::Outcome::Ok,
+            )
+            .await?;
+            Ok(r)
+        }
+        .await;
+        lock.release().await;
+        r
     }
 
+    /// With the lock held.
     async fn prune_checked(&self, op: &Operator, dry_run: bool) -> Result<PruneReport> {
         let p = self.policy;
         if p.keep_last + p.keep_daily + p.keep_weekly + p.keep_monthly == 0 {
@@ -190,70 +231,58 @@ impl Backups {
                 "the retention policy keeps nothing; set backup.keep_last (or keep_daily, keep_weekly, keep_monthly) in the config".into(),
             ));
         }
-        let lock = lock::acquire(&self.store, "prune", &op.username).await?;
-        let r = async {
-            catalogue::cleanup(self).await?;
-            let entries: Vec<BackupEntry> = catalogue::all(&self.store)
-                .await?
-                .into_iter()
-                .filter(|e| e.status == "completed" && e.missing_since.is_none())
-                .collect();
-            let cands: Vec<Candidate> = entries
-                .iter()
-                .map(|e| Candidate {
-                    id: e.id.clone(),
-                    kind: BackupKind::parse(&e.kind).unwrap_or(BackupKind::Manual),
-                    created_at: e.created_at,
-                    pinned: e.pinned,
-                    verified_ok: e.verified_ok(),
-                })
-                .collect();
-            let tz = self.timezone().await;
-            let mut lines = Vec::new();
-            let mut removed = 0;
-            for v in plan(&cands, &self.policy, tz) {
-                let e = entries.iter().find(|e| e.id == v.id).expect("candidate");
-                if !v.keep && !dry_run {
-                    let path = self.path_of(&e.file);
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(x) if x.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(x) => return Err(Error::io(format!("removing {}", path.display()), x)),
-                    }
-                    catalogue::mark_deleted(&self.store, &e.id).await?;
-                    audit::record(
-                        &self.store,
-                        &op.username,
-                        "backup.delete",
-                        &e.id,
-                        serde_json::json!({ "file": e.file, "by": "prune", "reason": v.reasons }),
-                        audit::Outcome::Ok,
-                    )
-                    .await?;
-                    removed += 1;
-                }
-                lines.push(PruneLine {
-                    id: e.id.clone(),
-                    file: e.file.clone(),
-                    kind: e.kind.clone(),
-                    created_at: e.created_at,
-                    keep: v.keep,
-                    reasons: v.reasons,
-                });
-            }
-            if removed > 0 {
-                super::sync_dir(&self.dir)?;
-            }
-            Ok(PruneReport {
-                dry_run,
-                policy: self.policy,
-                lines,
-                removed,
+        catalogue::cleanup(self).await?;
+        let entries: Vec<BackupEntry> = catalogue::all(&self.store)
+            .await?
+            .into_iter()
+            .filter(|e| e.status == "completed" && e.missing_since.is_none())
+            .collect();
+        let cands: Vec<Candidate> = entries
+            .iter()
+            .map(|e| Candidate {
+                id: e.id.clone(),
+                kind: BackupKind::parse(&e.kind).unwrap_or(BackupKind::Manual),
+                created_at: e.created_at,
+                pinned: e.pinned,
+                verified_ok: e.verified_ok(),
             })
+            .collect();
+        let tz = self.timezone().await;
+        let mut lines = Vec::new();
+        let mut removed = 0;
+        let pre = Some((self.keep_pre_restore_days, Utc::now()));
+        for v in plan_with(&cands, &self.policy, pre, tz) {
+            let e = entries.iter().find(|e| e.id == v.id).expect("candidate");
+            if !v.keep && !dry_run {
+                let file_removed = self.remove_archive_of(e)?;
+                catalogue::mark_deleted(&self.store, &e.id).await?;
+                audit::record(
+                    &self.store,
+                    &op.username,
+                    "backup.delete",
+                    &e.id,
+                    serde_json::json!({ "file": e.file, "by": "prune", "reason": v.reasons,
+                        "file_removed": file_removed }),
+                    audit::Outcome::Ok,
+                )
+                .await?;
+                removed += 1;
+            }
+            lines.push(PruneLine {
+                id: e.id.clone(),
+                file: e.file.clone(),
+                kind: e.kind.clone(),
+                created_at: e.created_at,
+                keep: v.keep,
+                reasons: v.reasons,
+            });
         }
-        .await;
-        lock.release().await;
-        r
+        Ok(PruneReport {
+            dry_run,
+            policy: self.policy,
+            lines,
+            removed,
+        })
     }
 
     /// The first organization's timezone (days and weeks of retention), else Asia/Dhaka.

@@ -33,7 +33,7 @@ impl Backups {
     ) -> Result<Vec<TableReport>> {
         // Everything stops when verify fails (or the operator cancels).
         let cancel = &verifying.stop.clone();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_unguarded().await?;
         let r = async {
             let whole = plan.org.is_none();
             prepare_tx(&mut tx, specs, whole).await?;
@@ -55,8 +55,15 @@ impl Backups {
                 include_csv: false,
                 schema_version: self.store.schema_version(),
                 sqlite: self.store.sqlite_path(),
+                undoes: Some(super::Undoes {
+                    backup_id: plan.backup_id.clone(),
+                    file: plan.file.clone(),
+                    scope: plan.scope_words(),
+                    by: op.username.clone(),
+                    at: super::create::now_micros(),
+                }),
             };
-            let file = super::create::archive_name(&self.dir, &scope, job.created_at, job.kind);
+            let file = super::create::archive_name(&self.dir, &job);
             report(progress, "pre-restore backup", 0, 0);
             *written = Some(write_archive(&mut tx, &job, &file, progress, cancel).await?);
             let before: Vec<(u64, BTreeMap<String, i64>)> = {
@@ -108,13 +115,11 @@ impl Backups {
                 super::bulk::restore_after_load(&mut tx, d).await?;
             }
             report(progress, "checking", 0, 0);
+            // Entry numbers move forward: never below the highest id this database gave
+            // before the restore (SQLite's AUTOINCREMENT keeps that in sqlite_sequence).
             if let Tx::Postgres(t) = &mut tx {
                 for s in specs.iter().filter(|s| s.identity) {
-                    let sql = format!(
-                        "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
-                        s.name
-                    );
-                    sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).execute(&mut **t).await?;
+                    keep_sequence_ahead(t, s.name).await?;
                 }
             }
             // Whole tables: what was loaded is what verify checked against the manifest
@@ -195,6 +200,36 @@ impl Backups {
             }
         }
     }
+}
+
+/// Set a table's id sequence to the larger of its highest id given so far and the highest
+/// id now in the table.
+async fn keep_sequence_ahead(t: &mut sqlx::PgConnection, table: &str) -> Result<()> {
+    let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
+        .bind(table)
+        .fetch_one(&mut *t)
+        .await?;
+    let Some(seq) = seq else {
+        return Ok(());
+    };
+    let sql = format!("SELECT last_value, is_called FROM {seq}");
+    let (last, called): (i64, bool) = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .fetch_one(&mut *t)
+        .await?;
+    let given = if called { last } else { last - 1 };
+    let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+    let max: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+        .fetch_one(&mut *t)
+        .await?;
+    let high = given.max(max);
+    let (value, called) = if high >= 1 { (high, true) } else { (1, false) };
+    sqlx::query("SELECT setval($1::regclass, $2, $3)")
+        .bind(&seq)
+        .bind(value)
+        .bind(called)
+        .execute(&mut *t)
+        .await?;
+    Ok(())
 }
 
 pub(super) fn load_tables(specs: &[&'static TableSpec], plan: &RestorePlan) -> Vec<LoadTable> {

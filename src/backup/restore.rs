@@ -78,6 +78,26 @@ pub struct RestoreReport {
     pub pre_restore: Option<BackupEntry>,
 }
 
+impl RestorePlan {
+    /// What the restore replaces, in words: "everything", "tables members, collections",
+    /// "organization SONALI" (with its tables when not all of them).
+    pub fn scope_words(&self) -> String {
+        let all_tables = schema::LEDGER_TABLES
+            .iter()
+            .all(|t| self.tables.iter().any(|n| n == t));
+        let tables = self.tables.join(", ");
+        match (&self.org, all_tables) {
+            (None, true) if self.tables.iter().any(|t| t == "users") => {
+                "everything, users included".into()
+            }
+            (None, true) => "everything".into(),
+            (None, false) => format!("tables {tables}"),
+            (Some(o), true) => format!("organization {o}"),
+            (Some(o), false) => format!("organization {o}, tables {tables}"),
+        }
+    }
+}
+
 impl Backups {
     /// Read the archive's manifest and work out what a restore would replace (to ask the
     /// operator before `restore`). Failures are audited as failed restores.
@@ -149,7 +169,8 @@ impl Backups {
         })
     }
 
-    /// Restore (or with `dry_run`, only report). Admins only.
+    /// Restore (or with `dry_run`, only report). Admins only. The lock comes first and is
+    /// held until the restore's transaction has committed or rolled back.
     pub async fn restore(
         &self,
         op: &Operator,
@@ -158,8 +179,29 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<RestoreReport> {
+        let lock = match self.take_lock(lock::RESTORE, &op.username).await {
+            Ok(l) => l,
+            Err(e) => {
+                return audit::record_if_failed(&self.store, &op.username, "backup.restore", what, Err(e))
+                    .await;
+            }
+        };
+        let r = self.restore_locked(op, what, opts, progress, cancel).await;
+        lock.release().await;
+        r
+    }
+
+    async fn restore_locked(
+        &self,
+        op: &Operator,
+        what: &str,
+        opts: &RestoreOptions,
+        progress: &ProgressTx,
+        cancel: &CancellationToken,
+    ) -> Result<RestoreReport> {
         let target = async {
-            catalogue::startup(self).await?;
+            self.ensure_dir()?;
+            catalogue::cleanup(self).await?;
             catalogue::resolve(self, what).await
         }
         .await;
@@ -247,10 +289,7 @@ impl Backups {
         } else {
             None
         };
-        let lock = lock::acquire(&self.store, "restore", &op.username).await?;
         let r = async {
-            self.ensure_dir()?;
-            catalogue::cleanup(self).await?;
             // Verify runs beside the restore: the load stops as soon as it fails, and the
             // restore commits only after it passed, so a failing archive changes nothing.
             report(progress, "verifying", 0, 0);
@@ -290,9 +329,9 @@ impl Backups {
                 r => r,
             };
             self.record_verdict(target, &verifying).await?;
-            // An archive that failed verify changed nothing: not even the store keeps the
-            // pre-restore archive taken while verify was still reading.
-            if matches!(verifying.outcome, Some(Err(_)))
+            // A restore that did not commit changed nothing: not even the store keeps the
+            // pre-restore archive it took (it would undo a restore that never happened).
+            if r.is_err()
                 && let Some(w) = written.take()
             {
                 let _ = std::fs::remove_file(&w.path);
@@ -307,7 +346,8 @@ impl Backups {
                         &op.username,
                         "backup.create",
                         &e.id,
-                        serde_json::json!({ "file": e.file, "kind": "pre-restore", "scope": e.scope }),
+                        serde_json::json!({ "file": e.file, "kind": "pre-restore", "scope": e.scope,
+                            "undoes": w.manifest.undoes }),
                         audit::Outcome::Ok,
                     )
                     .await?;
@@ -319,7 +359,6 @@ impl Backups {
             Ok(RestoreReport { plan, dry_run: false, tables, pre_restore: pre })
         }
         .await;
-        lock.release().await;
         r
     }
 

@@ -65,6 +65,7 @@ pub(crate) fn entry_from_manifest(m: &Manifest, file: &str, size: u64, sha: &str
         verify_result: None,
         pinned: false,
         missing_since: None,
+        undoes_json: super::catalogue::undoes_json(m.undoes.as_ref()),
     }
 }
 
@@ -99,6 +100,7 @@ fn entry_from_comment(path: &Path, file: &str, size: u64, sha: &str) -> Option<B
         verify_result: None,
         pinned: false,
         missing_since: None,
+        undoes_json: None,
     })
 }
 
@@ -125,12 +127,62 @@ fn archives_in(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Bring the catalogue up to date with the store folder. Returns the files that could not
-/// be read as archives (they are catalogued as `failed` with the reason).
-pub async fn scan(b: &Backups) -> Result<Vec<String>> {
+/// What a scan of the store found besides what it put into the catalogue.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Scan {
+    /// Files that are not readable archives (catalogued as `failed` with the reason).
+    pub problems: Vec<String>,
+    /// Files holding a backup id that another file in the store holds too.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A second file of one backup (a copy under another name): listed, with a warning.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Duplicate {
+    pub id: String,
+    pub file: String,
+    /// The file the catalogue knows the backup by.
+    pub of_file: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+impl Duplicate {
+    pub fn warning(&self) -> String {
+        format!(
+            "{} holds backup {} too (the catalogue knows it as {}); both are listed, keep one of them",
+            self.file,
+            &self.id[..8.min(self.id.len())],
+            self.of_file
+        )
+    }
+}
+
+/// The backup id an archive file carries (its comment, else its manifest), if it reads.
+pub(crate) fn file_backup_id(b: &Backups, path: &Path) -> Option<String> {
+    if !path.is_file() {
+        return None;
+    }
+    let f = std::fs::File::open(path).ok()?;
+    if let Ok(z) = zip::ZipArchive::new(std::io::BufReader::new(f))
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(z.comment())
+        && let Some(id) = v.get("backup_id").and_then(|x| x.as_str())
+    {
+        return Some(id.to_string());
+    }
+    let pass = b.passphrase().ok().flatten();
+    ArchiveReader::open(path, pass, b.store.schema_version())
+        .ok()
+        .map(|r| r.manifest.backup_id)
+}
+
+/// Bring the catalogue up to date with the store folder: every archive is catalogued
+/// under the backup id its manifest carries (a file name is never taken as proof of
+/// which backup a file is).
+pub async fn scan(b: &Backups) -> Result<Scan> {
     let entries = all(&b.store).await?;
     let files = archives_in(&b.dir)?;
-    let mut problems = Vec::new();
+    let mut out = Scan::default();
     let schema = b.store.schema_version();
     let pass = b.passphrase().ok().flatten();
     for file in &files {
@@ -169,10 +221,23 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
                 .rows_affected()
                 });
             }
-            (Ok(_), Some(_)) => {}
-            (Ok(new), None) => match get(&b.store, &new.id).await? {
+            // The file is another backup than the entry that has its name (or no entry
+            // has its name): it is catalogued under its own id.
+            (Ok(new), _) => match get(&b.store, &new.id).await? {
+                Some(old) if old.file == *file => {}
+                Some(old) if b.path_of(&old.file).is_file()
+                    && file_backup_id(b, &b.path_of(&old.file)).as_deref() == Some(old.id.as_str()) =>
+                {
+                    out.duplicates.push(Duplicate {
+                        id: old.id.clone(),
+                        file: file.clone(),
+                        of_file: old.file.clone(),
+                        size_bytes: size,
+                        sha256: sha,
+                    });
+                }
                 // The same backup under a new file name (renamed in the store).
-                Some(old) if old.status != "deleted" || !b.path_of(&old.file).exists() => {
+                Some(old) => {
                     exec(
                         &b.store,
                         "UPDATE backups SET file = $1, missing_since = NULL, status = 'completed' WHERE id = $2",
@@ -180,11 +245,10 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
                     )
                     .await?;
                 }
-                Some(_) => {}
                 None => insert(&b.store, &new).await?,
             },
             (Err(e), None) => {
-                problems.push(format!("{file}: {e}"));
+                out.problems.push(format!("{file}: {e}"));
                 let mut bad = BackupEntry {
                     id: uuid::Uuid::new_v4().to_string(),
                     file: file.clone(),
@@ -203,6 +267,7 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
                     verify_result: None,
                     pinned: false,
                     missing_since: None,
+                    undoes_json: None,
                 };
                 bad.verify_result = bad.error.clone();
                 insert(&b.store, &bad).await?;
@@ -227,7 +292,7 @@ pub async fn scan(b: &Backups) -> Result<Vec<String>> {
         }
         n
     });
-    Ok(problems)
+    Ok(out)
 }
 
 fn modified(path: &Path) -> DateTime<Utc> {
@@ -239,7 +304,7 @@ fn modified(path: &Path) -> DateTime<Utc> {
 
 /// With the lock held: remove leftover `.partial` files and fail `in_progress` entries
 /// (their process is gone, or it would hold the lock), then scan.
-pub(crate) async fn cleanup(b: &Backups) -> Result<Vec<String>> {
+pub(crate) async fn cleanup(b: &Backups) -> Result<Scan> {
     if let Ok(rd) = std::fs::read_dir(&b.dir) {
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
@@ -248,7 +313,7 @@ pub(crate) async fn cleanup(b: &Backups) -> Result<Vec<String>> {
             }
         }
     }
-    let problems = scan(b).await?;
+    let found = scan(b).await?;
     exec(
         &b.store,
         "UPDATE backups SET status = 'failed', error = $1 WHERE status = 'in_progress'",
@@ -257,11 +322,11 @@ pub(crate) async fn cleanup(b: &Backups) -> Result<Vec<String>> {
         ))],
     )
     .await?;
-    Ok(problems)
+    Ok(found)
 }
 
 /// Tidy the store if no backup, restore or prune runs right now; scan it in any case.
-pub async fn startup(b: &Backups) -> Result<Vec<String>> {
+pub async fn startup(b: &Backups) -> Result<Scan> {
     match lock::try_acquire(&b.store, lock::STARTUP, &super::real_login()).await? {
         Some(l) => {
             let r = cleanup(b).await;
@@ -304,10 +369,22 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
             )));
         }
         let path = b.path_of(&e.file);
-        if !path.exists() {
+        if !path.is_file() {
             return Err(Error::NotFound(format!(
                 "the archive {} of backup {} is missing from the store {}",
                 e.file,
+                e.short_id(),
+                b.dir.display()
+            )));
+        }
+        if let Some(other) = file_backup_id(b, &path)
+            && other != e.id
+        {
+            return Err(Error::NotFound(format!(
+                "the file {} holds backup {}, not backup {}; the archive of {} is not in the store {}",
+                e.file,
+                &other[..8.min(other.len())],
+                e.short_id(),
                 e.short_id(),
                 b.dir.display()
             )));
@@ -327,6 +404,16 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
             "no backup {what:?}: not an id in `somiti backup list` nor an archive file"
         )));
     };
+    // A FIFO, a device or a folder would hang the reader or fail half-way: refused here.
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Err(Error::invalid(
+            "backup",
+            format!(
+                "{} is not a regular file; give an archive file (somiti-….zip) or a backup id",
+                path.display()
+            ),
+        ));
+    }
     // A path to a catalogued file in the store is that entry.
     let canon = std::fs::canonicalize(&path).ok();
     let entry = entries.into_iter().find(|e| {

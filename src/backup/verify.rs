@@ -1,7 +1,9 @@
 //! `backup verify`: (1) the archive — every entry read in full (CRC, or AES authentication),
 //! every file's SHA-256 and length against the manifest; (2) the content — every row parses
 //! with the schema's columns and types, keys in order, row counts and control totals match
-//! the manifest, references close; (3) with `--drill`, a restore into a scratch SQLite
+//! the manifest, references close, and every rule the ledger or the schema enforces holds
+//! (`rules`: the ledger's validators, CHECK and UNIQUE), so verify ok means the restore
+//! succeeds; (3) with `--drill`, a restore into a scratch SQLite
 //! database (see `drill`) whose references, counts and totals are checked.
 
 use std::cmp::Ordering;
@@ -327,6 +329,8 @@ fn check_content(
     // Ids seen per table, for references; the scope's organization id.
     let mut ids: HashMap<&'static str, IdRanges> = HashMap::new();
     let mut scope_org: Option<i64> = None;
+    // The ledger's rules and the schema's CHECK and UNIQUE rules, row by row.
+    let mut rules = super::rules::Rules::default();
     let mut out = Vec::new();
     let mut order: Vec<&'static schema::TableSpec> = m
         .tables
@@ -367,6 +371,7 @@ fn check_content(
                 return Err("rows are not in primary-key order (or a key repeats)".into());
             }
             last = Some(key);
+            rules.check(spec, &vals)?;
             if spec.name == "organizations" {
                 if let Some(code) = &org_code {
                     if vals[1].as_text() != Some(code.as_str()) {

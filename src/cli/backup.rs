@@ -77,8 +77,20 @@ pub enum BackupCmd {
 
 pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
     let store = ctx.store().await?;
-    let op = crate::backup::operator(&store).await?;
     let b = Backups::new(store, &ctx.settings);
+    // Operations that take the backup lock claim it before anything else, even the login
+    // (which reads tables a running restore holds), so a second one is told busy at once.
+    let claim = match &cmd {
+        BackupCmd::Create { .. } => Some("backup"),
+        BackupCmd::Restore { .. } => Some(crate::backup::lock::RESTORE),
+        BackupCmd::Prune { .. } => Some("prune"),
+        BackupCmd::Delete { .. } => Some("delete"),
+        _ => None,
+    };
+    if let Some(operation) = claim {
+        b.claim(operation).await?;
+    }
+    let op = crate::backup::operator(&b.store).await?;
     match cmd {
         BackupCmd::Create { scope, encrypt } => {
             let opts = CreateOptions {
@@ -107,18 +119,41 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
         }
         BackupCmd::List => {
             let r = b.list(&op).await?;
+            if ctx.json {
+                let mut v: Vec<_> = r.backups.iter().map(entry_json).collect();
+                v.extend(r.duplicates.iter().map(|d| {
+                    serde_json::json!({
+                        "id": d.id, "file": d.file, "status": "duplicate", "duplicate_of": d.of_file,
+                        "size": d.size_bytes, "sha256": d.sha256, "warning": d.warning(),
+                    })
+                }));
+                return ctx.print_json(&v);
+            }
             for p in &r.problems {
                 eprintln!("somiti: warning: {p}");
             }
-            if ctx.json {
-                let v: Vec<_> = r.backups.iter().map(entry_json).collect();
-                return ctx.print_json(&v);
+            for d in &r.duplicates {
+                eprintln!("somiti: warning: {}", d.warning());
             }
             if r.backups.is_empty() {
                 println!("no backups in {}", r.dir.display());
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
+            let mut rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
+            for d in &r.duplicates {
+                rows.push(vec![
+                    d.id[..8.min(d.id.len())].to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("duplicate of {}", d.of_file),
+                    human(d.size_bytes as i64),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    d.file.clone(),
+                ]);
+            }
             print!(
                 "{}",
                 table(
@@ -138,6 +173,13 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     &[5, 6]
                 )
             );
+            for e in &r.backups {
+                if let Some(u) = e.undoes()
+                    && e.status == "completed"
+                {
+                    println!("{} {}", e.short_id(), u.describe());
+                }
+            }
             Ok(())
         }
         BackupCmd::Verify { target, drill } => {
@@ -500,5 +542,6 @@ fn entry_json(e: &BackupEntry) -> serde_json::Value {
         "verify_result": e.verify_result,
         "pinned": e.pinned,
         "missing": e.missing_since.is_some(),
+        "undoes": e.undoes(),
     })
 }

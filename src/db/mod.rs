@@ -14,6 +14,8 @@ use sqlx::sqlite::{
 
 use crate::error::{Error, Result};
 
+pub mod lock;
+
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -173,9 +175,16 @@ impl Store {
         m.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// Begin a write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue on the
-    /// busy timeout instead of failing half-way).
+    /// Begin a ledger write transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue on the
+    /// busy timeout instead of failing half-way). Refused with `Busy` while another process
+    /// restores the database: a write queued behind a restore would land on replaced rows.
     pub async fn begin(&self) -> Result<Tx> {
+        lock::refuse_during_restore(self).await?;
+        self.begin_unguarded().await
+    }
+
+    /// Begin a write transaction without asking about restores (the restore's own).
+    pub async fn begin_unguarded(&self) -> Result<Tx> {
         Ok(match self {
             Store::Sqlite(p, _) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(p, _) => Tx::Postgres(p.begin().await?),

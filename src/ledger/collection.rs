@@ -38,14 +38,8 @@ pub struct CollectionInput {
     pub note: String,
 }
 
-/// The field rules for an entry that do not need the database.
-pub fn check_entry(
-    org: &Organization,
-    m: &Member,
-    date: NaiveDate,
-    loan: i64,
-    savings: i64,
-) -> Result<()> {
+/// The amount rules of every entry (also applied to the rows of an archive).
+pub fn check_amounts(loan: i64, savings: i64) -> Result<()> {
     if loan < 0 {
         return Err(Error::invalid("loan", "must not be negative"));
     }
@@ -58,6 +52,18 @@ pub fn check_entry(
             "loan and savings are both zero; enter at least one amount",
         ));
     }
+    Ok(())
+}
+
+/// The field rules for an entry that do not need the database.
+pub fn check_entry(
+    org: &Organization,
+    m: &Member,
+    date: NaiveDate,
+    loan: i64,
+    savings: i64,
+) -> Result<()> {
+    check_amounts(loan, savings)?;
     let today = org.today();
     if date > today {
         return Err(Error::invalid(
@@ -129,11 +135,14 @@ async fn add_checked(
     org: &Organization,
     input: &CollectionInput,
 ) -> Result<Collection> {
-    let m = member::find_by_no(store, org, &input.member_no).await?;
     let date = input.collected_on.unwrap_or_else(|| org.today());
-    check_entry(org, &m, date, input.loan_paisa, input.savings_paisa)?;
+    crate::ledger::validate::no_control("note", input.note.trim())?;
+    // The member number is resolved inside the transaction, after the organization's lock:
+    // a restore that committed meanwhile cannot leave the entry on another member.
     let mut tx = store.begin().await?;
     refuse_if_closed(&mut tx, org, date).await?;
+    let m = member::find_by_no_tx(&mut tx, org, &input.member_no).await?;
+    check_entry(org, &m, date, input.loan_paisa, input.savings_paisa)?;
     let sql = format!(
         "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL) RETURNING {COLLECTION_COLS}"
@@ -215,14 +224,30 @@ async fn reverse_checked(
     if orig.org_id != org.id {
         return Err(Error::NotFound(format!("collection #{id} in {}", org.code)));
     }
+    let mut tx = store.begin().await?;
+    refuse_if_closed(&mut tx, org, orig.collected_on).await?;
+    // Read again inside the transaction: what is reversed is the entry as it stands now.
+    let sql = format!("SELECT {COLLECTION_COLS} FROM collections WHERE id = $1");
+    let now: Option<Collection> = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?);
+    let orig = match now {
+        Some(o) if o == orig => o,
+        _ => {
+            return Err(Error::Refused(format!(
+                "collection #{id} changed while it was being reversed (a restore?); look at it again and retry"
+            )));
+        }
+    };
     if orig.reversal_of.is_some() {
         return Err(Error::invalid(
             "collection",
             format!("#{id} is itself a reversal; post a new entry instead"),
         ));
     }
-    let mut tx = store.begin().await?;
-    refuse_if_closed(&mut tx, org, orig.collected_on).await?;
     let already: Option<i64> = on_tx!(&mut tx, |c| sqlx::query_scalar(
         "SELECT id FROM collections WHERE reversal_of = $1"
     )

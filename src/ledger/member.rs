@@ -454,6 +454,27 @@ pub async fn find_by_no(store: &Store, org: &Organization, member_no: &str) -> R
     })
 }
 
+/// The member by number, read inside a write transaction.
+pub async fn find_by_no_tx(
+    tx: &mut crate::db::Tx,
+    org: &Organization,
+    member_no: &str,
+) -> Result<Member> {
+    let no = validate::normalize_digits(member_no);
+    let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND member_no = $2");
+    on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(org.id)
+        .bind(&no)
+        .fetch_optional(&mut *c)
+        .await?)
+    .ok_or_else(|| {
+        Error::NotFound(format!(
+            "member {no} in {}; `somiti member list` shows the members",
+            org.code
+        ))
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MemberSort {
     #[default]

@@ -61,13 +61,24 @@ pub fn mobile(input: &str) -> Result<String> {
     }
 }
 
-/// A required, trimmed text field.
+/// A required, trimmed text field (no control characters: a name is one line of text).
 pub fn required(field: &str, input: &str) -> Result<String> {
     let s = input.trim();
     if s.is_empty() {
-        Err(Error::invalid(field, "is required"))
-    } else {
-        Ok(s.to_string())
+        return Err(Error::invalid(field, "is required"));
+    }
+    no_control(field, s)?;
+    Ok(s.to_string())
+}
+
+/// Refuse control characters (NUL, escapes, line breaks) in a one-line field.
+pub fn no_control(field: &str, s: &str) -> Result<()> {
+    match s.chars().find(|c| c.is_control()) {
+        Some(c) => Err(Error::invalid(
+            field,
+            format!("must not contain control characters (found U+{:04X})", c as u32),
+        )),
+        None => Ok(()),
     }
 }
 
