@@ -28,8 +28,67 @@ on_both_backends!(
     an_archive_from_a_newer_format_or_schema_is_refused,
     a_row_that_does_not_parse_is_refused_naming_row_and_column,
     a_reference_that_does_not_close_is_refused,
-    a_rule_only_the_database_knows_fails_the_drill_and_the_restore,
+    a_rule_only_the_database_knows_fails_plain_verify_the_drill_and_the_restore,
+    every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify,
+    the_ledgers_own_field_rules_fail_plain_verify,
+    entries_that_break_the_reversal_and_organization_rules_fail_plain_verify,
 );
+
+/// Rewrite row `i` (0-based) of `table` with `f`, fixing the hashes and (for the money
+/// columns) the manifest's control totals, so that only a rule can catch it.
+fn edit_row(
+    e: &mut [(String, Vec<u8>)],
+    table: &str,
+    i: usize,
+    f: impl FnOnce(&mut serde_json::Value, &[serde_json::Value]),
+) {
+    let text = String::from_utf8(data_mut(e, &format!("data/{table}.ndjson")).clone()).unwrap();
+    let mut rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let all = rows.clone();
+    f(&mut rows[i], &all);
+    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let mut m = manifest_of(e);
+    let t = table_mut(&mut m, table);
+    let cols: Vec<String> = t["totals"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    for c in cols {
+        let sum: i64 = rows.iter().map(|r| r[&c].as_i64().unwrap_or(0)).sum();
+        t["totals"][&c] = sum.into();
+    }
+    set_manifest(e, &m);
+    replace_data(e, table, body.into_bytes());
+}
+
+/// Member `i`'s "member NO of ORG" as the messages name it.
+fn member_label(e: &[(String, Vec<u8>)], i: usize) -> String {
+    let text = |t: &str| {
+        String::from_utf8(
+            e.iter()
+                .find(|(n, _)| n == &format!("data/{t}.ndjson"))
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap()
+    };
+    let m: serde_json::Value =
+        serde_json::from_str(text("members").lines().nth(i).unwrap()).unwrap();
+    let org = text("organizations")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|o| o["id"] == m["org_id"])
+        .unwrap();
+    format!(
+        "member {} of {}",
+        m["member_no"].as_str().unwrap(),
+        org["code"].as_str().unwrap()
+    )
+}
 
 struct Fixture {
     op: Operator,
@@ -78,6 +137,17 @@ impl Fixture {
         let store_before = files(&self.b.dir);
         let cat_before = somiti::backup::catalogue::all(store).await.unwrap().len();
         let target = path.to_str().unwrap();
+        // Plain verify sees it (no drill needed: verify ok means the restore succeeds) …
+        let plain = self
+            .b
+            .verify(&self.op, target, false, &progress(), &never())
+            .await
+            .unwrap_err()
+            .to_string();
+        for n in needles {
+            assert!(plain.contains(n), "plain verify message {plain:?} should name {n:?}");
+        }
+        // … and so does the drill.
         let e = self
             .b
             .verify(&self.op, target, true, &progress(), &never())
@@ -419,18 +489,16 @@ async fn a_reference_that_does_not_close_is_refused(store: &Store) {
     .await;
 }
 
-/// Two members with one NID: every row is well formed and every reference closes, so the
-/// content checks pass; the drill's scratch database refuses it, and so does a restore.
-async fn a_rule_only_the_database_knows_fails_the_drill_and_the_restore(store: &Store) {
+/// Two members with one NID: every row is well formed and every reference closes; plain
+/// verify names the rule (no drill needed), and so do the drill and the restore.
+async fn a_rule_only_the_database_knows_fails_plain_verify_the_drill_and_the_restore(
+    store: &Store,
+) {
     let f = fixture(store).await;
+    let mut who = String::new();
     let p = f.rezip("same-nid.zip", |e| {
-        let text = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
-        let mut lines: Vec<String> = text.lines().map(String::from).collect();
-        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
-        v["nid"] = first["nid"].clone();
-        lines[1] = v.to_string();
-        replace_data(e, "members", format!("{}\n", lines.join("\n")).into_bytes());
+        who = member_label(e, 1);
+        edit_row(e, "members", 1, |v, all| v["nid"] = all[0]["nid"].clone());
     });
     let target = p.to_str().unwrap();
     let scratch_left = || {
@@ -440,34 +508,135 @@ async fn a_rule_only_the_database_knows_fails_the_drill_and_the_restore(store: &
             .filter(|e| e.file_name().to_string_lossy().starts_with(".drill-"))
             .count()
     };
-    let r =
-        f.b.verify(&f.op, target, false, &progress(), &never())
-            .await
-            .unwrap();
-    assert_eq!(r.result, "ok", "the content checks cannot see it");
     let e =
-        f.b.verify(&f.op, target, true, &progress(), &never())
+        f.b.verify(&f.op, target, false, &progress(), &never())
             .await
             .unwrap_err();
     let m = e.to_string();
     assert!(
-        m.contains("drill") && m.contains("scratch database") && m.contains("nid"),
+        m.contains("data/members.ndjson") && m.contains("row 2") && m.contains(&who) && m.contains("nid"),
         "{m}"
     );
     assert_eq!(e.exit_code(), 3, "{m}");
-    assert_eq!(scratch_left(), 0, "the scratch database is removed");
-
-    let before = dump(store).await;
-    let opts = RestoreOptions {
-        confirm: Confirm::Yes,
-        ..Default::default()
-    };
     let e =
-        f.b.restore(&f.op, target, &opts, &progress(), &never())
+        f.b.verify(&f.op, target, true, &progress(), &never())
             .await
             .unwrap_err();
-    let m = e.to_string();
-    assert!(m.contains("nid"), "the restore names the rule: {m}");
-    assert_same(&dump(store).await, &before, "nothing changed");
+    assert!(e.to_string().contains("nid"), "{e}");
+    assert_eq!(e.exit_code(), 3);
+    assert_eq!(scratch_left(), 0, "the scratch database is removed");
+    f.refused(&p, &["data/members.ndjson", "row 2", &who, "a NID belongs to one member"])
+        .await;
     assert_eq!(scratch_left(), 0);
+}
+
+async fn every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify(store: &Store) {
+    let f = fixture(store).await;
+    // One member_no twice in an organization (the second member takes the first's number
+    // where both are in one organization).
+    let mut who = String::new();
+    let p = f.rezip("same-member-no.zip", |e| {
+        let text = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
+        let rows: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let j = (1..rows.len()).find(|&j| rows[j]["org_id"] == rows[0]["org_id"]).unwrap();
+        who = member_label(e, j);
+        let first = rows[0]["member_no"].clone();
+        edit_row(e, "members", j, |v, _| v["member_no"] = first);
+        who = who.replace(
+            &format!("member {} ", rows[j]["member_no"].as_str().unwrap()),
+            &format!("member {} ", rows[0]["member_no"].as_str().unwrap()),
+        );
+    });
+    f.refused(&p, &["data/members.ndjson", &who, "member numbers are unique"])
+        .await;
+    // A negative amount, with the control totals made to match.
+    let p = f.rezip("negative.zip", |e| {
+        edit_row(e, "collections", 2, |v, _| v["loan_paisa"] = (-5000).into());
+    });
+    f.refused(&p, &["data/collections.ndjson", "row 3", "loan: must not be negative"])
+        .await;
+    // An unknown member status.
+    let p = f.rezip("status.zip", |e| {
+        who = member_label(e, 3);
+        edit_row(e, "members", 3, |v, _| v["status"] = "sleeping".into());
+    });
+    f.refused(&p, &["data/members.ndjson", "row 4", &who, "status: must be active, inactive or closed"])
+        .await;
+    // A username twice.
+    let p = f.rezip("users.zip", |e| {
+        let text = String::from_utf8(data_mut(e, "data/users.ndjson").clone()).unwrap();
+        let mut rows: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut twin = rows[0].clone();
+        twin["id"] = (rows.iter().map(|r| r["id"].as_i64().unwrap()).max().unwrap() + 1).into();
+        rows.push(twin);
+        let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        let mut m = manifest_of(e);
+        table_mut(&mut m, "users")["rows"] = rows.len().into();
+        set_manifest(e, &m);
+        replace_data(e, "users", body.into_bytes());
+    });
+    f.refused(&p, &["data/users.ndjson", "usernames are unique"]).await;
+}
+
+async fn the_ledgers_own_field_rules_fail_plain_verify(store: &Store) {
+    let f = fixture(store).await;
+    let cases: [(&str, &str, serde_json::Value, &str); 5] = [
+        ("nid-9.zip", "nid", "123456789".into(), "nid: must have 10, 13 or 17 digits (got 9)"),
+        ("nid-letters.zip", "nid", "12345abc90".into(), "nid: must contain digits only"),
+        ("mobile-2.zip", "mobile", "01".into(), "mobile: must be 01[3-9] followed by 8 digits"),
+        ("name-nul.zip", "name", "রহিমা\u{0}খাতুন".into(), "NUL"),
+        ("name-empty.zip", "name", "  ".into(), "name: is required"),
+    ];
+    for (file, col, value, rule) in cases {
+        let mut who = String::new();
+        let p = f.rezip(file, |e| {
+            who = member_label(e, 4);
+            edit_row(e, "members", 4, |v, _| v[col] = value);
+        });
+        f.refused(&p, &["data/members.ndjson", "row 5", &who, rule]).await;
+    }
+}
+
+async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verify(store: &Store) {
+    let f = fixture(store).await;
+    // An entry that reverses itself.
+    let p = f.rezip("self-reversal.zip", |e| {
+        edit_row(e, "collections", 5, |v, _| v["reversal_of"] = v["id"].clone());
+    });
+    f.refused(&p, &["data/collections.ndjson", "row 6", "reverses itself"]).await;
+    // Two reversals of one entry.
+    let p = f.rezip("two-reversals.zip", |e| {
+        let target = {
+            let text = String::from_utf8(data_mut(e, "data/collections.ndjson").clone()).unwrap();
+            let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+            v["id"].clone()
+        };
+        edit_row(e, "collections", 7, |v, _| v["reversal_of"] = target.clone());
+        edit_row(e, "collections", 8, |v, _| v["reversal_of"] = target.clone());
+    });
+    f.refused(&p, &["data/collections.ndjson", "row 9", "reversed twice"]).await;
+    // An entry filed under another organization than its member's.
+    let mut who = String::new();
+    let p = f.rezip("other-org.zip", |e| {
+        let text = String::from_utf8(data_mut(e, "data/organizations.ndjson").clone()).unwrap();
+        let orgs: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(orgs.len() >= 2, "the fixture has two organizations");
+        let ctext = String::from_utf8(data_mut(e, "data/collections.ndjson").clone()).unwrap();
+        let c: serde_json::Value = serde_json::from_str(ctext.lines().next().unwrap()).unwrap();
+        let other = orgs.iter().find(|o| o["id"] != c["org_id"]).unwrap()["id"].clone();
+        let mtext = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
+        let mi = mtext
+            .lines()
+            .position(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"] == c["member_id"])
+            .unwrap();
+        who = member_label(e, mi);
+        edit_row(e, "collections", 0, |v, _| {
+            v["org_id"] = other;
+            v["worker_id"] = serde_json::Value::Null;
+        });
+    });
+    f.refused(&p, &["data/collections.ndjson", "row 1", &who, "the member belongs to"]).await;
 }

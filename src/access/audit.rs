@@ -50,7 +50,7 @@ pub async fn record(
     let detail = detail.to_string();
     on_store!(store, |p| {
         sqlx::query(INSERT)
-            .bind(Utc::now())
+            .bind(crate::db::now_micros())
             .bind(actor)
             .bind(action)
             .bind(target)
@@ -74,7 +74,7 @@ pub async fn record_tx(
     let detail = detail.to_string();
     on_tx!(tx, |c| {
         sqlx::query(INSERT)
-            .bind(Utc::now())
+            .bind(crate::db::now_micros())
             .bind(actor)
             .bind(action)
             .bind(target)

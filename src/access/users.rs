@@ -88,7 +88,7 @@ pub async fn insert_unchecked(
     .bind(role.as_str())
     .bind(org_id)
     .bind(true)
-    .bind(Utc::now())
+    .bind(crate::db::now_micros())
     .fetch_one(&mut *c)
     .await);
     let user = match res {

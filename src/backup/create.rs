@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, DurationRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -191,13 +191,7 @@ impl Backups {
     }
 }
 
-/// Now, to the microsecond (what PostgreSQL keeps), so the catalogue and the manifest
-/// agree on every backend.
-pub(crate) fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(chrono::TimeDelta::microseconds(1))
-        .unwrap_or(now)
-}
+pub(crate) use crate::db::now_micros;
 
 /// One read transaction: every table is read from the same snapshot.
 pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {

@@ -105,7 +105,19 @@ impl Backups {
             .await;
             // Verify's verdict first: a damaged archive explains a stopped load.
             verifying.wait().await?;
-            let loaded = loaded?;
+            // The archive passed verify, so a uniqueness rule can only break against rows
+            // the restore keeps (another organization's, in a one-organization restore).
+            let loaded = loaded.map_err(|e| {
+                let m = e.to_string();
+                if m.contains("UNIQUE constraint failed") || m.contains("duplicate key value") {
+                    Error::Refused(format!(
+                        "the restore would repeat a value that must be unique, against rows it does not replace ({m}); \
+                         nothing was changed (restore the whole database, or fix the other organization's row first)"
+                    ))
+                } else {
+                    e
+                }
+            })?;
             // References first (a message that names the row), then the rebuilt foreign
             // keys check everything once more.
             let org_after = plan.archive_org.or(db_org);

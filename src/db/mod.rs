@@ -19,6 +19,15 @@ pub mod lock;
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Now, to the microsecond: the precision PostgreSQL keeps, so an instant written on
+/// either backend reads back the same on the other (and round-trips through archives).
+pub fn now_micros() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    let now = chrono::Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
 /// Which database a store (or an archive) came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

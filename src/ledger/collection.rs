@@ -158,7 +158,7 @@ async fn add_checked(
     .bind(m.worker_id)
     .bind(input.note.trim())
     .bind(&op.username)
-    .bind(Utc::now())
+    .bind(crate::db::now_micros())
     .fetch_one(&mut *c)
     .await?);
     audit::record_tx(
@@ -275,7 +275,7 @@ async fn reverse_checked(
     .bind(orig.worker_id)
     .bind(reason)
     .bind(&op.username)
-    .bind(Utc::now())
+    .bind(crate::db::now_micros())
     .bind(id)
     .fetch_one(&mut *c)
     .await?);

@@ -1,7 +1,7 @@
 //! Day close: once an organization's day is closed nothing is posted or reversed on or
 //! before it. Reopening is an admin's correction and is audited like any change.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
@@ -98,7 +98,7 @@ async fn close_checked(
     .bind(org.id)
     .bind(date)
     .bind(&op.username)
-    .bind(Utc::now())
+    .bind(crate::db::now_micros())
     .execute(&mut *c)
     .await?
     .rows_affected());

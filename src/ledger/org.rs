@@ -208,7 +208,7 @@ pub async fn insert_unchecked(
             .as_deref()
             .unwrap_or(DEFAULT_COLLECTION_DAYS)
     )
-    .bind(Utc::now())
+    .bind(crate::db::now_micros())
     .fetch_one(&mut *c)
     .await?);
     audit::record_tx(

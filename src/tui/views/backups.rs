@@ -191,6 +191,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if let Some(err) = &e.error {
             text.push_str(&format!(" · {err}"));
         }
+        if let Some(u) = e.undoes() {
+            text.push_str(&format!(" · {}", u.describe()));
+        }
         frame.render_widget(
             Paragraph::new(Line::styled(fit(&text, w, false), t.muted())),
             info,
