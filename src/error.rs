@@ -51,6 +51,11 @@ pub enum Error {
 
     #[error("{0}")]
     Other(String),
+
+    /// Standard output was closed by its reader (`somiti member list | head -1`): the
+    /// command ends quietly with exit 0 (what ripgrep does), never with a panic.
+    #[error("standard output was closed")]
+    OutputClosed,
 }
 
 impl Error {
@@ -68,9 +73,11 @@ impl Error {
         }
     }
 
-    /// Exit code of the command-line contract: 1 error, 3 verify, 4 refused, 5 busy.
+    /// Exit code of the command-line contract: 1 error, 3 verify, 4 refused, 5 busy; 0
+    /// for a closed standard output (nothing is wrong, the reader had enough).
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::OutputClosed => 0,
             Error::VerifyFailed(_) => 3,
             Error::Refused(_) => 4,
             Error::Busy(_) => 5,
@@ -91,6 +98,7 @@ impl Error {
             Error::Database(_) | Error::Migrate(_) => "database",
             Error::Io { .. } => "io",
             Error::Other(_) => "error",
+            Error::OutputClosed => "output_closed",
         }
     }
 

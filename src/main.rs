@@ -14,6 +14,10 @@ fn main() {
     };
     let result = runtime.block_on(somiti::cli::run(cli));
     if let Err(e) = result {
+        if matches!(e, somiti::error::Error::OutputClosed) {
+            // The reader of stdout went away: end quietly, like `head` expects.
+            std::process::exit(0);
+        }
         somiti::cli::report_error(&e, json);
         std::process::exit(e.exit_code());
     }

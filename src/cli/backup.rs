@@ -94,7 +94,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&entry_json(&e));
             }
-            println!(
+            outln!(
                 "backup {} created: {} ({}, {} rows{}) in {:.1}s",
                 e.short_id(),
                 e.file,
@@ -102,7 +102,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 e.total_rows.unwrap_or(0),
                 if e.encrypted { ", encrypted" } else { "" },
                 started.elapsed().as_secs_f64()
-            );
+            )?;
             Ok(())
         }
         BackupCmd::List => {
@@ -115,11 +115,11 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 return ctx.print_json(&v);
             }
             if r.backups.is_empty() {
-                println!("no backups in {}", r.dir.display());
+                outln!("no backups in {}", r.dir.display())?;
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &[
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     &rows,
                     &[5, 6]
                 )
-            );
+            )?;
             Ok(())
         }
         BackupCmd::Verify { target, drill } => {
@@ -149,7 +149,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 return ctx.print_json(&r);
             }
             let rows: u64 = r.tables.iter().map(|t| t.rows).sum();
-            println!(
+            outln!(
                 "ok: {} (backup {}, {} tables, {rows} rows){}",
                 r.file,
                 &r.backup_id[..8.min(r.backup_id.len())],
@@ -159,7 +159,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 } else {
                     ""
                 }
-            );
+            )?;
             Ok(())
         }
         BackupCmd::Restore {
@@ -192,14 +192,14 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            println!(
+            outln!(
                 "copied {} to {} ({}, SHA-256 {} checked)",
                 r.file,
                 r.dest.display(),
                 human(r.bytes as i64),
                 &r.sha256[..16]
-            );
-            println!("fetch it to your machine with:\n  {}", r.scp);
+            )?;
+            outln!("fetch it to your machine with:\n  {}", r.scp)?;
             Ok(())
         }
         BackupCmd::Delete { id } => {
@@ -207,7 +207,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&entry_json(&e));
             }
-            println!("deleted backup {} ({})", e.short_id(), e.file);
+            outln!("deleted backup {} ({})", e.short_id(), e.file)?;
             Ok(())
         }
         BackupCmd::Pin { id } => pin(ctx, &b, &op, &id, true).await,
@@ -238,18 +238,18 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 })
                 .collect();
             if rows.is_empty() {
-                println!("no completed backups to consider");
+                outln!("no completed backups to consider")?;
             } else {
-                print!(
+                out!(
                     "{}",
                     table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[])
-                );
+                )?;
             }
             let gone = r.lines.iter().filter(|l| !l.keep).count();
             if dry_run {
-                println!("dry run: {gone} backup(s) would be removed; nothing was changed");
+                outln!("dry run: {gone} backup(s) would be removed; nothing was changed")?;
             } else {
-                println!("{} backup(s) removed", r.removed);
+                outln!("{} backup(s) removed", r.removed)?;
             }
             Ok(())
         }
@@ -267,7 +267,7 @@ async fn pin(
     if ctx.json {
         return ctx.print_json(&entry_json(&e));
     }
-    println!(
+    outln!(
         "backup {} {}",
         e.short_id(),
         if on {
@@ -275,7 +275,7 @@ async fn pin(
         } else {
             "unpinned"
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -337,18 +337,18 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
         None => "everything".into(),
     };
     if r.dry_run {
-        println!(
+        outln!(
             "dry run: restoring {scope} from {} would change these rows (nothing was changed):",
             r.plan.file
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "restored {scope} from {} (backup {}):",
             r.plan.file,
             &r.plan.backup_id[..8]
-        );
+        )?;
     }
-    print!(
+    out!(
         "{}",
         table(
             &[
@@ -361,11 +361,11 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             &rows,
             &[1, 2]
         )
-    );
+    )?;
     if r.dry_run {
-        println!("(\"now\" is before the restore; amounts in poisha)");
+        outln!("(\"now\" is before the restore; amounts in poisha)")?;
     } else {
-        println!("(\"now\" was before the restore; amounts in poisha)");
+        outln!("(\"now\" was before the restore; amounts in poisha)")?;
     }
     if let Some(pre) = &r.pre_restore {
         let org = r
@@ -374,12 +374,12 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             .as_deref()
             .map(|c| format!(" --org {c}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "pre-restore backup {} ({}); undo with: somiti backup restore {}{org} --yes",
             pre.short_id(),
             pre.file,
             pre.short_id()
-        );
+        )?;
     }
     Ok(())
 }
