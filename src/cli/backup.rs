@@ -107,12 +107,17 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
         }
         BackupCmd::List => {
             let r = b.list(&op).await?;
-            for p in &r.problems {
-                eprintln!("somiti: warning: {p}");
-            }
             if ctx.json {
+                // The warnings as one JSON document on stderr, the list on stdout.
+                if !r.problems.is_empty() {
+                    let w = serde_json::json!({ "warnings": r.problems });
+                    crate::cli::write_err(&w.to_string());
+                }
                 let v: Vec<_> = r.backups.iter().map(entry_json).collect();
                 return ctx.print_json(&v);
+            }
+            for p in &r.problems {
+                crate::cli::write_err(&format!("somiti: warning: {p}"));
             }
             if r.backups.is_empty() {
                 outln!("no backups in {}", r.dir.display())?;
@@ -177,8 +182,9 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 include_users,
                 confirm: if yes { Confirm::Yes } else { Confirm::No },
             };
-            // Without a terminal the core refuses (and audits) an unconfirmed restore.
-            if !dry_run && !yes && std::io::stdin().is_terminal() {
+            // Without a terminal the core refuses (and audits) an unconfirmed restore; so
+            // does `--json`, whose stderr is for one JSON document only.
+            if !dry_run && !yes && !ctx.json && std::io::stdin().is_terminal() {
                 opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {

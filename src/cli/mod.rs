@@ -253,14 +253,21 @@ pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<()> {
     }
 }
 
-/// Print an error the way the contract says: one sentence on stderr, or JSON with `--json`.
+/// Print an error the way the contract says: one sentence on stderr, or with `--json`
+/// exactly one JSON document (and nothing else: see `write_err`).
 pub fn report_error(e: &Error, json: bool) {
     if json {
         let v = serde_json::json!({
             "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
         });
-        eprintln!("{v}");
+        write_err(&v.to_string());
     } else {
-        eprintln!("somiti: {e}");
+        write_err(&format!("somiti: {e}"));
     }
+}
+
+/// One line on stderr. A closed stderr is ignored (`eprintln!` would panic).
+pub fn write_err(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -184,7 +184,8 @@ async fn toggle(
 
 /// `somiti daemon`: the scheduler without a screen, until SIGTERM or SIGINT.
 pub async fn daemon(ctx: &Ctx) -> Result<()> {
-    let _log = crate::logging::init(&ctx.settings.log_dir, "daemon", true)?;
+    // Logs go to stderr too, except with `--json` (stderr then holds one JSON error at most).
+    let _log = crate::logging::init(&ctx.settings.log_dir, "daemon", !ctx.json)?;
     let store = ctx.store().await?;
     let jobs = jobs(ctx, &store).await?;
     tracing::info!(database = %store.describe(), jobs = jobs.len(), "somiti daemon starting");
