@@ -229,10 +229,10 @@ pub fn open_regular(path: &std::path::Path, what: &str) -> Result<std::fs::File>
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| Error::io(format!("opening {what} {}", path.display()), e))?;
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let meta = file
         .metadata()
-        .map_err(|e| Error::io(format!("reading {what} {}", path.display()), e))?;
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     match special_kind(&meta.file_type()) {
         None => Ok(file),
         Some(kind) => Err(not_a_file(path, kind, what)),
