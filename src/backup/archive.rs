@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -90,12 +90,54 @@ fn zip_error(path: &Path, entry: &str, e: ZipError) -> Error {
     }
 }
 
+/// zip's size limit: the entry inflated past its declared uncompressed size. Whether
+/// that is a ZIP bomb or damage is decided by `ArchiveReader::overflowed`.
+fn is_overflow(e: &std::io::Error) -> bool {
+    e.to_string().contains("larger than its declared")
+}
+
+/// The entry's compressed data is not a valid Deflate stream (flate2's "corrupt deflate
+/// stream", or a stream that stops before its end).
+fn is_corrupt_deflate(e: &std::io::Error) -> bool {
+    let m = e.to_string();
+    m.contains("corrupt deflate stream") || m.contains("incomplete deflate stream")
+}
+
+/// zip's CRC-32 check at the end of an entry.
+fn is_bad_crc(e: &std::io::Error) -> bool {
+    e.to_string().contains("checksum")
+}
+
+const DAMAGED: &str = "the archive is damaged; verify or restore another backup (`somiti backup list`), or a copy of this one from elsewhere";
+
+fn corrupt(path: &Path, entry: &str) -> Error {
+    failed(
+        path,
+        format!("entry {entry} is corrupt (its compressed data does not inflate): {DAMAGED}"),
+    )
+}
+
+fn bomb(path: &Path, entry: &str) -> Error {
+    failed(
+        path,
+        format!("entry {entry} inflates beyond its declared size (a ZIP bomb?)"),
+    )
+}
+
+/// How far past the declared size `overflowed` inflates (into nothing) before it calls
+/// the entry a bomb: 1 GiB, about a second of work.
+const OVERFLOW_PROBE_BYTES: u64 = 1 << 30;
+
 fn io_error(path: &Path, entry: &str, e: std::io::Error) -> Error {
     let m = e.to_string();
-    let what = if m.contains("checksum") {
+    if is_corrupt_deflate(&e) {
+        return corrupt(path, entry);
+    }
+    let what = if is_bad_crc(&e) {
         "CRC check failed: the data is damaged".to_string()
-    } else if m.contains("larger than its declared") {
-        "inflates beyond its declared size (a ZIP bomb?)".to_string()
+    } else if is_overflow(&e) {
+        // Callers ask `overflowed`; this is the answer when they cannot.
+        "inflates beyond its declared size".to_string()
     } else if m.contains("authentication code") {
         "failed its authentication check: the data is damaged (or the passphrase is wrong)"
             .to_string()
@@ -113,8 +155,7 @@ impl ArchiveReader {
         passphrase: Option<Passphrase>,
         schema_version: i64,
     ) -> Result<ArchiveReader> {
-        let file = File::open(path)
-            .map_err(|e| Error::io(format!("opening archive {}", path.display()), e))?;
+        let file = crate::error::open_regular(path, "archive")?;
         let len = file
             .metadata()
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
@@ -194,17 +235,14 @@ impl ArchiveReader {
         }
         let cap = f.size();
         let mut bytes = Vec::new();
-        (&mut f)
-            .take(cap + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error(&path, "manifest.json", e))?;
-        if bytes.len() as u64 > cap {
-            return Err(failed(
-                &path,
-                "entry manifest.json inflates beyond its declared size",
-            ));
-        }
+        let r = (&mut f).take(cap + 1).read_to_end(&mut bytes);
         drop(f);
+        match r {
+            Err(e) if is_overflow(&e) => return Err(self.overflowed("manifest.json")),
+            Err(e) => return Err(io_error(&path, "manifest.json", e)),
+            Ok(_) if bytes.len() as u64 > cap => return Err(self.overflowed("manifest.json")),
+            Ok(_) => {}
+        }
         parse_manifest(&path, &bytes, schema_version)
     }
 
@@ -269,14 +307,67 @@ impl ArchiveReader {
         let mut entry = self.open_entry(&f.file)?;
         let mut h = Hashing::new((&mut entry).take(f.bytes + 1));
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
+        let err = loop {
             match h.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => break None,
                 Ok(_) => {}
-                Err(e) => return Err(io_error(&path, &f.file, e)),
+                Err(e) => break Some(e),
             }
+        };
+        if h.bytes > f.bytes || err.as_ref().is_some_and(is_overflow) {
+            drop(entry);
+            return Err(self.overflowed(&f.file));
+        }
+        if let Some(e) = err {
+            return Err(io_error(&path, &f.file, e));
         }
         h.finish(&path, &f.file, f.bytes, &f.sha256)
+    }
+
+    /// An entry inflated past its declared size: a ZIP bomb (a sound entry, Deflate stream
+    /// and CRC, that simply declares a small size), or damage? A flipped byte often makes
+    /// the inflater turn out more than the real data. So the entry is inflated again from
+    /// its local header, into nothing and without the size limit: if the inflater fails on
+    /// the way, or what comes out does not match the entry's CRC, the data is corrupt; if
+    /// the stream ends cleanly with its CRC, or still runs `OVERFLOW_PROBE_BYTES` past its
+    /// declared size, it is a bomb.
+    fn overflowed(&mut self, name: &str) -> Error {
+        let path = self.path.clone();
+        let mut probe = || -> std::io::Result<()> {
+            let (start, compressed, declared) = {
+                let e = self
+                    .zip
+                    .by_name_raw(name.as_bytes())
+                    .map_err(std::io::Error::other)?;
+                (e.header_start(), e.compressed_size(), e.size())
+            };
+            let mut file = crate::error::open_regular(&path, "archive")
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            file.seek(SeekFrom::Start(start))?;
+            let mut r = BufReader::new(file);
+            let pass = self.passphrase.as_ref().map(|p| p.expose().as_bytes());
+            let opts = ZipReadOptions::new()
+                .password(pass)
+                .override_compressed_size(compressed)
+                .override_uncompressed_size(u64::MAX);
+            let mut entry = zip::read::read_zipfile_from_stream_with_options(&mut r, opts)
+                .map_err(std::io::Error::other)?
+                .ok_or_else(|| std::io::Error::other("no entry at its header"))?;
+            let cap = declared.saturating_add(OVERFLOW_PROBE_BYTES);
+            std::io::copy(&mut (&mut entry).take(cap), &mut std::io::sink())?;
+            Ok(())
+        };
+        match probe() {
+            Ok(()) => bomb(&path, name),
+            Err(e) if is_overflow(&e) => bomb(&path, name),
+            Err(e) if is_bad_crc(&e) => failed(
+                &path,
+                format!(
+                    "entry {name} is corrupt (its compressed data does not inflate to what its header declares): {DAMAGED}"
+                ),
+            ),
+            Err(e) => io_error(&path, name, e),
+        }
     }
 
     /// Stream the rows of a table: `each(row_no, line)` for every line; a line error stops
@@ -298,6 +389,8 @@ impl ArchiveReader {
         let mut entry = self.open_entry(&t.file)?;
         // Inflating and hashing run on a second thread, a few chunks ahead of the rows.
         let hashing = Hashing::new((&mut entry).take(t.bytes + 1));
+        // Past the declared size: the reading stops and `overflowed` says what it was.
+        let mut overflow = false;
         let (lines, hashing) = read_ahead(threaded, hashing, |ahead| -> Result<_> {
             let mut reader = BufReader::with_capacity(256 * 1024, ahead);
             let mut line = Vec::new();
@@ -305,10 +398,17 @@ impl ArchiveReader {
             let mut first_err: Option<String> = None;
             loop {
                 line.clear();
-                let n = (&mut reader)
+                let n = match (&mut reader)
                     .take(MAX_LINE_BYTES as u64 + 1)
                     .read_until(b'\n', &mut line)
-                    .map_err(|e| io_error(&path, &t.file, e))?;
+                {
+                    Ok(n) => n,
+                    Err(e) if is_overflow(&e) => {
+                        overflow = true;
+                        break;
+                    }
+                    Err(e) => return Err(io_error(&path, &t.file, e)),
+                };
                 if n == 0 {
                     break;
                 }
@@ -340,6 +440,10 @@ impl ArchiveReader {
             }
             Ok((row, first_err))
         });
+        if overflow || hashing.bytes > t.bytes {
+            drop(entry);
+            return Err(self.overflowed(&t.file));
+        }
         let (row, first_err) = lines?;
         hashing.finish(&path, &t.file, t.bytes, &t.sha256)?;
         if let Some(m) = first_err {

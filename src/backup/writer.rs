@@ -6,16 +6,20 @@
 //! Deflate runs at level 1: on ledger NDJSON it is about 4× faster than the default level
 //! 6 and the archive about 1.6× larger.
 //! The file is `<name>.partial` (mode 0600) until it is complete, fsynced and renamed.
+//! An archive that fails (a full disk, a cancel) is abandoned quietly: see `Sink`.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use zip::result::ZipError;
 use zip::write::{FileOptions, SimpleFileOptions};
 use zip::{AesMode, CompressionMethod, ZipArchive, ZipWriter};
 
@@ -98,16 +102,17 @@ impl ArchiveWriter {
         passphrase: Option<Passphrase>,
         mtime: DateTime<Utc>,
     ) -> Result<ArchiveWriter> {
-        let file = create_private(partial)?;
+        let file = create_private(partial).map_err(|e| e.in_backup_dir())?;
         let spool_path = PathBuf::from(format!("{}.csv.partial", partial.display()));
-        let spool = create_private(&spool_path)?;
+        let spool = create_private(&spool_path).map_err(|e| e.in_backup_dir())?;
         // Unlinked at once: the spool vanishes with the process, whatever happens.
         let _ = std::fs::remove_file(&spool_path);
         let (tx, rx) = mpsc::channel(8);
-        let ctx = partial.display().to_string();
+        let partial = partial.to_path_buf();
+        let free = free_space(&partial);
         let handle = tokio::task::spawn_blocking(move || {
-            run(file, spool, passphrase, mtime, rx)
-                .map_err(|e| Error::Other(format!("writing {ctx}: {e}")))
+            run(&partial, file, spool, passphrase, mtime, rx)
+                .map_err(|e| estimate(e, &partial, free))
         });
         Ok(ArchiveWriter { tx, handle })
     }
@@ -176,38 +181,242 @@ fn file_options(
     }
 }
 
+/// An I/O failure while writing the archive `partial` (the CSV spool is part of it).
+fn io_failed(partial: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("writing {}", partial.display()), e).in_backup_dir()
+}
+
+/// A ZIP failure while writing the archive: its I/O error as above, anything else in
+/// the crate's own words (its `Display`, never its `Debug`).
+fn zip_failed(partial: &Path, e: ZipError) -> Error {
+    match e {
+        ZipError::Io(io) => io_failed(partial, io),
+        other => Error::Other(format!("writing {}: {other}", partial.display())),
+    }
+}
+
+/// A full disk: how much the archive needs. The last completed backup of the same scope
+/// in the same folder is the estimate; without one (or if it was smaller), what the disk
+/// had free when this backup began, which it filled, is a lower bound.
+fn estimate(e: Error, partial: &Path, free_at_start: Option<u64>) -> Error {
+    if !e.is_disk_full() {
+        return e;
+    }
+    // What was free, or else what this file got (the CSV scratch file took some too).
+    let filled =
+        free_at_start.unwrap_or_else(|| std::fs::metadata(partial).map(|m| m.len()).unwrap_or(0));
+    match last_backup_size(partial) {
+        Some(size) if size > filled => e.needing(size, "the size of the last backup of this scope"),
+        _ => e.needing_more_than(filled),
+    }
+}
+
+/// Space available to us on the disk of `path`'s folder.
+fn free_space(path: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(path.parent()?).ok()?;
+    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
+}
+
+/// Size of the newest `somiti-<scope>-<date>….zip` beside `partial` (same scope).
+fn last_backup_size(partial: &Path) -> Option<u64> {
+    let name = partial.file_name()?.to_str()?;
+    let prefix = scope_prefix(name)?;
+    let dir = partial.parent()?;
+    let newest = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|d| {
+            let n = d.file_name().into_string().ok()?;
+            let rest = n.strip_prefix(prefix)?;
+            let ok = n.ends_with(".zip")
+                && rest.starts_with(|c: char| c.is_ascii_digit())
+                && d.file_type().ok()?.is_file();
+            ok.then_some((n, d))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))?;
+    newest.1.metadata().ok().map(|m| m.len())
+}
+
+/// `somiti-<scope>-` of an archive name: everything before `YYYY-MM-DD_`.
+fn scope_prefix(name: &str) -> Option<&str> {
+    let b = name.as_bytes();
+    let shape = b"-0000-00-00_";
+    (0..b.len().saturating_sub(shape.len())).find_map(|i| {
+        let w = &b[i..i + shape.len()];
+        let fits = w.iter().zip(shape).all(|(c, s)| match s {
+            b'0' => c.is_ascii_digit(),
+            s => c == s,
+        });
+        (fits && name.starts_with("somiti-") && i >= "somiti-".len()).then(|| &name[..=i])
+    })
+}
+
+/// The file under a `ZipWriter`. zip's `Drop` finalizes an archive that was not finished
+/// (it writes the central directory) and, when that fails as it does on a full disk,
+/// prints `ZipWriter::drop: failed to finalize archive: Io(..)` to stderr. An archive we
+/// gave up on is never wanted, so this writer becomes a sink once it is abandoned: after
+/// the first I/O error it passes on (which is what a failing `finish` reports before its
+/// own drop), or when the `Zip` holding it is dropped unfinished. The sink takes every
+/// write and seek the way a sparse file would and keeps nothing, so zip's `Drop`
+/// finalizes into it quietly; the file underneath is closed as usual.
+struct Sink<W> {
+    inner: W,
+    abandoned: Arc<AtomicBool>,
+    /// Where the writer is and how long the file is, so the sink answers seeks as the
+    /// file would have.
+    pos: u64,
+    len: u64,
+}
+
+impl<W> Sink<W> {
+    /// `inner` is a new, empty file.
+    fn new(inner: W, abandoned: Arc<AtomicBool>) -> Self {
+        Sink {
+            inner,
+            abandoned,
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
+    fn seen<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = if self.gone() {
+            buf.len()
+        } else {
+            let r = self.inner.write(buf);
+            self.seen(r)?
+        };
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.gone() {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.seen(r)
+    }
+}
+
+impl<W: Seek> Seek for Sink<W> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        if self.gone() {
+            let base = match to {
+                SeekFrom::Start(n) => {
+                    self.pos = n;
+                    return Ok(n);
+                }
+                SeekFrom::End(d) => (self.len, d),
+                SeekFrom::Current(d) => (self.pos, d),
+            };
+            self.pos = base.0.saturating_add_signed(base.1);
+            return Ok(self.pos);
+        }
+        let r = self.inner.seek(to);
+        let p = self.seen(r)?;
+        self.pos = p;
+        self.len = self.len.max(p);
+        Ok(p)
+    }
+}
+
+/// A `ZipWriter` on a `Sink`: finished with `finish`, or, dropped unfinished (an error,
+/// a cancel), abandoned without a word on stderr.
+struct Zip<W: Write + Seek> {
+    writer: Option<ZipWriter<Sink<W>>>,
+    abandoned: Arc<AtomicBool>,
+}
+
+impl<W: Write + Seek> Zip<W> {
+    fn new(inner: W) -> Self {
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let sink = Sink::new(inner, abandoned.clone());
+        Zip {
+            writer: Some(ZipWriter::new(sink).set_auto_large_file()),
+            abandoned,
+        }
+    }
+
+    /// Write the central directory and hand back the file. If this fails on an I/O error
+    /// the sink has already turned silent for the drop inside `ZipWriter::finish`.
+    fn finish(mut self) -> zip::result::ZipResult<W> {
+        let w = self.writer.take().expect("a Zip is finished once");
+        Ok(w.finish()?.inner)
+    }
+}
+
+impl<W: Write + Seek> std::ops::Deref for Zip<W> {
+    type Target = ZipWriter<Sink<W>>;
+    fn deref(&self) -> &Self::Target {
+        self.writer.as_ref().expect("until finish")
+    }
+}
+
+impl<W: Write + Seek> std::ops::DerefMut for Zip<W> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.writer.as_mut().expect("until finish")
+    }
+}
+
+impl<W: Write + Seek> Drop for Zip<W> {
+    fn drop(&mut self) {
+        // Before the field `writer` (and zip's own Drop) goes: anything it writes now
+        // goes nowhere.
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
 fn run(
+    partial: &Path,
     file: File,
     spool: File,
     passphrase: Option<Passphrase>,
     mtime: DateTime<Utc>,
     mut rx: mpsc::Receiver<Msg>,
-) -> std::result::Result<Finished, String> {
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)).set_auto_large_file();
+) -> Result<Finished> {
+    let mut zip = Zip::new(BufWriter::with_capacity(256 * 1024, file));
     let opts = file_options(mtime, passphrase.as_ref());
-    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let z = |e: ZipError| zip_failed(partial, e);
+    let io = |e: std::io::Error| io_failed(partial, e);
     let (csv_tx, csv_rx) = std::sync::mpsc::sync_channel::<CsvMsg>(8);
     let csv_thread = std::thread::Builder::new()
         .name("backup-csv".into())
         .spawn({
             let passphrase = passphrase.clone();
-            move || csv_run(spool, mtime, passphrase, csv_rx)
+            let partial = partial.to_path_buf();
+            move || csv_run(&partial, spool, mtime, passphrase, csv_rx)
         })
-        .map_err(|x| e(&x))?;
+        .map_err(|e| Error::Other(format!("cannot start the CSV writer: {e}")))?;
     let mut csv_open = false;
     let mut hashes = Hashes::new();
     let mut hashing = Hashing::new();
     // A CSV thread that stopped early has its own error; it is taken when the channel
     // refuses, or at the end.
-    let csv_failed =
-        |t: std::thread::JoinHandle<std::result::Result<(File, Hashes), String>>| match t.join() {
-            Ok(Err(m)) => m,
-            _ => "the CSV writer stopped early".to_string(),
-        };
+    let csv_failed = |t: std::thread::JoinHandle<Result<(File, Hashes)>>| match t.join() {
+        Ok(Err(e)) => e,
+        _ => Error::Other("the CSV writer stopped early".to_string()),
+    };
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Begin { data, csv } => {
-                zip.start_file(data.as_str(), opts).map_err(|x| e(&x))?;
+                zip.start_file(data.as_str(), opts).map_err(z)?;
                 hashing.next(Some(data), &mut hashes);
                 csv_open = csv.is_some();
                 if let Some(name) = csv
@@ -217,7 +426,7 @@ fn run(
                 }
             }
             Msg::Rows(data, csv) => {
-                zip.write_all(&data).map_err(|x| e(&x))?;
+                zip.write_all(&data).map_err(io)?;
                 hashing.update(&data);
                 if csv_open && !csv.is_empty() && csv_tx.send(CsvMsg::Rows(csv)).is_err() {
                     return Err(csv_failed(csv_thread));
@@ -228,21 +437,22 @@ fn run(
                 drop(csv_tx);
                 let (spool, csv_hashes) = match csv_thread.join() {
                     Ok(r) => r?,
-                    Err(_) => return Err("the CSV writer failed".into()),
+                    Err(_) => return Err(Error::Other("the CSV writer failed".into())),
                 };
                 hashes.extend(csv_hashes);
-                fill_hashes(&mut manifest, &hashes)?;
-                let bytes = serde_json::to_vec_pretty(&manifest).map_err(|x| e(&x))?;
-                let mut csvs = ZipArchive::new(BufReader::new(spool)).map_err(|x| e(&x))?;
+                fill_hashes(&mut manifest, &hashes).map_err(Error::Other)?;
+                let bytes = serde_json::to_vec_pretty(&manifest)
+                    .map_err(|e| Error::Other(format!("writing the manifest: {e}")))?;
+                let mut csvs = ZipArchive::new(BufReader::new(spool)).map_err(z)?;
                 for i in 0..csvs.len() {
-                    let f = csvs.by_index_raw(i).map_err(|x| e(&x))?;
-                    zip.raw_copy_file(f).map_err(|x| e(&x))?;
+                    let f = csvs.by_index_raw(i).map_err(z)?;
+                    zip.raw_copy_file(f).map_err(z)?;
                 }
-                zip.start_file("manifest.json", opts).map_err(|x| e(&x))?;
-                zip.write_all(&bytes).map_err(|x| e(&x))?;
-                zip.set_comment(comment_for(&manifest)).map_err(|x| e(&x))?;
-                let out = zip.finish().map_err(|x| e(&x))?;
-                let file = out.into_inner().map_err(|x| e(&x.error()))?;
+                zip.start_file("manifest.json", opts).map_err(z)?;
+                zip.write_all(&bytes).map_err(io)?;
+                zip.set_comment(comment_for(&manifest)).map_err(z)?;
+                let out = zip.finish().map_err(z)?;
+                let file = out.into_inner().map_err(|e| io(e.into_error()))?;
                 // The archive's own hash is read back while it is being synced to disk.
                 let (synced, hashed) = std::thread::scope(|s| {
                     let sync = s.spawn(|| file.sync_all());
@@ -250,10 +460,11 @@ fn run(
                     (sync.join(), hashed)
                 });
                 match synced {
-                    Ok(r) => r.map_err(|x| e(&x))?,
-                    Err(_) => return Err("syncing the archive failed".into()),
+                    Ok(r) => r.map_err(io)?,
+                    Err(_) => return Err(Error::Other("syncing the archive failed".into())),
                 }
-                let (size_bytes, sha256) = hashed.map_err(|x| e(&x))?;
+                let (size_bytes, sha256) = hashed
+                    .map_err(|e| Error::io(format!("reading back {}", partial.display()), e))?;
                 return Ok(Finished {
                     manifest: *manifest,
                     size_bytes,
@@ -262,7 +473,10 @@ fn run(
             }
         }
     }
-    Err("cancelled before the archive was complete".into())
+    Err(Error::Other(format!(
+        "writing {}: cancelled before the archive was complete",
+        partial.display()
+    )))
 }
 
 /// Length and SHA-256 of the whole file, read from the start.
@@ -288,32 +502,35 @@ enum CsvMsg {
 }
 
 /// Deflate the CSV entries into the scratch ZIP; hand back its file when the channel ends.
+/// The scratch file has no name (it is unlinked), so its failures name the archive.
 fn csv_run(
+    partial: &Path,
     spool: File,
     mtime: DateTime<Utc>,
     passphrase: Option<Passphrase>,
     rx: std::sync::mpsc::Receiver<CsvMsg>,
-) -> std::result::Result<(File, Hashes), String> {
+) -> Result<(File, Hashes)> {
     let opts = file_options(mtime, passphrase.as_ref());
-    let e = |e: &dyn std::fmt::Display| e.to_string();
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(256 * 1024, spool)).set_auto_large_file();
+    let z = |e: ZipError| zip_failed(partial, e);
+    let io = |e: std::io::Error| io_failed(partial, e);
+    let mut zip = Zip::new(BufWriter::with_capacity(256 * 1024, spool));
     let mut hashes = Hashes::new();
     let mut hashing = Hashing::new();
     while let Ok(m) = rx.recv() {
         match m {
             CsvMsg::Start(name) => {
-                zip.start_file(name.as_str(), opts).map_err(|x| e(&x))?;
+                zip.start_file(name.as_str(), opts).map_err(z)?;
                 hashing.next(Some(name), &mut hashes);
             }
             CsvMsg::Rows(b) => {
-                zip.write_all(&b).map_err(|x| e(&x))?;
+                zip.write_all(&b).map_err(io)?;
                 hashing.update(&b);
             }
         }
     }
     hashing.next(None, &mut hashes);
-    let out = zip.finish().map_err(|x| e(&x))?;
-    Ok((out.into_inner().map_err(|x| e(&x.error()))?, hashes))
+    let out = zip.finish().map_err(z)?;
+    Ok((out.into_inner().map_err(|e| io(e.into_error()))?, hashes))
 }
 
 /// Every data and CSV file of the manifest gets the length and hash of what was written.

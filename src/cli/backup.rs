@@ -106,7 +106,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&entry_json(&e));
             }
-            println!(
+            outln!(
                 "backup {} created: {} ({}, {} rows{}) in {:.1}s",
                 e.short_id(),
                 e.file,
@@ -114,12 +114,19 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 e.total_rows.unwrap_or(0),
                 if e.encrypted { ", encrypted" } else { "" },
                 started.elapsed().as_secs_f64()
-            );
+            )?;
             Ok(())
         }
         BackupCmd::List => {
             let r = b.list(&op).await?;
             if ctx.json {
+                // The warnings as one JSON document on stderr, the list on stdout.
+                let mut warnings = r.problems.clone();
+                warnings.extend(r.duplicates.iter().map(|d| d.warning()));
+                if !warnings.is_empty() {
+                    let w = serde_json::json!({ "warnings": warnings });
+                    crate::cli::write_err(&w.to_string());
+                }
                 let mut v: Vec<_> = r.backups.iter().map(entry_json).collect();
                 v.extend(r.duplicates.iter().map(|d| {
                     serde_json::json!({
@@ -130,13 +137,13 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 return ctx.print_json(&v);
             }
             for p in &r.problems {
-                eprintln!("somiti: warning: {p}");
+                crate::cli::write_err(&format!("somiti: warning: {p}"));
             }
             for d in &r.duplicates {
-                eprintln!("somiti: warning: {}", d.warning());
+                crate::cli::write_err(&format!("somiti: warning: {}", d.warning()));
             }
             if r.backups.is_empty() {
-                println!("no backups in {}", r.dir.display());
+                outln!("no backups in {}", r.dir.display())?;
                 return Ok(());
             }
             let mut rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
@@ -154,7 +161,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     d.file.clone(),
                 ]);
             }
-            print!(
+            out!(
                 "{}",
                 table(
                     &[
@@ -172,12 +179,12 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     &rows,
                     &[5, 6]
                 )
-            );
+            )?;
             for e in &r.backups {
                 if let Some(u) = e.undoes()
                     && e.status == "completed"
                 {
-                    println!("{} {}", e.short_id(), u.describe());
+                    outln!("{} {}", e.short_id(), u.describe())?;
                 }
             }
             Ok(())
@@ -191,7 +198,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 return ctx.print_json(&r);
             }
             let rows: u64 = r.tables.iter().map(|t| t.rows).sum();
-            println!(
+            outln!(
                 "ok: {} (backup {}, {} tables, {rows} rows){}",
                 r.file,
                 &r.backup_id[..8.min(r.backup_id.len())],
@@ -201,7 +208,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 } else {
                     ""
                 }
-            );
+            )?;
             Ok(())
         }
         BackupCmd::Restore {
@@ -219,8 +226,9 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 include_users,
                 confirm: if yes { Confirm::Yes } else { Confirm::No },
             };
-            // Without a terminal the core refuses (and audits) an unconfirmed restore.
-            if !dry_run && !yes && std::io::stdin().is_terminal() {
+            // Without a terminal the core refuses (and audits) an unconfirmed restore; so
+            // does `--json`, whose stderr is for one JSON document only.
+            if !dry_run && !yes && !ctx.json && std::io::stdin().is_terminal() {
                 opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
@@ -234,14 +242,14 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            println!(
+            outln!(
                 "copied {} to {} ({}, SHA-256 {} checked)",
                 r.file,
                 r.dest.display(),
                 human(r.bytes as i64),
                 &r.sha256[..16]
-            );
-            println!("fetch it to your machine with:\n  {}", r.scp);
+            )?;
+            outln!("fetch it to your machine with:\n  {}", r.scp)?;
             Ok(())
         }
         BackupCmd::Delete { id } => {
@@ -249,7 +257,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&entry_json(&e));
             }
-            println!("deleted backup {} ({})", e.short_id(), e.file);
+            outln!("deleted backup {} ({})", e.short_id(), e.file)?;
             Ok(())
         }
         BackupCmd::Pin { id } => pin(ctx, &b, &op, &id, true).await,
@@ -280,18 +288,18 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 })
                 .collect();
             if rows.is_empty() {
-                println!("no completed backups to consider");
+                outln!("no completed backups to consider")?;
             } else {
-                print!(
+                out!(
                     "{}",
                     table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[])
-                );
+                )?;
             }
             let gone = r.lines.iter().filter(|l| !l.keep).count();
             if dry_run {
-                println!("dry run: {gone} backup(s) would be removed; nothing was changed");
+                outln!("dry run: {gone} backup(s) would be removed; nothing was changed")?;
             } else {
-                println!("{} backup(s) removed", r.removed);
+                outln!("{} backup(s) removed", r.removed)?;
             }
             Ok(())
         }
@@ -309,7 +317,7 @@ async fn pin(
     if ctx.json {
         return ctx.print_json(&entry_json(&e));
     }
-    println!(
+    outln!(
         "backup {} {}",
         e.short_id(),
         if on {
@@ -317,7 +325,7 @@ async fn pin(
         } else {
             "unpinned"
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -379,18 +387,18 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
         None => "everything".into(),
     };
     if r.dry_run {
-        println!(
+        outln!(
             "dry run: restoring {scope} from {} would change these rows (nothing was changed):",
             r.plan.file
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "restored {scope} from {} (backup {}):",
             r.plan.file,
             &r.plan.backup_id[..8]
-        );
+        )?;
     }
-    print!(
+    out!(
         "{}",
         table(
             &[
@@ -403,11 +411,11 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             &rows,
             &[1, 2]
         )
-    );
+    )?;
     if r.dry_run {
-        println!("(\"now\" is before the restore; amounts in poisha)");
+        outln!("(\"now\" is before the restore; amounts in poisha)")?;
     } else {
-        println!("(\"now\" was before the restore; amounts in poisha)");
+        outln!("(\"now\" was before the restore; amounts in poisha)")?;
     }
     if let Some(pre) = &r.pre_restore {
         let org = r
@@ -416,12 +424,12 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             .as_deref()
             .map(|c| format!(" --org {c}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "pre-restore backup {} ({}); undo with: somiti backup restore {}{org} --yes",
             pre.short_id(),
             pre.file,
             pre.short_id()
-        );
+        )?;
     }
     Ok(())
 }

@@ -91,14 +91,14 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&c);
             }
-            println!(
+            outln!(
                 "collection #{} recorded: {} loan {} savings {} on {}",
                 c.id,
                 input.member_no,
                 money::taka(c.loan_paisa),
                 money::taka(c.savings_paisa),
                 c.collected_on
-            );
+            )?;
         }
         CollectionCmd::Reverse { id, reason, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
@@ -106,7 +106,7 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            println!("collection #{id} reversed by #{}", r.id);
+            outln!("collection #{id} reversed by #{}", r.id)?;
         }
         CollectionCmd::Review { date, org, worker } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
@@ -119,7 +119,7 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            print!("{}", render_review(&r));
+            out!("{}", render_review(&r))?;
         }
     }
     Ok(())
@@ -136,7 +136,7 @@ pub async fn day(ctx: &Ctx, cmd: DayCmd) -> Result<()> {
                 return ctx
                     .print_json(&serde_json::json!({ "org": org.code, "closed_through": date }));
             }
-            println!("{} closed through {date}", org.code);
+            outln!("{} closed through {date}", org.code)?;
         }
         DayCmd::Reopen { date, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
@@ -145,10 +145,10 @@ pub async fn day(ctx: &Ctx, cmd: DayCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({ "org": org.code, "reopened_from": date, "closes_removed": n }));
             }
-            println!(
+            outln!(
                 "{} reopened from {date} ({n} closed day(s) removed)",
                 org.code
-            );
+            )?;
         }
     }
     Ok(())
@@ -233,7 +233,7 @@ pub async fn print_today_review(ctx: &Ctx) -> Result<()> {
     let (store, op) = ctx.open().await?;
     let orgs = org::list(&store).await?;
     let Some(first) = orgs.first() else {
-        println!("No organization yet: run `somiti init --org-code CODE --org-name NAME`.");
+        outln!("No organization yet: run `somiti init --org-code CODE --org-name NAME`.")?;
         return Ok(());
     };
     let org = ctx.org(&store, &op, Some(&first.code)).await?;
@@ -241,6 +241,6 @@ pub async fn print_today_review(ctx: &Ctx) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&r);
     }
-    print!("{}", render_review(&r));
+    out!("{}", render_review(&r))?;
     Ok(())
 }

@@ -105,22 +105,22 @@ pub async fn export(ctx: &Ctx, cmd: ExportCmd) -> Result<()> {
         Table::Members => ("loan outstanding", "savings balance"),
         Table::Collections => ("net loan", "net savings"),
     };
-    println!(
+    outln!(
         "wrote {} {} of {} to {}",
         rep.rows,
         table.as_str(),
         rep.org,
         rep.path.display()
-    );
-    println!(
+    )?;
+    outln!(
         "{loan} {}, {savings} {}",
         money::taka(rep.loan_total),
         money::taka(rep.savings_total)
-    );
-    println!(
+    )?;
+    outln!(
         "to fetch it to your machine: {}",
         csvio::fetch_command(&rep.path)
-    );
+    )?;
     Ok(())
 }
 
@@ -131,11 +131,11 @@ pub async fn import(ctx: &Ctx, cmd: ImportCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({ "template": out }));
             }
-            println!(
+            outln!(
                 "wrote {}: fill it in Excel, save as \"CSV UTF-8\", then `somiti import members {}`",
                 out.display(),
                 out.display()
-            );
+            )?;
             Ok(())
         }
         ImportCmd::Members { file, org, dry_run } => {
@@ -145,7 +145,7 @@ pub async fn import(ctx: &Ctx, cmd: ImportCmd) -> Result<()> {
             if ctx.json {
                 ctx.print_json(&rep)?;
             } else {
-                print_import(&rep);
+                print_import(&rep)?;
             }
             if rep.is_ok() {
                 Ok(())
@@ -158,36 +158,39 @@ pub async fn import(ctx: &Ctx, cmd: ImportCmd) -> Result<()> {
     }
 }
 
-fn print_import(rep: &ImportReport) {
+fn print_import(rep: &ImportReport) -> Result<()> {
     let file = rep.file.display();
     for a in &rep.already_present {
-        println!(
+        outln!(
             "row {}: member {} (NID {}) is already in the ledger as written; skipped",
-            a.row, a.member_no, a.nid
-        );
+            a.row,
+            a.member_no,
+            a.nid
+        )?;
     }
     if !rep.is_ok() {
         let rows: std::collections::BTreeSet<u64> = rep.problems.iter().map(|p| p.row).collect();
-        println!(
+        outln!(
             "{file}: {} rows read, {} problem(s) in {} row(s); nothing was imported. Fix them and run again.",
             rep.rows,
             rep.problems.len(),
             rows.len()
-        );
+        )?;
     } else if rep.dry_run {
-        println!(
+        outln!(
             "{file}: {} rows read; {} would be imported into {}, {} already present (dry run: nothing written)",
             rep.rows,
             rep.would_import,
             rep.org,
             rep.already_present.len()
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "{file}: imported {} members into {} ({} already present)",
             rep.imported,
             rep.org,
             rep.already_present.len()
-        );
+        )?;
     }
+    Ok(())
 }

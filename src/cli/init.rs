@@ -108,9 +108,9 @@ pub async fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "database": store.describe(), "messages": said }))?;
     } else {
-        println!("database: {}", store.describe());
+        outln!("database: {}", store.describe())?;
         for m in said {
-            println!("{m}");
+            outln!("{m}")?;
         }
     }
     Ok(())
@@ -144,7 +144,7 @@ pub async fn demo(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     if ctx.json {
         ctx.print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "demo data: {} members, {} workers, {} collections ({} reversals) in {} in {:.1} s",
             summary.members,
             summary.workers,
@@ -152,7 +152,7 @@ pub async fn demo(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             summary.reversals,
             summary.organizations.join(", "),
             started.elapsed().as_secs_f64()
-        );
+        )?;
     }
     Ok(())
 }
@@ -272,23 +272,24 @@ pub async fn info(ctx: &Ctx) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&info);
     }
-    println!("somiti {}", info.version);
-    println!("operator     {}", info.operator);
-    println!(
+    outln!("somiti {}", info.version)?;
+    outln!("operator     {}", info.operator)?;
+    outln!(
         "config       {}",
         info.config_file.as_deref().unwrap_or("(defaults; no file)")
-    );
-    println!("data dir     {}", info.data_dir);
-    println!(
+    )?;
+    outln!("data dir     {}", info.data_dir)?;
+    outln!(
         "database     {} (schema {})",
-        info.database, info.schema_version
-    );
-    println!("backups      {}", info.backup_dir);
-    println!("exports      {}", info.export_dir);
-    println!("logs         {}", info.log_dir);
-    println!("scheduler    {}", info.scheduler);
+        info.database,
+        info.schema_version
+    )?;
+    outln!("backups      {}", info.backup_dir)?;
+    outln!("exports      {}", info.export_dir)?;
+    outln!("logs         {}", info.log_dir)?;
+    outln!("scheduler    {}", info.scheduler)?;
     for o in &info.organizations {
-        println!(
+        outln!(
             "org {:<8} {} — {} members, {} collections, today {} ({}), closed through {}",
             o.code,
             o.name,
@@ -299,7 +300,7 @@ pub async fn info(ctx: &Ctx) -> Result<()> {
             o.closed_through
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "-".into())
-        );
+        )?;
     }
     Ok(())
 }

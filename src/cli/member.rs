@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &[
@@ -130,8 +130,8 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                     &body,
                     &[4, 5, 6]
                 )
-            );
-            println!("{} of {total} members in {}", rows.len(), org.code);
+            )?;
+            outln!("{} of {total} members in {}", rows.len(), org.code)?;
         }
         MemberCmd::Add(a) => {
             let org = ctx.org(&store, &op, a.org.as_deref()).await?;
@@ -154,7 +154,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&m);
             }
-            println!("member {}/{} {} added", org.code, m.member_no, m.name);
+            outln!("member {}/{} {} added", org.code, m.member_no, m.name)?;
         }
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
@@ -163,27 +163,27 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                 return ctx.print_json(&d);
             }
             let m = &d.row.member;
-            println!("{}/{}  {}  ({})", org.code, m.member_no, m.name, m.status);
-            println!(
+            outln!("{}/{}  {}  ({})", org.code, m.member_no, m.name, m.status)?;
+            outln!(
                 "NID {}   mobile {}   worker {}",
                 m.nid,
                 m.mobile,
                 d.row.worker_name.as_deref().unwrap_or("-")
-            );
-            println!(
+            )?;
+            outln!(
                 "joined {}   loan {}   daily {} + savings {}",
                 m.joined_on,
                 money::taka(m.loan_amount),
                 money::taka(m.daily_installment),
                 money::taka(m.daily_savings)
-            );
-            println!(
+            )?;
+            outln!(
                 "loan outstanding {}   savings {}   arrears {} ({} days)",
                 money::taka(d.row.loan_outstanding),
                 money::taka(d.row.savings_balance),
                 money::taka(d.row.arrears),
                 d.row.days_in_arrears
-            );
+            )?;
             let body: Vec<Vec<String>> = d
                 .recent
                 .iter()
@@ -200,14 +200,14 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &["Id", "Date", "Loan", "Savings", "", "Note"],
                     &body,
                     &[2, 3]
                 )
-            );
+            )?;
         }
     }
     Ok(())

@@ -1,5 +1,24 @@
 //! The command-line face: one module per command group. Each command calls the core and
 //! formats its result (a table for people, JSON with `--json`); no rule lives here.
+//! Everything for stdout goes through `out!`/`outln!`: a closed pipe ends the command
+//! quietly instead of panicking.
+
+/// `print!` for the command-line face: returns `Result<()>`, so use it with `?`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!` for the command-line face: returns `Result<()>`, so use it with `?`.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 pub mod backup;
 pub mod collection;
@@ -147,10 +166,10 @@ impl Ctx {
     }
 
     pub fn print_json<T: serde::Serialize>(&self, v: &T) -> Result<()> {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?
-        );
+        )?;
         Ok(())
     }
 }
@@ -222,14 +241,33 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Print an error the way the contract says: one sentence on stderr, or JSON with `--json`.
+/// Write to stdout. A reader that went away (`somiti member list | head -1`: EPIPE, the
+/// process ignores SIGPIPE as every Rust program does) is `Error::OutputClosed`, which
+/// `main` turns into a quiet exit 0; any other failure is an error naming stdout.
+pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_fmt(args) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Error::OutputClosed),
+        Err(e) => Err(Error::io("writing to standard output", e)),
+    }
+}
+
+/// Print an error the way the contract says: one sentence on stderr, or with `--json`
+/// exactly one JSON document (and nothing else: see `write_err`).
 pub fn report_error(e: &Error, json: bool) {
     if json {
         let v = serde_json::json!({
             "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
         });
-        eprintln!("{v}");
+        write_err(&v.to_string());
     } else {
-        eprintln!("somiti: {e}");
+        write_err(&format!("somiti: {e}"));
     }
+}
+
+/// One line on stderr. A closed stderr is ignored (`eprintln!` would panic).
+pub fn write_err(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

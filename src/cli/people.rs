@@ -90,7 +90,7 @@ pub async fn org(ctx: &Ctx, cmd: OrgCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&o);
             }
-            println!("organization {} ({}) created", o.code, o.name);
+            outln!("organization {} ({}) created", o.code, o.name)?;
         }
         OrgCmd::List => {
             let all = org::list(&store).await?;
@@ -108,10 +108,10 @@ pub async fn org(ctx: &Ctx, cmd: OrgCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(&["Code", "Name", "Timezone", "Collection days"], &body, &[])
-            );
+            )?;
         }
     }
     Ok(())
@@ -126,7 +126,7 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&w);
             }
-            println!("worker #{} {} added to {}", w.id, w.name, org.code);
+            outln!("worker #{} {} added to {}", w.id, w.name, org.code)?;
         }
         WorkerCmd::List { org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
@@ -145,10 +145,10 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(&["Id", "Name", "Mobile", "Status"], &body, &[0])
-            );
+            )?;
         }
     }
     Ok(())
@@ -172,7 +172,7 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&u);
             }
-            println!("user {} added as {}", u.username, u.role);
+            outln!("user {} added as {}", u.username, u.role)?;
         }
         UserCmd::List => {
             let all = users::list(&store, &op).await?;
@@ -193,17 +193,17 @@ pub async fn user(ctx: &Ctx, cmd: UserCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(&["User", "Name", "Role", "Org", "Status"], &body, &[])
-            );
+            )?;
         }
         UserCmd::SetRole { username, role } => {
             let u = users::set_role(&store, &op, &username, Role::parse(&role)?).await?;
             if ctx.json {
                 return ctx.print_json(&u);
             }
-            println!("user {} is now {}", u.username, u.role);
+            outln!("user {} is now {}", u.username, u.role)?;
         }
     }
     Ok(())

@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&st);
             }
-            println!("scheduler: {}", st.runner.description);
+            outln!("scheduler: {}", st.runner.description)?;
             let body: Vec<Vec<String>> = st
                 .jobs
                 .iter()
@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &[
@@ -85,17 +85,17 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                     &body,
                     &[]
                 )
-            );
+            )?;
             match &st.newest_backup {
-                Some(b) => println!("newest backup: {} ({} old)", b.file, b.age),
-                None => println!("newest backup: none"),
-            }
+                Some(b) => outln!("newest backup: {} ({} old)", b.file, b.age),
+                None => outln!("newest backup: none"),
+            }?;
             match &st.newest_verified_backup {
-                Some(b) => println!("newest verified backup: {} ({} old)", b.file, b.age),
-                None => println!("newest verified backup: none"),
-            }
+                Some(b) => outln!("newest verified backup: {} ({} old)", b.file, b.age),
+                None => outln!("newest verified backup: none"),
+            }?;
             for w in &st.warnings {
-                println!("warning: {w}");
+                outln!("warning: {w}")?;
             }
         }
         SchedulerCmd::Run { job } => {
@@ -118,7 +118,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                             &serde_json::json!({ "job": job, "ok": true, "result": msg }),
                         );
                     }
-                    println!("{job}: {msg}");
+                    outln!("{job}: {msg}")?;
                 }
                 Err(e) => return Err(e),
             }
@@ -154,14 +154,14 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!(
+            out!(
                 "{}",
                 table(
                     &["Slot (UTC)", "Trigger", "Status", "Runner", "Result"],
                     &body,
                     &[]
                 )
-            );
+            )?;
         }
     }
     Ok(())
@@ -178,13 +178,14 @@ async fn toggle(
     if ctx.json {
         return ctx.print_json(&serde_json::json!({ "job": job, "enabled": on }));
     }
-    println!("{job} is now {}", if on { "enabled" } else { "disabled" });
+    outln!("{job} is now {}", if on { "enabled" } else { "disabled" })?;
     Ok(())
 }
 
 /// `somiti daemon`: the scheduler without a screen, until SIGTERM or SIGINT.
 pub async fn daemon(ctx: &Ctx) -> Result<()> {
-    let _log = crate::logging::init(&ctx.settings.log_dir, "daemon", true)?;
+    // Logs go to stderr too, except with `--json` (stderr then holds one JSON error at most).
+    let _log = crate::logging::init(&ctx.settings.log_dir, "daemon", !ctx.json)?;
     let store = ctx.store().await?;
     let jobs = jobs(ctx, &store).await?;
     tracing::info!(database = %store.describe(), jobs = jobs.len(), "somiti daemon starting");

@@ -106,8 +106,9 @@ async fn run(
     path: &Path,
     dry_run: bool,
 ) -> Result<ImportReport> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut crate::error::open_regular(path, "CSV")?, &mut bytes)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let sheet = sheet::read(&bytes);
     let mut rep = ImportReport {
         org: org.code.clone(),

@@ -140,6 +140,7 @@ fn free_path(dir: &Path, name: &str) -> PathBuf {
 
 /// Write the members template to `path` (the file `somiti import template` hands out).
 pub fn write_template(path: &Path) -> Result<()> {
+    crate::error::refuse_special(path, "template")?;
     std::fs::write(path, MEMBERS_TEMPLATE)
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
@@ -199,9 +200,13 @@ impl CsvOut {
 
     fn fail(&self, e: csv::Error) -> Error {
         let context = format!("writing {}", self.tmp.display());
+        // Its Display, never its Debug: the message reaches the operator.
+        if !e.is_io_error() {
+            return Error::Other(format!("{context}: {e}"));
+        }
         match e.into_kind() {
             csv::ErrorKind::Io(io) => Error::io(context, io),
-            other => Error::Other(format!("{context}: {other:?}")),
+            _ => Error::Other(format!("{context}: the CSV writer failed")),
         }
     }
 
