@@ -76,7 +76,9 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
         if let sqlx::Error::Database(d) = &e
             && d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-            && d.code().is_some_and(|c| c == "5" || c == "6" || c.parse::<u32>().is_ok_and(|n| n & 0xff == 5))
+            && d.code().is_some_and(|c| {
+                c == "5" || c == "6" || c.parse::<u32>().is_ok_and(|n| n & 0xff == 5)
+            })
         {
             return Error::Busy(
                 "the database is held by another program's long write (a restore or an import?); nothing was written, try again when it has finished".into(),

@@ -145,7 +145,10 @@ impl Fixture {
             .unwrap_err()
             .to_string();
         for n in needles {
-            assert!(plain.contains(n), "plain verify message {plain:?} should name {n:?}");
+            assert!(
+                plain.contains(n),
+                "plain verify message {plain:?} should name {n:?}"
+            );
         }
         // … and so does the drill.
         let e = self
@@ -514,7 +517,10 @@ async fn a_rule_only_the_database_knows_fails_plain_verify_the_drill_and_the_res
             .unwrap_err();
     let m = e.to_string();
     assert!(
-        m.contains("data/members.ndjson") && m.contains("row 2") && m.contains(&who) && m.contains("nid"),
+        m.contains("data/members.ndjson")
+            && m.contains("row 2")
+            && m.contains(&who)
+            && m.contains("nid"),
         "{m}"
     );
     assert_eq!(e.exit_code(), 3, "{m}");
@@ -525,8 +531,16 @@ async fn a_rule_only_the_database_knows_fails_plain_verify_the_drill_and_the_res
     assert!(e.to_string().contains("nid"), "{e}");
     assert_eq!(e.exit_code(), 3);
     assert_eq!(scratch_left(), 0, "the scratch database is removed");
-    f.refused(&p, &["data/members.ndjson", "row 2", &who, "a NID belongs to one member"])
-        .await;
+    f.refused(
+        &p,
+        &[
+            "data/members.ndjson",
+            "row 2",
+            &who,
+            "a NID belongs to one member",
+        ],
+    )
+    .await;
     assert_eq!(scratch_left(), 0);
 }
 
@@ -537,9 +551,13 @@ async fn every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify(store:
     let mut who = String::new();
     let p = f.rezip("same-member-no.zip", |e| {
         let text = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
-        let rows: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        let j = (1..rows.len()).find(|&j| rows[j]["org_id"] == rows[0]["org_id"]).unwrap();
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let j = (1..rows.len())
+            .find(|&j| rows[j]["org_id"] == rows[0]["org_id"])
+            .unwrap();
         who = member_label(e, j);
         let first = rows[0]["member_no"].clone();
         edit_row(e, "members", j, |v, _| v["member_no"] = first);
@@ -548,28 +566,54 @@ async fn every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify(store:
             &format!("member {} ", rows[0]["member_no"].as_str().unwrap()),
         );
     });
-    f.refused(&p, &["data/members.ndjson", &who, "member numbers are unique"])
-        .await;
+    f.refused(
+        &p,
+        &["data/members.ndjson", &who, "member numbers are unique"],
+    )
+    .await;
     // A negative amount, with the control totals made to match.
     let p = f.rezip("negative.zip", |e| {
         edit_row(e, "collections", 2, |v, _| v["loan_paisa"] = (-5000).into());
     });
-    f.refused(&p, &["data/collections.ndjson", "row 3", "loan: must not be negative"])
-        .await;
+    f.refused(
+        &p,
+        &[
+            "data/collections.ndjson",
+            "row 3",
+            "loan: must not be negative",
+        ],
+    )
+    .await;
     // An unknown member status.
     let p = f.rezip("status.zip", |e| {
         who = member_label(e, 3);
         edit_row(e, "members", 3, |v, _| v["status"] = "sleeping".into());
     });
-    f.refused(&p, &["data/members.ndjson", "row 4", &who, "status: must be active, inactive or closed"])
-        .await;
+    f.refused(
+        &p,
+        &[
+            "data/members.ndjson",
+            "row 4",
+            &who,
+            "status: must be active, inactive or closed",
+        ],
+    )
+    .await;
     // A username twice.
     let p = f.rezip("users.zip", |e| {
         let text = String::from_utf8(data_mut(e, "data/users.ndjson").clone()).unwrap();
-        let mut rows: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut rows: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let mut twin = rows[0].clone();
-        twin["id"] = (rows.iter().map(|r| r["id"].as_i64().unwrap()).max().unwrap() + 1).into();
+        twin["id"] = (rows
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .max()
+            .unwrap()
+            + 1)
+        .into();
         rows.push(twin);
         let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
         let mut m = manifest_of(e);
@@ -577,16 +621,37 @@ async fn every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify(store:
         set_manifest(e, &m);
         replace_data(e, "users", body.into_bytes());
     });
-    f.refused(&p, &["data/users.ndjson", "usernames are unique"]).await;
+    f.refused(&p, &["data/users.ndjson", "usernames are unique"])
+        .await;
 }
 
 async fn the_ledgers_own_field_rules_fail_plain_verify(store: &Store) {
     let f = fixture(store).await;
     let cases: [(&str, &str, serde_json::Value, &str); 5] = [
-        ("nid-9.zip", "nid", "123456789".into(), "nid: must have 10, 13 or 17 digits (got 9)"),
-        ("nid-letters.zip", "nid", "12345abc90".into(), "nid: must contain digits only"),
-        ("mobile-2.zip", "mobile", "01".into(), "mobile: must be 01[3-9] followed by 8 digits"),
-        ("name-nul.zip", "name", "রহিমা\u{0}খাতুন".into(), "NUL"),
+        (
+            "nid-9.zip",
+            "nid",
+            "123456789".into(),
+            "nid: must have 10, 13 or 17 digits (got 9)",
+        ),
+        (
+            "nid-letters.zip",
+            "nid",
+            "12345abc90".into(),
+            "nid: must contain digits only",
+        ),
+        (
+            "mobile-2.zip",
+            "mobile",
+            "01".into(),
+            "mobile: must be 01[3-9] followed by 8 digits",
+        ),
+        (
+            "name-nul.zip",
+            "name",
+            "রহিমা\u{0}খাতুন".into(),
+            "found U+0000",
+        ),
         ("name-empty.zip", "name", "  ".into(), "name: is required"),
     ];
     for (file, col, value, rule) in cases {
@@ -595,7 +660,8 @@ async fn the_ledgers_own_field_rules_fail_plain_verify(store: &Store) {
             who = member_label(e, 4);
             edit_row(e, "members", 4, |v, _| v[col] = value);
         });
-        f.refused(&p, &["data/members.ndjson", "row 5", &who, rule]).await;
+        f.refused(&p, &["data/members.ndjson", "row 5", &who, rule])
+            .await;
     }
 }
 
@@ -603,9 +669,12 @@ async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verif
     let f = fixture(store).await;
     // An entry that reverses itself.
     let p = f.rezip("self-reversal.zip", |e| {
-        edit_row(e, "collections", 5, |v, _| v["reversal_of"] = v["id"].clone());
+        edit_row(e, "collections", 5, |v, _| {
+            v["reversal_of"] = v["id"].clone()
+        });
     });
-    f.refused(&p, &["data/collections.ndjson", "row 6", "reverses itself"]).await;
+    f.refused(&p, &["data/collections.ndjson", "row 6", "reverses itself"])
+        .await;
     // Two reversals of one entry.
     let p = f.rezip("two-reversals.zip", |e| {
         let target = {
@@ -613,16 +682,23 @@ async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verif
             let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
             v["id"].clone()
         };
-        edit_row(e, "collections", 7, |v, _| v["reversal_of"] = target.clone());
-        edit_row(e, "collections", 8, |v, _| v["reversal_of"] = target.clone());
+        edit_row(e, "collections", 7, |v, _| {
+            v["reversal_of"] = target.clone()
+        });
+        edit_row(e, "collections", 8, |v, _| {
+            v["reversal_of"] = target.clone()
+        });
     });
-    f.refused(&p, &["data/collections.ndjson", "row 9", "reversed twice"]).await;
+    f.refused(&p, &["data/collections.ndjson", "row 9", "reversed twice"])
+        .await;
     // An entry filed under another organization than its member's.
     let mut who = String::new();
     let p = f.rezip("other-org.zip", |e| {
         let text = String::from_utf8(data_mut(e, "data/organizations.ndjson").clone()).unwrap();
-        let orgs: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let orgs: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert!(orgs.len() >= 2, "the fixture has two organizations");
         let ctext = String::from_utf8(data_mut(e, "data/collections.ndjson").clone()).unwrap();
         let c: serde_json::Value = serde_json::from_str(ctext.lines().next().unwrap()).unwrap();
@@ -630,7 +706,9 @@ async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verif
         let mtext = String::from_utf8(data_mut(e, "data/members.ndjson").clone()).unwrap();
         let mi = mtext
             .lines()
-            .position(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"] == c["member_id"])
+            .position(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"] == c["member_id"]
+            })
             .unwrap();
         who = member_label(e, mi);
         edit_row(e, "collections", 0, |v, _| {
@@ -638,5 +716,14 @@ async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verif
             v["worker_id"] = serde_json::Value::Null;
         });
     });
-    f.refused(&p, &["data/collections.ndjson", "row 1", &who, "the member belongs to"]).await;
+    f.refused(
+        &p,
+        &[
+            "data/collections.ndjson",
+            "row 1",
+            &who,
+            "the member belongs to",
+        ],
+    )
+    .await;
 }

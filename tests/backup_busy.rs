@@ -129,9 +129,15 @@ async fn busy_while_restoring(url: Option<String>) {
         let (code, _, err) = run(cli(d.path()).args(&args));
         let took = start.elapsed();
         assert_eq!(code, 5, "{args:?}: {err}");
-        assert!(err.contains("busy: restore by boss since"), "{args:?}: {err}");
+        assert!(
+            err.contains("busy: restore by boss since"),
+            "{args:?}: {err}"
+        );
         assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
-        assert!(restore.try_wait().unwrap().is_none(), "the restore still runs");
+        assert!(
+            restore.try_wait().unwrap().is_none(),
+            "the restore still runs"
+        );
     }
     // A collection entered during the restore: refused at once, or (PostgreSQL, whose
     // login waits for the restore's table locks) written after it, on the typed member.
@@ -148,15 +154,20 @@ async fn busy_while_restoring(url: Option<String>) {
         5 => assert!(err.contains("a restore is in progress"), "{err}"),
         0 => {
             let v: Value = serde_json::from_str(&out).unwrap();
-            let entry_member: String = somiti::on_store!(&probe, |p| sqlx::query_scalar(
+            let entry_member: String = somiti::on_store!(&probe, |p| {
+                sqlx::query_scalar(
                 "SELECT m.member_no FROM collections c JOIN members m ON m.id = c.member_id WHERE c.id = $1"
             )
             .bind(v["id"].as_i64().unwrap())
             .fetch_one(p)
             .await
-            .unwrap());
+            .unwrap()
+            });
             assert_eq!(entry_member, member_no, "the entry is on the member typed");
-            assert!(url.is_some(), "on SQLite the write is refused, not queued: {out}");
+            assert!(
+                url.is_some(),
+                "on SQLite the write is refused, not queued: {out}"
+            );
         }
         c => panic!("collection add during a restore exited {c}: {err}"),
     }
@@ -228,11 +239,8 @@ async fn a_killed_create_then_a_pinned_one_survives_deleting_the_failed_entry() 
         .unwrap_or_else(|| panic!("a failed entry: {list}"))
         .clone();
     assert_ne!(failed["file"], good["file"], "two runs, two file names");
-    let (code, _, err) = run(cli(d.path()).args([
-        "backup",
-        "delete",
-        failed["id"].as_str().unwrap(),
-    ]));
+    let (code, _, err) =
+        run(cli(d.path()).args(["backup", "delete", failed["id"].as_str().unwrap()]));
     assert_eq!(code, 0, "the failed entry can be deleted: {err}");
     let (_, out, _) = run(cli(d.path()).args(["--json", "backup", "list"]));
     let list: Value = serde_json::from_str(&out).unwrap();

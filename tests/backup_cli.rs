@@ -386,6 +386,14 @@ fn kill_when(dir: &Path, args: &[&str], ready: impl Fn() -> bool) -> std::proces
     status
 }
 
+/// Complete pre-restore archives (`…-pre-restore-<id8>.zip`).
+fn pre_restore_archives(dir: &Path) -> Vec<PathBuf> {
+    with_suffix(dir, ".zip")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("-pre-restore-"))
+        .collect()
+}
+
 fn with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|rd| {
@@ -461,7 +469,7 @@ async fn a_restore_killed_mid_way_leaves_the_database_as_it_was() {
     let store_dir = d.path().join("backups");
     // Killed once the pre-restore backup is written: it is deleting and loading rows.
     kill_when(d.path(), &["backup", "restore", &id, "--yes"], || {
-        !with_suffix(&store_dir, "-pre-restore.zip").is_empty()
+        !pre_restore_archives(&store_dir).is_empty()
     });
     assert_same(&dump_at(&db).await, &before, "the database is as it was");
     // Next start: the complete pre-restore archive is catalogued, nothing is in progress.
@@ -723,7 +731,7 @@ async fn on_postgresql_a_killed_backup_and_a_killed_restore_leave_everything_as_
     kill_when(
         d.path(),
         &["--database", &url, "backup", "restore", &id, "--yes"],
-        || !with_suffix(&store_dir, "-pre-restore.zip").is_empty(),
+        || !pre_restore_archives(&store_dir).is_empty(),
     );
     // The server notices the dead client and rolls its transaction back.
     tokio::time::sleep(Duration::from_millis(500)).await;

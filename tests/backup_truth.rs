@@ -51,11 +51,20 @@ async fn archive_names_carry_the_backup_id(store: &Store) {
     assert_eq!(names.len(), 3, "three backups in one second, three files");
 }
 
-async fn set_catalogue(store: &Store, sql: &str, binds: &[&str]) {
+/// A value for `set_catalogue`: text, or an instant (a real timestamp on PostgreSQL).
+enum B<'a> {
+    T(&'a str),
+    At(chrono::DateTime<Utc>),
+}
+
+async fn set_catalogue(store: &Store, sql: &str, binds: &[B<'_>]) {
     on_store!(store, |p| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
-            q = q.bind(*b);
+            q = match b {
+                B::T(s) => q.bind(*s),
+                B::At(t) => q.bind(*t),
+            };
         }
         q.execute(p).await.unwrap();
     });
@@ -78,7 +87,7 @@ async fn a_failed_entry_that_shares_a_file_name_never_deletes_the_good_archive(s
         store,
         "INSERT INTO backups (id, file, kind, scope, status, error, created_at, created_by, encrypted, pinned) \
          VALUES ($1, $2, 'manual', 'all', 'failed', 'interrupted: the process ended before the backup was complete', $3, 'boss', false, false)",
-        &[&ghost, &good.file, &Utc::now().to_rfc3339()],
+        &[B::T(&ghost), B::T(&good.file), B::At(Utc::now())],
     )
     .await;
     let listed = b.list(&op).await.unwrap();
@@ -87,7 +96,10 @@ async fn a_failed_entry_that_shares_a_file_name_never_deletes_the_good_archive(s
     assert!(g.missing_since.is_none());
     let d = b.delete(&op, &ghost[..8]).await.unwrap();
     assert_eq!(d.status, "deleted");
-    assert!(b.path_of(&good.file).is_file(), "the pinned archive is still there");
+    assert!(
+        b.path_of(&good.file).is_file(),
+        "the pinned archive is still there"
+    );
     let listed = b.list(&op).await.unwrap();
     let g = listed.backups.iter().find(|e| e.id == good.id).unwrap();
     assert_eq!(g.status, "completed");
@@ -109,7 +121,7 @@ async fn a_failed_entry_without_a_file_can_be_deleted(store: &Store) {
         store,
         "INSERT INTO backups (id, file, kind, scope, status, error, created_at, created_by, encrypted, pinned) \
          VALUES ($1, 'somiti-all-2026-01-01_00-00-00-manual.zip', 'manual', 'all', 'failed', 'disk full', $2, 'boss', false, false)",
-        &[&ghost, &Utc::now().to_rfc3339()],
+        &[B::T(&ghost), B::At(Utc::now())],
     )
     .await;
     let d = b.delete(&op, &ghost).await.unwrap();
@@ -134,7 +146,10 @@ async fn a_copy_under_a_second_name_is_listed_beside_the_original_with_a_warning
         assert_eq!(original.status, "completed");
         assert_eq!(r.duplicates.len(), 1, "{:?}", r.duplicates);
         let d = &r.duplicates[0];
-        assert_eq!((d.id.as_str(), d.file.as_str()), (e.id.as_str(), "copy-of-it.zip"));
+        assert_eq!(
+            (d.id.as_str(), d.file.as_str()),
+            (e.id.as_str(), "copy-of-it.zip")
+        );
         assert!(d.warning().contains(&e.file), "{}", d.warning());
     }
     // Deleting the backup removes the file the catalogue knows; the copy then takes over.
@@ -169,7 +184,11 @@ async fn a_held_lock_makes_every_backup_operation_busy_at_once(store: &Store) {
         b.prune(&op, false).await.map(|_| ()).unwrap_err(),
         b.delete(&op, &e.id).await.map(|_| ()).unwrap_err(),
     ];
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     for x in errs {
         assert_eq!(x.exit_code(), 5, "{x}");
         assert!(x.to_string().contains("restore by rahim since"), "{x}");
@@ -180,9 +199,9 @@ async fn a_held_lock_makes_every_backup_operation_busy_at_once(store: &Store) {
 
 async fn max_id(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-    on_store!(store, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+    on_store!(store, |p| sqlx::query_scalar::<_, i64>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
     .fetch_one(p)
     .await
     .unwrap())
@@ -220,7 +239,10 @@ async fn entry_numbers_move_forward_after_a_restore(store: &Store) {
         .await
         .unwrap();
     }
-    let (top_c, top_m) = (max_id(store, "collections").await, max_id(store, "members").await);
+    let (top_c, top_m) = (
+        max_id(store, "collections").await,
+        max_id(store, "members").await,
+    );
     b.restore(
         &op,
         &e.id,
@@ -233,7 +255,10 @@ async fn entry_numbers_move_forward_after_a_restore(store: &Store) {
     )
     .await
     .unwrap();
-    assert!(max_id(store, "collections").await < top_c, "the restore went back");
+    assert!(
+        max_id(store, "collections").await < top_c,
+        "the restore went back"
+    );
     let mut input = common::member_input("901", today);
     input.worker = String::new();
     let m2 = common::add_member(store, &o, input).await;
@@ -336,7 +361,11 @@ async fn a_restore_that_fails_before_its_commit_leaves_no_pre_restore_archive(st
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 4, "{err}");
-    assert_eq!(files(&b.dir), files_before, "no pre-restore archive is left");
+    assert_eq!(
+        files(&b.dir),
+        files_before,
+        "no pre-restore archive is left"
+    );
     let pre: Vec<_> = catalogue::all(store)
         .await
         .unwrap()
@@ -361,23 +390,33 @@ async fn old_pre_restore_archives_age_out_but_the_newest_stays(store: &Store) {
     };
     let mut pre = Vec::new();
     for _ in 0..3 {
-        let r = b.restore(&op, &e.id, &yes, &progress(), &never()).await.unwrap();
+        let r = b
+            .restore(&op, &e.id, &yes, &progress(), &never())
+            .await
+            .unwrap();
         pre.push(r.pre_restore.unwrap());
     }
-    // The two older ones are 40 days old; the newest is 50 days old.
-    for (p, days) in pre.iter().zip([40, 40, 50]) {
-        let at = (Utc::now() - chrono::TimeDelta::days(days)).to_rfc3339();
-        set_catalogue(store, "UPDATE backups SET created_at = $1 WHERE id = $2", &[&at, &p.id]).await;
+    // All three older than the 30 days; pre[2] the newest of them.
+    for (p, days) in pre.iter().zip([40, 40, 35]) {
+        let at = Utc::now() - chrono::TimeDelta::days(days);
+        set_catalogue(
+            store,
+            "UPDATE backups SET created_at = $1 WHERE id = $2",
+            &[B::At(at), B::T(&p.id)],
+        )
+        .await;
     }
-    // Make pre[2] the newest by creation time.
-    let newest_at = (Utc::now() - chrono::TimeDelta::days(35)).to_rfc3339();
-    set_catalogue(store, "UPDATE backups SET created_at = $1 WHERE id = $2", &[&newest_at, &pre[2].id]).await;
     let dry = b.prune(&op, true).await.unwrap();
     let line = |id: &str| dry.lines.iter().find(|l| l.id == id).unwrap().clone();
     assert!(!line(&pre[0].id).keep, "{:?}", line(&pre[0].id));
     assert!(line(&pre[0].id).reasons[0].contains("older than keep_pre_restore_days 30"));
     assert!(line(&pre[2].id).keep);
-    assert!(line(&pre[2].id).reasons.iter().any(|r| r == "newest pre-restore backup"));
+    assert!(
+        line(&pre[2].id)
+            .reasons
+            .iter()
+            .any(|r| r == "newest pre-restore backup")
+    );
     let r = b.prune(&op, false).await.unwrap();
     assert_eq!(r.removed, 2);
     assert!(!b.path_of(&pre[0].file).exists() && !b.path_of(&pre[1].file).exists());

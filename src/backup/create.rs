@@ -83,11 +83,19 @@ impl Backups {
         let lock = match self.take_lock("backup", &op.username).await {
             Ok(l) => l,
             Err(e) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.create", &target, Err(e))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.create",
+                    &target,
+                    Err(e),
+                )
+                .await;
             }
         };
-        let r = self.create_locked(op, opts, &target, progress, cancel).await;
+        let r = self
+            .create_locked(op, opts, &target, progress, cancel)
+            .await;
         lock.release().await;
         r
     }

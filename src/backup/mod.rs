@@ -327,7 +327,7 @@ impl Backups {
     /// Take the backup lock now, before anything else (in the OS login's name), for the
     /// next operation of this engine: a second caller is told busy at once.
     pub async fn claim(&self, operation: &str) -> Result<()> {
-        let l = lock::acquire(&self.store, operation, &real_login()).await?;
+        let l = lock::acquire(&self.store, operation, &access::os_login()).await?;
         if let Ok(mut g) = self.claimed.0.lock() {
             *g = Some(l);
         }
@@ -336,7 +336,11 @@ impl Backups {
 
     /// The lock for an operation: the claimed one, or taken now. Every operation that
     /// changes the store or the ledger calls this first, before it reads anything.
-    pub(crate) async fn take_lock(&self, operation: &str, operator: &str) -> Result<lock::BackupLock> {
+    pub(crate) async fn take_lock(
+        &self,
+        operation: &str,
+        operator: &str,
+    ) -> Result<lock::BackupLock> {
         let claimed = self.claimed.0.lock().ok().and_then(|mut g| g.take());
         match claimed {
             Some(l) => Ok(l),

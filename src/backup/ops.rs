@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::Backups;
 use super::catalogue::{self, BackupEntry};
 use super::writer::create_private;
-use super::Backups;
 use crate::access::{Operator, Permission, audit, require};
 use crate::error::{Error, Result};
 
@@ -199,8 +199,14 @@ impl Backups {
         let lock = match self.take_lock("delete", &op.username).await {
             Ok(l) => l,
             Err(e) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.delete", id, Err(e))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.delete",
+                    id,
+                    Err(e),
+                )
+                .await;
             }
         };
         let r = async {
@@ -245,7 +251,10 @@ impl Backups {
         }
         let removed = self.remove_archive_of(&e)?;
         catalogue::mark_deleted(&self.store, &e.id).await?;
-        Ok((catalogue::get(&self.store, &e.id).await?.unwrap_or(e), removed))
+        Ok((
+            catalogue::get(&self.store, &e.id).await?.unwrap_or(e),
+            removed,
+        ))
     }
 
     /// Remove the entry's archive if, and only if, the file in the store carries this

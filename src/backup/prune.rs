@@ -119,7 +119,9 @@ pub fn plan_with(
                     reasons.push("newest pre-restore backup".to_string())
                 }
                 Some((days, now)) if c.created_at > now - chrono::TimeDelta::days(days.into()) => {
-                    reasons.push(format!("pre-restore backup younger than keep_pre_restore_days {days}"))
+                    reasons.push(format!(
+                        "pre-restore backup younger than keep_pre_restore_days {days}"
+                    ))
                 }
                 Some(_) => {}
             },
@@ -189,8 +191,14 @@ impl Backups {
         let lock = match self.take_lock("prune", &op.username).await {
             Ok(l) => l,
             Err(e) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", Err(e))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.prune",
+                    "store",
+                    Err(e),
+                )
+                .await;
             }
         };
         let r = async {

@@ -182,8 +182,14 @@ impl Backups {
         let lock = match self.take_lock(lock::RESTORE, &op.username).await {
             Ok(l) => l,
             Err(e) => {
-                return audit::record_if_failed(&self.store, &op.username, "backup.restore", what, Err(e))
-                    .await;
+                return audit::record_if_failed(
+                    &self.store,
+                    &op.username,
+                    "backup.restore",
+                    what,
+                    Err(e),
+                )
+                .await;
             }
         };
         let r = self.restore_locked(op, what, opts, progress, cancel).await;
@@ -313,12 +319,30 @@ impl Backups {
                 let v = verifying.wait().await;
                 self.record_verdict(target, &verifying).await?;
                 v?;
-                let tables = self.dry_run(target, &plan, &specs, db_org, pass.clone(), cancel).await?;
-                return Ok(RestoreReport { plan, dry_run: true, tables, pre_restore: None });
+                let tables = self
+                    .dry_run(target, &plan, &specs, db_org, pass.clone(), cancel)
+                    .await?;
+                return Ok(RestoreReport {
+                    plan,
+                    dry_run: true,
+                    tables,
+                    pre_restore: None,
+                });
             }
             let mut written: Option<Written> = None;
             let r = self
-                .replace(op, target, &plan, &specs, db_org, pass, pre_pass, &mut written, progress, &mut verifying)
+                .replace(
+                    op,
+                    target,
+                    &plan,
+                    &specs,
+                    db_org,
+                    pass,
+                    pre_pass,
+                    &mut written,
+                    progress,
+                    &mut verifying,
+                )
                 .await;
             // Stopped because verify failed: verify's reason is the one to give.
             let r = match r {
@@ -356,7 +380,12 @@ impl Backups {
                 None => None,
             };
             let tables = r?;
-            Ok(RestoreReport { plan, dry_run: false, tables, pre_restore: pre })
+            Ok(RestoreReport {
+                plan,
+                dry_run: false,
+                tables,
+                pre_restore: pre,
+            })
         }
         .await;
         r

@@ -67,7 +67,15 @@ impl Rules {
     /// Check one row (rows come table by table, parents first, each in key order).
     pub(crate) fn check(&mut self, spec: &TableSpec, vals: &[Val]) -> RowResult {
         let row = Row { spec, vals };
-        // PostgreSQL cannot store a NUL in text; no face lets one in.
+        match spec.name {
+            "organizations" => self.organization(&row)?,
+            "workers" => self.worker(&row)?,
+            "members" => self.member(&row)?,
+            "collections" => self.collection(&row)?,
+            "users" => self.user(&row)?,
+            _ => {}
+        }
+        // PostgreSQL cannot store a NUL in text; no face lets one in (notes, addresses…).
         for (c, v) in spec.cols.iter().zip(vals) {
             if let Val::Text(s) = v
                 && s.contains('\0')
@@ -78,14 +86,7 @@ impl Rules {
                 ));
             }
         }
-        match spec.name {
-            "organizations" => self.organization(&row),
-            "workers" => self.worker(&row),
-            "members" => self.member(&row),
-            "collections" => self.collection(&row),
-            "users" => self.user(&row),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn org_code(&self, id: Option<i64>) -> String {
@@ -140,7 +141,11 @@ impl Rules {
         if !mobile.is_empty() {
             match validate::mobile(mobile) {
                 Ok(v) if v == mobile => {}
-                Ok(v) => return Err(format!("{who}: mobile must be stored in its plain form ({v})")),
+                Ok(v) => {
+                    return Err(format!(
+                        "{who}: mobile must be stored in its plain form ({v})"
+                    ));
+                }
                 Err(e) => return Err(broke(&who, e)),
             }
         }
@@ -154,7 +159,9 @@ impl Rules {
         let org = row.int("org_id").unwrap_or_default();
         let no = row.text("member_no").to_string();
         let who = format!("member {no} of {}", self.org_code(Some(org)));
-        if validate::required("member_no", &validate::normalize_digits(&no)).ok().as_deref()
+        if validate::required("member_no", &validate::normalize_digits(&no))
+            .ok()
+            .as_deref()
             != Some(no.as_str())
         {
             return Err(format!(
@@ -288,7 +295,9 @@ impl Rules {
             ));
         }
         if !self.usernames.insert(name.to_string()) {
-            return Err(format!("{who}: the username is used twice (usernames are unique)"));
+            return Err(format!(
+                "{who}: the username is used twice (usernames are unique)"
+            ));
         }
         Ok(())
     }

@@ -225,8 +225,10 @@ pub async fn scan(b: &Backups) -> Result<Scan> {
             // has its name): it is catalogued under its own id.
             (Ok(new), _) => match get(&b.store, &new.id).await? {
                 Some(old) if old.file == *file => {}
-                Some(old) if b.path_of(&old.file).is_file()
-                    && file_backup_id(b, &b.path_of(&old.file)).as_deref() == Some(old.id.as_str()) =>
+                Some(old)
+                    if b.path_of(&old.file).is_file()
+                        && file_backup_id(b, &b.path_of(&old.file)).as_deref()
+                            == Some(old.id.as_str()) =>
                 {
                     out.duplicates.push(Duplicate {
                         id: old.id.clone(),
@@ -404,16 +406,6 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
             "no backup {what:?}: not an id in `somiti backup list` nor an archive file"
         )));
     };
-    // A FIFO, a device or a folder would hang the reader or fail half-way: refused here.
-    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-        return Err(Error::invalid(
-            "backup",
-            format!(
-                "{} is not a regular file; give an archive file (somiti-….zip) or a backup id",
-                path.display()
-            ),
-        ));
-    }
     // A path to a catalogued file in the store is that entry.
     let canon = std::fs::canonicalize(&path).ok();
     let entry = entries.into_iter().find(|e| {

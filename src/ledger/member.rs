@@ -462,11 +462,13 @@ pub async fn find_by_no_tx(
 ) -> Result<Member> {
     let no = validate::normalize_digits(member_no);
     let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND member_no = $2");
-    on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(org.id)
-        .bind(&no)
-        .fetch_optional(&mut *c)
-        .await?)
+    on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(org.id)
+    .bind(&no)
+    .fetch_optional(&mut *c)
+    .await?)
     .ok_or_else(|| {
         Error::NotFound(format!(
             "member {no} in {}; `somiti member list` shows the members",

@@ -76,7 +76,10 @@ pub fn no_control(field: &str, s: &str) -> Result<()> {
     match s.chars().find(|c| c.is_control()) {
         Some(c) => Err(Error::invalid(
             field,
-            format!("must not contain control characters (found U+{:04X})", c as u32),
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
         )),
         None => Ok(()),
     }
