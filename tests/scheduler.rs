@@ -580,7 +580,7 @@ impl Actions for BusyFirst {
 async fn wait_for_note(store: &Store) {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
-        let r = text(store, "SELECT result FROM scheduler_runs WHERE status = 'running'").await;
+        let r = text(store, "SELECT COALESCE(MAX(result), '') FROM scheduler_runs WHERE status = 'running'").await;
         if r.contains("waiting for the lock: restore by rahim") {
             return;
         }
@@ -663,6 +663,7 @@ async fn manual_run_queues(store: &Store) {
     assert!(!manual.is_finished(), "the manual run waits for the running job");
     act.gate.add_permits(2);
     assert_eq!(manual.await.unwrap().unwrap(), JobOutcome::Ran("done".into()));
+    ev.settled("prune", t0()).await;
     h.stop().await.unwrap();
     assert_eq!(act.max_running.load(Ordering::SeqCst), 1, "one job at a time");
     assert_eq!(ev.started(), ["backup", "prune"]);

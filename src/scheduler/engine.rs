@@ -401,9 +401,6 @@ async fn work(
             },
         };
         let r = runner.execute(&q, &cancel, &stopping).await;
-        if let Ok(mut p) = runner.pending.lock() {
-            p.remove(&q.job.name);
-        }
         if let Some(reply) = q.reply {
             let _ = reply.send(r);
         }
@@ -457,7 +454,9 @@ impl Runner {
                 }
                 None => {
                     let reason = format!("the previous run of {} was still running", job.name);
-                    self.skip(job, slot, trigger, &who, &reason).await;
+                    if let Some(e) = self.skip(job, slot, trigger, &who, &reason).await {
+                        self.emit(e);
+                    }
                 }
             }
             return;
@@ -484,7 +483,16 @@ impl Runner {
         }
     }
 
-    async fn skip(&self, job: &Job, slot: DateTime<Utc>, trigger: Trigger, who: &Operator, why: &str) {
+    /// Record a slot as skipped; the event says whether this scheduler recorded it or
+    /// another process had the slot already.
+    async fn skip(
+        &self,
+        job: &Job,
+        slot: DateTime<Utc>,
+        trigger: Trigger,
+        who: &Operator,
+        why: &str,
+    ) -> Option<SchedulerEvent> {
         let claim = Claim {
             job: &job.name,
             slot,
@@ -495,45 +503,75 @@ impl Runner {
         match runs::record_skipped(&self.store, &claim, why, self.clock.now()).await {
             Ok(true) => {
                 tracing::info!(job = %job.name, %slot, "skipped: {why}");
-                self.emit(SchedulerEvent::Skipped {
+                Some(SchedulerEvent::Skipped {
                     job: job.name.clone(),
                     slot,
                     reason: why.to_string(),
-                });
+                })
             }
-            Ok(false) => self.emit(SchedulerEvent::Passed {
+            Ok(false) => Some(SchedulerEvent::Passed {
                 job: job.name.clone(),
                 slot,
             }),
-            Err(e) => tracing::warn!(job = %job.name, "recording a skipped slot failed: {e}"),
+            Err(e) => {
+                tracing::warn!(job = %job.name, "recording a skipped slot failed: {e}");
+                None
+            }
         }
     }
 
-    /// Claim and run one slot. Runs of stopped processes are failed first, so only a live
-    /// run makes the job busy.
+    /// Run one queued slot; the job stops counting as pending here before its last event
+    /// goes out, so whoever reacts to that event finds the job free.
     async fn execute(
         &self,
         q: &Queued,
         cancel: &CancellationToken,
         stopping: &CancellationToken,
     ) -> Result<JobOutcome> {
+        let (r, last) = self.execute_inner(q, cancel, stopping).await;
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&q.job.name);
+        }
+        if let Some(e) = last {
+            self.emit(e);
+        }
+        r
+    }
+
+    /// Claim and run one slot. Runs of stopped processes are failed first, so only a live
+    /// run makes the job busy.
+    async fn execute_inner(
+        &self,
+        q: &Queued,
+        cancel: &CancellationToken,
+        stopping: &CancellationToken,
+    ) -> (Result<JobOutcome>, Option<SchedulerEvent>) {
         let now = self.clock.now();
-        runs::reap_dead(&self.store, stale_before(now), now).await?;
+        if let Err(e) = runs::reap_dead(&self.store, stale_before(now), now).await {
+            return (Err(e), None);
+        }
         let name = q.job.name.as_str();
-        if let Some(r) = runs::running(&self.store, name).await? {
+        let running = match runs::running(&self.store, name).await {
+            Ok(r) => r,
+            Err(e) => return (Err(e), None),
+        };
+        if let Some(r) = running {
             let since = r.started_at.format("%Y-%m-%d %H:%M:%S UTC");
             if q.trigger == Trigger::Manual {
-                return Err(Error::Busy(format!(
-                    "{name} is running since {since} ({})",
-                    r.runner
-                )));
+                return (
+                    Err(Error::Busy(format!(
+                        "{name} is running since {since} ({})",
+                        r.runner
+                    ))),
+                    None,
+                );
             }
             let reason = format!(
                 "the previous run of {name} was still running (started {since} by {})",
                 r.runner
             );
-            self.skip(&q.job, q.slot, q.trigger, &q.who, &reason).await;
-            return Ok(JobOutcome::Skipped(reason));
+            let e = self.skip(&q.job, q.slot, q.trigger, &q.who, &reason).await;
+            return (Ok(JobOutcome::Skipped(reason)), e);
         }
         let claim = Claim {
             job: name,
@@ -542,14 +580,20 @@ impl Runner {
             runner: &self.runner,
             requested_by: &q.who.username,
         };
-        let Some(id) = runs::claim(&self.store, &claim, now).await? else {
-            self.emit(SchedulerEvent::Passed {
-                job: name.to_string(),
-                slot: q.slot,
-            });
-            return Err(Error::Busy(format!(
-                "{name} was just started by another process"
-            )));
+        let id = match runs::claim(&self.store, &claim, now).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return (
+                    Err(Error::Busy(format!(
+                        "{name} was just started by another process"
+                    ))),
+                    Some(SchedulerEvent::Passed {
+                        job: name.to_string(),
+                        slot: q.slot,
+                    }),
+                );
+            }
+            Err(e) => return (Err(e), None),
         };
         tracing::info!(job = %name, slot = %q.slot, trigger = q.trigger.as_str(), "running");
         self.emit(SchedulerEvent::Started {
@@ -563,35 +607,35 @@ impl Runner {
         if let Err(e) = runs::finish(&self.store, id, &outcome, self.clock.now()).await {
             tracing::error!(job = %name, "recording the result failed: {e}");
         }
-        match &outcome {
+        let last = match &outcome {
             Ok(JobOutcome::Skipped(why)) => {
                 tracing::info!(job = %name, "skipped: {why}");
-                self.emit(SchedulerEvent::Skipped {
+                SchedulerEvent::Skipped {
                     job: name.to_string(),
                     slot: q.slot,
                     reason: why.clone(),
-                });
+                }
             }
             Ok(JobOutcome::Ran(m)) => {
                 tracing::info!(job = %name, "ok: {m}");
-                self.emit(SchedulerEvent::Finished {
+                SchedulerEvent::Finished {
                     job: name.to_string(),
                     slot: q.slot,
                     ok: true,
                     message: m.clone(),
-                });
+                }
             }
             Err(e) => {
                 tracing::warn!(job = %name, "failed: {e}");
-                self.emit(SchedulerEvent::Finished {
+                SchedulerEvent::Finished {
                     job: name.to_string(),
                     slot: q.slot,
                     ok: false,
                     message: e.clone(),
-                });
+                }
             }
-        }
-        outcome.map_err(Error::Other)
+        };
+        (outcome.map_err(Error::Other), Some(last))
     }
 
     /// Run the action; a scheduled run that finds the lock held by another process waits
