@@ -54,7 +54,8 @@ pub fn restore_terminal() {
 
 /// Owns raw mode and the alternate screen for as long as it lives.
 struct TerminalGuard {
-    terminal: Terminal<backend::AlignedBackend>,
+    /// `None` only while dropping.
+    terminal: Option<Terminal<backend::AlignedBackend>>,
 }
 
 impl TerminalGuard {
@@ -73,13 +74,23 @@ impl TerminalGuard {
             restore_terminal();
             io_err(e)
         })?;
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard {
+            terminal: Some(terminal),
+        })
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
+        // After a hangup the terminal is gone: ratatui's own drop would report the cursor
+        // it cannot show on that same dead terminal (`eprintln!`, which panics there).
+        // The process is ending; let the value go without its drop.
+        if let Some(mut t) = self.terminal.take()
+            && t.show_cursor().is_err()
+        {
+            std::mem::forget(t);
+        }
     }
 }
 
@@ -189,7 +200,10 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         }
     }
     tasks.spawn_all(app.startup());
-    let r = main_loop(&mut guard.terminal, &mut app, &tasks, rx, signals).await;
+    let r = match guard.terminal.as_mut() {
+        Some(terminal) => main_loop(terminal, &mut app, &tasks, rx, signals).await,
+        None => Ok(()),
+    };
     drop(guard);
     // The screen is gone (or was never there again after a hangup); finish the work.
     manual_runs.cancel();
