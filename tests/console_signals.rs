@@ -120,7 +120,11 @@ fn sql(dir: &Path, q: &str) -> String {
         .arg(q)
         .output()
         .expect("sqlite3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -147,7 +151,10 @@ fn process_ended(pid: i32) -> bool {
 fn console_pid(dir: &Path) -> i32 {
     let mut pid = String::new();
     wait_until("the console to host the scheduler", 30, || {
-        pid = sql(dir, "SELECT pid FROM scheduler_runners WHERE kind = 'console'");
+        pid = sql(
+            dir,
+            "SELECT pid FROM scheduler_runners WHERE kind = 'console'",
+        );
         !pid.is_empty()
     });
     pid.parse().expect("a pid")
@@ -174,7 +181,10 @@ fn left_clean(dir: &Path) {
     );
     assert_eq!(partials(dir), 0, "no partial file is left");
     assert_eq!(
-        sql(dir, "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"),
+        sql(
+            dir,
+            "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"
+        ),
         "0",
         "no in_progress entry is left"
     );
@@ -237,11 +247,11 @@ fn a_console_hung_up_in_the_middle_of_a_job_leaves_nothing_half_done() {
         ) == "1"
     });
     assert_eq!(
-        sql(&dir, "SELECT trigger || ' ' || requested_by FROM scheduler_runs"),
-        format!(
-            "manual {}",
-            sql(&dir, "SELECT username FROM users LIMIT 1")
+        sql(
+            &dir,
+            "SELECT trigger || ' ' || requested_by FROM scheduler_runs"
         ),
+        format!("manual {}", sql(&dir, "SELECT username FROM users LIMIT 1")),
         "the run acts for the operator who pressed Enter"
     );
     // The pty goes away: the kernel hangs up the console's process group, as sshd does.

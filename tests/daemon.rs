@@ -145,7 +145,10 @@ fn two_daemons_take_one_verified_backup_per_five_second_slot() {
     assert_eq!(runs, slots, "one run per slot, not one per daemon");
     assert!(runs >= 3, "{runs}");
     assert_eq!(
-        sql(d, "SELECT COUNT(*) FROM scheduler_runs WHERE status <> 'ok'"),
+        sql(
+            d,
+            "SELECT COUNT(*) FROM scheduler_runs WHERE status <> 'ok'"
+        ),
         "0",
         "no slot failed or was left running"
     );
@@ -196,7 +199,10 @@ fn left_clean(d: &Path) {
     );
     assert_eq!(partials(d), 0, "no partial file left");
     assert_eq!(
-        sql(d, "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"),
+        sql(
+            d,
+            "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"
+        ),
         "0"
     );
     assert_eq!(sql(d, "SELECT COUNT(*) FROM scheduler_runners"), "0");
@@ -242,14 +248,20 @@ fn a_daemon_killed_outright_leaves_no_ghost_for_the_next_command() {
         serde_json::from_str(&ok(somiti(d).args(["scheduler", "status", "--json"]))).unwrap();
     assert_eq!(st["jobs"][0]["running"], false, "{st}");
     assert_eq!(
-        sql(d, "SELECT error FROM scheduler_runs WHERE status = 'failed'"),
+        sql(
+            d,
+            "SELECT error FROM scheduler_runs WHERE status = 'failed'"
+        ),
         "the process running it stopped"
     );
     let out = ok(somiti(d).args(["scheduler", "run", "every-5s"]));
     assert!(out.contains("-scheduled"), "{out}");
     assert_eq!(partials(d), 0, "the next backup tidied the partial file");
     assert_eq!(
-        sql(d, "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"),
+        sql(
+            d,
+            "SELECT COUNT(*) FROM backups WHERE status = 'in_progress'"
+        ),
         "0"
     );
 }
@@ -320,7 +332,11 @@ async fn the_daemon_refuses_an_empty_postgres_database_and_creates_no_table() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let err = refused(somiti(t.path()).arg("daemon").env("SOMITI_DATABASE_URL", &url));
+    let err = refused(
+        somiti(t.path())
+            .arg("daemon")
+            .env("SOMITI_DATABASE_URL", &url),
+    );
     assert!(err.contains("no Somiti database at PostgreSQL"), "{err}");
     assert!(err.contains("run `somiti init` first"), "{err}");
     use sqlx::Connection;
@@ -377,7 +393,7 @@ fn the_systemd_unit_is_valid_and_scores_under_4_in_systemd_analyze_security() {
         "CapabilityBoundingSet=\n",
         "ExecStart=/usr/local/bin/somiti daemon",
     ] {
-        assert!(unit.contains(&needed), "the unit lacks {needed:?}");
+        assert!(unit.contains(needed), "the unit lacks {needed:?}");
     }
     // The unit as installed, with this build's binary where /usr/local/bin/somiti would be.
     let t = tempfile::tempdir().unwrap();
@@ -406,7 +422,12 @@ fn the_systemd_unit_is_valid_and_scores_under_4_in_systemd_analyze_security() {
         .and_then(|rest| rest.split(':').nth(1))
         .and_then(|s| s.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no score in: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no score in: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     assert!(score < 4.0, "exposure {score} is not under 4:\n{text}");
 }
 

@@ -138,11 +138,21 @@ struct Events {
 impl Events {
     fn new() -> (mpsc::UnboundedSender<SchedulerEvent>, Events) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (tx, Events { rx, seen: Vec::new() })
+        (
+            tx,
+            Events {
+                rx,
+                seen: Vec::new(),
+            },
+        )
     }
 
     /// The next event that `want` accepts (the ones before it are kept in `seen`).
-    async fn until(&mut self, what: &str, want: impl Fn(&SchedulerEvent) -> bool) -> SchedulerEvent {
+    async fn until(
+        &mut self,
+        what: &str,
+        want: impl Fn(&SchedulerEvent) -> bool,
+    ) -> SchedulerEvent {
         let r = tokio::time::timeout(PATIENCE, async {
             loop {
                 match self.rx.recv().await {
@@ -165,8 +175,12 @@ impl Events {
     /// This scheduler is done with `slot` of `job`: it ran it, skipped it, or another had it.
     async fn settled(&mut self, job: &str, slot: DateTime<Utc>) -> SchedulerEvent {
         self.until(&format!("settling {job} at {slot}"), |e| match e {
-            SchedulerEvent::Finished { job: j, slot: s, .. }
-            | SchedulerEvent::Skipped { job: j, slot: s, .. }
+            SchedulerEvent::Finished {
+                job: j, slot: s, ..
+            }
+            | SchedulerEvent::Skipped {
+                job: j, slot: s, ..
+            }
             | SchedulerEvent::Passed { job: j, slot: s } => j == job && *s == slot,
             _ => false,
         })
@@ -183,7 +197,9 @@ impl Events {
         self.seen
             .iter()
             .filter_map(|e| match e {
-                SchedulerEvent::Queued { job, slot, trigger } => Some((job.clone(), *slot, *trigger)),
+                SchedulerEvent::Queued { job, slot, trigger } => {
+                    Some((job.clone(), *slot, *trigger))
+                }
                 _ => None,
             })
             .collect()
@@ -200,7 +216,12 @@ impl Events {
     }
 }
 
-fn scheduler(store: &Store, jobs: Vec<Job>, act: SharedActions, clock: &Arc<ManualClock>) -> (Scheduler, Events) {
+fn scheduler(
+    store: &Store,
+    jobs: Vec<Job>,
+    act: SharedActions,
+    clock: &Arc<ManualClock>,
+) -> (Scheduler, Events) {
     let (tx, ev) = Events::new();
     let s = Scheduler::new(store.clone(), jobs, act, RunnerKind::Daemon)
         .with_clock(clock.clone())
@@ -218,7 +239,12 @@ async fn exactly_once(store: &Store) {
     let act = Gated::open();
     let mut all: Vec<(somiti::scheduler::SchedulerHandle, Events)> = Vec::new();
     for name in ["daemon-a", "daemon-b", "console"] {
-        let (s, ev) = scheduler(store, vec![job("every-second", "* * * * * *")], act.clone(), &clock);
+        let (s, ev) = scheduler(
+            store,
+            vec![job("every-second", "* * * * * *")],
+            act.clone(),
+            &clock,
+        );
         all.push((s.with_runner_name(name).spawn(), ev));
     }
     // the start-up: whoever queued the catch-up of t0 has settled it
@@ -252,7 +278,10 @@ async fn exactly_once(store: &Store) {
     let rows = count(store, "SELECT COUNT(*) FROM scheduler_runs").await;
     assert_eq!(runs, ok, "every run was recorded once");
     assert_eq!(rows, slots, "one row per slot");
-    assert_eq!(ok, 6, "the catch-up of t0 and the five slots after it, each once");
+    assert_eq!(
+        ok, 6,
+        "the catch-up of t0 and the five slots after it, each once"
+    );
     assert_eq!(act.max_running.load(Ordering::SeqCst), 1);
     assert_eq!(
         count(store, "SELECT COUNT(*) FROM scheduler_runners").await,
@@ -274,8 +303,10 @@ async fn no_overlap(store: &Store) {
     let act = Gated::closed();
     let (s, mut ev) = scheduler(store, vec![job("slow", "* * * * * *")], act.clone(), &clock);
     let h = s.spawn();
-    ev.until("the catch-up starting", |e| matches!(e, SchedulerEvent::Started { .. }))
-        .await;
+    ev.until("the catch-up starting", |e| {
+        matches!(e, SchedulerEvent::Started { .. })
+    })
+    .await;
     for k in 1..=2 {
         clock.set(t0() + secs(k));
         let e = ev.settled("slow", t0() + secs(k)).await;
@@ -285,7 +316,10 @@ async fn no_overlap(store: &Store) {
     ev.settled("slow", t0()).await;
     clock.set(t0() + secs(3));
     let e = ev.settled("slow", t0() + secs(3)).await;
-    assert!(matches!(e, SchedulerEvent::Finished { ok: true, .. }), "{e:?}");
+    assert!(
+        matches!(e, SchedulerEvent::Finished { ok: true, .. }),
+        "{e:?}"
+    );
     h.stop().await.unwrap();
     assert_eq!(
         act.max_running.load(Ordering::SeqCst),
@@ -323,18 +357,35 @@ async fn catch_up(store: &Store) {
     let clock = ManualClock::new(t0());
     known_since(store, "hourly", t0() - chrono::Duration::hours(3)).await;
     let act = Gated::open();
-    let (s, mut ev) = scheduler(store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.spawn();
     let e = ev.settled("hourly", utc(2026, 5, 10, 10, 0, 0)).await;
-    assert!(matches!(e, SchedulerEvent::Finished { ok: true, .. }), "{e:?}");
+    assert!(
+        matches!(e, SchedulerEvent::Finished { ok: true, .. }),
+        "{e:?}"
+    );
     h.stop().await.unwrap();
     assert_eq!(
         ev.queued(),
-        vec![("hourly".to_string(), utc(2026, 5, 10, 10, 0, 0), Trigger::CatchUp)]
+        vec![(
+            "hourly".to_string(),
+            utc(2026, 5, 10, 10, 0, 0),
+            Trigger::CatchUp
+        )]
     );
 
     // A second start at the same time has nothing to catch up.
-    let (s, mut ev) = scheduler(store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.spawn();
     ev.waiting().await;
     assert!(ev.queued().is_empty(), "{:?}", ev.seen);
@@ -357,10 +408,19 @@ async fn a_missed_slot_runs_once_at_start_as_a_catch_up() {
 async fn no_catch_up_on_a_new_database(store: &Store) {
     let clock = ManualClock::new(t0());
     let act = Gated::open();
-    let (s, mut ev) = scheduler(store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.spawn();
     ev.waiting().await;
-    assert!(ev.queued().is_empty(), "a new database has no catch-up: {:?}", ev.seen);
+    assert!(
+        ev.queued().is_empty(),
+        "a new database has no catch-up: {:?}",
+        ev.seen
+    );
     let first: DateTime<Utc> = on_store!(store, |p| sqlx::query_scalar(
         "SELECT first_seen FROM scheduler_jobs WHERE job = 'hourly'"
     )
@@ -371,7 +431,10 @@ async fn no_catch_up_on_a_new_database(store: &Store) {
     // the next slot runs as scheduled
     clock.set(utc(2026, 5, 10, 11, 0, 0));
     let e = ev.settled("hourly", utc(2026, 5, 10, 11, 0, 0)).await;
-    assert!(matches!(e, SchedulerEvent::Finished { ok: true, .. }), "{e:?}");
+    assert!(
+        matches!(e, SchedulerEvent::Finished { ok: true, .. }),
+        "{e:?}"
+    );
     h.stop().await.unwrap();
     assert_eq!(count(store, "SELECT COUNT(*) FROM scheduler_runs").await, 1);
 }
@@ -413,9 +476,24 @@ async fn default_jobs_catch_up_in_order(store: &Store) {
     let act = core_actions(store, dir.path()).await;
     // In the config the other way round; catch-up runs backups, then prune, then drills.
     let jobs = vec![
-        job_in("daily-drill", "0 4 * * *", "Asia/Dhaka", ScheduleAction::VerifyLatest),
-        job_in("weekly-prune", "0 3 * * SUN", "Asia/Dhaka", ScheduleAction::Prune),
-        job_in("daily-backup", "0 2 * * *", "Asia/Dhaka", ScheduleAction::Backup),
+        job_in(
+            "daily-drill",
+            "0 4 * * *",
+            "Asia/Dhaka",
+            ScheduleAction::VerifyLatest,
+        ),
+        job_in(
+            "weekly-prune",
+            "0 3 * * SUN",
+            "Asia/Dhaka",
+            ScheduleAction::Prune,
+        ),
+        job_in(
+            "daily-backup",
+            "0 2 * * *",
+            "Asia/Dhaka",
+            ScheduleAction::Backup,
+        ),
     ];
     for j in &jobs {
         known_since(store, &j.name, t0() - chrono::Duration::days(7)).await;
@@ -435,14 +513,25 @@ async fn default_jobs_catch_up_in_order(store: &Store) {
         );
     }
     h.stop().await.unwrap();
-    assert_eq!(ev.started(), ["daily-backup", "weekly-prune", "daily-drill"]);
     assert_eq!(
-        count(store, "SELECT COUNT(*) FROM scheduler_runs WHERE status <> 'ok'").await,
+        ev.started(),
+        ["daily-backup", "weekly-prune", "daily-drill"]
+    );
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM scheduler_runs WHERE status <> 'ok'"
+        )
+        .await,
         0,
         "no job failed because another job of the same scheduler held the lock"
     );
     assert_eq!(
-        count(store, "SELECT COUNT(*) FROM backups WHERE status = 'completed' AND verify_result = 'ok'").await,
+        count(
+            store,
+            "SELECT COUNT(*) FROM backups WHERE status = 'completed' AND verify_result = 'ok'"
+        )
+        .await,
         1,
         "the drill verified the backup taken just before it"
     );
@@ -463,7 +552,12 @@ async fn drill_without_backup(store: &Store) {
     let clock = ManualClock::new(t0());
     let (s, mut ev) = scheduler(
         store,
-        vec![job_in("daily-drill", "0 4 * * *", "Asia/Dhaka", ScheduleAction::VerifyLatest)],
+        vec![job_in(
+            "daily-drill",
+            "0 4 * * *",
+            "Asia/Dhaka",
+            ScheduleAction::VerifyLatest,
+        )],
         act,
         &clock,
     );
@@ -504,40 +598,81 @@ async fn ghosts(store: &Store) {
         requested_by: "system",
     };
     // a run whose process stopped beating a minute ago (on another host)
-    runs::claim(store, &claim("daily-backup", "db2:4242"), stale).await.unwrap().unwrap();
+    runs::claim(store, &claim("daily-backup", "db2:4242"), stale)
+        .await
+        .unwrap()
+        .unwrap();
     // a run on this host by a pid that is gone, beating a moment ago
     let (_, host, _) = somiti::scheduler::runner_id();
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
     let here: &'static str = Box::leak(format!("{host}:{dead}").into_boxed_str());
-    runs::claim(store, &claim("weekly-prune", here), t0()).await.unwrap().unwrap();
+    runs::claim(store, &claim("weekly-prune", here), t0())
+        .await
+        .unwrap()
+        .unwrap();
     // a live run elsewhere (fresh beat)
-    runs::claim(store, &claim("daily-drill", "db2:4343"), t0() - secs(2)).await.unwrap().unwrap();
+    runs::claim(store, &claim("daily-drill", "db2:4343"), t0() - secs(2))
+        .await
+        .unwrap()
+        .unwrap();
 
     let st = status::status_at(store, &[job("daily-backup", "0 2 * * *")], None, t0())
         .await
         .unwrap();
-    assert!(!st.jobs[0].running, "status fails the ghost instead of showing it running");
+    assert!(
+        !st.jobs[0].running,
+        "status fails the ghost instead of showing it running"
+    );
     assert_eq!(
-        count(store, "SELECT COUNT(*) FROM scheduler_runs WHERE status = 'failed'").await,
+        count(
+            store,
+            "SELECT COUNT(*) FROM scheduler_runs WHERE status = 'failed'"
+        )
+        .await,
         2
     );
     assert_eq!(
-        text(store, "SELECT DISTINCT error FROM scheduler_runs WHERE status = 'failed'").await,
+        text(
+            store,
+            "SELECT DISTINCT error FROM scheduler_runs WHERE status = 'failed'"
+        )
+        .await,
         runs::RUNNER_STOPPED
     );
 
     let act = Gated::open();
     for name in ["daily-backup", "weekly-prune"] {
-        let r = engine::run_now(store, act.clone(), &job(name, "0 2 * * *"), &op, clock.clone(), CancellationToken::new())
-            .await;
-        assert_eq!(r.unwrap(), JobOutcome::Ran("done".into()), "{name} is not busy because of a dead process");
+        let r = engine::run_now(
+            store,
+            act.clone(),
+            &job(name, "0 2 * * *"),
+            &op,
+            clock.clone(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(
+            r.unwrap(),
+            JobOutcome::Ran("done".into()),
+            "{name} is not busy because of a dead process"
+        );
     }
-    let e = engine::run_now(store, act.clone(), &job("daily-drill", "0 4 * * *"), &op, clock.clone(), CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Busy(_)), "a live run still makes the job busy: {e}");
+    let e = engine::run_now(
+        store,
+        act.clone(),
+        &job("daily-drill", "0 4 * * *"),
+        &op,
+        clock.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Busy(_)),
+        "a live run still makes the job busy: {e}"
+    );
     assert!(e.to_string().contains("db2:4343"), "{e}");
 }
 
@@ -569,7 +704,9 @@ impl Actions for BusyFirst {
                 n = *a;
             });
             if n <= self.busy {
-                Err(Error::Busy("restore by rahim since 14:02 (pid 4242 on db1)".into()))
+                Err(Error::Busy(
+                    "restore by rahim since 14:02 (pid 4242 on db1)".into(),
+                ))
             } else {
                 Ok(JobOutcome::Ran("done".into()))
             }
@@ -580,11 +717,18 @@ impl Actions for BusyFirst {
 async fn wait_for_note(store: &Store) {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
-        let r = text(store, "SELECT COALESCE(MAX(result), '') FROM scheduler_runs WHERE status = 'running'").await;
+        let r = text(
+            store,
+            "SELECT COALESCE(MAX(result), '') FROM scheduler_runs WHERE status = 'running'",
+        )
+        .await;
         if r.contains("waiting for the lock: restore by rahim") {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "no waiting note: {r:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no waiting note: {r:?}"
+        );
         tokio::task::yield_now().await;
     }
 }
@@ -598,16 +742,28 @@ async fn a_scheduled_job_waits_for_the_lock_of_another_process_then_gives_up() {
         busy: 2,
         attempts: tokio::sync::watch::Sender::new(0),
     });
-    let (s, mut ev) = scheduler(&store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        &store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.with_busy_wait(Duration::from_secs(60)).spawn();
     for _ in 0..2 {
         wait_for_note(&store).await;
         let before = *act.attempts.borrow();
         clock.advance(secs(5));
-        act.attempts.subscribe().wait_for(|a| *a > before).await.unwrap();
+        act.attempts
+            .subscribe()
+            .wait_for(|a| *a > before)
+            .await
+            .unwrap();
     }
     let e = ev.settled("hourly", utc(2026, 5, 10, 10, 0, 0)).await;
-    assert!(matches!(e, SchedulerEvent::Finished { ok: true, .. }), "{e:?}");
+    assert!(
+        matches!(e, SchedulerEvent::Finished { ok: true, .. }),
+        "{e:?}"
+    );
     h.stop().await.unwrap();
 
     // Busy for longer than the wait: it fails, saying how long it waited.
@@ -617,18 +773,29 @@ async fn a_scheduled_job_waits_for_the_lock_of_another_process_then_gives_up() {
         busy: usize::MAX,
         attempts: tokio::sync::watch::Sender::new(0),
     });
-    let (s, mut ev) = scheduler(&store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        &store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.with_busy_wait(Duration::from_secs(10)).spawn();
     for _ in 0..2 {
         wait_for_note(&store).await;
         let before = *act.attempts.borrow();
         clock.advance(secs(5));
-        act.attempts.subscribe().wait_for(|a| *a > before).await.unwrap();
+        act.attempts
+            .subscribe()
+            .wait_for(|a| *a > before)
+            .await
+            .unwrap();
     }
     let e = ev.settled("hourly", utc(2026, 5, 10, 10, 0, 0)).await;
     h.stop().await.unwrap();
     match e {
-        SchedulerEvent::Finished { ok: false, message, .. } => {
+        SchedulerEvent::Finished {
+            ok: false, message, ..
+        } => {
             assert!(message.starts_with("busy: restore by rahim"), "{message}");
             assert!(message.contains("waited"), "{message}");
         }
@@ -646,8 +813,10 @@ async fn manual_run_queues(store: &Store) {
     ];
     let (s, mut ev) = scheduler(store, jobs, act.clone(), &clock);
     let h = s.spawn();
-    ev.until("the catch-up starting", |e| matches!(e, SchedulerEvent::Started { .. }))
-        .await;
+    ev.until("the catch-up starting", |e| {
+        matches!(e, SchedulerEvent::Started { .. })
+    })
+    .await;
     let rahim = Operator {
         username: "rahim".into(),
         full_name: "Rahim Uddin".into(),
@@ -657,15 +826,31 @@ async fn manual_run_queues(store: &Store) {
     let queue = h.queue();
     let manual = tokio::spawn(async move { queue.run_now("prune", &rahim).await });
     ev.until("the manual run queued", |e| {
-        matches!(e, SchedulerEvent::Queued { trigger: Trigger::Manual, .. })
+        matches!(
+            e,
+            SchedulerEvent::Queued {
+                trigger: Trigger::Manual,
+                ..
+            }
+        )
     })
     .await;
-    assert!(!manual.is_finished(), "the manual run waits for the running job");
+    assert!(
+        !manual.is_finished(),
+        "the manual run waits for the running job"
+    );
     act.gate.add_permits(2);
-    assert_eq!(manual.await.unwrap().unwrap(), JobOutcome::Ran("done".into()));
+    assert_eq!(
+        manual.await.unwrap().unwrap(),
+        JobOutcome::Ran("done".into())
+    );
     ev.settled("prune", t0()).await;
     h.stop().await.unwrap();
-    assert_eq!(act.max_running.load(Ordering::SeqCst), 1, "one job at a time");
+    assert_eq!(
+        act.max_running.load(Ordering::SeqCst),
+        1,
+        "one job at a time"
+    );
     assert_eq!(ev.started(), ["backup", "prune"]);
     assert_eq!(
         text(store, "SELECT trigger || ' ' || requested_by || ' ' || status FROM scheduler_runs WHERE job = 'prune'").await,
@@ -686,17 +871,33 @@ async fn a_manual_prune_is_audited_under_the_operator() {
     let (store, dir) = common::sqlite_store().await;
     let rahim = common::make_operator(&store, "rahim", somiti::access::Role::Admin, None).await;
     let act = core_actions(&store, dir.path()).await;
-    let prune = job_in("weekly-prune", "0 3 * * SUN", "Asia/Dhaka", ScheduleAction::Prune);
+    let prune = job_in(
+        "weekly-prune",
+        "0 3 * * SUN",
+        "Asia/Dhaka",
+        ScheduleAction::Prune,
+    );
     let clock = ManualClock::new(Utc::now());
     let r = engine::run_now(&store, act, &prune, &rahim, clock, CancellationToken::new())
         .await
         .unwrap();
     assert!(matches!(r, JobOutcome::Ran(_)), "{r:?}");
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM audit_log WHERE actor = 'rahim' AND action LIKE 'backup.prune%'").await,
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'rahim' AND action LIKE 'backup.prune%'"
+        )
+        .await,
         1
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_log WHERE actor = 'system'").await, 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_log WHERE actor = 'system'"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -705,10 +906,17 @@ async fn shutdown_lets_the_running_job_finish() {
     let clock = ManualClock::new(t0());
     known_since(&store, "hourly", t0() - chrono::Duration::hours(1)).await;
     let act = Gated::closed();
-    let (s, mut ev) = scheduler(&store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        &store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.spawn();
-    ev.until("the catch-up starting", |e| matches!(e, SchedulerEvent::Started { .. }))
-        .await;
+    ev.until("the catch-up starting", |e| {
+        matches!(e, SchedulerEvent::Started { .. })
+    })
+    .await;
     let stop = tokio::spawn(h.stop());
     assert!(!stop.is_finished());
     act.gate.add_permits(1);
@@ -731,10 +939,17 @@ async fn shutdown_cancels_a_job_that_outlasts_the_grace_period() {
     let clock = ManualClock::new(t0());
     known_since(&store, "hourly", t0() - chrono::Duration::hours(1)).await;
     let act = Gated::closed();
-    let (s, mut ev) = scheduler(&store, vec![job("hourly", "0 0 * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        &store,
+        vec![job("hourly", "0 0 * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.with_grace(Duration::from_millis(200)).spawn();
-    ev.until("the catch-up starting", |e| matches!(e, SchedulerEvent::Started { .. }))
-        .await;
+    ev.until("the catch-up starting", |e| {
+        matches!(e, SchedulerEvent::Started { .. })
+    })
+    .await;
     let t = std::time::Instant::now();
     h.stop().await.unwrap();
     assert!(t.elapsed() < Duration::from_secs(30));
@@ -742,7 +957,10 @@ async fn shutdown_cancels_a_job_that_outlasts_the_grace_period() {
         text(&store, "SELECT status || ': ' || error FROM scheduler_runs").await,
         "failed: cancelled"
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM scheduler_runners").await, 0);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM scheduler_runners").await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -750,7 +968,12 @@ async fn a_panicking_job_is_recorded_and_the_scheduler_keeps_going() {
     let (store, _dir) = common::sqlite_store().await;
     let clock = ManualClock::new(t0());
     let act = Gated::with_permits(Semaphore::MAX_PERMITS, true);
-    let (s, mut ev) = scheduler(&store, vec![job("fragile", "* * * * * *")], act.clone(), &clock);
+    let (s, mut ev) = scheduler(
+        &store,
+        vec![job("fragile", "* * * * * *")],
+        act.clone(),
+        &clock,
+    );
     let h = s.spawn();
     for k in 0..3 {
         clock.set(t0() + secs(k));
@@ -767,7 +990,11 @@ async fn a_panicking_job_is_recorded_and_the_scheduler_keeps_going() {
     }
     h.stop().await.unwrap();
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM scheduler_runs WHERE status = 'failed'").await,
+        count(
+            &store,
+            "SELECT COUNT(*) FROM scheduler_runs WHERE status = 'failed'"
+        )
+        .await,
         3,
         "later slots still ran after a panic"
     );
@@ -779,7 +1006,12 @@ async fn status_shows_next_runs_that_an_independent_cron_agrees_with() {
     let (store, _dir) = common::sqlite_store().await;
     let jobs = vec![
         job("daily-backup", "0 2 * * *"),
-        job_in("weekly-prune", "0 3 * * SUN", "Asia/Dhaka", ScheduleAction::Prune),
+        job_in(
+            "weekly-prune",
+            "0 3 * * SUN",
+            "Asia/Dhaka",
+            ScheduleAction::Prune,
+        ),
     ];
     let st = status::status(&store, &jobs, None).await.unwrap();
     let dhaka: chrono_tz::Tz = "Asia/Dhaka".parse().unwrap();
@@ -795,7 +1027,10 @@ async fn status_shows_next_runs_that_an_independent_cron_agrees_with() {
         );
         assert!(j.next_run_local.as_ref().unwrap().ends_with("+06:00"));
     }
-    assert!(st.jobs[1].deletes.is_some(), "prune deletes: faces confirm it");
+    assert!(
+        st.jobs[1].deletes.is_some(),
+        "prune deletes: faces confirm it"
+    );
     assert_eq!(st.runner.kind, "nobody");
     assert!(
         st.warnings.iter().any(|w| w.contains("no backup yet")),
@@ -942,13 +1177,52 @@ fn next_runs_across_daylight_saving_changes_follow_cronie() {
 #[test]
 fn a_next_run_is_never_earlier_than_now_on_any_change_night() {
     let nights = [
-        ("Europe/Berlin", ["2026-03-28T20:00Z", "2026-10-24T20:00Z", "2027-03-27T20:00Z", "2027-10-30T20:00Z"]),
-        ("America/New_York", ["2026-03-08T02:00Z", "2026-11-01T02:00Z", "2027-03-14T02:00Z", "2027-11-07T02:00Z"]),
-        ("Australia/Lord_Howe", ["2026-04-04T11:00Z", "2026-10-03T12:00Z", "2027-04-03T11:00Z", "2027-10-02T12:00Z"]),
-        ("Asia/Dhaka", ["2026-03-28T16:00Z", "2026-10-24T16:00Z", "2027-03-27T16:00Z", "2027-10-30T16:00Z"]),
+        (
+            "Europe/Berlin",
+            [
+                "2026-03-28T20:00Z",
+                "2026-10-24T20:00Z",
+                "2027-03-27T20:00Z",
+                "2027-10-30T20:00Z",
+            ],
+        ),
+        (
+            "America/New_York",
+            [
+                "2026-03-08T02:00Z",
+                "2026-11-01T02:00Z",
+                "2027-03-14T02:00Z",
+                "2027-11-07T02:00Z",
+            ],
+        ),
+        (
+            "Australia/Lord_Howe",
+            [
+                "2026-04-04T11:00Z",
+                "2026-10-03T12:00Z",
+                "2027-04-03T11:00Z",
+                "2027-10-02T12:00Z",
+            ],
+        ),
+        (
+            "Asia/Dhaka",
+            [
+                "2026-03-28T16:00Z",
+                "2026-10-24T16:00Z",
+                "2027-03-27T16:00Z",
+                "2027-10-30T16:00Z",
+            ],
+        ),
     ];
     for (tz, starts) in nights {
-        for expr in ["30 1 * * *", "30 2 * * *", "0 3 * * *", "*/15 * * * *", "0 * * * *", "*/20 * * * * *"] {
+        for expr in [
+            "30 1 * * *",
+            "30 2 * * *",
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0 * * * *",
+            "*/20 * * * * *",
+        ] {
             let s = Schedule::parse("t", expr, tz).unwrap();
             for start in starts {
                 let mut t = at(start);
@@ -970,8 +1244,18 @@ fn a_next_run_is_never_earlier_than_now_on_any_change_night() {
 async fn status_on_the_fall_back_night_shows_the_repeated_hour() {
     let (store, _dir) = common::sqlite_store().await;
     let jobs = vec![
-        job_in("quarter", "*/15 * * * *", "Europe/Berlin", ScheduleAction::Backup),
-        job_in("hourly", "0 * * * *", "America/New_York", ScheduleAction::Backup),
+        job_in(
+            "quarter",
+            "*/15 * * * *",
+            "Europe/Berlin",
+            ScheduleAction::Backup,
+        ),
+        job_in(
+            "hourly",
+            "0 * * * *",
+            "America/New_York",
+            ScheduleAction::Backup,
+        ),
     ];
     // 02:50 CEST, ten minutes before the clocks go back to 02:00 CET
     let now = at("2026-10-25T00:50Z");

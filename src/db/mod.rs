@@ -115,10 +115,9 @@ impl Store {
                     "cannot connect to PostgreSQL at {label}: {e}; check the URL and that the server runs"
                 ))
             })?;
-            let has_users: bool =
-                sqlx::query_scalar("SELECT to_regclass('users') IS NOT NULL")
-                    .fetch_one(&mut c)
-                    .await?;
+            let has_users: bool = sqlx::query_scalar("SELECT to_regclass('users') IS NOT NULL")
+                .fetch_one(&mut c)
+                .await?;
             let operators: i64 = if has_users {
                 sqlx::query_scalar("SELECT COUNT(*) FROM users")
                     .fetch_one(&mut c)
@@ -145,7 +144,8 @@ impl Store {
         let operators = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
             let c = rusqlite::Connection::open_with_flags(
                 &probe,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             let tables: i64 = c.query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",

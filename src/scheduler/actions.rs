@@ -31,7 +31,12 @@ impl CoreActions {
         Backups::new(self.store.clone(), &self.settings)
     }
 
-    async fn backup(&self, job: &Job, who: &Operator, cancel: &CancellationToken) -> Result<String> {
+    async fn backup(
+        &self,
+        job: &Job,
+        who: &Operator,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
         let opts = CreateOptions {
             scope: Scope::parse(job.scope.as_deref().unwrap_or("all"))?,
             kind: BackupKind::Scheduled,

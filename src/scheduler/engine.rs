@@ -327,7 +327,11 @@ impl Scheduler {
         let mut next_beat = now + chrono_of(HEARTBEAT);
         let mut told: Option<DateTime<Utc>> = None;
         loop {
-            let wake = next.iter().flatten().copied().fold(next_beat, DateTime::min);
+            let wake = next
+                .iter()
+                .flatten()
+                .copied()
+                .fold(next_beat, DateTime::min);
             if told != Some(wake) {
                 runner.emit(SchedulerEvent::Waiting { until: wake });
                 told = Some(wake);
@@ -649,8 +653,13 @@ impl Runner {
     ) -> std::result::Result<JobOutcome, String> {
         let deadline = self.clock.now() + chrono_of(self.busy_wait);
         loop {
-            match run_contained(self.actions.clone(), q.job.clone(), q.who.clone(), cancel.clone())
-                .await
+            match run_contained(
+                self.actions.clone(),
+                q.job.clone(),
+                q.who.clone(),
+                cancel.clone(),
+            )
+            .await
             {
                 Err(Error::Busy(who))
                     if q.trigger != Trigger::Manual && self.clock.now() < deadline =>

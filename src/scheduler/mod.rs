@@ -170,12 +170,7 @@ pub fn runner_id() -> (String, String, i64) {
 }
 
 /// Switch a job on or off from a console or the command line (audited).
-pub async fn set_enabled(
-    store: &Store,
-    op: &Operator,
-    job: &str,
-    on: bool,
-) -> Result<()> {
+pub async fn set_enabled(store: &Store, op: &Operator, job: &str, on: bool) -> Result<()> {
     crate::access::require(
         store,
         op,

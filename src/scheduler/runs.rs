@@ -70,11 +70,7 @@ impl JobOutcome {
 pub const RUNNER_STOPPED: &str = "the process running it stopped";
 
 /// Claim (job, slot) as running. `None` when another process claimed it first.
-pub async fn claim(
-    store: &Store,
-    claim: &Claim<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
+pub async fn claim(store: &Store, claim: &Claim<'_>, now: DateTime<Utc>) -> Result<Option<i64>> {
     insert(store, claim, "running", "", now).await
 }
 
@@ -219,7 +215,8 @@ pub async fn last_run(store: &Store, job: &str) -> Result<Option<Run>> {
 /// A run's beat: whoever runs it says so every `HEARTBEAT`, with what it is doing now
 /// ("waiting for the backup lock: …"), or leaves the note as it is (`None`).
 pub async fn beat(store: &Store, id: i64, note: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-    on_store!(store, |p| match note {
+    on_store!(store, |p| {
+        match note {
         Some(n) => sqlx::query(
             "UPDATE scheduler_runs SET heartbeat_at = $1, result = $2 WHERE id = $3 AND status = 'running'"
         )
@@ -237,6 +234,7 @@ pub async fn beat(store: &Store, id: i64, note: Option<&str>, now: DateTime<Utc>
         .execute(p)
         .await?
         .rows_affected(),
+    }
     });
     Ok(())
 }
@@ -320,14 +318,16 @@ pub async fn first_seen(
 ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
     let now = chrono::SubsecRound::trunc_subsecs(now, 0);
     for job in jobs {
-        on_store!(store, |p| sqlx::query(
+        on_store!(store, |p| {
+            sqlx::query(
             "INSERT INTO scheduler_jobs (job, first_seen) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING"
         )
         .bind(*job)
         .bind(now)
         .execute(p)
         .await?
-        .rows_affected());
+        .rows_affected()
+        });
     }
     let rows: Vec<(String, DateTime<Utc>)> = on_store!(store, |p| sqlx::query_as(
         "SELECT job, first_seen FROM scheduler_jobs"

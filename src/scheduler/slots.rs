@@ -54,7 +54,11 @@ fn interval_expr(expr: &str) -> bool {
         return m.eq_ignore_ascii_case("hourly");
     }
     let f: Vec<&str> = e.split_whitespace().collect();
-    let time_fields = if f.len() == 6 { &f[..3] } else { &f[..2.min(f.len())] };
+    let time_fields = if f.len() == 6 {
+        &f[..3]
+    } else {
+        &f[..2.min(f.len())]
+    };
     time_fields.iter().any(|x| x.contains('*'))
 }
 
@@ -151,7 +155,10 @@ impl Schedule {
         let mut best: Option<DateTime<Utc>> = None;
         let mut stop: Option<NaiveDateTime> = None;
         for _ in 0..SEARCH_LIMIT {
-            let Ok(m) = self.cron.find_previous_occurrence(&floating(from), inclusive) else {
+            let Ok(m) = self
+                .cron
+                .find_previous_occurrence(&floating(from), inclusive)
+            else {
                 break;
             };
             let m = m.naive_utc();
@@ -201,7 +208,9 @@ impl Schedule {
         let base = w.with_second(0)?.with_nanosecond(0)?;
         (1..=24 * 60).find_map(|k| {
             match self.tz.from_local_datetime(&(base + Duration::minutes(k))) {
-                LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => Some(d.with_timezone(&Utc)),
+                LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => {
+                    Some(d.with_timezone(&Utc))
+                }
                 LocalResult::None => None,
             }
         })

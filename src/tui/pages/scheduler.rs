@@ -79,10 +79,7 @@ impl App {
                 if let Some(why) = deletes {
                     self.overlays.push(Overlay::Confirm(Confirm {
                         title: format!("Run {job} now?"),
-                        lines: vec![
-                            why,
-                            format!("It runs as {}.", self.operator.username),
-                        ],
+                        lines: vec![why, format!("It runs as {}.", self.operator.username)],
                         yes: Confirmed::RunJob { job },
                     }));
                     return Vec::new();
