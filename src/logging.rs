@@ -17,8 +17,8 @@ pub fn init(log_dir: &Path, file_prefix: &str, also_stderr: bool) -> Result<LogG
         .map_err(|e| Error::io(format!("creating {}", log_dir.display()), e))?;
     let appender = tracing_appender::rolling::daily(log_dir, format!("{file_prefix}.log"));
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_from_env("SOMITI_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tokio_cron_scheduler=warn"));
+    let filter =
+        EnvFilter::try_from_env("SOMITI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false);

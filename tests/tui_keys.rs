@@ -676,3 +676,51 @@ fn csv_keys_are_in_the_help_and_viewers_get_the_core_refusal() {
         [Effect::ImportMembers { dry_run: true, .. }]
     ));
 }
+
+#[test]
+fn enter_on_prune_asks_first_and_a_backup_runs_at_once() {
+    use somiti::tui::sched_tasks::SchedEffect;
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('4'));
+    assert_eq!(app.tab, Tab::Scheduler);
+    // daily-backup deletes nothing: Enter runs it
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::Sched(SchedEffect::RunNow { job }) if job == "daily-backup")
+        ),
+        "{fx:?}"
+    );
+    // weekly-prune deletes backups: Enter asks, y runs it, as the operator
+    press(&mut app, key(KeyCode::Down));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::Sched(SchedEffect::RunNow { .. }))),
+        "{fx:?}"
+    );
+    match app.overlays.last() {
+        Some(Overlay::Confirm(c)) => {
+            assert!(c.title.contains("weekly-prune"), "{c:?}");
+            assert!(c.lines.iter().any(|l| l.contains("deletes")), "{c:?}");
+            assert!(
+                c.lines.iter().any(|l| l.contains(&app.operator.username)),
+                "{c:?}"
+            );
+        }
+        other => panic!("no confirmation: {other:?}"),
+    }
+    let fx = press(&mut app, ch('y'));
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::Sched(SchedEffect::RunNow { job }) if job == "weekly-prune")
+        ),
+        "{fx:?}"
+    );
+    // Esc on the question runs nothing
+    app.scheduler.running.clear();
+    press(&mut app, key(KeyCode::Enter));
+    let fx = press(&mut app, key(KeyCode::Esc));
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(app.overlays.is_empty());
+}

@@ -295,7 +295,7 @@ impl Backups {
         } else {
             None
         };
-        let r = async {
+        async {
             // Verify runs beside the restore: the load stops as soon as it fails, and the
             // restore commits only after it passed, so a failing archive changes nothing.
             report(progress, "verifying", 0, 0);
@@ -387,8 +387,7 @@ impl Backups {
                 pre_restore: pre,
             })
         }
-        .await;
-        r
+        .await
     }
 
     /// Verify's verdict into the catalogue (for catalogued archives).

@@ -110,18 +110,29 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             .await?;
             let j = scheduler::find_job(&jobs, &job)?;
             let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
-            let result = engine::run_now(&store, acts, j).await;
-            match result {
-                Ok(msg) => {
-                    if ctx.json {
-                        return ctx.print_json(
-                            &serde_json::json!({ "job": job, "ok": true, "result": msg }),
-                        );
-                    }
-                    outln!("{job}: {msg}")?;
-                }
-                Err(e) => return Err(e),
+            // SIGINT, SIGTERM or SIGHUP cancel the run cleanly (a backup removes its
+            // partial file) instead of leaving it half done.
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let on_signal = cancel.clone();
+            let mut signals = crate::scheduler::signals::Signals::listen()?;
+            let watcher = tokio::spawn(async move {
+                let why = signals.next().await;
+                tracing::info!("{why}: cancelling the run");
+                on_signal.cancel();
+            });
+            let result =
+                engine::run_now(&store, acts, j, &op, scheduler::clock::system(), cancel).await;
+            watcher.abort();
+            let outcome = result?;
+            if ctx.json {
+                return ctx.print_json(&serde_json::json!({
+                    "job": job,
+                    "ok": true,
+                    "skipped": matches!(outcome, scheduler::JobOutcome::Skipped(_)),
+                    "result": outcome.message(),
+                }));
             }
+            outln!("{job}: {}", outcome.message())?;
         }
         SchedulerCmd::Enable { job } | SchedulerCmd::Disable { job }
             if scheduler::find_job(&jobs, &job).is_err() =>
@@ -182,23 +193,36 @@ async fn toggle(
     Ok(())
 }
 
-/// `somiti daemon`: the scheduler without a screen, until SIGTERM or SIGINT.
+/// `somiti daemon`: the scheduler without a screen, until SIGTERM, SIGHUP or SIGINT, each
+/// of which ends it the same clean way (exit 0). It opens only a database that `init`
+/// made, and creates nothing when there is none.
 pub async fn daemon(ctx: &Ctx) -> Result<()> {
+    let mut signals = crate::scheduler::signals::Signals::listen()?;
+    let store = if ctx.demo {
+        ctx.store().await?
+    } else {
+        crate::db::Store::open_existing(&ctx.settings.database_url).await?
+    };
     // Logs go to stderr too, except with `--json` (stderr then holds one JSON error at most).
     let _log = crate::logging::init(&ctx.settings.log_dir, "daemon", !ctx.json)?;
-    let store = ctx.store().await?;
     let jobs = jobs(ctx, &store).await?;
     tracing::info!(database = %store.describe(), jobs = jobs.len(), "somiti daemon starting");
     let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
     let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon).spawn();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::io("listening for SIGTERM", e))?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing the running job, taking no new slots"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing the running job, taking no new slots"),
-    }
-    handle.stop().await?;
-    tracing::info!("somiti daemon stopped");
+    let shutdown = handle.shutdown.clone();
+    let mut task = handle.task;
+    let ended = tokio::select! {
+        why = signals.next() => {
+            tracing::info!("{why}: finishing the running job, taking no new slots");
+            shutdown.cancel();
+            task.await
+        }
+        // the scheduler ended by itself (its database went away at the start)
+        r = &mut task => r,
+    };
+    let r = ended.map_err(|e| Error::Other(format!("scheduler task: {e}")))?;
     store.close().await;
+    r?;
+    tracing::info!("somiti daemon stopped");
     Ok(())
 }

@@ -101,6 +101,82 @@ impl Store {
         }
     }
 
+    /// Open a database that `somiti init` made, and create nothing: a missing SQLite file
+    /// (or directory), a database without Somiti's tables, or one with no operator yet is
+    /// refused with what to do. The daemon opens its database this way, so a unit started
+    /// before `init` does not make an empty ledger and back it up.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        let missing = |at: &str| {
+            Error::Other(format!(
+                "no Somiti database at {at}; run `somiti init` first (as the unit's user)"
+            ))
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            use sqlx::Connection;
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::Config(format!("database URL is not valid: {e}")))?;
+            let label = format!(
+                "{}:{}/{}",
+                opts.get_host(),
+                opts.get_port(),
+                opts.get_database().unwrap_or("")
+            );
+            let mut c = sqlx::PgConnection::connect_with(&opts).await.map_err(|e| {
+                Error::Other(format!(
+                    "cannot connect to PostgreSQL at {label}: {e}; check the URL and that the server runs"
+                ))
+            })?;
+            let has_users: bool = sqlx::query_scalar("SELECT to_regclass('users') IS NOT NULL")
+                .fetch_one(&mut c)
+                .await?;
+            let operators: i64 = if has_users {
+                sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&mut c)
+                    .await?
+            } else {
+                0
+            };
+            let _ = c.close().await;
+            if operators == 0 {
+                return Err(missing(&format!("PostgreSQL {label}")));
+            }
+            return Self::open_postgres(url).await;
+        }
+        let path = Path::new(
+            url.strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url),
+        )
+        .to_path_buf();
+        if !path.is_file() {
+            return Err(missing(&path.display().to_string()));
+        }
+        let probe = path.clone();
+        let operators = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
+            let c = rusqlite::Connection::open_with_flags(
+                &probe,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let tables: i64 = c.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables == 0 {
+                return Ok(0);
+            }
+            c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        })
+        .await
+        .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
+        .unwrap_or(0);
+        if operators == 0 {
+            return Err(missing(&path.display().to_string()));
+        }
+        Self::open_sqlite(&path).await
+    }
+
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()

@@ -1,6 +1,7 @@
 //! What each scheduled action does, through the same core calls as the command line:
-//! backup, prune, verify-latest (with drill) and export-csv. They act as the built-in
-//! `system` operator, and every one of them is audited by the core call it makes.
+//! backup, prune, verify-latest (with drill) and export-csv. Scheduled runs act as the
+//! built-in `system` operator, manual runs as the operator who asked; every one of them is
+//! audited (and permission-checked) by the core call it makes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use crate::backup::{BackupKind, Backups, CreateOptions, Scope, catalogue, no_pro
 use crate::config::{ScheduleAction, Settings};
 use crate::db::Store;
 use crate::error::{Error, Result};
-use crate::scheduler::{Actions, Job, SharedActions};
+use crate::scheduler::{Actions, Job, JobOutcome, SharedActions};
 
 pub struct CoreActions {
     pub store: Store,
@@ -30,7 +31,12 @@ impl CoreActions {
         Backups::new(self.store.clone(), &self.settings)
     }
 
-    async fn backup(&self, job: &Job, cancel: &CancellationToken) -> Result<String> {
+    async fn backup(
+        &self,
+        job: &Job,
+        who: &Operator,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
         let opts = CreateOptions {
             scope: Scope::parse(job.scope.as_deref().unwrap_or("all"))?,
             kind: BackupKind::Scheduled,
@@ -38,7 +44,7 @@ impl CoreActions {
         };
         let e = self
             .backups()
-            .create(&Operator::system(), &opts, &no_progress(), cancel)
+            .create(who, &opts, &no_progress(), cancel)
             .await?;
         Ok(format!(
             "{} ({} rows, {} bytes)",
@@ -48,8 +54,8 @@ impl CoreActions {
         ))
     }
 
-    async fn prune(&self) -> Result<String> {
-        let r = self.backups().prune(&Operator::system(), false).await?;
+    async fn prune(&self, who: &Operator) -> Result<String> {
+        let r = self.backups().prune(who, false).await?;
         Ok(format!(
             "removed {}, kept {}",
             r.removed,
@@ -57,24 +63,26 @@ impl CoreActions {
         ))
     }
 
-    async fn verify_latest(&self, job: &Job, cancel: &CancellationToken) -> Result<String> {
+    /// Nothing to verify yet (no completed backup) is not a failure: the run is skipped.
+    async fn verify_latest(
+        &self,
+        job: &Job,
+        who: &Operator,
+        cancel: &CancellationToken,
+    ) -> Result<JobOutcome> {
         let b = self.backups();
         catalogue::startup(&b).await?;
-        let newest = catalogue::all(&self.store)
+        let Some(newest) = catalogue::all(&self.store)
             .await?
             .into_iter()
             .filter(|e| e.status == "completed")
             .max_by_key(|e| e.created_at)
-            .ok_or_else(|| Error::NotFound("no completed backup to verify yet".into()))?;
-        b.verify(
-            &Operator::system(),
-            &newest.id,
-            job.drill,
-            &no_progress(),
-            cancel,
-        )
-        .await?;
-        Ok(format!(
+        else {
+            return Ok(JobOutcome::Skipped(NO_BACKUP_YET.into()));
+        };
+        b.verify(who, &newest.id, job.drill, &no_progress(), cancel)
+            .await?;
+        Ok(JobOutcome::Ran(format!(
             "{} verified{}",
             newest.file,
             if job.drill {
@@ -82,7 +90,7 @@ impl CoreActions {
             } else {
                 ""
             }
-        ))
+        )))
     }
 }
 
@@ -91,7 +99,12 @@ impl CoreActions {
     /// `<export dir>/scheduled`, then the oldest runs beyond `export.keep` are removed.
     async fn export_csv(&self) -> Result<String> {
         let root = self.settings.export_dir.join("scheduled");
-        let run = root.join(chrono::Utc::now().format("%Y-%m-%d_%H-%M-%S").to_string());
+        // milliseconds: two runs in one second get folders of their own
+        let run = root.join(
+            chrono::Utc::now()
+                .format("%Y-%m-%d_%H-%M-%S%.3f")
+                .to_string(),
+        );
         for d in [&self.settings.export_dir, &root, &run] {
             std::fs::create_dir_all(d)
                 .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
@@ -128,15 +141,30 @@ pub fn prune_export_runs(root: &Path, keep: u32) -> Result<usize> {
     Ok(excess)
 }
 
+/// Why a drill or verify of the newest backup had nothing to do.
+pub const NO_BACKUP_YET: &str = "no backup yet";
+
 impl Actions for CoreActions {
-    fn run<'a>(&'a self, job: &'a Job, cancel: CancellationToken) -> BoxFuture<'a, Result<String>> {
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        who: &'a Operator,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<JobOutcome>> {
         Box::pin(async move {
             match job.action {
-                ScheduleAction::Backup => self.backup(job, &cancel).await,
-                ScheduleAction::Prune => self.prune().await,
-                ScheduleAction::VerifyLatest => self.verify_latest(job, &cancel).await,
-                ScheduleAction::ExportCsv => self.export_csv().await,
+                ScheduleAction::Backup => self.backup(job, who, &cancel).await.map(JobOutcome::Ran),
+                ScheduleAction::Prune => self.prune(who).await.map(JobOutcome::Ran),
+                ScheduleAction::VerifyLatest => self.verify_latest(job, who, &cancel).await,
+                ScheduleAction::ExportCsv => self.export_csv().await.map(JobOutcome::Ran),
             }
         })
+    }
+
+    /// A backup cancelled at shutdown removes its own partial file; this also clears what
+    /// a killed one left (`.partial` files, `in_progress` entries) when no other process
+    /// holds the backup lock.
+    fn after_stop(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { catalogue::startup(&self.backups()).await.map(|_| ()) })
     }
 }

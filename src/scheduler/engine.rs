@@ -1,31 +1,57 @@
-//! The scheduler loop. Every second (a tokio-cron-scheduler job is the clock) it looks at
-//! each job's next slot, computed in the job's own timezone; a due slot is claimed in the
-//! database and run in its own task, so a slow or panicking job never stops the loop.
+//! The scheduler loop and its queue. The loop sleeps on the scheduler's clock until the
+//! next slot of any job (or the next heartbeat), then puts the due slots in a queue; one
+//! worker runs the queue one job after another, in dependency order (backups, prune,
+//! drills and verifies, exports), so no job of a scheduler ever finds the backup lock held
+//! by another job of the same scheduler. A lock held by another process is waited for
+//! (bounded) instead of failing. Each run is claimed in the database first (exactly once
+//! across processes), beats while it runs, and is contained in its own task, so a slow or
+//! panicking job never stops the loop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Operator;
 use crate::db::Store;
 use crate::error::{Error, Result};
-use crate::scheduler::runs::{self, Trigger};
-use crate::scheduler::{Job, RunnerKind, SharedActions, runner_id};
+use crate::scheduler::clock::{self, SharedClock};
+use crate::scheduler::runs::{self, Claim, JobOutcome, Trigger};
+use crate::scheduler::{Job, RunnerKind, SharedActions, in_dependency_order, runner_id};
 
-/// How often a live scheduler says so; three missed beats and it counts as gone.
+/// How often a live scheduler, and whoever runs a job, says so; three missed beats and it
+/// counts as gone.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How long a scheduled job waits for the backup lock held by another process before it
+/// gives up and fails.
+pub const BUSY_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// How often a job waiting for the lock tries again.
+const BUSY_RETRY: Duration = Duration::from_secs(5);
 
 pub fn stale_before(now: DateTime<Utc>) -> DateTime<Utc> {
     now - chrono::Duration::from_std(HEARTBEAT * 3).unwrap_or_default()
 }
 
-/// What the loop tells whoever watches it (the console redraws on these).
+fn chrono_of(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// What the loop tells whoever watches it (the console redraws on some of these; tests
+/// wait for them instead of sleeping).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchedulerEvent {
+    /// A slot was put in this scheduler's queue.
+    Queued {
+        job: String,
+        slot: DateTime<Utc>,
+        trigger: Trigger,
+    },
     Started {
         job: String,
         slot: DateTime<Utc>,
@@ -33,18 +59,58 @@ pub enum SchedulerEvent {
     },
     Finished {
         job: String,
+        slot: DateTime<Utc>,
         ok: bool,
         message: String,
     },
+    /// Recorded as skipped: the previous run was still going, or there was nothing to do.
     Skipped {
         job: String,
         slot: DateTime<Utc>,
         reason: String,
     },
+    /// Another console or daemon had this slot first.
+    Passed { job: String, slot: DateTime<Utc> },
+    /// The loop sleeps until this instant (the next slot or heartbeat).
+    Waiting { until: DateTime<Utc> },
+}
+
+/// A manual run asked of a running scheduler: it joins the queue like any slot.
+struct Request {
+    job: String,
+    who: Operator,
+    reply: oneshot::Sender<Result<JobOutcome>>,
+}
+
+/// Where a console sends "run this job now" so that it runs in its scheduler's queue,
+/// after whatever that scheduler is doing, never beside it.
+#[derive(Clone)]
+pub struct JobQueue {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl JobQueue {
+    /// Run `job` now for `who`, after the jobs ahead of it in the queue.
+    pub async fn run_now(&self, job: &str, who: &Operator) -> Result<JobOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request {
+                job: job.to_string(),
+                who: who.clone(),
+                reply,
+            })
+            .map_err(|_| Error::Other("the scheduler has stopped".into()))?;
+        answer.await.map_err(|_| {
+            Error::Other(format!(
+                "the scheduler stopped before {job} could run; run it again"
+            ))
+        })?
+    }
 }
 
 pub struct Scheduler {
     store: Store,
+    /// In dependency order.
     jobs: Vec<Job>,
     actions: SharedActions,
     kind: RunnerKind,
@@ -52,23 +118,53 @@ pub struct Scheduler {
     host: String,
     pid: i64,
     events: Option<mpsc::UnboundedSender<SchedulerEvent>>,
-    /// How long a running job may take to finish after shutdown before it is cancelled.
+    /// How long a running job may take to finish after shutdown before it is cancelled
+    /// (real time: it is the process's stop deadline).
     grace: Duration,
+    busy_wait: Duration,
+    clock: SharedClock,
+    requests_tx: mpsc::UnboundedSender<Request>,
+    requests: mpsc::UnboundedReceiver<Request>,
 }
 
-/// A running scheduler: stop it and wait for it.
+/// A running scheduler: ask it to run a job, stop it and wait for it.
 pub struct SchedulerHandle {
     pub shutdown: CancellationToken,
     pub task: JoinHandle<Result<()>>,
+    queue: JobQueue,
 }
 
 impl SchedulerHandle {
+    pub fn queue(&self) -> JobQueue {
+        self.queue.clone()
+    }
+
     pub async fn stop(self) -> Result<()> {
         self.shutdown.cancel();
         self.task
             .await
             .map_err(|e| Error::Other(format!("scheduler task: {e}")))?
     }
+}
+
+/// What running one claimed job needs; shared by the queue's worker and `run_now`.
+struct Runner {
+    store: Store,
+    actions: SharedActions,
+    runner: String,
+    clock: SharedClock,
+    events: Option<mpsc::UnboundedSender<SchedulerEvent>>,
+    busy_wait: Duration,
+    /// Jobs queued or running in this scheduler.
+    pending: Mutex<HashSet<String>>,
+}
+
+struct Queued {
+    job: Job,
+    slot: DateTime<Utc>,
+    trigger: Trigger,
+    who: Operator,
+    reply: Option<oneshot::Sender<Result<JobOutcome>>>,
 }
 
 impl Scheduler {
@@ -79,9 +175,10 @@ impl Scheduler {
         kind: RunnerKind,
     ) -> Scheduler {
         let (runner, host, pid) = runner_id();
+        let (requests_tx, requests) = mpsc::unbounded_channel();
         Scheduler {
             store,
-            jobs,
+            jobs: in_dependency_order(jobs),
             actions,
             kind,
             runner,
@@ -89,6 +186,10 @@ impl Scheduler {
             pid,
             events: None,
             grace: Duration::from_secs(60),
+            busy_wait: BUSY_WAIT,
+            clock: clock::system(),
+            requests_tx,
+            requests,
         }
     }
 
@@ -108,227 +209,503 @@ impl Scheduler {
         self
     }
 
-    pub fn spawn(self) -> SchedulerHandle {
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move { self.run(token).await });
-        SchedulerHandle { shutdown, task }
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
-    fn emit(&self, e: SchedulerEvent) {
-        if let Some(tx) = &self.events {
-            let _ = tx.send(e);
+    pub fn with_busy_wait(mut self, wait: Duration) -> Self {
+        self.busy_wait = wait;
+        self
+    }
+
+    /// The jobs in the order catch-up runs them.
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    pub fn queue(&self) -> JobQueue {
+        JobQueue {
+            tx: self.requests_tx.clone(),
         }
     }
 
-    /// Run until `shutdown`; then take no new slot, let running jobs finish (or cancel them
-    /// after the grace period), and leave.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+    pub fn spawn(self) -> SchedulerHandle {
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let queue = self.queue();
+        let task = tokio::spawn(async move { self.run(token).await });
+        SchedulerHandle {
+            shutdown,
+            task,
+            queue,
+        }
+    }
+
+    /// Run until `shutdown`; then take no new slot, let the running job finish (or cancel
+    /// it after the grace period), tidy what a cancelled job left, and sign off.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
+        let now = self.clock.now();
         runs::register(
             &self.store,
             &self.runner,
             self.kind.as_str(),
             &self.host,
             self.pid,
+            now,
         )
         .await?;
-        runs::fail_orphans(&self.store, stale_before(Utc::now())).await?;
-
-        // The clock: tokio-cron-scheduler fires every second; slot times are ours.
-        let (tick_tx, mut tick_rx) = mpsc::channel::<()>(4);
-        let mut clock = tokio_cron_scheduler::JobScheduler::new()
-            .await
-            .map_err(|e| Error::Other(format!("starting the scheduler clock: {e}")))?;
-        let tick_job = tokio_cron_scheduler::Job::new_async("* * * * * *", move |_id, _l| {
-            let tx = tick_tx.clone();
-            Box::pin(async move {
-                let _ = tx.try_send(());
-            })
-        })
-        .map_err(|e| Error::Other(format!("scheduler clock job: {e}")))?;
-        clock
-            .add(tick_job)
-            .await
-            .map_err(|e| Error::Other(format!("scheduler clock job: {e}")))?;
-        clock
-            .start()
-            .await
-            .map_err(|e| Error::Other(format!("starting the scheduler clock: {e}")))?;
-
+        let runner = Arc::new(Runner {
+            store: self.store.clone(),
+            actions: self.actions.clone(),
+            runner: self.runner.clone(),
+            clock: self.clock.clone(),
+            events: self.events.clone(),
+            busy_wait: self.busy_wait,
+            pending: Mutex::default(),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stopping = CancellationToken::new();
         let work_cancel = CancellationToken::new();
-        let running: Arc<Mutex<HashSet<String>>> = Arc::default();
-        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-        let now = Utc::now();
-        let mut next: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
+        let mut worker = tokio::spawn(work(
+            runner.clone(),
+            rx,
+            stopping.clone(),
+            work_cancel.clone(),
+        ));
+
+        let result = self.schedule(&runner, &tx, &shutdown).await;
+
+        // No new slots; the job that runs gets the grace period, then is cancelled (a
+        // cancelled backup removes its partial file and is recorded as failed).
+        stopping.cancel();
+        drop(tx);
+        tokio::select! {
+            _ = &mut worker => {}
+            _ = tokio::time::sleep(self.grace) => {
+                work_cancel.cancel();
+                let _ = (&mut worker).await;
+            }
+        }
+        if let Err(e) = self.actions.after_stop().await {
+            tracing::warn!("tidying after the scheduler stopped: {e}");
+        }
+        let now = self.clock.now();
+        runs::fail_left_by(&self.store, &self.runner, now).await?;
+        runs::unregister(&self.store, &self.runner).await?;
+        result
+    }
+
+    async fn schedule(
+        &mut self,
+        runner: &Arc<Runner>,
+        tx: &mpsc::UnboundedSender<Queued>,
+        shutdown: &CancellationToken,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        runs::reap_dead(&self.store, stale_before(now), now).await?;
+        let names: Vec<&str> = self.jobs.iter().map(|j| j.name.as_str()).collect();
+        let seen = runs::first_seen(&self.store, &names, now).await?;
 
         // Catch-up: the latest slot of each job that nobody ran (machine off, no daemon)
-        // runs once now, not once per missed slot.
+        // runs once now, in dependency order, and only if it came after the job was first
+        // known to this database.
+        let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(self.jobs.len());
         for job in &self.jobs {
             if let Some(slot) = job.schedule.latest_at_or_before(now)
-                && self.is_enabled(job).await?
+                && seen.get(&job.name).is_some_and(|first| slot >= *first)
+                && is_enabled(&self.store, job).await?
                 && !runs::exists(&self.store, &job.name, slot).await?
             {
-                self.fire(
-                    job,
-                    slot,
-                    Trigger::CatchUp,
-                    &running,
-                    &work_cancel,
-                    &mut tasks,
-                )
-                .await?;
+                runner
+                    .enqueue(tx, job, slot, Trigger::CatchUp, Operator::system(), None)
+                    .await;
             }
-            next.insert(job.name.clone(), job.schedule.next_after(now));
+            next.push(job.schedule.next_after(now));
         }
 
-        let mut last_beat = tokio::time::Instant::now();
+        let mut next_beat = now + chrono_of(HEARTBEAT);
+        let mut told: Option<DateTime<Utc>> = None;
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                t = tick_rx.recv() => if t.is_none() { break },
+            let wake = next
+                .iter()
+                .flatten()
+                .copied()
+                .fold(next_beat, DateTime::min);
+            if told != Some(wake) {
+                runner.emit(SchedulerEvent::Waiting { until: wake });
+                told = Some(wake);
             }
-            let now = Utc::now();
-            for job in &self.jobs {
-                let Some(Some(slot)) = next.get(&job.name).copied() else {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(()),
+                Some(req) = self.requests.recv() => {
+                    runner.request(tx, &self.jobs, req).await;
                     continue;
-                };
+                }
+                _ = self.clock.sleep_until(wake) => {}
+            }
+            let now = self.clock.now();
+            for (i, job) in self.jobs.iter().enumerate() {
+                let Some(slot) = next[i] else { continue };
                 if slot > now {
                     continue;
                 }
                 // Only the newest due slot runs; one that passed while the process was
                 // stalled is not run twice.
-                let mut due = slot;
-                while let Some(n) = job.schedule.next_after(due) {
-                    if n > now {
-                        next.insert(job.name.clone(), Some(n));
-                        break;
+                let due = job
+                    .schedule
+                    .latest_at_or_before(now)
+                    .unwrap_or(slot)
+                    .max(slot);
+                next[i] = job.schedule.next_after(now);
+                match is_enabled(&self.store, job).await {
+                    Ok(true) => {
+                        runner
+                            .enqueue(tx, job, due, Trigger::Scheduled, Operator::system(), None)
+                            .await
                     }
-                    due = n;
-                }
-                if self.is_enabled(job).await? {
-                    self.fire(
-                        job,
-                        due,
-                        Trigger::Scheduled,
-                        &running,
-                        &work_cancel,
-                        &mut tasks,
-                    )
-                    .await?;
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(job = %job.name, "reading whether it is on: {e}"),
                 }
             }
-            tasks.retain(|t| !t.is_finished());
-            if last_beat.elapsed() >= HEARTBEAT {
-                runs::heartbeat(&self.store, &self.runner).await?;
-                runs::fail_orphans(&self.store, stale_before(now)).await?;
-                last_beat = tokio::time::Instant::now();
+            if now >= next_beat {
+                if let Err(e) = runs::heartbeat(&self.store, &self.runner, now).await {
+                    tracing::warn!("scheduler heartbeat: {e}");
+                }
+                if let Err(e) = runs::reap_dead(&self.store, stale_before(now), now).await {
+                    tracing::warn!("looking for runs of stopped processes: {e}");
+                }
+                next_beat = now + chrono_of(HEARTBEAT);
             }
         }
+    }
+}
 
-        let _ = clock.shutdown().await;
-        // Shutdown: no new slots. Give running jobs the grace period, then cancel them;
-        // a cancelled backup removes its partial file and is recorded as failed.
-        let all = futures::future::join_all(tasks);
-        tokio::pin!(all);
-        tokio::select! {
-            _ = &mut all => {}
-            _ = tokio::time::sleep(self.grace) => {
-                work_cancel.cancel();
-                all.await;
-            }
+async fn is_enabled(store: &Store, job: &Job) -> Result<bool> {
+    Ok(runs::enabled_override(store, &job.name)
+        .await?
+        .unwrap_or(job.enabled))
+}
+
+/// The queue's one worker: one job at a time, in the order queued.
+async fn work(
+    runner: Arc<Runner>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    stopping: CancellationToken,
+    cancel: CancellationToken,
+) {
+    loop {
+        let q = tokio::select! {
+            biased;
+            _ = stopping.cancelled() => break,
+            q = rx.recv() => match q {
+                Some(q) => q,
+                None => break,
+            },
+        };
+        let r = runner.execute(&q, &cancel, &stopping).await;
+        if let Some(reply) = q.reply {
+            let _ = reply.send(r);
         }
-        runs::unregister(&self.store, &self.runner).await?;
-        Ok(())
+    }
+}
+
+impl Runner {
+    fn emit(&self, e: SchedulerEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
     }
 
-    async fn is_enabled(&self, job: &Job) -> Result<bool> {
-        Ok(runs::enabled_override(&self.store, &job.name)
-            .await?
-            .unwrap_or(job.enabled))
+    /// A manual run asked of this scheduler: queued like a slot, slot = now.
+    async fn request(&self, tx: &mpsc::UnboundedSender<Queued>, jobs: &[Job], req: Request) {
+        let job = match crate::scheduler::find_job(jobs, &req.job) {
+            Ok(j) => j.clone(),
+            Err(e) => {
+                let _ = req.reply.send(Err(e));
+                return;
+            }
+        };
+        let slot = self.clock.now().trunc_subsecs(3);
+        self.enqueue(tx, &job, slot, Trigger::Manual, req.who, Some(req.reply))
+            .await;
     }
 
-    async fn fire(
+    /// Queue a slot, unless the job is already queued or running here: then a scheduled
+    /// slot is recorded as skipped and a manual one refused as busy.
+    async fn enqueue(
         &self,
+        tx: &mpsc::UnboundedSender<Queued>,
         job: &Job,
         slot: DateTime<Utc>,
         trigger: Trigger,
-        running: &Arc<Mutex<HashSet<String>>>,
-        cancel: &CancellationToken,
-        tasks: &mut Vec<JoinHandle<()>>,
-    ) -> Result<()> {
-        let busy_here = running
+        who: Operator,
+        reply: Option<oneshot::Sender<Result<JobOutcome>>>,
+    ) {
+        let fresh = self
+            .pending
             .lock()
-            .map(|r| r.contains(&job.name))
+            .map(|mut p| p.insert(job.name.clone()))
             .unwrap_or(false);
-        let busy_elsewhere = runs::running(&self.store, &job.name).await?;
-        if busy_here || busy_elsewhere.is_some() {
-            let since = busy_elsewhere
-                .map(|r| {
-                    format!(
-                        " (started {} by {})",
-                        r.started_at.format("%H:%M:%S"),
-                        r.runner
-                    )
-                })
-                .unwrap_or_default();
-            let reason = format!("the previous run of {} was still running{since}", job.name);
-            if runs::record_skipped(&self.store, &job.name, slot, &self.runner, &reason).await? {
-                tracing::info!(job = %job.name, %slot, "skipped: {reason}");
-                self.emit(SchedulerEvent::Skipped {
-                    job: job.name.clone(),
-                    slot,
-                    reason,
-                });
+        if !fresh {
+            match reply {
+                Some(r) => {
+                    let _ = r.send(Err(Error::Busy(format!(
+                        "{} is already queued or running in this scheduler",
+                        job.name
+                    ))));
+                }
+                None => {
+                    let reason = format!("the previous run of {} was still running", job.name);
+                    if let Some(e) = self.skip(job, slot, trigger, &who, &reason).await {
+                        self.emit(e);
+                    }
+                }
             }
-            return Ok(());
+            return;
         }
-        let Some(id) = runs::claim(&self.store, &job.name, slot, trigger, &self.runner).await?
-        else {
-            // another console or daemon has this slot
-            return Ok(());
-        };
-        tracing::info!(job = %job.name, %slot, trigger = trigger.as_str(), "running");
-        self.emit(SchedulerEvent::Started {
+        self.emit(SchedulerEvent::Queued {
             job: job.name.clone(),
             slot,
             trigger,
         });
-        if let Ok(mut r) = running.lock() {
-            r.insert(job.name.clone());
+        let q = Queued {
+            job: job.clone(),
+            slot,
+            trigger,
+            who,
+            reply,
+        };
+        if let Err(mpsc::error::SendError(q)) = tx.send(q) {
+            if let Ok(mut p) = self.pending.lock() {
+                p.remove(&q.job.name);
+            }
+            if let Some(r) = q.reply {
+                let _ = r.send(Err(Error::Other("the scheduler is stopping".into())));
+            }
         }
-        let (store, actions, job, running, cancel, events) = (
-            self.store.clone(),
-            self.actions.clone(),
-            job.clone(),
-            running.clone(),
-            cancel.clone(),
-            self.events.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let outcome = run_contained(actions, job.clone(), cancel).await;
-            if let Err(e) = runs::finish(&store, id, &outcome).await {
-                tracing::error!(job = %job.name, "recording the result failed: {e}");
-            }
-            match &outcome {
-                Ok(r) => tracing::info!(job = %job.name, "ok: {r}"),
-                Err(e) => tracing::warn!(job = %job.name, "failed: {e}"),
-            }
-            if let Ok(mut r) = running.lock() {
-                r.remove(&job.name);
-            }
-            if let Some(tx) = events {
-                let (ok, message) = match outcome {
-                    Ok(m) => (true, m),
-                    Err(m) => (false, m),
-                };
-                let _ = tx.send(SchedulerEvent::Finished {
+    }
+
+    /// Record a slot as skipped; the event says whether this scheduler recorded it or
+    /// another process had the slot already.
+    async fn skip(
+        &self,
+        job: &Job,
+        slot: DateTime<Utc>,
+        trigger: Trigger,
+        who: &Operator,
+        why: &str,
+    ) -> Option<SchedulerEvent> {
+        let claim = Claim {
+            job: &job.name,
+            slot,
+            trigger,
+            runner: &self.runner,
+            requested_by: &who.username,
+        };
+        match runs::record_skipped(&self.store, &claim, why, self.clock.now()).await {
+            Ok(true) => {
+                tracing::info!(job = %job.name, %slot, "skipped: {why}");
+                Some(SchedulerEvent::Skipped {
                     job: job.name.clone(),
-                    ok,
-                    message,
-                });
+                    slot,
+                    reason: why.to_string(),
+                })
             }
-        }));
-        Ok(())
+            Ok(false) => Some(SchedulerEvent::Passed {
+                job: job.name.clone(),
+                slot,
+            }),
+            Err(e) => {
+                tracing::warn!(job = %job.name, "recording a skipped slot failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// Run one queued slot; the job stops counting as pending here before its last event
+    /// goes out, so whoever reacts to that event finds the job free.
+    async fn execute(
+        &self,
+        q: &Queued,
+        cancel: &CancellationToken,
+        stopping: &CancellationToken,
+    ) -> Result<JobOutcome> {
+        let (r, last) = self.execute_inner(q, cancel, stopping).await;
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&q.job.name);
+        }
+        if let Some(e) = last {
+            self.emit(e);
+        }
+        r
+    }
+
+    /// Claim and run one slot. Runs of stopped processes are failed first, so only a live
+    /// run makes the job busy.
+    async fn execute_inner(
+        &self,
+        q: &Queued,
+        cancel: &CancellationToken,
+        stopping: &CancellationToken,
+    ) -> (Result<JobOutcome>, Option<SchedulerEvent>) {
+        let now = self.clock.now();
+        if let Err(e) = runs::reap_dead(&self.store, stale_before(now), now).await {
+            return (Err(e), None);
+        }
+        let name = q.job.name.as_str();
+        let running = match runs::running(&self.store, name).await {
+            Ok(r) => r,
+            Err(e) => return (Err(e), None),
+        };
+        if let Some(r) = running {
+            let since = r.started_at.format("%Y-%m-%d %H:%M:%S UTC");
+            if q.trigger == Trigger::Manual {
+                return (
+                    Err(Error::Busy(format!(
+                        "{name} is running since {since} ({})",
+                        r.runner
+                    ))),
+                    None,
+                );
+            }
+            let reason = format!(
+                "the previous run of {name} was still running (started {since} by {})",
+                r.runner
+            );
+            let e = self.skip(&q.job, q.slot, q.trigger, &q.who, &reason).await;
+            return (Ok(JobOutcome::Skipped(reason)), e);
+        }
+        let claim = Claim {
+            job: name,
+            slot: q.slot,
+            trigger: q.trigger,
+            runner: &self.runner,
+            requested_by: &q.who.username,
+        };
+        let id = match runs::claim(&self.store, &claim, now).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return (
+                    Err(Error::Busy(format!(
+                        "{name} was just started by another process"
+                    ))),
+                    Some(SchedulerEvent::Passed {
+                        job: name.to_string(),
+                        slot: q.slot,
+                    }),
+                );
+            }
+            Err(e) => return (Err(e), None),
+        };
+        tracing::info!(job = %name, slot = %q.slot, trigger = q.trigger.as_str(), "running");
+        self.emit(SchedulerEvent::Started {
+            job: name.to_string(),
+            slot: q.slot,
+            trigger: q.trigger,
+        });
+        let beats = tokio::spawn(beat_run(self.store.clone(), self.clock.clone(), id));
+        let outcome = self.run_waiting(id, q, cancel, stopping).await;
+        beats.abort();
+        if let Err(e) = runs::finish(&self.store, id, &outcome, self.clock.now()).await {
+            tracing::error!(job = %name, "recording the result failed: {e}");
+        }
+        let last = match &outcome {
+            Ok(JobOutcome::Skipped(why)) => {
+                tracing::info!(job = %name, "skipped: {why}");
+                SchedulerEvent::Skipped {
+                    job: name.to_string(),
+                    slot: q.slot,
+                    reason: why.clone(),
+                }
+            }
+            Ok(JobOutcome::Ran(m)) => {
+                tracing::info!(job = %name, "ok: {m}");
+                SchedulerEvent::Finished {
+                    job: name.to_string(),
+                    slot: q.slot,
+                    ok: true,
+                    message: m.clone(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = %name, "failed: {e}");
+                SchedulerEvent::Finished {
+                    job: name.to_string(),
+                    slot: q.slot,
+                    ok: false,
+                    message: e.clone(),
+                }
+            }
+        };
+        (outcome.map_err(Error::Other), Some(last))
+    }
+
+    /// Run the action; a scheduled run that finds the lock held by another process waits
+    /// for it (up to `busy_wait`), saying so in its row, instead of failing at once.
+    async fn run_waiting(
+        &self,
+        id: i64,
+        q: &Queued,
+        cancel: &CancellationToken,
+        stopping: &CancellationToken,
+    ) -> std::result::Result<JobOutcome, String> {
+        let deadline = self.clock.now() + chrono_of(self.busy_wait);
+        loop {
+            match run_contained(
+                self.actions.clone(),
+                q.job.clone(),
+                q.who.clone(),
+                cancel.clone(),
+            )
+            .await
+            {
+                Err(Error::Busy(who))
+                    if q.trigger != Trigger::Manual && self.clock.now() < deadline =>
+                {
+                    // the next try's time first: the note says the wait has begun
+                    let until = (self.clock.now() + chrono_of(BUSY_RETRY)).min(deadline);
+                    let note = format!("waiting for the lock: {who}");
+                    tracing::info!(job = %q.job.name, "{note}");
+                    let _ = runs::beat(&self.store, id, Some(&note), self.clock.now()).await;
+                    let wait = async {
+                        while self.clock.now() < until {
+                            self.clock.sleep_until(until).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Err(Error::Cancelled.to_string()),
+                        _ = stopping.cancelled() => return Err(format!(
+                            "cancelled: the scheduler stopped while waiting for the lock ({who})"
+                        )),
+                        _ = wait => {}
+                    }
+                    let _ = runs::beat(&self.store, id, Some(""), self.clock.now()).await;
+                }
+                Err(Error::Busy(who)) if q.trigger != Trigger::Manual => {
+                    return Err(format!(
+                        "busy: {who} (waited {} min for it)",
+                        self.busy_wait.as_secs() / 60
+                    ));
+                }
+                Ok(o) => return Ok(o),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Beat a claimed run's row every `HEARTBEAT` until aborted.
+async fn beat_run(store: Store, clock: SharedClock, id: i64) {
+    loop {
+        let until = clock.now() + chrono_of(HEARTBEAT);
+        while clock.now() < until {
+            clock.sleep_until(until).await;
+        }
+        if let Err(e) = runs::beat(&store, id, None, clock.now()).await {
+            tracing::warn!("beating run {id}: {e}");
+        }
     }
 }
 
@@ -336,12 +713,12 @@ impl Scheduler {
 async fn run_contained(
     actions: SharedActions,
     job: Job,
+    who: Operator,
     cancel: CancellationToken,
-) -> std::result::Result<String, String> {
-    let handle = tokio::spawn(async move { actions.run(&job, cancel).await });
+) -> Result<JobOutcome> {
+    let handle = tokio::spawn(async move { actions.run(&job, &who, cancel).await });
     match handle.await {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(r) => r,
         Err(e) if e.is_panic() => {
             let p = e.into_panic();
             let msg = p
@@ -349,28 +726,41 @@ async fn run_contained(
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("the job panicked: {msg}"))
+            Err(Error::Other(format!("the job panicked: {msg}")))
         }
-        Err(e) => Err(format!("the job was stopped: {e}")),
+        Err(e) => Err(Error::Other(format!("the job was stopped: {e}"))),
     }
 }
 
-/// `somiti scheduler run JOB`: run now through the same claim path, recorded as manual.
-pub async fn run_now(store: &Store, actions: SharedActions, job: &Job) -> Result<String> {
-    if let Some(r) = runs::running(store, &job.name).await? {
-        return Err(Error::Busy(format!(
-            "{} is running since {} ({})",
-            job.name,
-            r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            r.runner
-        )));
-    }
+/// `somiti scheduler run JOB` (and a console that does not host the scheduler): run now,
+/// as `who`, through the same claim path, recorded as manual. Runs of processes that
+/// stopped are failed first, so a dead process never makes the job busy.
+pub async fn run_now(
+    store: &Store,
+    actions: SharedActions,
+    job: &Job,
+    who: &Operator,
+    clock: SharedClock,
+    cancel: CancellationToken,
+) -> Result<JobOutcome> {
     let (runner, _, _) = runner_id();
-    let slot = Utc::now().trunc_subsecs(3);
-    let id = runs::claim(store, &job.name, slot, Trigger::Manual, &runner)
-        .await?
-        .ok_or_else(|| Error::Busy(format!("{} was just started by another process", job.name)))?;
-    let outcome = run_contained(actions, job.clone(), CancellationToken::new()).await;
-    runs::finish(store, id, &outcome).await?;
-    outcome.map_err(Error::Other)
+    let now = clock.now();
+    runs::first_seen(store, &[job.name.as_str()], now).await?;
+    let one = Runner {
+        store: store.clone(),
+        actions,
+        runner,
+        clock,
+        events: None,
+        busy_wait: Duration::ZERO,
+        pending: Mutex::default(),
+    };
+    let q = Queued {
+        job: job.clone(),
+        slot: now.trunc_subsecs(3),
+        trigger: Trigger::Manual,
+        who: who.clone(),
+        reply: None,
+    };
+    one.execute(&q, &cancel, &CancellationToken::new()).await
 }

@@ -1,10 +1,15 @@
 //! The scheduler (DESIGN §6): jobs from the config, slots computed in the job's real
-//! timezone, exactly-once claims in `scheduler_runs`, catch-up at start, no overlap, status
-//! for every face, and the loop that runs in the console and in `somiti daemon`.
+//! timezone (the daylight-saving rules are in `slots`), exactly-once claims in
+//! `scheduler_runs`, catch-up at start in dependency order and only for slots after a job
+//! was first known, one job at a time per scheduler, heartbeats that let anyone fail the
+//! runs of a process that stopped, no overlap, status for every face, and the loop that
+//! runs in the console and in `somiti daemon`. Time comes from a `clock::Clock` value.
 
 pub mod actions;
+pub mod clock;
 pub mod engine;
 pub mod runs;
+pub mod signals;
 pub mod slots;
 pub mod status;
 
@@ -14,11 +19,13 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Operator;
 use crate::config::{Config, ScheduleAction};
 use crate::db::Store;
 use crate::error::{Error, Result};
 
-pub use engine::{Scheduler, SchedulerHandle};
+pub use engine::{JobQueue, Scheduler, SchedulerHandle};
+pub use runs::JobOutcome;
 pub use slots::Schedule;
 
 pub const DEFAULT_TIMEZONE: &str = "Asia/Dhaka";
@@ -36,6 +43,28 @@ pub struct Job {
 }
 
 impl Job {
+    /// Where the job comes in catch-up and in a queue of jobs due at once: backups first
+    /// (a drill wants the newest backup), then prune, then drills and verifies, then exports.
+    pub fn rank(&self) -> u8 {
+        match self.action {
+            ScheduleAction::Backup => 0,
+            ScheduleAction::Prune => 1,
+            ScheduleAction::VerifyLatest => 2,
+            ScheduleAction::ExportCsv => 3,
+        }
+    }
+
+    /// What a person should read before running the job by hand, for jobs that delete
+    /// (prune removes backups that the retention policy no longer keeps).
+    pub fn deletes(&self) -> Option<&'static str> {
+        match self.action {
+            ScheduleAction::Prune => Some(
+                "Prune deletes the scheduled backups that the retention policy no longer keeps.",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn action_name(&self) -> &'static str {
         match self.action {
             ScheduleAction::Backup => "backup",
@@ -76,6 +105,12 @@ pub async fn default_timezone(store: &Store) -> Result<String> {
     })
 }
 
+/// The jobs sorted by `Job::rank`, keeping the config's order within a rank.
+pub fn in_dependency_order(mut jobs: Vec<Job>) -> Vec<Job> {
+    jobs.sort_by_key(Job::rank);
+    jobs
+}
+
 pub fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job> {
     jobs.iter().find(|j| j.name == name).ok_or_else(|| {
         Error::NotFound(format!(
@@ -88,9 +123,21 @@ pub fn find_job<'a>(jobs: &'a [Job], name: &str) -> Result<&'a Job> {
     })
 }
 
-/// What a job does when it runs: returns a one-line result, or an error.
+/// What a job does when it runs, acting as `who` (`system` for scheduled runs, the
+/// operator for manual ones): a one-line result, "nothing to do yet", or an error.
 pub trait Actions: Send + Sync + 'static {
-    fn run<'a>(&'a self, job: &'a Job, cancel: CancellationToken) -> BoxFuture<'a, Result<String>>;
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        who: &'a Operator,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<JobOutcome>>;
+
+    /// After the scheduler stopped (its running job finished or was cancelled): tidy what
+    /// a cancelled job may have left behind.
+    fn after_stop(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 pub type SharedActions = Arc<dyn Actions>;
@@ -123,12 +170,7 @@ pub fn runner_id() -> (String, String, i64) {
 }
 
 /// Switch a job on or off from a console or the command line (audited).
-pub async fn set_enabled(
-    store: &Store,
-    op: &crate::access::Operator,
-    job: &str,
-    on: bool,
-) -> Result<()> {
+pub async fn set_enabled(store: &Store, op: &Operator, job: &str, on: bool) -> Result<()> {
     crate::access::require(
         store,
         op,

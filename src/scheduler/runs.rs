@@ -1,5 +1,7 @@
-//! The `scheduler_runs` table: claims, results, history, and the runners' heartbeats.
-//! A claim is an INSERT under the unique key (job, slot); whoever inserts first runs it.
+//! The `scheduler_runs` table: claims, results, history, the runners' and the runs'
+//! heartbeats, and when each job was first seen. A claim is an INSERT under the unique key
+//! (job, slot); whoever inserts first runs it. Every write takes its time from the caller
+//! (the scheduler's clock), never from the system clock.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,61 +40,83 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     pub result: String,
     pub error: String,
+    /// The newest beat of whoever runs it (`None` for runs recorded by older versions).
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    /// The operator the run acts for: `system`, or who asked for a manual run.
+    pub requested_by: String,
 }
 
-const RUN_COLS: &str =
-    "id, job, slot, trigger, status, runner, started_at, finished_at, result, error";
+const RUN_COLS: &str = "id, job, slot, trigger, status, runner, started_at, finished_at, result, error, heartbeat_at, requested_by";
+
+/// What a job's action came to: it ran, or there was nothing for it to do yet (a drill
+/// before the first backup), which is recorded as skipped rather than failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Ran(String),
+    Skipped(String),
+}
+
+impl JobOutcome {
+    /// The line a face shows: the result, or "skipped: why".
+    pub fn message(&self) -> String {
+        match self {
+            JobOutcome::Ran(m) => m.clone(),
+            JobOutcome::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+}
+
+/// Why a run was marked failed by someone else: its process is gone.
+pub const RUNNER_STOPPED: &str = "the process running it stopped";
 
 /// Claim (job, slot) as running. `None` when another process claimed it first.
-pub async fn claim(
-    store: &Store,
-    job: &str,
-    slot: DateTime<Utc>,
-    trigger: Trigger,
-    runner: &str,
-) -> Result<Option<i64>> {
-    insert(store, job, slot, trigger, "running", runner, "").await
+pub async fn claim(store: &Store, claim: &Claim<'_>, now: DateTime<Utc>) -> Result<Option<i64>> {
+    insert(store, claim, "running", "", now).await
+}
+
+/// Who claims which slot of which job, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub job: &'a str,
+    pub slot: DateTime<Utc>,
+    pub trigger: Trigger,
+    pub runner: &'a str,
+    pub requested_by: &'a str,
 }
 
 /// Record a slot that was not run because the previous run of the job was still going.
+/// `false` when the slot already has a row (someone else ran or skipped it).
 pub async fn record_skipped(
     store: &Store,
-    job: &str,
-    slot: DateTime<Utc>,
-    runner: &str,
+    claim: &Claim<'_>,
     why: &str,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
-    Ok(
-        insert(store, job, slot, Trigger::Scheduled, "skipped", runner, why)
-            .await?
-            .is_some(),
-    )
+    Ok(insert(store, claim, "skipped", why, now).await?.is_some())
 }
 
 async fn insert(
     store: &Store,
-    job: &str,
-    slot: DateTime<Utc>,
-    trigger: Trigger,
+    c: &Claim<'_>,
     status: &str,
-    runner: &str,
     error: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let now = Utc::now();
     let finished = if status == "running" { None } else { Some(now) };
     let res = on_store!(store, |p| {
         sqlx::query_scalar::<_, i64>(
-        "INSERT INTO scheduler_runs (job, slot, trigger, status, runner, started_at, finished_at, result, error) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8) RETURNING id"
+        "INSERT INTO scheduler_runs (job, slot, trigger, status, runner, started_at, finished_at, result, error, heartbeat_at, requested_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $6, $9) RETURNING id"
     )
-    .bind(job)
-    .bind(slot)
-    .bind(trigger.as_str())
+    .bind(c.job)
+    .bind(c.slot)
+    .bind(c.trigger.as_str())
     .bind(status)
-    .bind(runner)
+    .bind(c.runner)
     .bind(now)
     .bind(finished)
     .bind(error)
+    .bind(c.requested_by)
     .fetch_one(p)
     .await
     });
@@ -113,10 +137,12 @@ async fn insert(
 pub async fn finish(
     store: &Store,
     id: i64,
-    outcome: &std::result::Result<String, String>,
+    outcome: &std::result::Result<JobOutcome, String>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let (status, result, error) = match outcome {
-        Ok(r) => ("ok", r.as_str(), ""),
+        Ok(JobOutcome::Ran(r)) => ("ok", r.as_str(), ""),
+        Ok(JobOutcome::Skipped(why)) => ("skipped", "", why.as_str()),
         Err(e) => ("failed", "", e.as_str()),
     };
     on_store!(store, |p| {
@@ -126,7 +152,7 @@ pub async fn finish(
     .bind(status)
     .bind(result)
     .bind(error)
-    .bind(Utc::now())
+    .bind(now)
     .bind(id)
     .execute(p)
     .await?
@@ -186,53 +212,129 @@ pub async fn last_run(store: &Store, job: &str) -> Result<Option<Run>> {
     .await?))
 }
 
-/// Runs left `running` by a process that is gone become failed. A process is alive when
-/// its heartbeat is fresh, or, on this host, when its pid still exists (manual runs from
-/// the command line have no heartbeat).
-pub async fn fail_orphans(store: &Store, stale_before: DateTime<Utc>) -> Result<u64> {
+/// A run's beat: whoever runs it says so every `HEARTBEAT`, with what it is doing now
+/// ("waiting for the backup lock: …"), or leaves the note as it is (`None`).
+pub async fn beat(store: &Store, id: i64, note: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    on_store!(store, |p| {
+        match note {
+        Some(n) => sqlx::query(
+            "UPDATE scheduler_runs SET heartbeat_at = $1, result = $2 WHERE id = $3 AND status = 'running'"
+        )
+        .bind(now)
+        .bind(n)
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected(),
+        None => sqlx::query(
+            "UPDATE scheduler_runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'"
+        )
+        .bind(now)
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected(),
+    }
+    });
+    Ok(())
+}
+
+/// Runs left `running` by a process that is gone become failed ("the process running it
+/// stopped"): their beat is older than `stale_before`, or they were started on this host
+/// by a pid that no longer exists. Every scheduler and `scheduler run` calls this before
+/// deciding that a job is busy, so a dead process never blocks anyone.
+pub async fn reap_dead(
+    store: &Store,
+    stale_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let sql = format!("SELECT {RUN_COLS} FROM scheduler_runs WHERE status = 'running'");
     let open = on_store!(store, |p| sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(
         sql.as_str()
     ))
     .fetch_all(p)
     .await?);
-    if open.is_empty() {
-        return Ok(0);
-    }
-    let live: std::collections::HashSet<String> = live_runners(store, stale_before)
-        .await?
-        .into_iter()
-        .map(|r| r.runner)
-        .collect();
     let (_, this_host, _) = crate::scheduler::runner_id();
     let mut n = 0;
     for r in open {
-        if live.contains(&r.runner) || pid_alive_here(&r.runner, &this_host) {
+        let beat = r.heartbeat_at.unwrap_or(r.started_at);
+        if beat >= stale_before && !pid_gone_here(&r.runner, &this_host) {
             continue;
         }
         n += on_store!(store, |p| {
             sqlx::query(
-            "UPDATE scheduler_runs SET status = 'failed', error = 'the process running it stopped during the run', \
-             finished_at = $1 WHERE id = $2 AND status = 'running'"
-        )
-        .bind(Utc::now())
-        .bind(r.id)
-        .execute(p)
-        .await?
-        .rows_affected()
+                "UPDATE scheduler_runs SET status = 'failed', error = $1, finished_at = $2 \
+                 WHERE id = $3 AND status = 'running'",
+            )
+            .bind(RUNNER_STOPPED)
+            .bind(now)
+            .bind(r.id)
+            .execute(p)
+            .await?
+            .rows_affected()
         });
     }
     Ok(n)
 }
 
-fn pid_alive_here(runner: &str, this_host: &str) -> bool {
+/// A scheduler that stops fails whatever it still has `running` (a run whose result
+/// could not be written), so it leaves no run behind.
+pub async fn fail_left_by(store: &Store, runner: &str, now: DateTime<Utc>) -> Result<u64> {
+    Ok(on_store!(store, |p| sqlx::query(
+        "UPDATE scheduler_runs SET status = 'failed', error = $1, finished_at = $2 \
+         WHERE runner = $3 AND status = 'running'"
+    )
+    .bind(RUNNER_STOPPED)
+    .bind(now)
+    .bind(runner)
+    .execute(p)
+    .await?
+    .rows_affected()))
+}
+
+/// Whether `host:pid` names a process of this host that no longer exists. A pid of
+/// another user answers EPERM: it exists.
+pub fn pid_gone_here(runner: &str, this_host: &str) -> bool {
     let Some((host, pid)) = runner.rsplit_once(':') else {
         return false;
     };
     let Ok(pid) = pid.parse::<i32>() else {
         return false;
     };
-    host == this_host && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    host == this_host
+        && pid > 0
+        && matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+}
+
+/// Record each job's first sighting (the earlier one wins) and return them all: catch-up
+/// looks only at slots from then on.
+pub async fn first_seen(
+    store: &Store,
+    jobs: &[&str],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
+    let now = chrono::SubsecRound::trunc_subsecs(now, 0);
+    for job in jobs {
+        on_store!(store, |p| {
+            sqlx::query(
+            "INSERT INTO scheduler_jobs (job, first_seen) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING"
+        )
+        .bind(*job)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected()
+        });
+    }
+    let rows: Vec<(String, DateTime<Utc>)> = on_store!(store, |p| sqlx::query_as(
+        "SELECT job, first_seen FROM scheduler_jobs"
+    )
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().collect())
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -245,8 +347,14 @@ pub struct Runner {
     pub heartbeat_at: DateTime<Utc>,
 }
 
-pub async fn register(store: &Store, runner: &str, kind: &str, host: &str, pid: i64) -> Result<()> {
-    let now = Utc::now();
+pub async fn register(
+    store: &Store,
+    runner: &str,
+    kind: &str,
+    host: &str,
+    pid: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     on_store!(store, |p| {
         sqlx::query("DELETE FROM scheduler_runners WHERE runner = $1")
             .bind(runner)
@@ -267,11 +375,11 @@ pub async fn register(store: &Store, runner: &str, kind: &str, host: &str, pid: 
     Ok(())
 }
 
-pub async fn heartbeat(store: &Store, runner: &str) -> Result<()> {
+pub async fn heartbeat(store: &Store, runner: &str, now: DateTime<Utc>) -> Result<()> {
     on_store!(store, |p| sqlx::query(
         "UPDATE scheduler_runners SET heartbeat_at = $1 WHERE runner = $2"
     )
-    .bind(Utc::now())
+    .bind(now)
     .bind(runner)
     .execute(p)
     .await?

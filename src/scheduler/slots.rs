@@ -1,9 +1,26 @@
 //! Slots from the real timezone. A job's cron expression is read as wall-clock time in its
-//! IANA zone, so "daily at 02:00 Europe/Berlin" stays at 02:00 across daylight-saving
-//! changes (tokio-cron-scheduler keeps a fixed UTC offset, its issues #87 and #107; croner
-//! evaluates in the zone itself).
+//! IANA zone (croner matches the fields against the wall clock, never against UTC), and
+//! each wall-clock match becomes an instant by the rules cronie follows across daylight
+//! saving changes (tokio-cron-scheduler keeps a fixed UTC offset instead, its issues #87 and
+//! #107):
+//!
+//! - **Spring forward** (a wall-clock time that does not exist, e.g. 02:30 on the night the
+//!   clocks jump from 02:00 to 03:00): a *fixed-time* job runs once, at the first instant
+//!   after the gap (03:00), and only for slots that fell inside the gap — a 01:30 job still
+//!   runs once, at 01:30. An *interval* job (`*` in its second, minute or hour field, or
+//!   `@hourly`) has no slot in the gap and carries on at its next real slot, as cronie does.
+//! - **Fall back** (a wall-clock time that happens twice): a fixed-time job runs once, at
+//!   the first of the two; an interval job runs at both, so `*/15 * * * *` keeps running
+//!   every 15 minutes and `0 * * * *` every hour through the repeated hour.
+//! - A next slot is always strictly after the instant asked about, so no status ever shows
+//!   a next run earlier than now.
+//!
+//! croniter gives the same slots except that it runs a fixed-time job twice in a repeated
+//! hour; cronie (and this module) run it once. The tests hold the table for Europe/Berlin,
+//! America/New_York, Australia/Lord_Howe (a 30-minute shift) and Asia/Dhaka.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::offset::LocalResult;
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, SubsecRound, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -15,6 +32,34 @@ pub struct Schedule {
     cron: Cron,
     pub expr: String,
     pub tz: Tz,
+    interval: bool,
+}
+
+/// Wider than any change of a UTC offset (2 hours at most in the tz database).
+const WINDOW: Duration = Duration::hours(3);
+/// Wall-clock matches looked at per search: a 3-hour window of a every-second job.
+const SEARCH_LIMIT: usize = 20_000;
+
+/// A wall-clock time as a UTC instant with the same fields: croner matches the fields on
+/// a clock that never jumps, and the zone's rules are applied afterwards.
+fn floating(n: NaiveDateTime) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&n)
+}
+
+/// `*` in the second, minute or hour field (or `@hourly`): the job runs by the interval,
+/// not at a time of day.
+fn interval_expr(expr: &str) -> bool {
+    let e = expr.trim();
+    if let Some(m) = e.strip_prefix('@') {
+        return m.eq_ignore_ascii_case("hourly");
+    }
+    let f: Vec<&str> = e.split_whitespace().collect();
+    let time_fields = if f.len() == 6 {
+        &f[..3]
+    } else {
+        &f[..2.min(f.len())]
+    };
+    time_fields.iter().any(|x| x.contains('*'))
 }
 
 impl Schedule {
@@ -40,26 +85,146 @@ impl Schedule {
             })?;
         Ok(Schedule {
             cron,
+            interval: interval_expr(expr),
             expr: expr.trim().to_string(),
             tz,
         })
     }
 
-    /// The first slot strictly after `t`. Slots are whole seconds: croner carries the
-    /// start's fraction over, and a slot is a unique key that every process must agree on.
+    /// Whether this is an interval job (`*` in the second, minute or hour field, or
+    /// `@hourly`), which keeps its interval across clock changes, rather than a fixed-time
+    /// job, which runs once per wall-clock time.
+    pub fn is_interval(&self) -> bool {
+        self.interval
+    }
+
+    /// The first slot strictly after `t`. Slots are whole seconds: a slot is a unique key
+    /// that every process must agree on.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_next_occurrence(&t.trunc_subsecs(0).with_timezone(&self.tz), false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
+        let t = t.trunc_subsecs(0);
+        // A slot after `t` can have an earlier wall-clock time than `t` only when the clocks
+        // go back within the window; only then does the search start before `t`.
+        let back = if self.offset(t + WINDOW) < self.offset(t) {
+            WINDOW
+        } else {
+            Duration::zero()
+        };
+        let mut from = self.local(t) - back;
+        let mut inclusive = true;
+        let mut best: Option<DateTime<Utc>> = None;
+        let mut stop: Option<NaiveDateTime> = None;
+        for _ in 0..SEARCH_LIMIT {
+            let Ok(m) = self.cron.find_next_occurrence(&floating(from), inclusive) else {
+                break;
+            };
+            let m = m.naive_utc();
+            if stop.is_some_and(|s| m > s) {
+                break;
+            }
+            for i in self.instants(m) {
+                if i > t && best.is_none_or(|b| i < b) {
+                    best = Some(i);
+                }
+            }
+            if let Some(b) = best {
+                // A later wall-clock match can still come first in real time only across a
+                // fall-back between `t` and `b`.
+                let slack = if self.offset((b - WINDOW).max(t)) > self.offset(b) {
+                    WINDOW
+                } else {
+                    Duration::zero()
+                };
+                stop = Some(self.local(b) + slack);
+            }
+            from = m;
+            inclusive = false;
+        }
+        best
     }
 
     /// The latest slot at or before `t`.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_previous_occurrence(&t.trunc_subsecs(0).with_timezone(&self.tz), true)
-            .ok()
-            .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
+        let t = t.trunc_subsecs(0);
+        let ahead = if self.offset(t - WINDOW) > self.offset(t) {
+            WINDOW
+        } else {
+            Duration::zero()
+        };
+        let mut from = self.local(t) + ahead;
+        let mut inclusive = true;
+        let mut best: Option<DateTime<Utc>> = None;
+        let mut stop: Option<NaiveDateTime> = None;
+        for _ in 0..SEARCH_LIMIT {
+            let Ok(m) = self
+                .cron
+                .find_previous_occurrence(&floating(from), inclusive)
+            else {
+                break;
+            };
+            let m = m.naive_utc();
+            if stop.is_some_and(|s| m < s) {
+                break;
+            }
+            for i in self.instants(m) {
+                if i <= t && best.is_none_or(|b| i > b) {
+                    best = Some(i);
+                }
+            }
+            if let Some(b) = best {
+                let slack = if self.offset(b) > self.offset((b + WINDOW).min(t)) {
+                    WINDOW
+                } else {
+                    Duration::zero()
+                };
+                stop = Some(self.local(b) - slack);
+            }
+            from = m;
+            inclusive = false;
+        }
+        best
+    }
+
+    /// The instants at which the wall-clock match `w` runs (see the module's rules).
+    fn instants(&self, w: NaiveDateTime) -> Vec<DateTime<Utc>> {
+        match self.tz.from_local_datetime(&w) {
+            LocalResult::Single(d) => vec![d.with_timezone(&Utc)],
+            LocalResult::Ambiguous(a, b) => {
+                let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+                let (first, second) = (a.min(b), a.max(b));
+                if self.interval {
+                    vec![first, second]
+                } else {
+                    vec![first]
+                }
+            }
+            LocalResult::None if self.interval => Vec::new(),
+            LocalResult::None => self.after_gap(w).into_iter().collect(),
+        }
+    }
+
+    /// The first instant after the gap that swallowed the wall-clock time `w`. Every
+    /// transition in the tz database since 1970 falls on a whole minute.
+    fn after_gap(&self, w: NaiveDateTime) -> Option<DateTime<Utc>> {
+        let base = w.with_second(0)?.with_nanosecond(0)?;
+        (1..=24 * 60).find_map(|k| {
+            match self.tz.from_local_datetime(&(base + Duration::minutes(k))) {
+                LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => {
+                    Some(d.with_timezone(&Utc))
+                }
+                LocalResult::None => None,
+            }
+        })
+    }
+
+    fn offset(&self, t: DateTime<Utc>) -> i32 {
+        self.tz
+            .offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        t.with_timezone(&self.tz).naive_local()
     }
 
     /// The next `n` slots after `t`.

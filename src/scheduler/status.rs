@@ -21,6 +21,8 @@ pub struct JobStatus {
     /// "daily at 02:00 Asia/Dhaka"
     pub schedule: String,
     pub enabled: bool,
+    /// For a job that deletes (prune): what it deletes, for a face to confirm first.
+    pub deletes: Option<String>,
     pub next_run_utc: Option<DateTime<Utc>>,
     /// The next run as wall-clock time in the job's zone, RFC 3339 with its offset.
     pub next_run_local: Option<String>,
@@ -107,7 +109,18 @@ pub async fn status(
     jobs: &[Job],
     this_runner: Option<&str>,
 ) -> Result<SchedulerStatus> {
-    let now = Utc::now();
+    status_at(store, jobs, this_runner, Utc::now()).await
+}
+
+/// The status as of `now` (the scheduler's clock). Runs of processes that stopped are
+/// failed first, so "running" is never a ghost; a next run is always after `now`.
+pub async fn status_at(
+    store: &Store,
+    jobs: &[Job],
+    this_runner: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SchedulerStatus> {
+    runs::reap_dead(store, stale_before(now), now).await?;
     let runners = runs::live_runners(store, stale_before(now)).await?;
     let runner = match runners.first() {
         Some(r) if Some(r.runner.as_str()) == this_runner => RunnerStatus {
@@ -138,7 +151,7 @@ pub async fn status(
             .await?
             .unwrap_or(j.enabled);
         let next = if enabled {
-            j.schedule.next_after(now)
+            j.schedule.next_after(now).filter(|n| *n > now)
         } else {
             None
         };
@@ -151,6 +164,7 @@ pub async fn status(
             timezone: j.schedule.tz.name().to_string(),
             schedule: j.schedule.describe(),
             enabled,
+            deletes: j.deletes().map(str::to_string),
             next_run_utc: next,
             next_run_local: next.map(|n| n.with_timezone(&j.schedule.tz).to_rfc3339()),
             running,

@@ -482,6 +482,7 @@ impl App {
                 crate::tui::backup_tasks::BackupEffect::Delete { id },
             )],
             Confirmed::ImportMembers { path } => self.import_confirmed(path),
+            Confirmed::RunJob { job } => self.scheduler_run_confirmed(job),
         }
     }
 
@@ -589,10 +590,17 @@ impl App {
     /// The scheduler did something: show it and refresh what it changes.
     pub fn scheduler_event(&mut self, e: crate::scheduler::engine::SchedulerEvent) -> Vec<Effect> {
         use crate::scheduler::engine::SchedulerEvent as E;
-        self.dirty = true;
         match &e {
+            // the loop's own bookkeeping: nothing on screen changes
+            E::Queued { .. } | E::Passed { .. } | E::Waiting { .. } => return Vec::new(),
+            _ => self.dirty = true,
+        }
+        match &e {
+            E::Queued { .. } | E::Passed { .. } | E::Waiting { .. } => {}
             E::Started { job, .. } => self.flash(Level::Info, format!("scheduler: {job} started")),
-            E::Finished { job, ok, message } => self.flash(
+            E::Finished {
+                job, ok, message, ..
+            } => self.flash(
                 if *ok { Level::Ok } else { Level::Error },
                 format!(
                     "scheduler: {job} {}: {message}",

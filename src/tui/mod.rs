@@ -54,7 +54,8 @@ pub fn restore_terminal() {
 
 /// Owns raw mode and the alternate screen for as long as it lives.
 struct TerminalGuard {
-    terminal: Terminal<backend::AlignedBackend>,
+    /// `None` only while dropping.
+    terminal: Option<Terminal<backend::AlignedBackend>>,
 }
 
 impl TerminalGuard {
@@ -73,13 +74,23 @@ impl TerminalGuard {
             restore_terminal();
             io_err(e)
         })?;
-        Ok(TerminalGuard { terminal })
+        Ok(TerminalGuard {
+            terminal: Some(terminal),
+        })
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
+        // After a hangup the terminal is gone: ratatui's own drop would report the cursor
+        // it cannot show on that same dead terminal (`eprintln!`, which panics there).
+        // The process is ending; let the value go without its drop.
+        if let Some(mut t) = self.terminal.take()
+            && t.show_cursor().is_err()
+        {
+            std::mem::forget(t);
+        }
     }
 }
 
@@ -134,8 +145,16 @@ pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) 
     }))
 }
 
-/// Open the console and run it until the operator quits.
+/// How long, at the end, work still going may take to finish before it is cancelled.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Open the console and run it until the operator quits, or SIGTERM or SIGHUP (the SSH
+/// link went away) end it: either way the running job is finished or cancelled within
+/// the grace period, what a cancelled backup left is tidied, the scheduler signs off and
+/// the terminal is restored.
 pub async fn run(ctx: &Ctx) -> Result<()> {
+    // Before anything else: a hangup during start-up must not kill the process uncleanly.
+    let signals = crate::scheduler::signals::Signals::listen()?;
     let _log = crate::logging::init(&ctx.settings.log_dir, "console", false).ok();
     let (store, op) = ctx.open().await?;
     tracing::info!(operator = %op.username, database = %store.describe(), "console opened");
@@ -147,8 +166,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
     let mut tasks = Tasks::new(backups, op, tx.clone());
     let mut hosted = None;
-    match scheduler_setup(ctx, &store).await {
-        Ok((cx, host)) => {
+    let manual_runs = tokio_util::sync::CancellationToken::new();
+    match scheduler_setup(ctx, &store, manual_runs.clone()).await {
+        Ok((mut cx, host)) => {
             if host {
                 let (stx, mut srx) = mpsc::unbounded_channel();
                 let h = crate::scheduler::Scheduler::new(
@@ -158,8 +178,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                     crate::scheduler::RunnerKind::Console,
                 )
                 .with_events(stx)
-                .with_grace(Duration::from_secs(10))
+                .with_grace(GRACE)
                 .spawn();
+                cx.queue = Some(h.queue());
                 let fwd = tx.clone();
                 tokio::spawn(async move {
                     while let Some(e) = srx.recv().await {
@@ -179,12 +200,24 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         }
     }
     tasks.spawn_all(app.startup());
-    let r = main_loop(&mut guard.terminal, &mut app, &tasks, rx).await;
+    let r = match guard.terminal.as_mut() {
+        Some(terminal) => main_loop(terminal, &mut app, &tasks, rx, signals).await,
+        None => Ok(()),
+    };
     drop(guard);
+    // The screen is gone (or was never there again after a hangup); finish the work.
+    manual_runs.cancel();
     if let Some(h) = hosted
         && let Err(e) = h.stop().await
     {
         tracing::warn!("scheduler stopped with an error: {e}");
+    }
+    if !tasks.settle(GRACE).await {
+        tracing::warn!("work still going after {GRACE:?}; leaving it to the tidy-up");
+    }
+    let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
+    if let Err(e) = crate::backup::catalogue::startup(&backups).await {
+        tracing::warn!("tidying the backup store at exit: {e}");
     }
     tracing::info!("console closed");
     store.close().await;
@@ -193,7 +226,11 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
 
 /// The jobs, and whether this console hosts them: yes unless a daemon already runs the
 /// scheduler on this database (two hosts would still run each slot once, by the claims).
-async fn scheduler_setup(ctx: &Ctx, store: &Store) -> Result<(sched_tasks::SchedContext, bool)> {
+async fn scheduler_setup(
+    ctx: &Ctx,
+    store: &Store,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(sched_tasks::SchedContext, bool)> {
     use crate::scheduler::{self, actions, engine, runs};
     let tz = scheduler::default_timezone(store).await?;
     let jobs = scheduler::jobs_from_config(&ctx.settings.config, &tz)?;
@@ -203,6 +240,8 @@ async fn scheduler_setup(ctx: &Ctx, store: &Store) -> Result<(sched_tasks::Sched
         jobs,
         actions: actions::CoreActions::shared(store.clone(), ctx.settings.clone()),
         runner: scheduler::runner_id().0,
+        queue: None,
+        shutdown,
     };
     Ok((cx, !daemon))
 }
@@ -212,14 +251,12 @@ async fn main_loop(
     app: &mut App,
     tasks: &Tasks,
     mut rx: mpsc::UnboundedReceiver<Event>,
+    mut signals: crate::scheduler::signals::Signals,
 ) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
     let io_err = |e: io::Error| Error::io("drawing the screen", e);
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("signals", e))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::io("signals", e))?;
     let mut last_draw: Option<Instant> = None;
     loop {
         if app.quit {
@@ -244,8 +281,10 @@ async fn main_loop(
             Some(ev) = rx.recv() => ev,
             _ = tick.tick() => Event::Tick,
             _ = tokio::time::sleep_until(redraw_at.map(tokio::time::Instant::from_std).unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => continue,
-            _ = term.recv() => Event::Terminate,
-            _ = hup.recv() => Event::Terminate,
+            why = signals.next() => {
+                tracing::info!("{why}: closing the console");
+                Event::Terminate
+            }
         };
         handle(app, tasks, ev);
     }

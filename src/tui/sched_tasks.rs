@@ -6,7 +6,7 @@ use crate::access::{self, Operator, Permission};
 use crate::db::Store;
 use crate::scheduler::runs::{self, Run};
 use crate::scheduler::status::{self, SchedulerStatus};
-use crate::scheduler::{self, Job, SharedActions, engine};
+use crate::scheduler::{self, Job, JobQueue, SharedActions, engine};
 
 /// What the console knows about the scheduler it may host.
 #[derive(Clone)]
@@ -15,6 +15,11 @@ pub struct SchedContext {
     pub actions: SharedActions,
     /// This process's runner name (`host:pid`), so the status can say "this console".
     pub runner: String,
+    /// The hosted scheduler's queue: a job run from here waits for the scheduler's
+    /// running job instead of tripping over its lock. `None` when a daemon hosts it.
+    pub queue: Option<JobQueue>,
+    /// Cancels a manual run made without a hosted scheduler when the console ends.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, Clone)]
@@ -72,12 +77,25 @@ pub async fn run(store: &Store, op: &Operator, cx: &SchedContext, e: SchedEffect
                 )
                 .await?;
                 let j = scheduler::find_job(&cx.jobs, &job)?;
-                engine::run_now(store, cx.actions.clone(), j).await
+                match &cx.queue {
+                    Some(q) => q.run_now(&j.name, op).await,
+                    None => {
+                        engine::run_now(
+                            store,
+                            cx.actions.clone(),
+                            j,
+                            op,
+                            scheduler::clock::system(),
+                            cx.shutdown.child_token(),
+                        )
+                        .await
+                    }
+                }
             }
             .await;
             SchedOutcome::Ran {
                 job,
-                result: r.map_err(s),
+                result: r.map(|o| o.message()).map_err(s),
             }
         }
         SchedEffect::Toggle { job, on } => SchedOutcome::Toggled {

@@ -2,8 +2,11 @@
 //! own tokio task and comes back as one `Outcome` event. A task that panics still answers.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::access::Operator;
@@ -186,6 +189,8 @@ pub struct Tasks {
     op: Operator,
     tx: UnboundedSender<Event>,
     sched: Option<SchedContext>,
+    /// Tasks still going, so the console can let them finish before it ends.
+    inflight: Arc<(AtomicUsize, Notify)>,
 }
 
 impl Tasks {
@@ -196,7 +201,23 @@ impl Tasks {
             op,
             tx,
             sched: None,
+            inflight: Arc::default(),
         }
+    }
+
+    /// Wait until every task has answered, at most `within`; `false` if some still run.
+    pub async fn settle(&self, within: std::time::Duration) -> bool {
+        let (count, done) = &*self.inflight;
+        let wait = async {
+            loop {
+                let notified = done.notified();
+                if count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
     }
 
     pub fn with_scheduler(mut self, cx: SchedContext) -> Tasks {
@@ -215,6 +236,8 @@ impl Tasks {
         let backups = self.backups.clone();
         let sched = self.sched.clone();
         let what = format!("{effect:?}").chars().take(60).collect::<String>();
+        let inflight = self.inflight.clone();
+        inflight.0.fetch_add(1, Ordering::SeqCst);
         let handle = tokio::spawn(async move {
             match effect {
                 Effect::Backup(b) => Outcome::Backup(Box::new(
@@ -237,6 +260,8 @@ impl Tasks {
                 }
             };
             let _ = tx2.send(Event::Task(Box::new(outcome)));
+            inflight.0.fetch_sub(1, Ordering::SeqCst);
+            inflight.1.notify_waiters();
         });
     }
 }

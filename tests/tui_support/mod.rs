@@ -326,6 +326,8 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
         finished_at: Some(now() - chrono::Duration::hours(h)),
         result: result.into(),
         error: error.into(),
+        heartbeat_at: None,
+        requested_by: "system".into(),
     };
     let job = |name: &str,
                action: &'static str,
@@ -340,6 +342,9 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
         timezone: "Asia/Dhaka".into(),
         schedule: words.into(),
         enabled,
+        deletes: (action == "prune").then(|| {
+            "Prune deletes the scheduled backups that the retention policy no longer keeps.".into()
+        }),
         next_run_utc: Some(now() + chrono::Duration::hours(next_h)),
         next_run_local: Some(
             (now() + chrono::Duration::hours(next_h))

@@ -1,12 +1,14 @@
 //! Scheduler: the jobs with their schedule as written and in words, next and last run,
-//! who runs the scheduler; Enter runs the selected job now, Space switches it on or off.
+//! who runs the scheduler; Enter runs the selected job now (after a confirmation for a job
+//! that deletes, such as prune), Space switches it on or off.
 
 use crate::scheduler::runs::Run;
 use crate::scheduler::status::SchedulerStatus;
-use crate::tui::app::{App, Level, movement, step};
+use crate::tui::app::{App, Level, Overlay, movement, step};
 use crate::tui::keymap::Action;
 use crate::tui::sched_tasks::{SchedEffect, SchedOutcome};
 use crate::tui::tasks::Effect;
+use crate::tui::widgets::dialog::{Confirm, Confirmed};
 
 #[derive(Debug, Clone, Default)]
 pub struct SchedulerPage {
@@ -68,9 +70,21 @@ impl App {
                     self.flash(Level::Info, format!("{job} is already running"));
                     return Vec::new();
                 }
-                self.scheduler.running.push(job.clone());
-                self.flash(Level::Info, format!("{job}: running now…"));
-                fx(SchedEffect::RunNow { job })
+                let deletes = self
+                    .scheduler
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.jobs.iter().find(|j| j.name == job))
+                    .and_then(|j| j.deletes.clone());
+                if let Some(why) = deletes {
+                    self.overlays.push(Overlay::Confirm(Confirm {
+                        title: format!("Run {job} now?"),
+                        lines: vec![why, format!("It runs as {}.", self.operator.username)],
+                        yes: Confirmed::RunJob { job },
+                    }));
+                    return Vec::new();
+                }
+                self.scheduler_run_confirmed(job)
             }
             Action::JobToggle => {
                 let on = !self
@@ -83,6 +97,17 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Run a job now, as the operator (a job that deletes has been confirmed).
+    pub(crate) fn scheduler_run_confirmed(&mut self, job: String) -> Vec<Effect> {
+        if self.scheduler.running.contains(&job) {
+            self.flash(Level::Info, format!("{job} is already running"));
+            return Vec::new();
+        }
+        self.scheduler.running.push(job.clone());
+        self.flash(Level::Info, format!("{job}: running now…"));
+        fx(SchedEffect::RunNow { job })
     }
 
     pub(crate) fn sched_outcome(&mut self, o: SchedOutcome) -> Vec<Effect> {

@@ -22,6 +22,10 @@ pub enum Confirmed {
     ImportMembers {
         path: String,
     },
+    /// Run a scheduled job that deletes (prune) now, as the operator.
+    RunJob {
+        job: String,
+    },
 }
 
 impl Confirmed {
