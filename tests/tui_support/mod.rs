@@ -296,6 +296,7 @@ pub fn backup(i: i64, kind: &str, verified: bool, pinned: bool) -> BackupEntry {
         verify_result: verified.then(|| "ok".into()),
         pinned,
         missing_since: None,
+        undoes_json: None,
     }
 }
 
@@ -309,6 +310,7 @@ pub fn backups() -> ListReport {
             backup(3, "scheduled", true, false),
         ],
         problems: vec![],
+        duplicates: vec![],
     }
 }
 
