@@ -61,7 +61,8 @@ pub fn mobile(input: &str) -> Result<String> {
     }
 }
 
-/// A required, trimmed text field (no control characters: a name is one line of text).
+/// A required, trimmed text field (no NUL or other control characters but tab and line
+/// breaks, which a CSV cell may carry).
 pub fn required(field: &str, input: &str) -> Result<String> {
     let s = input.trim();
     if s.is_empty() {
@@ -71,9 +72,13 @@ pub fn required(field: &str, input: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// Refuse control characters (NUL, escapes, line breaks) in a one-line field.
+/// Refuse NUL and the other control characters (escapes, bells…) in a text field; tab and
+/// line breaks are text.
 pub fn no_control(field: &str, s: &str) -> Result<()> {
-    match s.chars().find(|c| c.is_control()) {
+    match s
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
         Some(c) => Err(Error::invalid(
             field,
             format!(
