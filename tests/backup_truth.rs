@@ -197,6 +197,31 @@ async fn a_held_lock_makes_every_backup_operation_busy_at_once(store: &Store) {
     b.delete(&op, &e.id).await.unwrap();
 }
 
+/// Savings of `poisha` for member `no` on `date`.
+async fn pay(
+    store: &Store,
+    op: &somiti::access::Operator,
+    o: &org::Organization,
+    no: &str,
+    date: chrono::NaiveDate,
+    poisha: i64,
+) -> collection::Collection {
+    collection::add(
+        store,
+        op,
+        o,
+        &CollectionInput {
+            member_no: no.to_string(),
+            collected_on: Some(date),
+            loan_paisa: 0,
+            savings_paisa: poisha,
+            note: String::new(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
 async fn max_id(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
     on_store!(store, |p| sqlx::query_scalar::<_, i64>(
@@ -224,20 +249,7 @@ async fn entry_numbers_move_forward_after_a_restore(store: &Store) {
     input.worker = String::new();
     let m = common::add_member(store, &o, input).await;
     for k in 0..3 {
-        collection::add(
-            store,
-            &op,
-            &o,
-            &CollectionInput {
-                member_no: m.member_no.clone(),
-                collected_on: Some(today),
-                loan_paisa: 0,
-                savings_paisa: 100 + k,
-                note: String::new(),
-            },
-        )
-        .await
-        .unwrap();
+        pay(store, &op, &o, &m.member_no, today, 100 + k).await;
     }
     let (top_c, top_m) = (
         max_id(store, "collections").await,
@@ -263,20 +275,7 @@ async fn entry_numbers_move_forward_after_a_restore(store: &Store) {
     input.worker = String::new();
     let m2 = common::add_member(store, &o, input).await;
     assert!(m2.id > top_m, "member id {} after {top_m}", m2.id);
-    let c = collection::add(
-        store,
-        &op,
-        &o,
-        &CollectionInput {
-            member_no: m2.member_no.clone(),
-            collected_on: Some(today),
-            loan_paisa: 0,
-            savings_paisa: 500,
-            note: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let c = pay(store, &op, &o, &m2.member_no, today, 500).await;
     assert!(c.id > top_c, "entry #{} after #{top_c}", c.id);
 }
 
@@ -331,20 +330,7 @@ async fn a_restore_that_fails_before_its_commit_leaves_no_pre_restore_archive(st
     let mut input = common::member_input("777", o.today());
     input.worker = String::new();
     let m = common::add_member(store, &o, input).await;
-    collection::add(
-        store,
-        &op,
-        &o,
-        &CollectionInput {
-            member_no: m.member_no.clone(),
-            collected_on: Some(o.today()),
-            loan_paisa: 0,
-            savings_paisa: 100,
-            note: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    pay(store, &op, &o, &m.member_no, o.today(), 100).await;
     let files_before = files(&b.dir);
     let err = b
         .restore(

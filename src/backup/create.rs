@@ -80,19 +80,9 @@ impl Backups {
         cancel: &CancellationToken,
     ) -> Result<BackupEntry> {
         let target = opts.scope.as_str().to_string();
-        let lock = match self.take_lock("backup", &op.username).await {
-            Ok(l) => l,
-            Err(e) => {
-                return audit::record_if_failed(
-                    &self.store,
-                    &op.username,
-                    "backup.create",
-                    &target,
-                    Err(e),
-                )
-                .await;
-            }
-        };
+        let lock = self
+            .take_lock("backup", op, "backup.create", &target)
+            .await?;
         let r = self
             .create_locked(op, opts, &target, progress, cancel)
             .await;

@@ -335,17 +335,21 @@ impl Backups {
     }
 
     /// The lock for an operation: the claimed one, or taken now. Every operation that
-    /// changes the store or the ledger calls this first, before it reads anything.
+    /// changes the store or the ledger calls this first, before it reads anything; a
+    /// refusal (busy) is audited as the operation's failure (`action` on `target`).
     pub(crate) async fn take_lock(
         &self,
         operation: &str,
-        operator: &str,
+        op: &Operator,
+        action: &str,
+        target: &str,
     ) -> Result<lock::BackupLock> {
         let claimed = self.claimed.0.lock().ok().and_then(|mut g| g.take());
-        match claimed {
+        let r = match claimed {
             Some(l) => Ok(l),
-            None => lock::acquire(&self.store, operation, operator).await,
-        }
+            None => lock::acquire(&self.store, operation, &op.username).await,
+        };
+        access::audit::record_if_failed(&self.store, &op.username, action, target, r).await
     }
 
     /// The passphrase: set explicitly, else `SOMITI_BACKUP_PASSPHRASE`, else the

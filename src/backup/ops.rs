@@ -196,19 +196,7 @@ impl Backups {
     /// Only the file whose manifest carries this backup's id is removed; an entry without
     /// its file (a failed or interrupted run, a vanished archive) is only marked deleted.
     pub async fn delete(&self, op: &Operator, id: &str) -> Result<BackupEntry> {
-        let lock = match self.take_lock("delete", &op.username).await {
-            Ok(l) => l,
-            Err(e) => {
-                return audit::record_if_failed(
-                    &self.store,
-                    &op.username,
-                    "backup.delete",
-                    id,
-                    Err(e),
-                )
-                .await;
-            }
-        };
+        let lock = self.take_lock("delete", op, "backup.delete", id).await?;
         let r = async {
             require(
                 &self.store,

@@ -188,19 +188,7 @@ impl Backups {
     /// Apply the retention policy (admins), or with `dry_run` only say what it would do.
     /// The lock comes first; only files whose manifest carries a pruned backup's id go.
     pub async fn prune(&self, op: &Operator, dry_run: bool) -> Result<PruneReport> {
-        let lock = match self.take_lock("prune", &op.username).await {
-            Ok(l) => l,
-            Err(e) => {
-                return audit::record_if_failed(
-                    &self.store,
-                    &op.username,
-                    "backup.prune",
-                    "store",
-                    Err(e),
-                )
-                .await;
-            }
-        };
+        let lock = self.take_lock("prune", op, "backup.prune", "store").await?;
         let r = async {
             require(
                 &self.store,

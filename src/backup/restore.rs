@@ -179,19 +179,9 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<RestoreReport> {
-        let lock = match self.take_lock(lock::RESTORE, &op.username).await {
-            Ok(l) => l,
-            Err(e) => {
-                return audit::record_if_failed(
-                    &self.store,
-                    &op.username,
-                    "backup.restore",
-                    what,
-                    Err(e),
-                )
-                .await;
-            }
-        };
+        let lock = self
+            .take_lock(lock::RESTORE, op, "backup.restore", what)
+            .await?;
         let r = self.restore_locked(op, what, opts, progress, cancel).await;
         lock.release().await;
         r
