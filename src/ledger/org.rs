@@ -110,10 +110,38 @@ impl Organization {
         at.with_timezone(&self.tz()).date_naive()
     }
 
+    /// An instant on the organization's wall clock. Every time the console or the command
+    /// line shows is this one; the column says which clock once, with [`Self::tz_label`].
+    pub fn local(&self, at: DateTime<Utc>) -> DateTime<Tz> {
+        at.with_timezone(&self.tz())
+    }
+
+    /// An instant as `2026-12-01 18:30` on the organization's clock.
+    pub fn local_minute(&self, at: DateTime<Utc>) -> String {
+        self.local(at).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// An instant as `2026-12-01 18:30:05` on the organization's clock.
+    pub fn local_second(&self, at: DateTime<Utc>) -> String {
+        self.local(at).format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// The clock's short name for a column heading: `Dhaka` for `Asia/Dhaka`, `UTC` for `UTC`.
+    pub fn tz_label(&self) -> String {
+        tz_label(self.tz())
+    }
+
     pub fn collection_days(&self) -> CollectionDays {
         CollectionDays::parse(&self.collection_days)
             .unwrap_or_else(|_| CollectionDays::parse(DEFAULT_COLLECTION_DAYS).expect("default"))
     }
+}
+
+/// A zone's short name for a column heading: the last part of its name, underscores as
+/// spaces (`America/New_York` → `New York`).
+pub fn tz_label(tz: Tz) -> String {
+    let name = tz.name();
+    name.rsplit('/').next().unwrap_or(name).replace('_', " ")
 }
 
 #[derive(Debug, Clone, Default)]
@@ -386,6 +414,21 @@ pub async fn find_worker(store: &Store, org_id: i64, key: &str) -> Result<Worker
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zone_labels_and_local_times() {
+        assert_eq!(tz_label(chrono_tz::Asia::Dhaka), "Dhaka");
+        assert_eq!(tz_label(chrono_tz::America::New_York), "New York");
+        assert_eq!(tz_label(chrono_tz::UTC), "UTC");
+        let at = DateTime::parse_from_rfc3339("2026-12-01T18:30:05Z")
+            .unwrap()
+            .to_utc();
+        let dhaka = chrono_tz::Asia::Dhaka;
+        assert_eq!(
+            at.with_timezone(&dhaka).format("%H:%M").to_string(),
+            "00:30"
+        );
+    }
 
     #[test]
     fn counts_collection_days_without_fridays() {
