@@ -14,11 +14,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use somiti::access::{self, Role, users};
-use somiti::cli::Ctx;
 use somiti::config::{self, Overrides};
 use somiti::db::Store;
 use somiti::ledger::org::{self, NewOrganization};
 use somiti::on_store;
+use somiti::session::Session;
 use somiti::tui::app::App;
 use somiti::tui::tasks::{self, Effect};
 
@@ -124,11 +124,7 @@ async fn main() {
         config: None,
     })
     .expect("settings");
-    let ctx = Ctx {
-        settings,
-        json: false,
-        demo: false,
-    };
+    let ctx = Session::new(settings, false);
 
     // First frame: open, log in, build the state, load the first page, draw.
     let mut firsts = Vec::new();

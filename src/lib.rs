@@ -12,6 +12,7 @@ pub mod error;
 pub mod ledger;
 pub mod logging;
 pub mod scheduler;
+pub mod session;
 pub mod tui;
 
 pub use error::{Error, Result};

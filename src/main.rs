@@ -19,7 +19,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(somiti::cli::run(cli));
+    let result = runtime.block_on(dispatch(cli));
     if let Err(e) = result {
         if matches!(e, Error::OutputClosed) {
             // The reader of stdout went away: end quietly, like `head` expects.
@@ -28,6 +28,16 @@ fn main() {
         somiti::cli::report_error(&e, json);
         std::process::exit(e.exit_code());
     }
+}
+
+/// The two faces meet only here: no command on a terminal opens the console, everything
+/// else is the command line.
+async fn dispatch(cli: somiti::cli::Cli) -> somiti::Result<()> {
+    if cli.command.is_none() && somiti::cli::init::wants_console(cli.json) {
+        let ctx = somiti::cli::Ctx::new(&cli)?;
+        return somiti::tui::run(&ctx.session).await;
+    }
+    somiti::cli::run(cli).await
 }
 
 /// clap's own answer for `--help` and `--version` (exit 0); a usage error is clap's text,

@@ -37,6 +37,7 @@ pub enum BackupCmd {
     Verify {
         /// Backup id (or its first characters) or an archive path
         target: String,
+        /// Also restore it into a scratch in-memory database and compare counts and totals
         #[arg(long)]
         drill: bool,
     },
@@ -47,8 +48,9 @@ pub enum BackupCmd {
         /// Only these tables, e.g. members,collections
         #[arg(long, value_delimiter = ',')]
         tables: Option<Vec<String>>,
-        /// Only this organization's rows
-        #[arg(long)]
+        /// Only this organization's rows (its code); without it the scope is everything
+        /// or the chosen tables, never a default organization
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
         /// Show what would change, change nothing
         #[arg(long)]
@@ -61,15 +63,30 @@ pub enum BackupCmd {
         include_users: bool,
     },
     /// Copy a backup out of the store (SHA-256 checked) and show the scp line to fetch it
-    Download { id: String, dest: PathBuf },
+    Download {
+        /// Backup id (or its first characters)
+        id: String,
+        /// File or folder to copy it to
+        dest: PathBuf,
+    },
     /// Delete a backup (admin; unpin it first if pinned)
-    Delete { id: String },
+    Delete {
+        /// Backup id (or its first characters)
+        id: String,
+    },
     /// Keep a backup: pruning and delete leave it alone
-    Pin { id: String },
+    Pin {
+        /// Backup id (or its first characters)
+        id: String,
+    },
     /// Let a pinned backup be pruned or deleted again
-    Unpin { id: String },
+    Unpin {
+        /// Backup id (or its first characters)
+        id: String,
+    },
     /// Apply the retention policy (backup.keep_*) to scheduled backups (admin)
     Prune {
+        /// Show what would go and why each survivor stays; delete nothing
         #[arg(long)]
         dry_run: bool,
     },

@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 
-use crate::cli::{Ctx, parse_date, table};
-use crate::error::Result;
+use crate::cli::{Ctx, amount_arg, parse_date, table};
+use crate::error::{Error, Result};
 use crate::ledger::collection::{self, CollectionInput};
 use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, org};
@@ -12,37 +12,43 @@ use crate::ledger::{day, money, org};
 pub enum CollectionCmd {
     /// Record a collection
     Add {
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
         /// Member number
         #[arg(long)]
         member: String,
-        /// Date collected (default today)
+        /// Date collected: YYYY-MM-DD, today or yesterday (default today)
         #[arg(long)]
         date: Option<String>,
         /// Loan installment in taka
-        #[arg(long, default_value = "0")]
+        #[arg(long, value_name = "TAKA", default_value = "0", allow_hyphen_values = true, value_parser = amount_arg)]
         loan: String,
         /// Savings in taka
-        #[arg(long, default_value = "0")]
+        #[arg(long, value_name = "TAKA", default_value = "0", allow_hyphen_values = true, value_parser = amount_arg)]
         savings: String,
+        /// A note kept with the entry
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Reverse a posted collection (a new row cancels it)
     Reverse {
-        /// Collection id
+        /// Collection id (unique across organizations)
         id: i64,
+        /// Why it is reversed (kept in the entry and the audit log)
         #[arg(long)]
         reason: String,
-        #[arg(long)]
+        /// Not needed: the entry's own organization is used; when given, the entry must be in it
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
     /// The daily review: due, collected, shortfall, flags, totals
     Review {
+        /// Business date: YYYY-MM-DD, today or yesterday (default today)
         #[arg(long)]
         date: Option<String>,
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
         /// Only this worker (id or name)
         #[arg(long)]
@@ -54,16 +60,20 @@ pub enum CollectionCmd {
 pub enum DayCmd {
     /// Close a day: nothing is posted or reversed on or before it afterwards
     Close {
+        /// The last day to close: YYYY-MM-DD, today or yesterday
         #[arg(long)]
         date: String,
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
     /// Reopen a closed day (admin)
     Reopen {
+        /// Reopen from this day on: YYYY-MM-DD, today or yesterday
         #[arg(long)]
         date: String,
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
 }
@@ -101,7 +111,17 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
             )?;
         }
         CollectionCmd::Reverse { id, reason, org } => {
-            let org = ctx.org(&store, &op, org.as_deref()).await?;
+            // The id is unique across organizations: the entry says whose it is. An id
+            // that matches nothing goes to the core anyway where an organization can be
+            // chosen, so the failed attempt is audited like any other.
+            let org = match collection::get(&store, id).await {
+                Ok(entry) => ctx.org_by_id(&store, entry.org_id, org.as_deref()).await?,
+                Err(Error::NotFound(what)) => match ctx.org(&store, &op, org.as_deref()).await {
+                    Ok(o) => o,
+                    Err(_) => return Err(Error::NotFound(what)),
+                },
+                Err(e) => return Err(e),
+            };
             let r = collection::reverse(&store, &op, &org, id, &reason).await?;
             if ctx.json {
                 return ctx.print_json(&r);
@@ -228,15 +248,16 @@ pub fn render_review(r: &Review) -> String {
     out
 }
 
-/// Today's review of the first organization (what `somiti --demo` shows for now).
+/// Today's review of the organization the console would open on (what `somiti` prints
+/// without a terminal).
 pub async fn print_today_review(ctx: &Ctx) -> Result<()> {
     let (store, op) = ctx.open().await?;
     let orgs = org::list(&store).await?;
-    let Some(first) = orgs.first() else {
+    if orgs.is_empty() {
         outln!("No organization yet: run `somiti init --org-code CODE --org-name NAME`.")?;
         return Ok(());
-    };
-    let org = ctx.org(&store, &op, Some(&first.code)).await?;
+    }
+    let org = orgs[ctx.console_index(&op, &orgs)].clone();
     let r = review::daily(&store, &op, &org, org.today(), None).await?;
     if ctx.json {
         return ctx.print_json(&r);

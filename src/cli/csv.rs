@@ -19,15 +19,19 @@ pub enum ExportCmd {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TableArg {
+    /// The member register with balances
     Members,
+    /// Posted collections and reversals
     Collections,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportCsvArgs {
+    /// Which table to export
     #[arg(long, value_enum)]
     pub table: TableArg,
-    #[arg(long)]
+    /// Organization code (default: default_org, your own, or the only one)
+    #[arg(long, value_name = "CODE")]
     pub org: Option<String>,
     /// Members only: match name, number, mobile or NID (as `member list --filter`)
     #[arg(long)]
@@ -49,7 +53,8 @@ pub enum ImportCmd {
     Members {
         /// The CSV file (comma or semicolon, with or without BOM)
         file: PathBuf,
-        #[arg(long)]
+        /// Organization to import into (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
         /// Check the file and report, writing nothing
         #[arg(long)]

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::access::{self, Role, users};
 use crate::cli::{Ctx, collection};
-use crate::db::Store;
 use crate::demo::{self, DemoOptions};
 use crate::error::{Error, Result};
 use crate::ledger::org::{self, NewOrganization};
@@ -157,43 +156,17 @@ pub async fn demo(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// The demo database: on first use, an organization, the current login as admin, and data.
-pub async fn ensure_demo(store: &Store) -> Result<()> {
-    let login = access::os_login();
-    if users::find(store, &login).await?.is_none() {
-        users::insert_unchecked(store, &login, &login, "demo operator", Role::Admin, None).await?;
-    }
-    if org::list(store).await?.is_empty() {
-        let o = org::insert_unchecked(
-            store,
-            &login,
-            &NewOrganization {
-                code: "DEMO".into(),
-                name: "Demo Sonali Somiti".into(),
-                address: "Mirpur 10, Dhaka".into(),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let opts = DemoOptions {
-            members: 240,
-            days: 120,
-            orgs: 2,
-            seed: 42,
-        };
-        demo::generate(store, &login, &opts, o.today()).await?;
-    }
-    Ok(())
+/// No command: the console, when there is a terminal on both ends and no `--json`; the
+/// binary opens it (the command-line face never imports the console). Otherwise this.
+pub fn wants_console(json: bool) -> bool {
+    use std::io::IsTerminal;
+    !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
-/// No command: the console. Without a terminal (a pipe, cron) or with `--json`, today's
-/// review is printed instead, so scripts get something useful.
-pub async fn open_console(ctx: &Ctx) -> Result<()> {
-    use std::io::IsTerminal;
-    if ctx.json || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return collection::print_today_review(ctx).await;
-    }
-    crate::tui::run(ctx).await
+/// No command without a terminal (a pipe, cron) or with `--json`: today's review is
+/// printed instead, so scripts get something useful.
+pub async fn no_console(ctx: &Ctx) -> Result<()> {
+    collection::print_today_review(ctx).await
 }
 
 #[derive(Serialize)]

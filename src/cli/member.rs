@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::{Ctx, parse_date, table};
+use crate::cli::{Ctx, amount_arg, parse_date, table};
 use crate::error::Result;
 use crate::ledger::member::{self, MemberInput, MemberQuery, MemberSort};
 use crate::ledger::money;
@@ -11,7 +11,8 @@ use crate::ledger::money;
 pub enum MemberCmd {
     /// The member register with balances
     List {
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
         /// Match name, number, mobile or NID
         #[arg(long)]
@@ -19,8 +20,10 @@ pub enum MemberCmd {
         /// number, name, worker or status
         #[arg(long, default_value = "number")]
         sort: String,
+        /// At most this many members
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// Skip this many first (for paging)
         #[arg(long, default_value_t = 0)]
         offset: i64,
     },
@@ -30,18 +33,21 @@ pub enum MemberCmd {
     Show {
         /// Member number
         member_no: String,
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    #[arg(long)]
+    /// Organization code (default: default_org, your own, or the only one)
+    #[arg(long, value_name = "CODE")]
     pub org: Option<String>,
     /// Member number (unique in the organization)
     #[arg(long = "no")]
     pub member_no: String,
+    /// Full name (Bengali or Latin letters)
     #[arg(long)]
     pub name: String,
     /// National ID: 10, 13 or 17 digits
@@ -54,15 +60,15 @@ pub struct AddArgs {
     #[arg(long, default_value = "")]
     pub worker: String,
     /// Loan amount in taka
-    #[arg(long, default_value = "0")]
+    #[arg(long, value_name = "TAKA", default_value = "0", allow_hyphen_values = true, value_parser = amount_arg)]
     pub loan: String,
     /// Daily installment in taka
-    #[arg(long, default_value = "0")]
+    #[arg(long, value_name = "TAKA", default_value = "0", allow_hyphen_values = true, value_parser = amount_arg)]
     pub installment: String,
     /// Daily savings in taka
-    #[arg(long, default_value = "0")]
+    #[arg(long, value_name = "TAKA", default_value = "0", allow_hyphen_values = true, value_parser = amount_arg)]
     pub savings: String,
-    /// Date joined (default today)
+    /// Date joined: YYYY-MM-DD, today or yesterday (default today)
     #[arg(long)]
     pub joined: Option<String>,
 }

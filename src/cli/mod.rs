@@ -20,6 +20,7 @@ macro_rules! outln {
     };
 }
 
+pub mod audit;
 pub mod backup;
 pub mod collection;
 pub mod csv;
@@ -34,12 +35,11 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use unicode_width::UnicodeWidthStr;
 
-use crate::access::{self, Operator};
-use crate::config::{self, Overrides, Settings};
-use crate::db::Store;
+use crate::config::Overrides;
 use crate::error::{Error, Result};
-use crate::ledger::org::{self, Organization};
+use crate::ledger::org::Organization;
 use crate::ledger::validate;
+use crate::session::Session;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,61 +108,39 @@ pub enum Command {
     Scheduler(scheduler::SchedulerCmd),
     /// Run the scheduler headless (systemd: assets/somiti-daemon.service)
     Daemon,
+    /// The audit log, newest first: who did what, when (on the organization's clock)
+    Audit(audit::AuditArgs),
 }
 
-/// What every command needs: the settings, the output mode, and (opened on demand) the store.
+/// What every command needs: the shared [`Session`] (settings, demo flag, store, operator
+/// and the organization rule, from the core) and this face's output mode. It dereferences
+/// to the session, so `ctx.open()`, `ctx.org(..)` and `ctx.settings` are the session's.
 pub struct Ctx {
-    pub settings: Settings,
+    pub session: Session,
     pub json: bool,
-    pub demo: bool,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
 }
 
 impl Ctx {
     pub fn new(cli: &Cli) -> Result<Ctx> {
-        let mut settings = config::load(&Overrides {
-            config: cli.config.clone(),
-            database_url: cli.database.clone(),
-            data_dir: cli.data_dir.clone(),
-        })?;
-        if cli.demo {
-            settings.database_url = settings.demo_database_url();
-        }
+        let session = Session::load(
+            &Overrides {
+                config: cli.config.clone(),
+                database_url: cli.database.clone(),
+                data_dir: cli.data_dir.clone(),
+            },
+            cli.demo,
+        )?;
         Ok(Ctx {
-            settings,
+            session,
             json: cli.json,
-            demo: cli.demo,
         })
-    }
-
-    /// Open the configured database (running migrations); the demo one is filled on first use.
-    pub async fn store(&self) -> Result<Store> {
-        let store = Store::open(&self.settings.database_url).await?;
-        if self.demo {
-            init::ensure_demo(&store).await?;
-        }
-        Ok(store)
-    }
-
-    pub async fn open(&self) -> Result<(Store, Operator)> {
-        let store = self.store().await?;
-        let op = access::login(&store).await?;
-        Ok((store, op))
-    }
-
-    /// The organization named by `--org`, the config's default, the operator's, or the only one.
-    pub async fn org(
-        &self,
-        store: &Store,
-        op: &Operator,
-        code: Option<&str>,
-    ) -> Result<Organization> {
-        let default = self.settings.config.default_org.trim();
-        let code = code.or(if default.is_empty() {
-            None
-        } else {
-            Some(default)
-        });
-        org::resolve(store, op, code).await
     }
 
     pub fn print_json<T: serde::Serialize>(&self, v: &T) -> Result<()> {
@@ -172,6 +150,23 @@ impl Ctx {
         )?;
         Ok(())
     }
+}
+
+/// An amount flag's value as typed, for the ledger to judge: a leading minus is let
+/// through (`--loan -100` is refused by the ledger, "loan: must not be negative"), but a
+/// flag where the amount should be (`--loan --json`) is a usage error.
+pub fn amount_arg(s: &str) -> std::result::Result<String, String> {
+    let mut chars = s.chars();
+    if chars.next() == Some('-')
+        && !chars
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || ('০'..='৯').contains(&c) || c == '.')
+    {
+        return Err(format!(
+            "{s:?} is not an amount (it looks like a flag); give the amount in taka, e.g. 200"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// `YYYY-MM-DD`, `today` or `yesterday` (in the organization's timezone).
@@ -219,11 +214,12 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String 
     out
 }
 
-/// Run one parsed command line.
+/// Run one parsed command line (with no command: see `init::wants_console`; the binary
+/// opens the console itself).
 pub async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
     match cli.command {
-        None => init::open_console(&ctx).await,
+        None => init::no_console(&ctx).await,
         Some(Command::Init(a)) => init::init(&ctx, a).await,
         Some(Command::Demo(a)) => init::demo(&ctx, a).await,
         Some(Command::Info) => init::info(&ctx).await,
@@ -238,6 +234,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Import(c)) => csv::import(&ctx, c).await,
         Some(Command::Scheduler(c)) => scheduler::run(&ctx, c).await,
         Some(Command::Daemon) => scheduler::daemon(&ctx).await,
+        Some(Command::Audit(a)) => audit::run(&ctx, a).await,
     }
 }
 

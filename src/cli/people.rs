@@ -11,12 +11,16 @@ use crate::ledger::org::{self, NewOrganization};
 pub enum OrgCmd {
     /// Add an organization (admin)
     Add {
+        /// Short code, e.g. SOM (letters and digits; stored in capitals)
         #[arg(long)]
         code: String,
+        /// Full name of the organization
         #[arg(long)]
         name: String,
+        /// Postal address
         #[arg(long, default_value = "")]
         address: String,
+        /// IANA timezone: business dates and every time shown follow it
         #[arg(long, default_value = "Asia/Dhaka")]
         timezone: String,
         /// Weekdays installments fall due, e.g. sat,sun,mon,tue,wed,thu
@@ -31,15 +35,19 @@ pub enum OrgCmd {
 pub enum WorkerCmd {
     /// Add a field worker
     Add {
+        /// The worker's name
         name: String,
+        /// Mobile: 01[3-9] and 8 digits
         #[arg(long, default_value = "")]
         mobile: String,
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
     /// List field workers
     List {
-        #[arg(long)]
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
 }
@@ -48,20 +56,27 @@ pub enum WorkerCmd {
 pub enum UserCmd {
     /// Add an operator (the OS login name) with a role
     Add {
+        /// The OS login (over SSH, the SSH user)
         username: String,
         /// admin, manager, worker or viewer
         #[arg(long)]
         role: String,
+        /// Full name, for the audit log
         #[arg(long, default_value = "")]
         full_name: String,
-        /// Limit the operator to one organization
-        #[arg(long)]
+        /// Limit the operator to one organization (its code); without it, every organization
+        #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
     /// List operators
     List,
     /// Change an operator's role
-    SetRole { username: String, role: String },
+    SetRole {
+        /// The operator's login
+        username: String,
+        /// admin, manager, worker or viewer
+        role: String,
+    },
 }
 
 pub async fn org(ctx: &Ctx, cmd: OrgCmd) -> Result<()> {

@@ -12,14 +12,25 @@ pub enum SchedulerCmd {
     /// Jobs, next and last runs, who runs the scheduler, backup ages and warnings
     Status,
     /// Run a job now through the same path as a scheduled run (recorded as manual)
-    Run { job: String },
+    Run {
+        /// The job's name, as in `scheduler status` (e.g. daily-backup)
+        job: String,
+    },
     /// Switch a job on (overrides the config until changed again)
-    Enable { job: String },
+    Enable {
+        /// The job's name, as in `scheduler status`
+        job: String,
+    },
     /// Switch a job off
-    Disable { job: String },
+    Disable {
+        /// The job's name, as in `scheduler status`
+        job: String,
+    },
     /// The run history of a job, newest first
     History {
+        /// The job's name, as in `scheduler status`
         job: String,
+        /// At most this many runs
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },

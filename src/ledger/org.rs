@@ -296,38 +296,6 @@ pub async fn list(store: &Store) -> Result<Vec<Organization>> {
     .await?))
 }
 
-/// The organization a command acts on: the one named, the operator's own, or the only one.
-pub async fn resolve(store: &Store, op: &Operator, code: Option<&str>) -> Result<Organization> {
-    if let Some(code) = code {
-        let org = find_by_code(store, code).await?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "organization {code:?}; `somiti info` lists the organizations"
-            ))
-        })?;
-        return Ok(org);
-    }
-    if let Some(id) = op.org_id {
-        return get(store, id).await;
-    }
-    let all = list(store).await?;
-    match all.len() {
-        0 => Err(Error::NotFound(
-            "no organization yet; run `somiti init --org-code CODE --org-name NAME`".into(),
-        )),
-        1 => Ok(all.into_iter().next().expect("one")),
-        _ => Err(Error::invalid(
-            "org",
-            format!(
-                "there are several organizations; pass --org with one of {}",
-                all.iter()
-                    .map(|o| o.code.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
-}
-
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Worker {
     pub id: i64,

@@ -28,10 +28,10 @@ use ratatui::Terminal;
 use tokio::sync::mpsc;
 
 use crate::access::Operator;
-use crate::cli::Ctx;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::ledger::org::{self, Organization};
+use crate::session::Session;
 use app::{App, AppInit, HeaderFacts};
 use event::Event;
 use tasks::Tasks;
@@ -111,7 +111,7 @@ fn install_panic_hook() {
 }
 
 /// The organization to open on: the config's default, the operator's own, or the first.
-fn first_org(ctx: &Ctx, op: &Operator, orgs: &[Organization]) -> usize {
+fn first_org(ctx: &Session, op: &Operator, orgs: &[Organization]) -> usize {
     let default = ctx.settings.config.default_org.trim();
     orgs.iter()
         .position(|o| !default.is_empty() && o.code.eq_ignore_ascii_case(default))
@@ -120,7 +120,7 @@ fn first_org(ctx: &Ctx, op: &Operator, orgs: &[Organization]) -> usize {
 }
 
 /// Build the state the console starts from (also what the benchmark measures).
-pub async fn prepare(ctx: &Ctx, store: &Store, op: &Operator, size: (u16, u16)) -> Result<App> {
+pub async fn prepare(ctx: &Session, store: &Store, op: &Operator, size: (u16, u16)) -> Result<App> {
     let mut orgs = org::list(store).await?;
     if let Some(mine) = op.org_id {
         orgs.retain(|o| o.id == mine);
@@ -152,7 +152,7 @@ const GRACE: Duration = Duration::from_secs(10);
 /// link went away) end it: either way the running job is finished or cancelled within
 /// the grace period, what a cancelled backup left is tidied, the scheduler signs off and
 /// the terminal is restored.
-pub async fn run(ctx: &Ctx) -> Result<()> {
+pub async fn run(ctx: &Session) -> Result<()> {
     // Before anything else: a hangup during start-up must not kill the process uncleanly.
     let signals = crate::scheduler::signals::Signals::listen()?;
     let _log = crate::logging::init(&ctx.settings.log_dir, "console", false).ok();
@@ -227,7 +227,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
 /// The jobs, and whether this console hosts them: yes unless a daemon already runs the
 /// scheduler on this database (two hosts would still run each slot once, by the claims).
 async fn scheduler_setup(
-    ctx: &Ctx,
+    ctx: &Session,
     store: &Store,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(sched_tasks::SchedContext, bool)> {
