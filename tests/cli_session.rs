@@ -172,6 +172,10 @@ fn without_org_default_org_then_the_operators_own(d: &Path, url: Option<&str>) {
 
     write_config(d, "default_org = \"KHU\"\n");
     assert_eq!(org_of_member_list(d, url, None, &[]), "KHU");
+    assert_eq!(
+        json_of(somiti(d, url).args(["info", "--json"]))["default_org"],
+        "KHU"
+    );
     assert_eq!(org_of_member_list(d, url, None, &["--org", "som"]), "SOM");
     let review = json_of(somiti(d, url).args(["collection", "review", "--json"]));
     assert_eq!(

@@ -30,10 +30,12 @@ pub struct AuditArgs {
     #[arg(long, value_name = "CODE")]
     pub org: Option<String>,
     /// At most this many entries, newest first
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
     pub limit: i64,
     /// Skip this many of the newest entries first (for paging)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..))]
     pub offset: i64,
 }
 
@@ -125,8 +127,16 @@ pub async fn run(ctx: &Ctx, a: AuditArgs) -> Result<()> {
             &[]
         )
     )?;
+    let more = if rows.len() as i64 >= a.limit {
+        format!(
+            " (there may be more: --offset {} for the next ones)",
+            a.offset + a.limit
+        )
+    } else {
+        String::new()
+    };
     outln!(
-        "{} entr{} shown, newest first; dates and times are {} ({})",
+        "{} entr{} shown, newest first{more}; dates and times are {} ({})",
         rows.len(),
         if rows.len() == 1 { "y" } else { "ies" },
         org.tz_label(),

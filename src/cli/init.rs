@@ -183,6 +183,8 @@ struct Info {
     export_dir: String,
     log_dir: String,
     organizations: Vec<OrgInfo>,
+    /// `default_org` from the config (commands without `--org` use it when there are several).
+    default_org: Option<String>,
     scheduler: String,
 }
 
@@ -233,6 +235,7 @@ pub async fn info(ctx: &Ctx) -> Result<()> {
         export_dir: s.export_dir.display().to_string(),
         log_dir: s.log_dir.display().to_string(),
         organizations: orgs,
+        default_org: ctx.default_org().map(str::to_string),
         scheduler: {
             let tz = crate::scheduler::default_timezone(&store).await?;
             let jobs = crate::scheduler::jobs_from_config(&s.config, &tz)?;
@@ -261,6 +264,9 @@ pub async fn info(ctx: &Ctx) -> Result<()> {
     outln!("exports      {}", info.export_dir)?;
     outln!("logs         {}", info.log_dir)?;
     outln!("scheduler    {}", info.scheduler)?;
+    if let Some(code) = &info.default_org {
+        outln!("default org  {code} (default_org in the config)")?;
+    }
     for o in &info.organizations {
         outln!(
             "org {:<8} {} — {} members, {} collections, today {} ({}), closed through {}",
