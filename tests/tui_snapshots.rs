@@ -128,6 +128,87 @@ fn review() {
 }
 
 #[test]
+fn review_with_an_advance_reads_advance_and_the_legend_explains_the_totals() {
+    snap("review_advance", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        let mut r = tui_support::review(false);
+        // member 3 paid 1,340.00 ahead on earlier days: nothing is due today
+        if let Some(l) = r.lines.iter_mut().find(|l| l.member_no == "3") {
+            l.arrears_in = 0;
+            l.advance_in = 1_340_00;
+            l.due = 0;
+            l.shortfall = 0;
+            l.flags = vec![somiti::ledger::review::Flag::Advance];
+        }
+        app.review.review = Some(r);
+        app
+    });
+}
+
+#[test]
+fn review_go_to_a_date_and_reopen() {
+    snap("review_jump_bad_date", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('g'));
+        for c in "2026-12-24".chars() {
+            press(&mut app, ch(c));
+        }
+        press(&mut app, key(KeyCode::Enter));
+        app
+    });
+    snap("review_reopen_day", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        app.review.review = Some(tui_support::review(true));
+        press(&mut app, ch('r'));
+        app
+    });
+}
+
+#[test]
+fn member_form_worker_list_long_error_and_discard_question() {
+    snap("member_form_worker_list", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        for _ in 0..4 {
+            press(&mut app, key(KeyCode::Tab));
+        }
+        press(&mut app, ch('a'));
+        app
+    });
+    snap("member_form_long_error", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        press(&mut app, ch('9'));
+        press(&mut app, key(KeyCode::Enter));
+        app.apply(somiti::tui::tasks::Outcome::MemberSaved {
+            added: true,
+            result: Err(vec![
+                (
+                    "mobile".into(),
+                    "must be 01[3-9] followed by 8 digits, as 01712345678; Bengali digits \
+                     (০১৭১২৩৪৫৬৭৮) are accepted too (got \"+88 01712-34\")"
+                        .into(),
+                ),
+                (
+                    String::new(),
+                    "member 9 is already in DEMO (NID 1234567009); choose another member \
+                     number or edit member 9 from the list instead"
+                        .into(),
+                ),
+            ]),
+        });
+        app
+    });
+    snap("member_form_discard", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        press(&mut app, ch('9'));
+        press(&mut app, key(KeyCode::Esc));
+        app
+    });
+}
+
+#[test]
 fn review_record_and_confirm_dialogs() {
     snap("review_record", |s| {
         let mut app = on_tab(Tab::Collections)(s);

@@ -120,11 +120,41 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub on: Option<chrono::NaiveDate>,
+    /// Entries at or after this instant (with `before`, a local day from [`local_day_range`]).
+    pub since: Option<DateTime<Utc>>,
+    /// Entries before this instant.
+    pub before: Option<DateTime<Utc>>,
     pub limit: i64,
     pub offset: i64,
 }
 
-/// Newest first, filtered by actor, action (prefix) and UTC date.
+/// The first instant of a local calendar day (the first that exists, when a DST change
+/// skips midnight).
+fn local_day_start(tz: chrono_tz::Tz, d: chrono::NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    (0..48)
+        .find_map(|q| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::minutes(15 * q)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| midnight.and_utc())
+}
+
+/// The UTC instants `[start, end)` that hold the local business days `from..=to` in `tz`:
+/// an entry at 23:30 UTC on Nov 30 belongs to Dec 1 in Asia/Dhaka (UTC+6).
+pub fn local_day_range(
+    tz: chrono_tz::Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let after = to.succ_opt().unwrap_or(to);
+    (local_day_start(tz, from), local_day_start(tz, after))
+}
+
+/// Newest first, filtered by actor, action (prefix), UTC date (`on`) and instants
+/// (`since`, `before`: a local business day through [`local_day_range`]).
 pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
     let mut sql = String::from(
         "SELECT id, at, actor, action, target, detail, outcome FROM audit_log WHERE 1=1",
@@ -150,6 +180,12 @@ pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
     if from.is_some() {
         sql += &format!(" AND at >= ${} AND at < ${}", next(), next());
     }
+    if f.since.is_some() {
+        sql += &format!(" AND at >= ${}", next());
+    }
+    if f.before.is_some() {
+        sql += &format!(" AND at < ${}", next());
+    }
     let limit = if f.limit <= 0 { 100 } else { f.limit };
     sql += &format!(" ORDER BY id DESC LIMIT {limit} OFFSET {}", f.offset.max(0));
     let rows = on_store!(store, |p| {
@@ -163,7 +199,36 @@ pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         if let (Some(a), Some(b)) = (from, to) {
             q = q.bind(a).bind(b);
         }
+        if let Some(a) = f.since {
+            q = q.bind(a);
+        }
+        if let Some(b) = f.before {
+            q = q.bind(b);
+        }
         q.fetch_all(p).await?
     });
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    #[test]
+    fn a_local_day_is_the_utc_range_of_its_wall_clock() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let (start, end) = local_day_range(chrono_tz::Asia::Dhaka, d(12, 1), d(12, 1));
+        assert_eq!(start, Utc.with_ymd_and_hms(2026, 11, 30, 18, 0, 0).unwrap());
+        assert_eq!(end, Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).unwrap());
+        // 23:30 UTC on Nov 30 is 05:30 on Dec 1 in Dhaka: inside
+        let late = Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap();
+        assert!(start <= late && late < end);
+        // a day whose midnight DST skips starts at the first minute that exists
+        let (start, _) = local_day_range(chrono_tz::America::Santiago, d(9, 6), d(9, 6));
+        assert_eq!(
+            start.with_timezone(&chrono_tz::America::Santiago).date_naive(),
+            d(9, 6)
+        );
+    }
 }

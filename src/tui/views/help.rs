@@ -5,7 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+use crate::ledger::review::{Flag, TOTALS_LEGEND};
 use crate::tui::app::{App, Tab};
+use crate::tui::widgets::form::wrap_words;
 use crate::tui::keymap::{Mode, help_sections_where};
 use crate::tui::widgets::centered;
 
@@ -22,6 +24,22 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Mode::Progress,
     ]);
     let mut lines = Vec::new();
+    if app.tab == Tab::Collections {
+        // what the review's words and letters mean (the same legend as under its totals)
+        lines.push(Line::styled("Reading the review", t.title()));
+        let flags = format!("flags: {}", Flag::legend());
+        let parts = TOTALS_LEGEND.split(" · ").chain([
+            "arrears: unpaid dues carried in; a member paid ahead shows \"advance 340.00\"",
+            flags.as_str(),
+        ]);
+        for part in parts {
+            for (i, l) in wrap_words(part, 62).into_iter().enumerate() {
+                let pad = if i == 0 { "  " } else { "    " };
+                lines.push(Line::raw(format!("{pad}{l}")));
+            }
+        }
+        lines.push(Line::default());
+    }
     for (mode, keys) in help_sections_where(&modes, |a| app.in_build(a)) {
         if keys.is_empty() {
             continue;

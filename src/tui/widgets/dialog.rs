@@ -26,6 +26,14 @@ pub enum Confirmed {
     RunJob {
         job: String,
     },
+    /// Reopen a closed day (and every later closed day) of the current organization.
+    ReopenDay {
+        date: chrono::NaiveDate,
+    },
+    /// Close the form on top, throwing away what was typed in it.
+    DiscardForm,
+    /// Quit although a form holds typed values.
+    QuitDiscardingForm,
 }
 
 impl Confirmed {
