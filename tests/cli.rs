@@ -384,7 +384,10 @@ fn a_member_paid_ahead_reads_advance_never_negative_arrears_and_the_review_has_a
         .success();
     let show = somiti(d).args(["member", "show", "7"]).output().unwrap();
     let show = String::from_utf8(show.stdout).unwrap();
-    assert!(show.contains("advance ") && show.contains("(paid ahead)"), "{show}");
+    assert!(
+        show.contains("advance ") && show.contains("(paid ahead)"),
+        "{show}"
+    );
     assert!(!show.contains(" -"), "no negative amount: {show}");
     let list = somiti(d).args(["member", "list"]).output().unwrap();
     let list = String::from_utf8(list.stdout).unwrap();
@@ -398,10 +401,15 @@ fn a_member_paid_ahead_reads_advance_never_negative_arrears_and_the_review_has_a
     assert!(!review.contains(" -"), "no negative arrears: {review}");
     assert!(review.contains("Totals for Abdul Karim"), "{review}");
     assert!(
-        review.contains("Flags: M missed · P partial · A advance · D duplicate · R reversed · L late"),
+        review.contains(
+            "Flags: M missed · P partial · A advance · D duplicate · R reversed · L late"
+        ),
         "{review}"
     );
-    assert!(review.contains("shortfall: each member's unpaid due"), "{review}");
+    assert!(
+        review.contains("shortfall: each member's unpaid due"),
+        "{review}"
+    );
 }
 
 #[test]

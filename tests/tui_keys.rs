@@ -744,7 +744,10 @@ fn g_in_the_review_goes_to_a_typed_date_and_says_what_is_wrong_with_a_bad_one() 
     press(&mut app, ch('2'));
     assert_eq!(action_for(ch('g'), &app), Some(Action::JumpToDate));
     assert_eq!(action_for(ch(':'), &app), Some(Action::JumpToDate));
-    assert!(press(&mut app, ch('g')).is_empty(), "nothing runs before Enter");
+    assert!(
+        press(&mut app, ch('g')).is_empty(),
+        "nothing runs before Enter"
+    );
     let form_error = |app: &somiti::tui::app::App| match app.overlays.last() {
         Some(Overlay::Form(f)) if f.purpose == FormPurpose::JumpToDate => {
             f.fields[0].error.clone().unwrap_or_default()
@@ -754,13 +757,20 @@ fn g_in_the_review_goes_to_a_typed_date_and_says_what_is_wrong_with_a_bad_one() 
     // not a date: the prompt says so and stays
     type_text(&mut app, "2026-13-01");
     assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
-    assert!(form_error(&app).contains("YYYY-MM-DD"), "{}", form_error(&app));
+    assert!(
+        form_error(&app).contains("YYYY-MM-DD"),
+        "{}",
+        form_error(&app)
+    );
     // the future: refused in the prompt, naming today
     backspaces(&mut app, 10);
     type_text(&mut app, "2026-11-30");
     assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
     let e = form_error(&app);
-    assert!(e.contains("in the future") && e.contains("2026-11-22"), "{e}");
+    assert!(
+        e.contains("in the future") && e.contains("2026-11-22"),
+        "{e}"
+    );
     // a past date: the core checks it and builds its review
     backspaces(&mut app, 10);
     type_text(&mut app, "২০২৬-১১-১০");
@@ -828,8 +838,17 @@ fn an_admin_reopens_a_closed_day_after_a_yes_naming_the_date() {
         date: today(),
         result: Ok(1),
     });
-    assert!(matches!(fx.as_slice(), [Effect::LoadReview { .. }]), "{fx:?}");
-    assert!(app.flash.as_ref().unwrap().text.contains("2026-11-22 reopened"));
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadReview { .. }]),
+        "{fx:?}"
+    );
+    assert!(
+        app.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("2026-11-22 reopened")
+    );
     // an open day has nothing to reopen
     app.review.review = Some(review(false));
     press(&mut app, ch('r'));
@@ -848,7 +867,7 @@ fn a_manager_is_not_offered_reopen_and_gets_the_cores_permission_message() {
         .map(|(_, h)| *h)
         .collect();
     assert!(!footer.iter().any(|h| h.contains("reopen")), "{footer:?}");
-    assert!(footer.contains(&"go to a date"), "{footer:?}");
+    assert!(footer.contains(&"go to date"), "{footer:?}");
     press(&mut app, ch('r'));
     let fx = press(&mut app, ch('y'));
     assert!(matches!(fx.as_slice(), [Effect::ReopenDay { .. }]));

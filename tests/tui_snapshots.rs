@@ -82,6 +82,25 @@ fn member_detail() {
 }
 
 #[test]
+fn member_detail_of_a_member_paid_ahead() {
+    snap("member_detail_advance", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('j'));
+        press(&mut app, ch('j'));
+        press(&mut app, ch('j'));
+        press(&mut app, key(KeyCode::Enter));
+        let row = app.members.rows[3].clone();
+        app.apply(somiti::tui::tasks::Outcome::Member(Ok(
+            somiti::ledger::member::MemberDetail {
+                row,
+                recent: vec![collection(14, 4, 1_000_00, 20_00)],
+            },
+        )));
+        app
+    });
+}
+
+#[test]
 fn member_form_with_errors() {
     snap("member_form_errors", |s| {
         let mut app = full_app(s);
@@ -111,6 +130,7 @@ fn review() {
         let mut r = tui_support::review(true);
         r.lines.retain(|l| l.worker_id == Some(1));
         r.workers.retain(|w| w.worker_id == Some(1));
+        r.totals = r.workers[0].totals.clone();
         app.review.review = Some(r);
         app.review.worker = Some((1, "Karim Uddin".into()));
         app

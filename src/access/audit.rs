@@ -227,7 +227,9 @@ mod tests {
         // a day whose midnight DST skips starts at the first minute that exists
         let (start, _) = local_day_range(chrono_tz::America::Santiago, d(9, 6), d(9, 6));
         assert_eq!(
-            start.with_timezone(&chrono_tz::America::Santiago).date_naive(),
+            start
+                .with_timezone(&chrono_tz::America::Santiago)
+                .date_naive(),
             d(9, 6)
         );
     }

@@ -121,12 +121,12 @@ impl ReviewLine {
 /// Shortfall is summed member by member, so one member's advance does not cover another's
 /// missed day: it is not expected − collected when some members paid ahead.
 pub const TOTALS_LEGEND: &str = "expected: due today with arrears, less advances · \
-collected: taken today · shortfall: each member's unpaid due, added up (an advance does not \
-cover another member)";
+collected: taken today · shortfall: each member's unpaid due, added up (one member's advance \
+does not cover another's, so it is not expected − collected)";
 
 /// The same in few words, for narrow screens.
 pub const TOTALS_LEGEND_SHORT: &str =
-    "exp due with arrears · got collected · short unpaid, per member";
+    "exp due with arrears · got collected · short unpaid per member (not exp − got)";
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {

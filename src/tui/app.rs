@@ -447,9 +447,7 @@ impl App {
                         let title = f.title.clone();
                         self.overlays.push(Overlay::Confirm(Confirm {
                             title: "Discard the form?".into(),
-                            lines: vec![format!(
-                                "\"{title}\" has values you typed. Discard them?"
-                            )],
+                            lines: vec![format!("\"{title}\" has values you typed. Discard them?")],
                             yes: Confirmed::DiscardForm,
                         }));
                         return Vec::new();

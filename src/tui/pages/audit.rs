@@ -128,7 +128,10 @@ impl App {
                             "Date",
                             self.audit.day.map(|d| d.to_string()).unwrap_or_default(),
                         )
-                        .hint(format!("YYYY-MM-DD, business date ({})", self.clock_label())),
+                        .hint(format!(
+                            "YYYY-MM-DD, business date ({})",
+                            self.clock_label()
+                        )),
                     ],
                 );
                 self.overlays.push(Overlay::Form(Box::new(form)));

@@ -5,8 +5,8 @@
 use chrono::{Duration, NaiveDate};
 
 use crate::ledger::collection::Collection;
-use crate::ledger::{money, validate};
 use crate::ledger::review::{Review, ReviewLine};
+use crate::ledger::{money, validate};
 use crate::tui::app::{App, Level, Overlay, movement, scroll_to, step};
 use crate::tui::keymap::Action;
 use crate::tui::tasks::{CollectionText, Effect, FieldErrors};

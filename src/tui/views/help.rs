@@ -7,9 +7,9 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::ledger::review::{Flag, TOTALS_LEGEND};
 use crate::tui::app::{App, Tab};
-use crate::tui::widgets::form::wrap_words;
 use crate::tui::keymap::{Mode, help_sections_where};
 use crate::tui::widgets::centered;
+use crate::tui::widgets::form::wrap_words;
 
 pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
@@ -33,7 +33,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
             flags.as_str(),
         ]);
         for part in parts {
-            for (i, l) in wrap_words(part, 62).into_iter().enumerate() {
+            for (i, l) in wrap_words(part, 64).into_iter().enumerate() {
                 let pad = if i == 0 { "  " } else { "    " };
                 lines.push(Line::raw(format!("{pad}{l}")));
             }

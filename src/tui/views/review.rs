@@ -13,6 +13,7 @@ use crate::tui::app::App;
 use crate::tui::pages::{ReviewRow, review_rows};
 use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
+use crate::tui::widgets::form::wrap_words;
 
 /// Columns: the carried-in and flags columns are as wide as their widest cell (an
 /// "advance 340.00" widens the first), the name takes what is left.
@@ -69,18 +70,20 @@ fn line_cells(l: &ReviewLine, wide: bool) -> Vec<String> {
     v
 }
 
-/// The legend under the totals: what the totals' words mean and what the flag letters
-/// stand for (both from the core, which the command line prints too).
-fn legend_lines(width: usize) -> [String; 2] {
-    let totals = if TOTALS_LEGEND.width() < width {
-        TOTALS_LEGEND
+/// The legend under the totals: what the totals' words mean (in full on a wide screen,
+/// in few words on a narrow one) and what the flag letters stand for; both come from the
+/// core, which the command line prints too.
+fn legend_lines(width: usize) -> Vec<String> {
+    let mut out: Vec<String> = if width >= 110 {
+        wrap_words(TOTALS_LEGEND, width.saturating_sub(2))
+            .into_iter()
+            .map(|l| format!(" {l}"))
+            .collect()
     } else {
-        TOTALS_LEGEND_SHORT
+        vec![fit(&format!(" {TOTALS_LEGEND_SHORT}"), width, false)]
     };
-    [
-        fit(&format!(" {totals}"), width, false),
-        fit(&format!(" Flags: {}", Flag::legend()), width, false),
-    ]
+    out.push(fit(&format!(" Flags: {}", Flag::legend()), width, false));
+    out
 }
 
 /// "expected 5,000.00 · collected 4,200.00 · short 800.00 · 84.00 % · missed 3"
@@ -149,35 +152,39 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
-    let [table, totals] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(4)]).areas(inner);
     let w = inner.width as usize;
+    let legend = legend_lines(w);
+    let [table, totals] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(2 + legend.len() as u16),
+    ])
+    .areas(inner);
     // filtered to one worker, the totals are that worker's, and say so
-    let label = r.totals_label(p.worker.as_ref().map(|(_, name)| name.as_str()));
-    let total_line = format!(
+    let worker = p.worker.as_ref().map(|(_, name)| name.as_str());
+    let label = r.totals_label(worker);
+    let mut total_line = format!(
         " {label} · {} members · {}",
         r.totals.members,
         totals_text(&r.totals, false)
     );
-    let total_line = if total_line.width() > w {
-        format!(
-            " {label} ({}) {}",
+    // narrower: few words, then (one worker's) "Karim Uddin only"
+    let short_labels = [Some(label.clone()), worker.map(|w| format!("{w} only"))];
+    for l in short_labels.iter().flatten() {
+        if total_line.width() <= w {
+            break;
+        }
+        total_line = format!(
+            " {l} ({}) {}",
             r.totals.members,
             totals_text(&r.totals, true)
-        )
-    } else {
-        total_line
-    };
-    let [legend_totals, legend_flags] = legend_lines(w);
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::styled("─".repeat(w), t.border()),
-            Line::styled(fit(&total_line, w, false), t.heading()),
-            Line::styled(legend_totals, t.muted()),
-            Line::styled(legend_flags, t.muted()),
-        ]),
-        totals,
-    );
+        );
+    }
+    let mut bottom = vec![
+        Line::styled("─".repeat(w), t.border()),
+        Line::styled(fit(&total_line, w, false), t.heading()),
+    ];
+    bottom.extend(legend.into_iter().map(|l| Line::styled(l, t.muted())));
+    frame.render_widget(Paragraph::new(bottom), totals);
     if r.lines.is_empty() {
         let text = if r.closed_through.is_some() || p.worker.is_some() {
             "No active member is due on this day for this selection."

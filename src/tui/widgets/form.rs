@@ -125,10 +125,7 @@ impl Form {
 
     /// Whether anything was typed since the form opened (then leaving it asks first).
     pub fn changed(&self) -> bool {
-        self.fields
-            .iter()
-            .map(|f| &f.value)
-            .ne(self.initial.iter())
+        self.fields.iter().map(|f| &f.value).ne(self.initial.iter())
     }
 
     /// The focused field, when it is picked from a list that is showing.
@@ -313,14 +310,10 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
             choice_lines(&mut lines, f, indent, inner_w, theme);
         }
         if let Some(e) = &f.error {
-            for (n, part) in wrap_words(&format!("✗ {e}"), inner_w.saturating_sub(indent))
-                .into_iter()
-                .enumerate()
-            {
-                // continuation lines line up under the text, after the ✗
-                let pad = if n == 0 { indent } else { indent + 2 };
+            // continuation lines line up under the text, after the ✗
+            for part in problem_lines(e, inner_w.saturating_sub(indent)) {
                 lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(pad)),
+                    Span::raw(" ".repeat(indent)),
                     Span::styled(part, theme.bad()),
                 ]));
             }
@@ -328,9 +321,8 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
     }
     if let Some(n) = &form.note {
         lines.push(Line::default());
-        for (i, part) in wrap_words(&format!("✗ {n}"), inner_w).into_iter().enumerate() {
-            let pad = if i == 0 { "" } else { "  " };
-            lines.push(Line::from(Span::styled(format!("{pad}{part}"), theme.bad())));
+        for part in problem_lines(n, inner_w) {
+            lines.push(Line::from(Span::styled(part, theme.bad())));
         }
     }
     if form.busy {
@@ -374,7 +366,14 @@ fn choice_lines(lines: &mut Vec<Line>, f: &Field, indent: usize, width: usize, t
         );
         lines.push(Line::from(vec![
             Span::raw(" ".repeat(indent)),
-            Span::styled(text, if marked { theme.selected() } else { theme.text() }),
+            Span::styled(
+                text,
+                if marked {
+                    theme.selected()
+                } else {
+                    theme.text()
+                },
+            ),
         ]));
     }
     let more = matches.len().saturating_sub(CHOICES_SHOWN);
@@ -387,6 +386,16 @@ fn choice_lines(lines: &mut Vec<Line>, f: &Field, indent: usize, width: usize, t
         Span::raw(" ".repeat(indent)),
         Span::styled(help, theme.muted()),
     ]));
+}
+
+/// A problem as lines of at most `width` columns: `✗ ` before the first, two spaces
+/// before the rest.
+fn problem_lines(text: &str, width: usize) -> Vec<String> {
+    wrap_words(text, width.saturating_sub(2))
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| format!("{}{l}", if i == 0 { "✗ " } else { "  " }))
+        .collect()
 }
 
 /// Break `text` into lines of at most `width` columns at spaces (a word longer than the
