@@ -235,6 +235,11 @@ fn review_record_and_confirm_dialogs() {
         press(&mut app, ch('a'));
         app
     });
+    snap("review_reverse", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('x'));
+        app
+    });
     snap("review_close_day", |s| {
         let mut app = on_tab(Tab::Collections)(s);
         press(&mut app, ch('c'));

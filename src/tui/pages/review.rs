@@ -212,13 +212,16 @@ impl App {
                                 Field::new("reason", "Reason", "").hint("required"),
                             ],
                         );
+                        // the entry's time on the organization's clock, named
                         form.intro = vec![format!(
-                            "#{} on {}: loan {}, savings {}, by {}. A reversal cancels it; the entry stays in the ledger.",
+                            "#{} on {}: loan {}, savings {}, entered by {} at {} ({}). A reversal cancels it; the entry stays in the ledger.",
                             c.id,
                             c.collected_on,
                             money::grouped(c.loan_paisa),
                             money::grouped(c.savings_paisa),
-                            c.entered_by
+                            c.entered_by,
+                            self.local_minute(c.entered_at),
+                            self.clock_label()
                         )];
                         form.focus = 1;
                         self.overlays.push(Overlay::Form(Box::new(form)));

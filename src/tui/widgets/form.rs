@@ -274,8 +274,9 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
     let inner_w = width.saturating_sub(2) as usize;
     let indent = label_w as usize + 2;
     let mut lines: Vec<Line> = Vec::new();
+    // wrapped here, by words, so the box is as tall as the text (nothing cut at the bottom)
     for l in &form.intro {
-        lines.push(Line::raw(l.clone()));
+        lines.extend(wrap_words(l, inner_w).into_iter().map(Line::raw));
     }
     if !form.intro.is_empty() {
         lines.push(Line::default());
@@ -401,6 +402,20 @@ fn problem_lines(text: &str, width: usize) -> Vec<String> {
 /// Break `text` into lines of at most `width` columns at spaces (a word longer than the
 /// line is cut into pieces), so a long message shows whole.
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    // an indented line stays indented, its continuations too
+    let body = text.trim_start_matches(' ');
+    let indent = text.len() - body.len();
+    if indent > 0 && indent + 8 <= width {
+        let pad = " ".repeat(indent);
+        return wrap_words(body, width - indent)
+            .into_iter()
+            .map(|l| format!("{pad}{l}"))
+            .collect();
+    }
+    wrap_body(body, width)
+}
+
+fn wrap_body(text: &str, width: usize) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
     let width = width.max(8);
     let mut out: Vec<String> = Vec::new();
@@ -539,5 +554,9 @@ mod tests {
             "must be 01[3-9] and 8 digits, got a much longer text"
         );
         assert_eq!(wrap_words("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
+        assert_eq!(
+            wrap_words("  row 3: a long reason here", 16),
+            ["  row 3: a long", "  reason here"]
+        );
     }
 }
