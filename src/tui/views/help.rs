@@ -40,7 +40,30 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         }
         lines.push(Line::default());
     }
-    for (mode, keys) in help_sections_where(&modes, |a| app.in_build(a)) {
+    let sections = help_sections_where(&modes, |a| app.in_build(a));
+    // a key the view binds itself (g in the review) does not do its everywhere-meaning there
+    let view_keys: Vec<String> = sections
+        .first()
+        .map(|(_, keys)| {
+            keys.iter()
+                .flat_map(|(k, _)| k.split(' ').map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (mode, keys) in sections {
+        let keys: Vec<(String, &str)> = keys
+            .into_iter()
+            .filter_map(|(k, what)| {
+                if mode != Mode::Global {
+                    return Some((k, what));
+                }
+                let left: Vec<&str> = k
+                    .split(' ')
+                    .filter(|n| !view_keys.iter().any(|v| v == n))
+                    .collect();
+                (!left.is_empty()).then(|| (left.join(" "), what))
+            })
+            .collect();
         if keys.is_empty() {
             continue;
         }
