@@ -447,3 +447,24 @@ fn members_csv_dialogs() {
         app
     });
 }
+
+#[test]
+fn help_on_the_review_explains_it_and_g_keeps_only_its_review_meaning() {
+    let mut app = on_tab(Tab::Collections)((120, 80));
+    press(&mut app, ch('?'));
+    let text = format!("{}", render(&app).backend());
+    assert!(text.contains("Reading the review"), "{text}");
+    assert!(text.contains("M missed · P partial"), "{text}");
+    let line = |what: &str| {
+        text.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in\n{text}"))
+            .to_string()
+    };
+    assert!(line("go to date").contains("g :"), "{}", line("go to date"));
+    let first_row = line("first row");
+    assert!(
+        first_row.contains("Home") && !first_row.contains(" g "),
+        "{first_row}"
+    );
+}
