@@ -362,6 +362,57 @@ fn collection_add_then_reverse_through_the_command_line() {
 }
 
 #[test]
+fn a_member_paid_ahead_reads_advance_never_negative_arrears_and_the_review_has_a_legend() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    small_ledger(d, None);
+    // far more than everything due since January: the member is ahead
+    somiti(d)
+        .args([
+            "collection",
+            "add",
+            "--member",
+            "7",
+            "--date",
+            "2026-06-01",
+            "--loan",
+            "10000",
+            "--savings",
+            "9000",
+        ])
+        .assert()
+        .success();
+    let show = somiti(d).args(["member", "show", "7"]).output().unwrap();
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        show.contains("advance ") && show.contains("(paid ahead)"),
+        "{show}"
+    );
+    assert!(!show.contains(" -"), "no negative amount: {show}");
+    let list = somiti(d).args(["member", "list"]).output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.contains(" adv "), "{list}");
+    let review = somiti(d)
+        .args(["collection", "review", "--worker", "Abdul Karim"])
+        .output()
+        .unwrap();
+    let review = String::from_utf8(review.stdout).unwrap();
+    assert!(review.contains("advance "), "{review}");
+    assert!(!review.contains(" -"), "no negative arrears: {review}");
+    assert!(review.contains("Totals for Abdul Karim"), "{review}");
+    assert!(
+        review.contains(
+            "Flags: M missed · P partial · A advance · D duplicate · R reversed · L late"
+        ),
+        "{review}"
+    );
+    assert!(
+        review.contains("shortfall: each member's unpaid due"),
+        "{review}"
+    );
+}
+
+#[test]
 fn json_errors_are_json_on_stderr() {
     let t = tempfile::tempdir().unwrap();
     small_ledger(t.path(), None);

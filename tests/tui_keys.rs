@@ -724,3 +724,259 @@ fn enter_on_prune_asks_first_and_a_backup_runs_at_once() {
     assert!(fx.is_empty(), "{fx:?}");
     assert!(app.overlays.is_empty());
 }
+
+fn type_text(app: &mut somiti::tui::app::App, text: &str) {
+    for c in text.chars() {
+        press(app, ch(c));
+    }
+}
+
+fn backspaces(app: &mut somiti::tui::app::App, n: usize) {
+    for _ in 0..n {
+        press(app, key(KeyCode::Backspace));
+    }
+}
+
+#[test]
+fn g_in_the_review_goes_to_a_typed_date_and_says_what_is_wrong_with_a_bad_one() {
+    use somiti::tui::widgets::form::FormPurpose;
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('2'));
+    assert_eq!(action_for(ch('g'), &app), Some(Action::JumpToDate));
+    assert_eq!(action_for(ch(':'), &app), Some(Action::JumpToDate));
+    assert!(
+        press(&mut app, ch('g')).is_empty(),
+        "nothing runs before Enter"
+    );
+    let form_error = |app: &somiti::tui::app::App| match app.overlays.last() {
+        Some(Overlay::Form(f)) if f.purpose == FormPurpose::JumpToDate => {
+            f.fields[0].error.clone().unwrap_or_default()
+        }
+        other => panic!("expected the date prompt, got {other:?}"),
+    };
+    // not a date: the prompt says so and stays
+    type_text(&mut app, "2026-13-01");
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(
+        form_error(&app).contains("YYYY-MM-DD"),
+        "{}",
+        form_error(&app)
+    );
+    // the future: refused in the prompt, naming today
+    backspaces(&mut app, 10);
+    type_text(&mut app, "2026-11-30");
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    let e = form_error(&app);
+    assert!(
+        e.contains("in the future") && e.contains("2026-11-22"),
+        "{e}"
+    );
+    // a past date: the core checks it and builds its review
+    backspaces(&mut app, 10);
+    type_text(&mut app, "২০২৬-১১-১০");
+    let fx = press(&mut app, key(KeyCode::Enter));
+    let seq = match fx.as_slice() {
+        [Effect::JumpReview { seq, date, .. }] => {
+            assert_eq!(date.to_string(), "2026-11-10");
+            *seq
+        }
+        other => panic!("expected the jump, got {other:?}"),
+    };
+    // before the organization's first day: the core's message lands in the prompt
+    app.apply(Outcome::ReviewJump {
+        seq,
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+        result: Err(vec![(
+            "date".into(),
+            "2026-11-10 is before DEMO's first day, 2026-11-12 (when its first member joined)"
+                .into(),
+        )]),
+    });
+    assert!(form_error(&app).contains("first day"));
+    assert_eq!(app.review.date, today(), "the review stays where it was");
+    let fx = press(&mut app, key(KeyCode::Enter));
+    let [Effect::JumpReview { seq, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let mut r = review(false);
+    r.date = chrono::NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+    app.apply(Outcome::ReviewJump {
+        seq: *seq,
+        date: r.date,
+        result: Ok(r),
+    });
+    assert!(app.overlays.is_empty(), "the prompt closed");
+    assert_eq!(app.review.date.to_string(), "2026-11-10");
+    // Home still goes to the first row
+    press(&mut app, ch('j'));
+    press(&mut app, key(KeyCode::Home));
+    assert_eq!(app.review.selected, 0);
+}
+
+#[test]
+fn an_admin_reopens_a_closed_day_after_a_yes_naming_the_date() {
+    let mut app = full_app((80, 24));
+    app.review.review = Some(review(true));
+    press(&mut app, ch('2'));
+    assert!(press(&mut app, ch('r')).is_empty());
+    match app.overlays.last() {
+        Some(Overlay::Confirm(c)) => {
+            let text = c.lines.join("\n");
+            assert!(text.contains("Reopen 2026-11-22 for DEMO?"), "{text}");
+            assert!(text.contains("audit"), "{text}");
+        }
+        other => panic!("expected the confirmation, got {other:?}"),
+    }
+    // Enter is no yes here
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    let fx = press(&mut app, ch('y'));
+    assert!(
+        matches!(fx.as_slice(), [Effect::ReopenDay { date, org }] if *date == today() && org.code == "DEMO"),
+        "{fx:?}"
+    );
+    let fx = app.apply(Outcome::DayReopened {
+        date: today(),
+        result: Ok(1),
+    });
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadReview { .. }]),
+        "{fx:?}"
+    );
+    assert!(
+        app.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("2026-11-22 reopened")
+    );
+    // an open day has nothing to reopen
+    app.review.review = Some(review(false));
+    press(&mut app, ch('r'));
+    assert!(app.overlays.is_empty());
+    assert!(app.flash.as_ref().unwrap().text.contains("no closed days"));
+}
+
+#[test]
+fn a_manager_is_not_offered_reopen_and_gets_the_cores_permission_message() {
+    let mut app = full_app((80, 24));
+    app.operator = operator(Role::Manager);
+    app.review.review = Some(review(true));
+    press(&mut app, ch('2'));
+    let footer: Vec<&str> = somiti::tui::keymap::footer(&app)
+        .iter()
+        .map(|(_, h)| *h)
+        .collect();
+    assert!(!footer.iter().any(|h| h.contains("reopen")), "{footer:?}");
+    assert!(footer.contains(&"go to date"), "{footer:?}");
+    press(&mut app, ch('r'));
+    let fx = press(&mut app, ch('y'));
+    assert!(matches!(fx.as_slice(), [Effect::ReopenDay { .. }]));
+    let why = "rahim is a manager and may not reopen a closed day; ask an admin (somiti user set-role rahim ROLE)";
+    app.apply(Outcome::DayReopened {
+        date: today(),
+        result: Err(format!("refused: {why}")),
+    });
+    match app.overlays.last() {
+        Some(Overlay::Message(m)) => {
+            assert!(m.error);
+            assert!(m.lines.join(" ").contains(why), "{:?}", m.lines);
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn leaving_a_filled_form_asks_first_and_an_untouched_one_closes_at_once() {
+    let mut app = full_app((80, 24));
+    // untouched: Esc closes
+    press(&mut app, ch('n'));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
+    // typed: Esc asks; n goes back to the form with what was typed
+    press(&mut app, ch('n'));
+    press(&mut app, key(KeyCode::Tab));
+    type_text(&mut app, "Rahima q");
+    press(&mut app, key(KeyCode::Esc));
+    match app.overlays.last() {
+        Some(Overlay::Confirm(c)) => assert!(c.title.contains("Discard"), "{c:?}"),
+        other => panic!("expected the question, got {other:?}"),
+    }
+    press(&mut app, ch('n'));
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) => assert_eq!(f.value("name"), "Rahima q", "q is text"),
+        other => panic!("expected the form back, got {other:?}"),
+    }
+    // quitting with the form filled asks too; a second Ctrl-C quits
+    press(&mut app, ctrl('c'));
+    assert!(!app.quit, "a filled form is not lost to one Ctrl-C");
+    assert!(matches!(app.overlays.last(), Some(Overlay::Confirm(_))));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Form(_))));
+    // y on the discard question closes the form
+    press(&mut app, key(KeyCode::Esc));
+    press(&mut app, ch('y'));
+    assert!(app.overlays.is_empty());
+    assert!(!app.quit);
+    // and at the top level q quits as before
+    press(&mut app, ch('n'));
+    type_text(&mut app, "5");
+    press(&mut app, ctrl('c'));
+    press(&mut app, ctrl('c'));
+    assert!(app.quit);
+}
+
+#[test]
+fn the_member_form_picks_an_active_worker_by_typing_to_narrow() {
+    let mut app = full_app((80, 24));
+    app.workers.push(somiti::ledger::org::Worker {
+        id: 3,
+        org_id: 1,
+        name: "Salim Reza".into(),
+        mobile: String::new(),
+        active: false,
+    });
+    app.workers.push(somiti::ledger::org::Worker {
+        id: 4,
+        org_id: 1,
+        name: "Salma Khatun".into(),
+        mobile: String::new(),
+        active: true,
+    });
+    press(&mut app, ch('n'));
+    for _ in 0..4 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    let worker = |app: &somiti::tui::app::App| match app.overlays.last() {
+        Some(Overlay::Form(f)) => (f.fields[f.focus].clone(), f.focus),
+        other => panic!("{other:?}"),
+    };
+    let (f, _) = worker(&app);
+    assert_eq!(f.key, "worker");
+    assert_eq!(
+        f.matches(),
+        ["Karim Uddin", "Salma Begum", "Salma Khatun"],
+        "active workers only, by name"
+    );
+    type_text(&mut app, "SAL");
+    assert_eq!(worker(&app).0.matches(), ["Salma Begum", "Salma Khatun"]);
+    press(&mut app, key(KeyCode::Down));
+    let (f, focus) = worker(&app);
+    assert_eq!((f.pick, focus), (1, 4), "↓ moves in the list");
+    assert!(
+        press(&mut app, key(KeyCode::Enter)).is_empty(),
+        "Enter takes the choice, it does not save"
+    );
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) => {
+            assert_eq!(f.value("worker"), "Salma Khatun");
+            assert_eq!(f.fields[f.focus].key, "loan_amount");
+        }
+        other => panic!("{other:?}"),
+    }
+    // with the worker chosen, Enter saves and sends the name to the core
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(fx.as_slice(), [Effect::SaveMember { text, .. }] if text.worker == "Salma Khatun"),
+        "{fx:?}"
+    );
+}

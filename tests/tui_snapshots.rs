@@ -82,6 +82,25 @@ fn member_detail() {
 }
 
 #[test]
+fn member_detail_of_a_member_paid_ahead() {
+    snap("member_detail_advance", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('j'));
+        press(&mut app, ch('j'));
+        press(&mut app, ch('j'));
+        press(&mut app, key(KeyCode::Enter));
+        let row = app.members.rows[3].clone();
+        app.apply(somiti::tui::tasks::Outcome::Member(Ok(
+            somiti::ledger::member::MemberDetail {
+                row,
+                recent: vec![collection(14, 4, 1_000_00, 20_00)],
+            },
+        )));
+        app
+    });
+}
+
+#[test]
 fn member_form_with_errors() {
     snap("member_form_errors", |s| {
         let mut app = full_app(s);
@@ -111,6 +130,7 @@ fn review() {
         let mut r = tui_support::review(true);
         r.lines.retain(|l| l.worker_id == Some(1));
         r.workers.retain(|w| w.worker_id == Some(1));
+        r.totals = r.workers[0].totals.clone();
         app.review.review = Some(r);
         app.review.worker = Some((1, "Karim Uddin".into()));
         app
@@ -128,10 +148,96 @@ fn review() {
 }
 
 #[test]
+fn review_with_an_advance_reads_advance_and_the_legend_explains_the_totals() {
+    snap("review_advance", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        let mut r = tui_support::review(false);
+        // member 3 paid 1,340.00 ahead on earlier days: nothing is due today
+        if let Some(l) = r.lines.iter_mut().find(|l| l.member_no == "3") {
+            l.arrears_in = 0;
+            l.advance_in = 1_340_00;
+            l.due = 0;
+            l.shortfall = 0;
+            l.flags = vec![somiti::ledger::review::Flag::Advance];
+        }
+        app.review.review = Some(r);
+        app
+    });
+}
+
+#[test]
+fn review_go_to_a_date_and_reopen() {
+    snap("review_jump_bad_date", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('g'));
+        for c in "2026-12-24".chars() {
+            press(&mut app, ch(c));
+        }
+        press(&mut app, key(KeyCode::Enter));
+        app
+    });
+    snap("review_reopen_day", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        app.review.review = Some(tui_support::review(true));
+        press(&mut app, ch('r'));
+        app
+    });
+}
+
+#[test]
+fn member_form_worker_list_long_error_and_discard_question() {
+    snap("member_form_worker_list", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        for _ in 0..4 {
+            press(&mut app, key(KeyCode::Tab));
+        }
+        press(&mut app, ch('a'));
+        app
+    });
+    snap("member_form_long_error", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        press(&mut app, ch('9'));
+        press(&mut app, key(KeyCode::Enter));
+        app.apply(somiti::tui::tasks::Outcome::MemberSaved {
+            added: true,
+            result: Err(vec![
+                (
+                    "mobile".into(),
+                    "must be 01[3-9] followed by 8 digits, as 01712345678; Bengali digits \
+                     (০১৭১২৩৪৫৬৭৮) are accepted too (got \"+88 01712-34\")"
+                        .into(),
+                ),
+                (
+                    String::new(),
+                    "member 9 is already in DEMO (NID 1234567009); choose another member \
+                     number or edit member 9 from the list instead"
+                        .into(),
+                ),
+            ]),
+        });
+        app
+    });
+    snap("member_form_discard", |s| {
+        let mut app = full_app(s);
+        press(&mut app, ch('n'));
+        press(&mut app, ch('9'));
+        press(&mut app, key(KeyCode::Esc));
+        app
+    });
+}
+
+#[test]
 fn review_record_and_confirm_dialogs() {
     snap("review_record", |s| {
         let mut app = on_tab(Tab::Collections)(s);
         press(&mut app, ch('a'));
+        app
+    });
+    snap("review_reverse", |s| {
+        let mut app = on_tab(Tab::Collections)(s);
+        press(&mut app, ch('x'));
         app
     });
     snap("review_close_day", |s| {
@@ -340,4 +446,25 @@ fn members_csv_dialogs() {
         });
         app
     });
+}
+
+#[test]
+fn help_on_the_review_explains_it_and_g_keeps_only_its_review_meaning() {
+    let mut app = on_tab(Tab::Collections)((120, 80));
+    press(&mut app, ch('?'));
+    let text = format!("{}", render(&app).backend());
+    assert!(text.contains("Reading the review"), "{text}");
+    assert!(text.contains("M missed · P partial"), "{text}");
+    let line = |what: &str| {
+        text.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in\n{text}"))
+            .to_string()
+    };
+    assert!(line("go to date").contains("g :"), "{}", line("go to date"));
+    let first_row = line("first row");
+    assert!(
+        first_row.contains("Home") && !first_row.contains(" g "),
+        "{first_row}"
+    );
 }

@@ -120,13 +120,16 @@ pub async fn record_if_failed<T>(
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// One business date, on the clock `tz`.
     pub on: Option<chrono::NaiveDate>,
+    /// The clock `on` is read on (an organization's `tz()`); `None` is UTC.
+    pub tz: Option<Tz>,
     pub limit: i64,
     pub offset: i64,
 }
 
-/// Newest first, filtered by actor, action (prefix) and one UTC date. Kept for callers of
-/// the UTC filter; [`query`] filters by business dates on an organization's clock.
+/// Newest first, filtered by actor, action (prefix) and one business date on the clock
+/// `f.tz` (the console's audit filter); [`query`] takes a range of days.
 pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
     query(
         store,
@@ -135,7 +138,7 @@ pub async fn list(store: &Store, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
             action: f.action.clone(),
             from: f.on,
             to: f.on,
-            tz: chrono_tz::UTC,
+            tz: f.tz.unwrap_or(chrono_tz::UTC),
             limit: f.limit,
             offset: f.offset,
         },

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use crate::cli::{Ctx, amount_arg, parse_date, table};
 use crate::error::{Error, Result};
 use crate::ledger::collection::{self, CollectionInput};
-use crate::ledger::review::{self, Review};
+use crate::ledger::review::{self, Flag, Review, TOTALS_LEGEND};
 use crate::ledger::{day, money, org};
 
 #[derive(Debug, Subcommand)]
@@ -132,14 +132,17 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let date = parse_date(date.as_deref(), &org)?;
             let worker = match worker {
-                Some(w) => Some(org::find_worker(&store, org.id, &w).await?.id),
+                Some(w) => Some(org::find_worker(&store, org.id, &w).await?),
                 None => None,
             };
-            let r = review::daily(&store, &op, &org, date, worker).await?;
+            let r = review::daily(&store, &op, &org, date, worker.as_ref().map(|w| w.id)).await?;
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            out!("{}", render_review(&r))?;
+            out!(
+                "{}",
+                render_review(&r, worker.as_ref().map(|w| w.name.as_str()))
+            )?;
         }
     }
     Ok(())
@@ -174,8 +177,9 @@ pub async fn day(ctx: &Ctx, cmd: DayCmd) -> Result<()> {
     Ok(())
 }
 
-/// The review as text: one line per member grouped by worker, then totals.
-pub fn render_review(r: &Review) -> String {
+/// The review as text: one line per member grouped by worker, then totals (labelled with
+/// the worker when the review is one worker's) and the legend of the totals and flags.
+pub fn render_review(r: &Review, worker: Option<&str>) -> String {
     let mut out = format!(
         "Daily review {} {}{}{}\n",
         r.org,
@@ -191,21 +195,27 @@ pub fn render_review(r: &Review) -> String {
                 l.worker_name.clone(),
                 l.member_no.clone(),
                 l.name.clone(),
+                l.carried_text(),
                 money::grouped(l.due),
                 money::grouped(l.collected),
                 money::grouped(l.shortfall),
-                l.flags
-                    .iter()
-                    .map(|f| f.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                Flag::codes(&l.flags),
             ]
         })
         .collect();
     out += &table(
-        &["Worker", "No", "Name", "Due", "Collected", "Short", "Flags"],
+        &[
+            "Worker",
+            "No",
+            "Name",
+            "Arrears",
+            "Due",
+            "Collected",
+            "Short",
+            "Flags",
+        ],
         &body,
-        &[3, 4, 5],
+        &[3, 4, 5, 6],
     );
     out += "\n";
     let mut totals: Vec<Vec<String>> = r
@@ -224,7 +234,7 @@ pub fn render_review(r: &Review) -> String {
         })
         .collect();
     totals.push(vec![
-        format!("{} total", r.org),
+        r.totals_label(worker),
         r.totals.members.to_string(),
         money::grouped(r.totals.expected),
         money::grouped(r.totals.collected),
@@ -245,6 +255,7 @@ pub fn render_review(r: &Review) -> String {
         &totals,
         &[1, 2, 3, 4, 5, 6],
     );
+    out += &format!("{TOTALS_LEGEND}\nFlags: {}\n", Flag::legend());
     out
 }
 
@@ -262,6 +273,6 @@ pub async fn print_today_review(ctx: &Ctx) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&r);
     }
-    out!("{}", render_review(&r))?;
+    out!("{}", render_review(&r, None))?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::{Ctx, amount_arg, parse_date, table};
 use crate::error::Result;
+use crate::ledger::balance;
 use crate::ledger::member::{self, MemberInput, MemberQuery, MemberSort};
 use crate::ledger::money;
 
@@ -115,7 +116,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                         r.worker_name.clone().unwrap_or_default(),
                         money::grouped(r.loan_outstanding),
                         money::grouped(r.savings_balance),
-                        r.days_in_arrears.to_string(),
+                        balance::arrears_days_cell(r.days_in_arrears, r.advance),
                         r.member.status.clone(),
                     ]
                 })
@@ -184,11 +185,10 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                 money::taka(m.daily_savings)
             )?;
             outln!(
-                "loan outstanding {}   savings {}   arrears {} ({} days)",
+                "loan outstanding {}   savings {}   {}",
                 money::taka(d.row.loan_outstanding),
                 money::taka(d.row.savings_balance),
-                money::taka(d.row.arrears),
-                d.row.days_in_arrears
+                balance::standing_text(d.row.arrears, d.row.days_in_arrears, d.row.advance)
             )?;
             let body: Vec<Vec<String>> = d
                 .recent

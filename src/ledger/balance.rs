@@ -46,6 +46,44 @@ pub fn due_on(m: &Member, days: &CollectionDays, date: NaiveDate) -> (i64, i64) 
     (loan, m.daily_savings)
 }
 
+/// Arrears and advance are one balance seen from two sides: unpaid past dues, or payments
+/// made ahead of them. A member has at most one of the two, and neither is ever negative;
+/// this is how every face writes it: `440.00`, or `advance 340.00` for a payment ahead.
+pub fn carried_text(arrears: i64, advance: i64) -> String {
+    if advance > 0 {
+        format!("advance {}", crate::ledger::money::grouped(advance))
+    } else {
+        crate::ledger::money::grouped(arrears.max(0))
+    }
+}
+
+/// The register's short arrears cell: days in arrears, or `adv` for a member paid ahead.
+pub fn arrears_days_cell(days_in_arrears: i64, advance: i64) -> String {
+    if advance > 0 {
+        "adv".into()
+    } else {
+        days_in_arrears.to_string()
+    }
+}
+
+/// A member's standing in words: "arrears 440.00 (2 days)", "advance 340.00 (paid ahead)"
+/// or "arrears 0.00 (0 days)".
+pub fn standing_text(arrears: i64, days_in_arrears: i64, advance: i64) -> String {
+    if advance > 0 {
+        format!(
+            "advance {} (paid ahead)",
+            crate::ledger::money::grouped(advance)
+        )
+    } else {
+        format!(
+            "arrears {} ({} day{})",
+            crate::ledger::money::grouped(arrears),
+            days_in_arrears,
+            if days_in_arrears == 1 { "" } else { "s" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Balances {
     pub loan_outstanding: i64,
@@ -53,6 +91,8 @@ pub struct Balances {
     /// Past dues not yet paid (today's installment is not yet past due).
     pub arrears: i64,
     pub days_in_arrears: i64,
+    /// Paid ahead of the past dues (zero when in arrears).
+    pub advance: i64,
 }
 
 impl Balances {
@@ -66,7 +106,8 @@ impl Balances {
     ) -> Balances {
         let yesterday = today.pred_opt().unwrap_or(today);
         let (loan_due, sav_due) = due_through(m, days, yesterday);
-        let arrears = (loan_due + sav_due - loan_paid - savings_paid).max(0);
+        let carried = loan_due + sav_due - loan_paid - savings_paid;
+        let (arrears, advance) = (carried.max(0), (-carried).max(0));
         let daily = m.daily_installment + m.daily_savings;
         let days_in_arrears = if daily > 0 {
             (arrears + daily - 1) / daily
@@ -78,6 +119,7 @@ impl Balances {
             savings_balance: savings_paid,
             arrears,
             days_in_arrears,
+            advance,
         }
     }
 }
@@ -349,5 +391,27 @@ mod tests {
         assert_eq!(b.days_in_arrears, 1);
         assert_eq!(b.loan_outstanding, 700_00);
         assert_eq!(b.savings_balance, 20_00);
+        assert_eq!(b.advance, 0);
+        assert_eq!(
+            standing_text(b.arrears, b.days_in_arrears, b.advance),
+            "arrears 320.00 (1 day)"
+        );
+    }
+
+    #[test]
+    fn paying_ahead_is_an_advance_never_a_negative_arrears() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        // due Mon+Tue = 640; paid 980 -> 340 ahead
+        let b = Balances::as_of(&m, &days, wed, 900_00, 80_00);
+        assert_eq!((b.arrears, b.advance, b.days_in_arrears), (0, 340_00, 0));
+        assert_eq!(carried_text(b.arrears, b.advance), "advance 340.00");
+        assert_eq!(carried_text(440_00, 0), "440.00");
+        assert_eq!(arrears_days_cell(b.days_in_arrears, b.advance), "adv");
+        assert_eq!(
+            standing_text(b.arrears, b.days_in_arrears, b.advance),
+            "advance 340.00 (paid ahead)"
+        );
     }
 }

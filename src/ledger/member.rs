@@ -546,6 +546,8 @@ pub struct MemberRow {
     pub savings_balance: i64,
     pub arrears: i64,
     pub days_in_arrears: i64,
+    /// Paid ahead of the past dues (zero when in arrears); never shown as negative arrears.
+    pub advance: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -616,6 +618,7 @@ pub async fn list(
                 savings_balance: b.savings_balance,
                 arrears: b.arrears,
                 days_in_arrears: b.days_in_arrears,
+                advance: b.advance,
                 member: r.member,
             }
         })
@@ -671,6 +674,7 @@ pub async fn show(
             savings_balance: b.savings_balance,
             arrears: b.arrears,
             days_in_arrears: b.days_in_arrears,
+            advance: b.advance,
             member: m,
         },
         recent,

@@ -35,6 +35,42 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// Every flag, in the order the legend lists them.
+    pub const ALL: [Flag; 6] = [
+        Flag::Missed,
+        Flag::Partial,
+        Flag::Advance,
+        Flag::Duplicate,
+        Flag::Reversed,
+        Flag::Late,
+    ];
+
+    /// One letter for narrow columns; [`Flag::legend`] says what each means.
+    pub fn code(self) -> char {
+        match self {
+            Flag::Missed => 'M',
+            Flag::Partial => 'P',
+            Flag::Advance => 'A',
+            Flag::Duplicate => 'D',
+            Flag::Reversed => 'R',
+            Flag::Late => 'L',
+        }
+    }
+
+    /// The flags of a line as their codes, in order: `"PL"`.
+    pub fn codes(flags: &[Flag]) -> String {
+        flags.iter().map(|f| f.code()).collect()
+    }
+
+    /// "M missed · P partial · A advance · D duplicate · R reversed · L late"
+    pub fn legend() -> String {
+        Flag::ALL
+            .iter()
+            .map(|f| format!("{} {}", f.code(), f.as_str()))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Flag::Missed => "missed",
@@ -72,6 +108,25 @@ pub struct ReviewLine {
     /// The day's entries (reversals included), oldest first.
     pub entries: Vec<Collection>,
 }
+
+impl ReviewLine {
+    /// What the member carries into the day, in words: arrears as an amount, a payment
+    /// ahead as "advance 340.00" (never as a negative arrears).
+    pub fn carried_text(&self) -> String {
+        balance::carried_text(self.arrears_in, self.advance_in)
+    }
+}
+
+/// What the review's totals mean, for a legend under them (console and command line).
+/// Shortfall is summed member by member, so one member's advance does not cover another's
+/// missed day: it is not expected − collected when some members paid ahead.
+pub const TOTALS_LEGEND: &str = "expected: due today with arrears, less advances · \
+collected: taken today · shortfall: each member's unpaid due, added up (one member's advance \
+does not cover another's, so it is not expected − collected)";
+
+/// The same in few words, for narrow screens.
+pub const TOTALS_LEGEND_SHORT: &str =
+    "exp due with arrears · got collected · short unpaid per member (not exp − got)";
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {
@@ -131,6 +186,59 @@ pub struct Review {
     pub lines: Vec<ReviewLine>,
     pub workers: Vec<WorkerTotals>,
     pub totals: Totals,
+}
+
+impl Review {
+    /// The totals line's label: the organization's, or the one worker's the review was
+    /// built for ("Totals for Karim Uddin").
+    pub fn totals_label(&self, worker: Option<&str>) -> String {
+        match worker {
+            Some(w) => format!("Totals for {w}"),
+            None => format!("{} total", self.org),
+        }
+    }
+}
+
+/// The organization's first business day: the day its first member joined (`None` with
+/// no members yet). No review before it has anything to show.
+pub async fn first_day(store: &Store, org_id: i64) -> Result<Option<NaiveDate>> {
+    Ok(on_store!(store, |p| sqlx::query_scalar::<
+        _,
+        Option<NaiveDate>,
+    >(
+        "SELECT MIN(joined_on) FROM members WHERE org_id = $1"
+    )
+    .bind(org_id)
+    .fetch_one(p)
+    .await?))
+}
+
+/// Whether `date` is a day to review: not after the organization's today, not before its
+/// first day. The error names the field `date` and says which days there are.
+pub async fn check_date(store: &Store, org: &Organization, date: NaiveDate) -> Result<()> {
+    let today = org.today();
+    if date > today {
+        return Err(crate::error::Error::invalid(
+            "date",
+            format!(
+                "{date} is in the future; {} is on {today} ({})",
+                org.code,
+                org.tz_label()
+            ),
+        ));
+    }
+    if let Some(first) = first_day(store, org.id).await?
+        && date < first
+    {
+        return Err(crate::error::Error::invalid(
+            "date",
+            format!(
+                "{date} is before {}'s first day, {first} (when its first member joined)",
+                org.code
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Build the review of `date` for `org`, optionally for one worker only.

@@ -10,7 +10,7 @@ use crate::tui::keymap::Action;
 use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage, SchedulerPage};
 use crate::tui::tasks::{Effect, Outcome};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::dialog::{Confirm, Message, PickFor, Picker, ProgressView};
+use crate::tui::widgets::dialog::{Confirm, Confirmed, Message, PickFor, Picker, ProgressView};
 use crate::tui::widgets::form::{Form, FormPurpose};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +224,10 @@ impl App {
             Action::RecordCollection => self.operator.role >= Role::Worker,
             Action::ExportCsv | Action::ImportCsv => self.operator.role >= Role::Manager,
             Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
+            Action::ReopenDay => self
+                .operator
+                .role
+                .allows(crate::access::Permission::ReopenDay),
             _ => true,
         }
     }
@@ -261,6 +265,22 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         self.dirty = true;
         if action == Action::Quit {
+            // A filled form is not lost to a stray quit: ask once; quit again (or y) quits.
+            let asking = matches!(
+                self.overlays.last(),
+                Some(Overlay::Confirm(c)) if c.yes == Confirmed::QuitDiscardingForm
+            );
+            if !asking && let Some(title) = self.unsaved_form() {
+                self.overlays.push(Overlay::Confirm(Confirm {
+                    title: "Quit".into(),
+                    lines: vec![
+                        format!("\"{title}\" has values you typed."),
+                        "Quit and discard the form? (Ctrl-C again quits too)".into(),
+                    ],
+                    yes: Confirmed::QuitDiscardingForm,
+                }));
+                return Vec::new();
+            }
             // Long work is cancelled cleanly first (a second quit does not wait).
             if self.backups.running.is_some() && !self.quit_after_work {
                 self.cancel_long();
@@ -412,8 +432,26 @@ impl App {
                     f.prev();
                     Vec::new()
                 }
+                Action::Down => {
+                    f.down();
+                    Vec::new()
+                }
+                Action::Up => {
+                    f.up();
+                    Vec::new()
+                }
                 Action::Cancel => {
                     let filter = f.purpose == FormPurpose::MemberFilter;
+                    if !filter && f.changed() && !f.busy {
+                        // what was typed is not thrown away by a slip: ask first
+                        let title = f.title.clone();
+                        self.overlays.push(Overlay::Confirm(Confirm {
+                            title: "Discard the form?".into(),
+                            lines: vec![format!("\"{title}\" has values you typed. Discard them?")],
+                            yes: Confirmed::DiscardForm,
+                        }));
+                        return Vec::new();
+                    }
                     self.overlays.pop();
                     if filter {
                         self.member_filter_cancelled()
@@ -422,6 +460,10 @@ impl App {
                     }
                 }
                 Action::Submit if !f.busy => {
+                    // in a field's list, Enter takes the marked choice; else it submits
+                    if f.take_choice() {
+                        return Vec::new();
+                    }
                     let form = (**f).clone();
                     self.submit(form)
                 }
@@ -468,9 +510,29 @@ impl App {
         }
     }
 
-    fn confirmed(&mut self, yes: crate::tui::widgets::dialog::Confirmed) -> Vec<Effect> {
-        use crate::tui::widgets::dialog::Confirmed;
+    /// The title of a form with typed values somewhere in the stack (a filter line is not
+    /// a form to keep).
+    fn unsaved_form(&self) -> Option<String> {
+        self.overlays.iter().rev().find_map(|o| match o {
+            Overlay::Form(f) if f.purpose != FormPurpose::MemberFilter && f.changed() => {
+                Some(f.title.clone())
+            }
+            _ => None,
+        })
+    }
+
+    fn confirmed(&mut self, yes: Confirmed) -> Vec<Effect> {
         match yes {
+            Confirmed::DiscardForm => {
+                self.close_form();
+                Vec::new()
+            }
+            Confirmed::QuitDiscardingForm => {
+                self.overlays
+                    .retain(|o| !matches!(o, Overlay::Form(_) | Overlay::Confirm(_)));
+                self.update(Action::Quit)
+            }
+            Confirmed::ReopenDay { date } => self.reopen_confirmed(date),
             Confirmed::CloseDay { date } => match self.org_box() {
                 Some(org) => {
                     self.flash(Level::Info, format!("closing {date}…"));
@@ -493,6 +555,7 @@ impl App {
             P::AddMember | P::EditMember { .. } => self.member_form_effect(&form),
             P::RecordCollection => self.record_form_effect(&form),
             P::Reverse => self.reverse_form_effect(&form),
+            P::JumpToDate => return self.jump_submitted(&form),
             P::AuditFilter => return self.audit_filter_submitted(&form),
             P::MemberFilter => {
                 self.members.filter_before = None;
@@ -563,6 +626,8 @@ impl App {
             Outcome::CollectionRecorded(r) => self.collection_recorded(r),
             Outcome::Reversed(r) => self.reversed(r),
             Outcome::DayClosed { date, result } => self.day_closed(date, result),
+            Outcome::DayReopened { date, result } => self.day_reopened(date, result),
+            Outcome::ReviewJump { seq, date, result } => self.review_jumped(seq, date, result),
             Outcome::Audit {
                 seq,
                 offset,

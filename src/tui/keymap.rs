@@ -36,6 +36,10 @@ pub enum Action {
     ReverseEntry,
     WorkerFilter,
     CloseDay,
+    /// Open a closed day again (admin).
+    ReopenDay,
+    /// Ask for a date and show its review.
+    JumpToDate,
     BackupCreate,
     BackupVerify,
     BackupDrill,
@@ -218,11 +222,20 @@ pub const BINDINGS: &[Binding] = &[
     // collections (daily review)
     b(M::Collections, c('['), A::PrevDay, "previous day", true),
     b(M::Collections, c(']'), A::NextDay, "next day", true),
-    b(M::Collections, c('t'), A::Today, "today", true),
+    b(M::Collections, c('t'), A::Today, "today", false),
+    b(M::Collections, c('g'), A::JumpToDate, "go to date", true),
     b(M::Collections, c('a'), A::RecordCollection, "record", true),
     b(M::Collections, c('x'), A::ReverseEntry, "reverse", true),
     b(M::Collections, c('w'), A::WorkerFilter, "worker", true),
     b(M::Collections, c('c'), A::CloseDay, "close day", true),
+    b(
+        M::Collections,
+        c('r'),
+        A::ReopenDay,
+        "reopen day (admin)",
+        true,
+    ),
+    b(M::Collections, c(':'), A::JumpToDate, "go to date", false),
     b(
         M::Collections,
         KeyCode::Enter,
@@ -276,10 +289,28 @@ pub const BINDINGS: &[Binding] = &[
     b(M::Help, KeyCode::Down, A::Down, "scroll down", false),
     b(M::Help, c('j'), A::Down, "scroll down", false),
     // forms
-    b(M::Form, KeyCode::Enter, A::Submit, "save", true),
-    b(M::Form, KeyCode::Esc, A::Cancel, "cancel", true),
+    b(
+        M::Form,
+        KeyCode::Enter,
+        A::Submit,
+        "save / take choice",
+        true,
+    ),
+    b(
+        M::Form,
+        KeyCode::Esc,
+        A::Cancel,
+        "cancel (asks if typed)",
+        true,
+    ),
     b(M::Form, KeyCode::Tab, A::NextField, "next field", true),
-    b(M::Form, KeyCode::Down, A::NextField, "next field", false),
+    b(
+        M::Form,
+        KeyCode::Down,
+        A::Down,
+        "next field, or the next choice in a list",
+        false,
+    ),
     b(
         M::Form,
         KeyCode::BackTab,
@@ -287,7 +318,13 @@ pub const BINDINGS: &[Binding] = &[
         "previous field",
         false,
     ),
-    b(M::Form, KeyCode::Up, A::PrevField, "previous field", false),
+    b(
+        M::Form,
+        KeyCode::Up,
+        A::Up,
+        "previous field, or the choice before in a list",
+        false,
+    ),
     b(
         M::Form,
         KeyCode::Backspace,

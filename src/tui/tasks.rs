@@ -90,6 +90,17 @@ pub enum Effect {
         org: Box<Organization>,
         date: NaiveDate,
     },
+    ReopenDay {
+        org: Box<Organization>,
+        date: NaiveDate,
+    },
+    /// The review of a typed date, once the core has checked the date is one to review.
+    JumpReview {
+        seq: u64,
+        org: Box<Organization>,
+        date: NaiveDate,
+        worker: Option<i64>,
+    },
     LoadAudit {
         seq: u64,
         filter: AuditFilter,
@@ -136,6 +147,17 @@ pub enum Outcome {
     DayClosed {
         date: NaiveDate,
         result: Result<(), String>,
+    },
+    DayReopened {
+        date: NaiveDate,
+        /// How many closed days were opened again.
+        result: Result<u64, String>,
+    },
+    /// The answer to "go to a date": the review, or the date's problem for the prompt.
+    ReviewJump {
+        seq: u64,
+        date: NaiveDate,
+        result: Result<Review, FieldErrors>,
     },
     Audit {
         seq: u64,
@@ -316,6 +338,24 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             date,
             result: day::close(store, op, &org, date).await.map_err(s),
         },
+        Effect::ReopenDay { org, date } => Outcome::DayReopened {
+            date,
+            result: day::reopen(store, op, &org, date).await.map_err(s),
+        },
+        Effect::JumpReview {
+            seq,
+            org,
+            date,
+            worker,
+        } => {
+            let result = match review::check_date(store, &org, date).await {
+                Ok(()) => review::daily(store, op, &org, date, worker)
+                    .await
+                    .map_err(|e| field_errors(&e)),
+                Err(e) => Err(field_errors(&e)),
+            };
+            Outcome::ReviewJump { seq, date, result }
+        }
         Effect::LoadAudit { seq, filter } => Outcome::Audit {
             seq,
             offset: filter.offset,

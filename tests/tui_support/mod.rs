@@ -120,6 +120,8 @@ pub fn member_rows(n: i64) -> Vec<MemberRow> {
             savings_balance: i * 100_00,
             arrears: (i % 4) * 220_00,
             days_in_arrears: i % 4,
+            // member 4 paid ahead: an advance, never a negative arrears
+            advance: if i == 4 { 340_00 } else { 0 },
         })
         .collect()
 }

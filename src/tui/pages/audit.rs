@@ -1,7 +1,7 @@
 //! Audit: the log newest first, loaded a page at a time as the selection goes down, and
-//! filtered by actor, action (prefix) and date.
+//! filtered by actor, action (prefix) and business date (the organization's clock).
 
-use crate::access::audit::{AuditEntry, AuditFilter};
+use crate::access::audit::{self, AuditEntry, AuditFilter};
 use crate::ledger::validate;
 use crate::tui::app::{App, Overlay, movement, scroll_to, step};
 use crate::tui::keymap::Action;
@@ -16,6 +16,9 @@ pub struct AuditPage {
     pub selected: usize,
     pub top: usize,
     pub filter: AuditFilter,
+    /// The business date filtered on, in the organization's timezone (the filter holds
+    /// its UTC range).
+    pub day: Option<chrono::NaiveDate>,
     /// The last page came back short: there is nothing older.
     pub exhausted: bool,
     pub loading: bool,
@@ -33,7 +36,7 @@ impl AuditPage {
         if let Some(a) = &f.action {
             parts.push(format!("action {a}*"));
         }
-        if let Some(d) = f.on {
+        if let Some(d) = self.day {
             parts.push(format!("on {d}"));
         }
         parts.join(", ")
@@ -41,6 +44,19 @@ impl AuditPage {
 }
 
 impl App {
+    /// The clock every time on screen is shown in: the organization's (`Dhaka`).
+    pub fn clock_label(&self) -> String {
+        self.org().map_or_else(|| "UTC".into(), |o| o.tz_label())
+    }
+
+    /// An instant as `2026-12-01 18:30` on that clock.
+    pub fn local_minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self.org() {
+            Some(o) => o.local_minute(at),
+            None => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+
     fn audit_load(&mut self, offset: i64) -> Vec<Effect> {
         let seq = self.next_seq();
         self.audit.seq = seq;
@@ -110,9 +126,12 @@ impl App {
                         Field::new(
                             "date",
                             "Date",
-                            f.on.map(|d| d.to_string()).unwrap_or_default(),
+                            self.audit.day.map(|d| d.to_string()).unwrap_or_default(),
                         )
-                        .hint("YYYY-MM-DD (UTC)"),
+                        .hint(format!(
+                            "YYYY-MM-DD, business date ({})",
+                            self.clock_label()
+                        )),
                     ],
                 );
                 self.overlays.push(Overlay::Form(Box::new(form)));
@@ -120,6 +139,7 @@ impl App {
             }
             Action::Back if !self.audit.filter_text().is_empty() => {
                 self.audit.filter = AuditFilter::default();
+                self.audit.day = None;
                 self.audit.selected = 0;
                 self.audit.top = 0;
                 self.audit_reload()
@@ -144,10 +164,14 @@ impl App {
             },
         };
         self.close_form();
+        // the date is the organization's business date, read on its clock
+        let tz = self.org().map_or(chrono_tz::Asia::Dhaka, |o| o.tz());
+        self.audit.day = on;
         self.audit.filter = AuditFilter {
             actor: text("actor"),
             action: text("action"),
             on,
+            tz: Some(tz),
             limit: AUDIT_PAGE,
             offset: 0,
         };

@@ -71,14 +71,21 @@ pub struct DetailPage {
     pub error: Option<String>,
 }
 
-fn member_fields(m: Option<&Member>, worker: &str, worker_hint: String) -> Vec<Field> {
+fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<Field> {
+    let worker_hint = if workers.is_empty() {
+        "name or id".to_string()
+    } else {
+        "type to narrow, ↑↓ pick".to_string()
+    };
     let v = |f: fn(&Member) -> String| m.map(f).unwrap_or_default();
     vec![
         Field::new("member_no", "Member no", v(|m| m.member_no.clone())),
         Field::new("name", "Name", v(|m| m.name.clone())),
         Field::new("nid", "NID", v(|m| m.nid.clone())).hint("10, 13 or 17 digits"),
         Field::new("mobile", "Mobile", v(|m| m.mobile.clone())).hint("01XXXXXXXXX"),
-        Field::new("worker", "Worker", worker).hint(worker_hint),
+        Field::new("worker", "Worker", worker)
+            .hint(worker_hint)
+            .choices(workers),
         Field::new(
             "loan_amount",
             "Loan (taka)",
@@ -300,12 +307,13 @@ impl App {
     }
 
     fn open_member_form(&mut self, m: Option<&Member>, worker: &str) {
-        let names: Vec<&str> = self.workers.iter().map(|w| w.name.as_str()).collect();
-        let hint = if names.is_empty() {
-            "name or id".to_string()
-        } else {
-            crate::tui::widgets::fit(&names.join(", "), 40, false)
-        };
+        // the worker is picked from the active workers, by name
+        let names: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|w| w.active)
+            .map(|w| w.name.clone())
+            .collect();
         let (title, purpose) = match m {
             Some(m) => (
                 format!("Edit member {}", m.member_no),
@@ -313,7 +321,7 @@ impl App {
             ),
             None => ("New member".to_string(), FormPurpose::AddMember),
         };
-        let form = Form::new(title, purpose, member_fields(m, worker, hint));
+        let form = Form::new(title, purpose, member_fields(m, worker, names));
         self.overlays.push(Overlay::Form(Box::new(form)));
     }
 

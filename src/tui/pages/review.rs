@@ -1,11 +1,12 @@
 //! Collections: the daily review of one date, grouped by worker, and what an operator does
-//! from it — record what was due, reverse an entry, filter by worker, close the day.
+//! from it — record what was due, reverse an entry, filter by worker, go to a date, close
+//! and reopen the day.
 
 use chrono::{Duration, NaiveDate};
 
 use crate::ledger::collection::Collection;
-use crate::ledger::money;
 use crate::ledger::review::{Review, ReviewLine};
+use crate::ledger::{money, validate};
 use crate::tui::app::{App, Level, Overlay, movement, scroll_to, step};
 use crate::tui::keymap::Action;
 use crate::tui::tasks::{CollectionText, Effect, FieldErrors};
@@ -211,13 +212,16 @@ impl App {
                                 Field::new("reason", "Reason", "").hint("required"),
                             ],
                         );
+                        // the entry's time on the organization's clock, named
                         form.intro = vec![format!(
-                            "#{} on {}: loan {}, savings {}, by {}. A reversal cancels it; the entry stays in the ledger.",
+                            "#{} on {}: loan {}, savings {}, entered by {} at {} ({}). A reversal cancels it; the entry stays in the ledger.",
                             c.id,
                             c.collected_on,
                             money::grouped(c.loan_paisa),
                             money::grouped(c.savings_paisa),
-                            c.entered_by
+                            c.entered_by,
+                            self.local_minute(c.entered_at),
+                            self.clock_label()
                         )];
                         form.focus = 1;
                         self.overlays.push(Overlay::Form(Box::new(form)));
@@ -247,6 +251,53 @@ impl App {
                     selected,
                     purpose: PickFor::Worker,
                 }));
+                Vec::new()
+            }
+            Action::JumpToDate => {
+                let mut form = Form::new(
+                    "Go to a date",
+                    FormPurpose::JumpToDate,
+                    vec![
+                        Field::new("date", "Date", "")
+                            .hint(format!("YYYY-MM-DD, on or before {}", self.today())),
+                    ],
+                );
+                form.intro = vec![format!(
+                    "Showing {}. Which business date ({}) to review?",
+                    self.review.date,
+                    self.clock_label()
+                )];
+                self.overlays.push(Overlay::Form(Box::new(form)));
+                Vec::new()
+            }
+            Action::ReopenDay => {
+                let date = self.review.date;
+                let code = self.org().map(|o| o.code.clone()).unwrap_or_default();
+                let closed = self.review.review.as_ref().and_then(|r| r.closed_through);
+                match closed {
+                    Some(through) if date <= through => {
+                        let later = if through > date {
+                            format!("Every closed day after it, through {through}, opens too.")
+                        } else {
+                            "It is the last closed day.".to_string()
+                        };
+                        self.overlays.push(Overlay::Confirm(Confirm {
+                            title: "Reopen the day".into(),
+                            lines: vec![
+                                format!("Reopen {date} for {code}?"),
+                                later,
+                                "Entries can then be posted and reversed on it again;".into(),
+                                "the reopening is written to the audit log (admins only).".into(),
+                            ],
+                            yes: Confirmed::ReopenDay { date },
+                        }));
+                    }
+                    Some(through) => self.flash(
+                        Level::Info,
+                        format!("{date} is not closed ({code} is closed through {through})"),
+                    ),
+                    None => self.flash(Level::Info, format!("{code} has no closed days")),
+                }
                 Vec::new()
             }
             Action::CloseDay => {
@@ -348,6 +399,117 @@ impl App {
                     f.busy = false;
                     f.set_errors(&e, &[]);
                 }
+                Vec::new()
+            }
+        }
+    }
+
+    /// "Go to a date" was submitted: a date that does not parse or lies in the future stays
+    /// in the prompt with its message; otherwise the core checks it and builds its review.
+    pub(crate) fn jump_submitted(&mut self, form: &Form) -> Vec<Effect> {
+        let today = self.today();
+        let problem = match validate::date("date", &form.value("date")) {
+            Ok(d) if d > today => Err(format!(
+                "{d} is in the future; today is {today} ({})",
+                self.clock_label()
+            )),
+            Ok(d) => Ok(d),
+            Err(e) => Err(match e {
+                crate::error::Error::Invalid { reason, .. } => reason,
+                other => other.to_string(),
+            }),
+        };
+        let date = match problem {
+            Ok(d) => d,
+            Err(reason) => {
+                if let Some(f) = self.form_mut() {
+                    f.set_errors(&[("date".into(), reason)], &[]);
+                }
+                return Vec::new();
+            }
+        };
+        let Some(org) = self.org_box() else {
+            return Vec::new();
+        };
+        let seq = self.next_seq();
+        self.review.seq = seq;
+        self.review.loading = true;
+        if let Some(f) = self.form_mut() {
+            f.busy = true;
+        }
+        vec![Effect::JumpReview {
+            seq,
+            org,
+            date,
+            worker: self.review.worker.as_ref().map(|w| w.0),
+        }]
+    }
+
+    pub(crate) fn review_jumped(
+        &mut self,
+        seq: u64,
+        date: NaiveDate,
+        result: Result<Review, FieldErrors>,
+    ) -> Vec<Effect> {
+        let open = matches!(
+            self.overlays.last(),
+            Some(Overlay::Form(f)) if f.purpose == FormPurpose::JumpToDate
+        );
+        match result {
+            Ok(r) => {
+                if open {
+                    self.close_form();
+                }
+                if seq != self.review.seq {
+                    return Vec::new(); // another day was asked for since
+                }
+                self.review.date = date;
+                self.review.selected = 0;
+                self.review.top = 0;
+                self.review_loaded(seq, Ok(r))
+            }
+            Err(e) => {
+                if seq == self.review.seq {
+                    self.review.loading = false;
+                }
+                if open && let Some(f) = self.form_mut() {
+                    f.busy = false;
+                    f.set_errors(&e, &[]);
+                } else {
+                    let text: Vec<String> = e.into_iter().map(|(_, r)| r).collect();
+                    self.flash(Level::Error, text.join("; "));
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn reopen_confirmed(&mut self, date: NaiveDate) -> Vec<Effect> {
+        match self.org_box() {
+            Some(org) => {
+                self.flash(Level::Info, format!("reopening {date}…"));
+                vec![Effect::ReopenDay { org, date }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    pub(crate) fn day_reopened(&mut self, date: NaiveDate, r: Result<u64, String>) -> Vec<Effect> {
+        match r {
+            Ok(n) => {
+                self.flash(
+                    Level::Ok,
+                    format!(
+                        "{date} reopened ({n} closed day{} opened again)",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                );
+                self.review_reload()
+            }
+            Err(e) => {
+                self.overlays.push(Overlay::Message(
+                    crate::tui::widgets::dialog::Message::error("Day not reopened", e),
+                ));
                 Vec::new()
             }
         }

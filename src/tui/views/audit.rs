@@ -42,7 +42,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(inner);
     if let Some(e) = p.entries.get(p.selected) {
-        let text = format!(" {} {} → {}: {}", e.actor, e.action, e.target, e.detail);
+        let text = format!(
+            " {} {} {} → {}: {}",
+            app.local_minute(e.at),
+            e.actor,
+            e.action,
+            e.target,
+            e.detail
+        );
         frame.render_widget(
             Paragraph::new(Line::styled(text, t.muted()))
                 .wrap(ratatui::widgets::Wrap { trim: false }),
@@ -59,8 +66,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         7,
     ];
     let detail = w.saturating_sub(fixed.iter().sum::<usize>() + 5 + 1).max(4);
+    // times on the organization's clock, named once in the heading
+    let at_heading = format!("At ({})", app.clock_label());
     let cols = [
-        ("When (UTC)", fixed[0], Align::Left),
+        (at_heading.as_str(), fixed[0], Align::Left),
         ("Actor", fixed[1], Align::Left),
         ("Action", fixed[2], Align::Left),
         ("Target", fixed[3], Align::Left),
@@ -70,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
     let height = inner.height.saturating_sub(1) as usize;
     for (i, e) in p.entries.iter().enumerate().skip(p.top).take(height) {
-        let when = e.at.format("%Y-%m-%d %H:%M").to_string();
+        let when = app.local_minute(e.at);
         let values = [
             when.as_str(),
             e.actor.as_str(),

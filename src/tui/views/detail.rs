@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+use crate::ledger::balance::standing_text;
 use crate::ledger::money::grouped;
 use crate::tui::app::App;
 use crate::tui::pages::DetailPage;
@@ -67,17 +68,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DetailPage) {
             } else {
                 t.ok()
             };
+            // "arrears 440.00 (2 days)" or "advance 340.00 (paid ahead)": never negative
+            let standing = standing_text(x.row.arrears, x.row.days_in_arrears, x.row.advance);
+            let (label, value) = standing.split_once(' ').unwrap_or(("arrears", ""));
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>18}  ", "arrears"), t.muted()),
-                Span::styled(
-                    format!(
-                        "{} ({} day{})",
-                        grouped(x.row.arrears),
-                        x.row.days_in_arrears,
-                        if x.row.days_in_arrears == 1 { "" } else { "s" }
-                    ),
-                    arrears_style,
-                ),
+                Span::styled(format!("{label:>18}  "), t.muted()),
+                Span::styled(value.to_string(), arrears_style),
             ]));
             lines.push(Line::default());
             let cols = [

@@ -5,9 +5,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+use crate::ledger::review::{Flag, TOTALS_LEGEND};
 use crate::tui::app::{App, Tab};
 use crate::tui::keymap::{Mode, help_sections_where};
 use crate::tui::widgets::centered;
+use crate::tui::widgets::form::wrap_words;
 
 pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
@@ -22,7 +24,46 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Mode::Progress,
     ]);
     let mut lines = Vec::new();
-    for (mode, keys) in help_sections_where(&modes, |a| app.in_build(a)) {
+    if app.tab == Tab::Collections {
+        // what the review's words and letters mean (the same legend as under its totals)
+        lines.push(Line::styled("Reading the review", t.title()));
+        let flags = format!("flags: {}", Flag::legend());
+        let parts = TOTALS_LEGEND.split(" · ").chain([
+            "arrears: unpaid dues carried in; a member paid ahead shows \"advance 340.00\"",
+            flags.as_str(),
+        ]);
+        for part in parts {
+            for (i, l) in wrap_words(part, 64).into_iter().enumerate() {
+                let pad = if i == 0 { "  " } else { "    " };
+                lines.push(Line::raw(format!("{pad}{l}")));
+            }
+        }
+        lines.push(Line::default());
+    }
+    let sections = help_sections_where(&modes, |a| app.in_build(a));
+    // a key the view binds itself (g in the review) does not do its everywhere-meaning there
+    let view_keys: Vec<String> = sections
+        .first()
+        .map(|(_, keys)| {
+            keys.iter()
+                .flat_map(|(k, _)| k.split(' ').map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (mode, keys) in sections {
+        let keys: Vec<(String, &str)> = keys
+            .into_iter()
+            .filter_map(|(k, what)| {
+                if mode != Mode::Global {
+                    return Some((k, what));
+                }
+                let left: Vec<&str> = k
+                    .split(' ')
+                    .filter(|n| !view_keys.iter().any(|v| v == n))
+                    .collect();
+                (!left.is_empty()).then(|| (left.join(" "), what))
+            })
+            .collect();
         if keys.is_empty() {
             continue;
         }

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::ledger::balance;
 use crate::ledger::member::MemberRow;
 use crate::ledger::money;
 use crate::tui::app::App;
@@ -38,7 +39,8 @@ fn cells(r: &MemberRow) -> [String; 8] {
         r.worker_name.clone().unwrap_or_else(|| "-".into()),
         money::grouped(r.loan_outstanding),
         money::grouped(r.savings_balance),
-        r.days_in_arrears.to_string(),
+        // a member paid ahead reads "adv", never a negative arrears
+        balance::arrears_days_cell(r.days_in_arrears, r.advance),
         r.member.status.clone(),
     ]
 }

@@ -101,7 +101,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Some(o) => format!("{} · {}", o.code, o.name),
         None => "no organization yet".into(),
     };
-    let date = app.today().format("%a %d %b %Y").to_string();
+    // the business date, and the clock it is on (every time on screen uses that clock)
+    let date = format!(
+        "{} ({})",
+        app.today().format("%a %d %b %Y"),
+        app.clock_label()
+    );
     let who = format!("{} ({})", app.operator.username, app.operator.role.as_str());
     let switch = if app.orgs.len() > 1 { " [o]" } else { "" };
     let right = format!("{date}  {who}");

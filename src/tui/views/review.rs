@@ -8,25 +8,40 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::ledger::money::grouped;
-use crate::ledger::review::{Flag, ReviewLine, Totals};
+use crate::ledger::review::{Flag, ReviewLine, TOTALS_LEGEND, TOTALS_LEGEND_SHORT, Totals};
 use crate::tui::app::App;
 use crate::tui::pages::{ReviewRow, review_rows};
 use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
+use crate::tui::widgets::form::wrap_words;
 
-fn columns(width: usize) -> Vec<(&'static str, usize, Align)> {
+/// Columns: the carried-in and flags columns are as wide as their widest cell (an
+/// "advance 340.00" widens the first), the name takes what is left.
+fn columns(width: usize, lines: &[ReviewLine]) -> Vec<(&'static str, usize, Align)> {
     let wide = width >= 110;
+    let carried = lines
+        .iter()
+        .map(|l| l.carried_text().width())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let flags = lines
+        .iter()
+        .map(|l| l.flags.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let mut fixed: Vec<(&'static str, usize, Align)> = vec![
         ("Inst", 8, Align::Right),
         ("Savings", 7, Align::Right),
-        ("Arrears", 9, Align::Right),
+        ("Arrears", carried, Align::Right),
     ];
     if wide {
         fixed.push(("Due", 10, Align::Right));
     }
     fixed.push(("Collected", 9, Align::Right));
     fixed.push(("Short", 9, Align::Right));
-    fixed.push(("Flags", if wide { 18 } else { 9 }, Align::Left));
+    fixed.push(("Flags", flags, Align::Left));
     let used: usize = fixed.iter().map(|c| c.1 + 1).sum::<usize>() + 6 + 1;
     let name = width.saturating_sub(used).max(8);
     let mut cols = vec![("No", 5, Align::Right), ("Name", name, Align::Left)];
@@ -40,7 +55,7 @@ fn line_cells(l: &ReviewLine, wide: bool) -> Vec<String> {
         l.name.clone(),
         grouped(l.installment_due),
         grouped(l.savings_due),
-        grouped(l.arrears_in - l.advance_in),
+        l.carried_text(),
     ];
     if wide {
         v.push(grouped(l.due));
@@ -51,26 +66,24 @@ fn line_cells(l: &ReviewLine, wide: bool) -> Vec<String> {
     } else {
         String::new()
     });
-    v.push(
-        l.flags
-            .iter()
-            .map(|f| if wide { f.as_str() } else { short_flag(*f) })
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    v.push(Flag::codes(&l.flags));
     v
 }
 
-/// Flags in few letters for narrow screens (help lists them).
-fn short_flag(f: Flag) -> &'static str {
-    match f {
-        Flag::Missed => "missed",
-        Flag::Partial => "part",
-        Flag::Advance => "adv",
-        Flag::Duplicate => "dup",
-        Flag::Reversed => "rev",
-        Flag::Late => "late",
-    }
+/// The legend under the totals: what the totals' words mean (in full on a wide screen,
+/// in few words on a narrow one) and what the flag letters stand for; both come from the
+/// core, which the command line prints too.
+fn legend_lines(width: usize) -> Vec<String> {
+    let mut out: Vec<String> = if width >= 110 {
+        wrap_words(TOTALS_LEGEND, width.saturating_sub(2))
+            .into_iter()
+            .map(|l| format!(" {l}"))
+            .collect()
+    } else {
+        vec![fit(&format!(" {TOTALS_LEGEND_SHORT}"), width, false)]
+    };
+    out.push(fit(&format!(" Flags: {}", Flag::legend()), width, false));
+    out
 }
 
 /// "expected 5,000.00 · collected 4,200.00 · short 800.00 · 84.00 % · missed 3"
@@ -139,32 +152,39 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
-    let [table, totals] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     let w = inner.width as usize;
-    let total_line = format!(
-        " {} total · {} members · {}",
-        r.org,
+    let legend = legend_lines(w);
+    let [table, totals] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(2 + legend.len() as u16),
+    ])
+    .areas(inner);
+    // filtered to one worker, the totals are that worker's, and say so
+    let worker = p.worker.as_ref().map(|(_, name)| name.as_str());
+    let label = r.totals_label(worker);
+    let mut total_line = format!(
+        " {label} · {} members · {}",
         r.totals.members,
         totals_text(&r.totals, false)
     );
-    let total_line = if total_line.width() > w {
-        format!(
-            " {} ({}) {}",
-            r.org,
+    // narrower: few words, then (one worker's) "Karim Uddin only"
+    let short_labels = [Some(label.clone()), worker.map(|w| format!("{w} only"))];
+    for l in short_labels.iter().flatten() {
+        if total_line.width() <= w {
+            break;
+        }
+        total_line = format!(
+            " {l} ({}) {}",
             r.totals.members,
             totals_text(&r.totals, true)
-        )
-    } else {
-        total_line
-    };
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::styled("─".repeat(w), t.border()),
-            Line::styled(fit(&total_line, w, false), t.heading()),
-        ]),
-        totals,
-    );
+        );
+    }
+    let mut bottom = vec![
+        Line::styled("─".repeat(w), t.border()),
+        Line::styled(fit(&total_line, w, false), t.heading()),
+    ];
+    bottom.extend(legend.into_iter().map(|l| Line::styled(l, t.muted())));
+    frame.render_widget(Paragraph::new(bottom), totals);
     if r.lines.is_empty() {
         let text = if r.closed_through.is_some() || p.worker.is_some() {
             "No active member is due on this day for this selection."
@@ -174,7 +194,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         notice(frame, table, vec![Line::raw(text)], t.muted());
         return;
     }
-    let cols = columns(w);
+    let cols = columns(w, &r.lines);
     let wide = w >= 110;
     let header: Vec<(&str, usize, Align)> = cols.clone();
     let mut lines = vec![Line::styled(format!(" {}", row(&header)), t.heading())];

@@ -26,6 +26,14 @@ pub enum Confirmed {
     RunJob {
         job: String,
     },
+    /// Reopen a closed day (and every later closed day) of the current organization.
+    ReopenDay {
+        date: chrono::NaiveDate,
+    },
+    /// Close the form on top, throwing away what was typed in it.
+    DiscardForm,
+    /// Quit although a form holds typed values.
+    QuitDiscardingForm,
 }
 
 impl Confirmed {
@@ -111,8 +119,18 @@ fn box_for(area: Rect, lines: usize, max_w: u16) -> Rect {
     centered(area, width, lines as u16 + 2)
 }
 
+/// Lines wrapped by words at `width`, so the box is as tall as its text.
+fn wrapped(lines: &[String], width: u16) -> Vec<Line<'static>> {
+    lines
+        .iter()
+        .flat_map(|l| crate::tui::widgets::form::wrap_words(l, width as usize))
+        .map(Line::raw)
+        .collect()
+}
+
 pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(l.clone())).collect();
+    let width = area.width.saturating_sub(4).clamp(10, 64);
+    let mut lines = wrapped(&c.lines, width.saturating_sub(2));
     lines.push(Line::default());
     let mut keys = vec![Span::styled("y", theme.key())];
     if c.yes.enter_confirms() {
@@ -127,7 +145,6 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
         Span::raw(" no"),
     ]);
     lines.push(Line::from(keys));
-    let width = area.width.saturating_sub(4).clamp(10, 64);
     let rect = centered(
         area,
         width,
@@ -143,8 +160,8 @@ pub fn draw_confirm(frame: &mut Frame, area: Rect, c: &Confirm, theme: &Theme) {
 }
 
 pub fn draw_message(frame: &mut Frame, area: Rect, m: &Message, theme: &Theme) {
-    let lines: Vec<Line> = m.lines.iter().map(|l| Line::raw(l.clone())).collect();
     let width = area.width.saturating_sub(4).clamp(10, 76);
+    let lines = wrapped(&m.lines, width.saturating_sub(2));
     let h = crate::tui::widgets::form::wrapped_height(&lines, width.saturating_sub(2)) + 2;
     let rect = centered(area, width, h.min(area.height));
     frame.render_widget(Clear, rect);
