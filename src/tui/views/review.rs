@@ -5,7 +5,6 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::ledger::money::grouped;
 use crate::ledger::review::{Flag, ReviewLine, Totals};
@@ -148,7 +147,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         r.totals.members,
         totals_text(&r.totals, false)
     );
-    let total_line = if total_line.width() > w {
+    let total_line = if crate::tui::text::width(&total_line) > w {
         format!(
             " {} ({}) {}",
             r.org,
@@ -190,7 +189,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                     wt.totals.members,
                     totals_text(&wt.totals, false)
                 );
-                let text = if long.width() > w {
+                let text = if crate::tui::text::width(&long) > w {
                     format!(
                         " ▸ {} ({}) {}",
                         wt.worker_name,
