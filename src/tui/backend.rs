@@ -236,8 +236,15 @@ impl<W: Write> Backend for AlignedBackend<W> {
         let content: Vec<(u16, u16, &Cell)> = content.collect();
         let mut touched = BTreeSet::new();
         for (x, y, cell) in &content {
-            self.ensure(*x, *y);
-            self.shadow[*y as usize][*x as usize] = (*cell).clone();
+            // The cells a wide cell covers are blank in ratatui's buffer, and its diff does
+            // not send them: blank them here too, or they would come back in a repaint.
+            let covers = cell.symbol().cell_width().max(1);
+            self.ensure(*x + covers - 1, *y);
+            let row = &mut self.shadow[*y as usize];
+            row[*x as usize] = (*cell).clone();
+            for c in &mut row[*x as usize + 1..(*x + covers) as usize] {
+                c.reset();
+            }
             touched.insert(*y);
         }
         let width = self.screen_width();
@@ -473,6 +480,19 @@ mod tests {
         let out = frame(&mut t, &["ab", "zz", "cd"]);
         assert!(!out.contains("\u{1b}[2K"), "{out:?}");
         assert!(out.contains("zz"), "{out:?}");
+    }
+
+    #[test]
+    fn cells_under_a_wide_cell_never_come_back() {
+        let backend =
+            AlignedBackend::with_writer(Vec::new(), TextWidth::Wcwidth, Some(Size::new(20, 1)));
+        let mut t = Terminal::new(backend).unwrap();
+        frame(&mut t, &["তাসলিমা"]);
+        // লি is two cells in ratatui: in the second frame it covers the cell where লি was
+        frame(&mut t, &["কলি"]);
+        let out = frame(&mut t, &["ক"]);
+        assert!(out.contains('ক'), "{out:?}");
+        assert!(!out.contains('ল'), "a covered cell came back: {out:?}");
     }
 
     #[test]
