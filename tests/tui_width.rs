@@ -511,6 +511,30 @@ fn walk(t: &dyn Term, dir: &Path, members: &HashMap<String, Member>) {
     t.press(k("1"));
     let s = wait_for(t, "Mobile", 10);
     check_members(&s, members);
+
+    // The new-member form over the table: its empty fields show nothing of the names under it
+    t.press(k("n"));
+    let s = wait_for(t, "New member", 10);
+    let form: Vec<String> = s
+        .iter()
+        .map(|r| text(r))
+        .skip_while(|r| !r.contains("New member"))
+        .take_while(|r| !r.contains('└'))
+        .collect();
+    assert!(form.len() > 3, "{}", screen_text(&s));
+    let stray: Vec<&String> = form.iter().filter(|r| r.chars().any(is_bengali)).collect();
+    assert!(
+        stray.is_empty(),
+        "the empty form shows letters of the table under it: {stray:?}\n{}",
+        screen_text(&s)
+    );
+    t.press(Key {
+        tmux: "Escape",
+        raw: "\u{1b}",
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let s = wait_for(t, "Mobile", 10);
+    check_members(&s, members);
     visit_other_tabs(t, dir);
 }
 
