@@ -152,6 +152,11 @@ fn is_blank(c: &Cell) -> bool {
     matches!(c.symbol(), " " | "")
 }
 
+/// A cell of a horizontal rule (a border, a separator line).
+fn is_rule(c: &Cell) -> bool {
+    matches!(c.symbol(), "─" | "━" | "═")
+}
+
 fn is_plain(c: &Cell) -> bool {
     c.bg == Color::Reset
         && !c
@@ -165,7 +170,9 @@ fn is_plain(c: &Cell) -> bool {
 /// follows the word wherever the terminal put it). In a gap of two blanks or more, the
 /// further blanks are written at their columns when the terminal has not passed them, and
 /// dropped when it has (the text before took their place), and the text after the gap is
-/// anchored at its own column unless the terminal is already past it. A cell that would not fit before the right edge
+/// anchored at its own column unless the terminal is already past it. A horizontal rule
+/// (`─`, as in a border with a title) gives way the same way: its cells are dropped where
+/// the text before has taken their columns, so the corner after it stays in place. A cell that would not fit before the right edge
 /// ends the row; plain blanks at the end are left to the cleared row.
 pub fn layout_row(row: &[Cell], width: u16, measure: TextWidth) -> Vec<Piece> {
     let w = width as usize;
@@ -177,7 +184,20 @@ pub fn layout_row(row: &[Cell], width: u16, measure: TextWidth) -> Vec<Piece> {
     while x < row.len() && x < w {
         let c = &row[x];
         let covers = (c.symbol().cell_width() as usize).max(1);
-        if is_blank(c) {
+        if is_rule(c) {
+            // A horizontal rule gives way to text that ran long, like blanks do, so the
+            // corner or the text after it keeps its column.
+            if term <= x {
+                out.push(Piece {
+                    cell: x,
+                    blank: false,
+                    at: x as u16,
+                    anchor: true,
+                });
+                term = x + 1;
+            }
+            blanks = usize::MAX;
+        } else if is_blank(c) {
             blanks = blanks.saturating_add(1);
             if blanks == 1 && term < w {
                 // The first blank after text belongs to it (the space between two words):
@@ -446,6 +466,22 @@ mod tests {
         // one blank is a space between words: it follows the heart
         let screen = shown(&row("❤\u{fe0f} ab", 10), 10, TextWidth::Wcwidth, wc);
         assert_eq!(text(&screen).trim_end(), "❤\u{fe0f} ab");
+    }
+
+    #[test]
+    fn a_border_title_pushes_the_rule_not_the_corner() {
+        // ratatui: corner, title (13 cells, 17 columns in wcwidth), a rule, the corner
+        let line = format!("┌ তাসলিমা সুলতানা {}┐", "─".repeat(10));
+        let corner = text::layout_width(&line) - 1;
+        assert_eq!(corner, 23);
+        let r = row(&line, 30);
+        let screen = shown(&r, 30, TextWidth::Wcwidth, wc);
+        assert_eq!(column_of(&screen, "┐"), corner, "{:?}", text(&screen));
+        assert!(
+            text(&screen).contains("তাসলিমা সুলতানা ─"),
+            "{:?}",
+            text(&screen)
+        );
     }
 
     #[test]
