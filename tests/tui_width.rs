@@ -193,9 +193,8 @@ impl Pyte {
         let mut io = self.io.lock().unwrap();
         writeln!(io.0, "{req}").expect("write to the pyte harness");
         io.0.flush().unwrap();
-        if req.get("screen").is_none() {
-            return None;
-        }
+        // only a screen request has an answer
+        req.get("screen")?;
         let mut line = String::new();
         io.1.read_line(&mut line)
             .expect("read from the pyte harness");

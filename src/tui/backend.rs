@@ -406,6 +406,9 @@ mod tests {
         TextWidth::Wcwidth.of(s)
     }
 
+    /// How a test terminal advances over a cluster.
+    type Advance = dyn Fn(&str) -> usize;
+
     /// A shaping terminal narrower than ratatui: every cluster one column unless wide.
     fn one_per_cluster(s: &str) -> usize {
         if TextWidth::Grapheme.of(s) >= 2 && s.chars().any(|c| wc(&c.to_string()) == 2) {
@@ -426,7 +429,7 @@ mod tests {
     #[test]
     fn bengali_names_keep_every_letter_and_the_next_column_its_place() {
         text::set_measure(TextWidth::Wcwidth);
-        let cases: [(TextWidth, &dyn Fn(&str) -> usize); 3] = [
+        let cases: [(TextWidth, &Advance); 3] = [
             (TextWidth::Wcwidth, &wc),
             (TextWidth::Grapheme, &|s: &str| TextWidth::Grapheme.of(s)),
             // the measure over-estimates this terminal: still every letter, every column

@@ -193,7 +193,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
     for (key, help) in keymap::footer(app) {
-        let wdt = text::width(&key) + text::width(&help) + 3;
+        let wdt = text::width(&key) + text::width(help) + 3;
         if used + wdt > area.width as usize {
             break;
         }
