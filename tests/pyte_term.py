@@ -11,6 +11,8 @@ stdin, one JSON object a line:
                      string per screen column ("" for a column covered by a wide cell)
   {"quit": true}     stop (the program is killed if it still runs)
 
+With --silent the terminal never answers the cursor-position query (as some do not).
+
 How the cursor advances over printed text is the terminal model (--model):
 
   wcwidth   one cell per codepoint with glibc's wcwidth: nonspacing and enclosing marks and
@@ -129,6 +131,9 @@ def main():
     ap.add_argument("--model", choices=["wcwidth", "grapheme"], required=True)
     ap.add_argument("--cols", type=int, default=80)
     ap.add_argument("--rows", type=int, default=24)
+    ap.add_argument(
+        "--silent", action="store_true", help="never answer the cursor-position query"
+    )
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
@@ -138,7 +143,10 @@ def main():
         os.execvp(cmd[0], cmd)
     screen = ModelScreen(a.cols, a.rows, a.model)
     stream = pyte.Stream(screen)
-    screen.write_process_input = lambda text: os.write(fd, text.encode())
+    if a.silent:
+        screen.write_process_input = lambda text: None
+    else:
+        screen.write_process_input = lambda text: os.write(fd, text.encode())
     decode = codecs.getincrementaldecoder("utf-8")("replace").decode
     stdin = sys.stdin.fileno()
     alive = True

@@ -166,10 +166,15 @@ struct Pyte {
 
 impl Pyte {
     fn start(dir: &Path, model: &str) -> Pyte {
+        Pyte::start_with(dir, &["--model", model])
+    }
+
+    fn start_with(dir: &Path, opts: &[&str]) -> Pyte {
         let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyte_term.py");
         let mut child = Command::new("python3")
             .arg(harness)
-            .args(["--model", model, "--cols", "80", "--rows", "24", "--", BIN])
+            .args(opts)
+            .args(["--cols", "80", "--rows", "24", "--", BIN])
             .arg("--data-dir")
             .arg(dir)
             .arg("--demo")
@@ -639,4 +644,26 @@ fn config_forces_the_grapheme_measure() {
     let t = Pyte::start(&dir, "grapheme");
     walk(&t, &dir, &members);
     assert_eq!(chosen(&dir), "grapheme (config console.text_width)");
+}
+
+#[test]
+fn a_terminal_that_does_not_answer_the_probe_gets_wcwidth() {
+    if !have_pyte() {
+        return;
+    }
+    let (_tmp, dir, members) = demo("");
+    let started = Instant::now();
+    let t = Pyte::start_with(&dir, &["--model", "wcwidth", "--silent"]);
+    let s = wait_for(&t, "Mobile", 30);
+    check_members(&s, &members);
+    assert_eq!(
+        chosen(&dir),
+        "wcwidth (probe: তা ?, কি ?, ক্ষ ?, মোছাঃ ?, 😀 ?, 中 ?)"
+    );
+    // one unanswered query (crossterm waits 2 s), not six
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
