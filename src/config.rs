@@ -20,7 +20,29 @@ pub struct Config {
     pub backup: BackupConfig,
     pub export: ExportConfig,
     #[serde(default)]
+    pub console: ConsoleConfig,
+    #[serde(default)]
     pub schedule: Vec<ScheduleConfig>,
+}
+
+/// `[console]`: how the full-screen console draws.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    #[serde(default)]
+    pub text_width: TextWidthSetting,
+}
+
+/// How wide the terminal draws text such as Bengali vowel signs: measured at start-up
+/// (`auto`), one column per codepoint as glibc's wcwidth says (tmux, screen, xterm, VTE), or
+/// one width per grapheme cluster (terminals that shape clusters).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TextWidthSetting {
+    #[default]
+    Auto,
+    Wcwidth,
+    Grapheme,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -279,6 +301,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("database_url"), "{e}");
+    }
+
+    #[test]
+    fn console_text_width_is_auto_unless_set() {
+        let c = parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(c.console.text_width, TextWidthSetting::Auto);
+        let c = parse(
+            "[console]\ntext_width = \"grapheme\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.console.text_width, TextWidthSetting::Grapheme);
+        let e = parse("[console]\ntext_width = \"wide\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key console.text_width"), "{e}");
+        assert!(e.contains("wcwidth"), "lists what is allowed: {e}");
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub mod backup_tasks;
 pub mod event;
 pub mod keymap;
 pub mod pages;
+pub mod probe;
 pub mod sched_tasks;
 pub mod tasks;
+pub mod text;
 pub mod theme;
 pub mod views;
 pub mod widgets;
@@ -28,6 +30,7 @@ use ratatui::Terminal;
 use tokio::sync::mpsc;
 
 use crate::access::Operator;
+use crate::config::TextWidthSetting;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::ledger::org::{self, Organization};
@@ -59,25 +62,48 @@ struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    fn enter() -> Result<TerminalGuard> {
+    fn enter(setting: TextWidthSetting) -> Result<TerminalGuard> {
         let io_err = |e: io::Error| Error::io("setting up the terminal", e);
         crossterm::terminal::enable_raw_mode().map_err(io_err)?;
         RAW.store(true, Ordering::SeqCst);
-        let guard = |r: io::Result<()>| {
+        fn guard<T>(r: io::Result<T>) -> Result<T> {
             r.map_err(|e| {
                 restore_terminal();
-                io_err(e)
+                Error::io("setting up the terminal", e)
             })
-        };
+        }
         guard(execute!(io::stdout(), EnterAlternateScreen, cursor::Hide))?;
-        let terminal = Terminal::new(backend::AlignedBackend::new(io::stdout())).map_err(|e| {
-            restore_terminal();
-            io_err(e)
-        })?;
+        let measure = guard(choose_measure(setting))?;
+        text::set_measure(measure);
+        let terminal =
+            Terminal::new(backend::AlignedBackend::new(io::stdout(), measure)).map_err(|e| {
+                restore_terminal();
+                io_err(e)
+            })?;
         Ok(TerminalGuard {
             terminal: Some(terminal),
         })
     }
+}
+
+/// The text width to draw with: the config's, or what the terminal answers to the probe.
+fn choose_measure(setting: TextWidthSetting) -> io::Result<text::TextWidth> {
+    let m = match setting {
+        TextWidthSetting::Wcwidth => text::TextWidth::Wcwidth,
+        TextWidthSetting::Grapheme => text::TextWidth::Grapheme,
+        TextWidthSetting::Auto => {
+            let advances = probe::measure(&mut io::stdout())?;
+            let m = probe::decide(&advances);
+            tracing::info!(
+                "text width: {} (probe: {})",
+                m.as_str(),
+                probe::describe(&advances)
+            );
+            return Ok(m);
+        }
+    };
+    tracing::info!("text width: {} (config console.text_width)", m.as_str());
+    Ok(m)
 }
 
 impl Drop for TerminalGuard {
@@ -161,7 +187,7 @@ pub async fn run(ctx: &Session) -> Result<()> {
     let size = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = prepare(ctx, &store, &op, size).await?;
     install_panic_hook();
-    let mut guard = TerminalGuard::enter()?;
+    let mut guard = TerminalGuard::enter(ctx.settings.config.console.text_width)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
     let mut tasks = Tasks::new(backups, op, tx.clone());

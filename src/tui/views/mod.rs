@@ -15,10 +15,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use unicode_width::UnicodeWidthStr;
 
 use crate::tui::app::{App, Level, MIN_HEIGHT, MIN_WIDTH, Overlay, Tab};
 use crate::tui::keymap;
+use crate::tui::text;
 use crate::tui::widgets::form::FormPurpose;
 use crate::tui::widgets::{centered, dialog, fit, form};
 
@@ -110,9 +110,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let who = format!("{} ({})", app.operator.username, app.operator.role.as_str());
     let switch = if app.orgs.len() > 1 { " [o]" } else { "" };
     let right = format!("{date}  {who}");
-    let left_w = w.saturating_sub(right.width() + 2 + switch.len() + 1);
+    let left_w = w.saturating_sub(text::width(&right) + 2 + switch.len() + 1);
     let left = fit(&format!(" {org}"), left_w, false);
-    let pad = w.saturating_sub(left.width() + switch.len() + right.width() + 1);
+    let pad =
+        w.saturating_sub(text::layout_width(&left) + switch.len() + text::layout_width(&right) + 1);
     let line1 = Line::from(vec![
         Span::styled(left, t.title()),
         Span::styled(switch, t.muted()),
@@ -133,7 +134,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     };
     let sched = format!("scheduler: {}", app.facts.scheduler);
-    let fixed = sched.width() + backup_text.width() + 5;
+    let fixed = text::width(&sched) + text::width(&backup_text) + 5;
     // "sqlite /path/x.db" → the path (the end is the part that tells files apart)
     let db_text = app
         .facts
@@ -197,7 +198,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
     for (key, help) in keymap::footer(app) {
-        let wdt = key.width() + help.width() + 3;
+        let wdt = text::width(&key) + text::width(help) + 3;
         if used + wdt > area.width as usize {
             break;
         }
@@ -235,37 +236,28 @@ pub enum Align {
     Right,
 }
 
-/// One table line from cells of fixed widths (terminal columns), one space apart.
+/// One table line from cells of fixed widths (terminal columns), one space apart: each
+/// cell cut to its width with the terminal's measure and padded to it ([`text::pad`]).
 pub fn row(cells: &[(&str, usize, Align)]) -> String {
     let mut out = String::new();
-    for (i, (text, width, align)) in cells.iter().enumerate() {
+    for (i, (value, width, align)) in cells.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        let text = fit(text, *width, false);
-        let pad = width.saturating_sub(text.width());
-        match align {
-            Align::Left => {
-                out.push_str(&text);
-                out.push_str(&" ".repeat(pad));
-            }
-            Align::Right => {
-                out.push_str(&" ".repeat(pad));
-                out.push_str(&text);
-            }
-        }
+        let align = match align {
+            Align::Left => text::Align::Left,
+            Align::Right => text::Align::Right,
+        };
+        out.push_str(&text::pad(value, *width, align));
     }
     out
 }
 
-/// A list row: the selection marker and `text`, padded to `width` less two columns (some
-/// terminals draw Bengali vowel signs wider).
-pub fn marked_line(selected: bool, text: &str, width: usize) -> String {
-    let mut s = format!("{}{text}", if selected { "▶" } else { " " });
-    let len = s.width();
-    if len + 2 < width {
-        s.push_str(&" ".repeat(width - len - 2));
-    }
+/// A list row: the selection marker and `line`, padded to `width`.
+pub fn marked_line(selected: bool, line: &str, width: usize) -> String {
+    let mut s = format!("{}{line}", if selected { "▶" } else { " " });
+    let fill = text::fill_to(&s, width);
+    s.push_str(&fill);
     s
 }
 

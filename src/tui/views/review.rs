@@ -5,7 +5,6 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use unicode_width::UnicodeWidthStr;
 
 use crate::ledger::money::grouped;
 use crate::ledger::review::{Flag, ReviewLine, TOTALS_LEGEND, TOTALS_LEGEND_SHORT, Totals};
@@ -21,7 +20,7 @@ fn columns(width: usize, lines: &[ReviewLine]) -> Vec<(&'static str, usize, Alig
     let wide = width >= 110;
     let carried = lines
         .iter()
-        .map(|l| l.carried_text().width())
+        .map(|l| crate::tui::text::width(&l.carried_text()))
         .max()
         .unwrap_or(0)
         .max(9);
@@ -170,7 +169,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     // narrower: few words, then (one worker's) "Karim Uddin only"
     let short_labels = [Some(label.clone()), worker.map(|w| format!("{w} only"))];
     for l in short_labels.iter().flatten() {
-        if total_line.width() <= w {
+        if crate::tui::text::width(&total_line) <= w {
             break;
         }
         total_line = format!(
@@ -210,7 +209,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                     wt.totals.members,
                     totals_text(&wt.totals, false)
                 );
-                let text = if long.width() > w {
+                let text = if crate::tui::text::width(&long) > w {
                     format!(
                         " ▸ {} ({}) {}",
                         wt.worker_name,

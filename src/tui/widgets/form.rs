@@ -416,7 +416,8 @@ pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
 }
 
 fn wrap_body(text: &str, width: usize) -> Vec<String> {
-    use unicode_width::UnicodeWidthStr;
+    use crate::tui::text;
+    use unicode_segmentation::UnicodeSegmentation;
     let width = width.max(8);
     let mut out: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -424,7 +425,7 @@ fn wrap_body(text: &str, width: usize) -> Vec<String> {
         let mut word = word.to_string();
         loop {
             let sep = usize::from(!line.is_empty());
-            if line.width() + sep + word.width() <= width {
+            if text::width(&line) + sep + text::width(&word) <= width {
                 if sep == 1 {
                     line.push(' ');
                 }
@@ -435,21 +436,20 @@ fn wrap_body(text: &str, width: usize) -> Vec<String> {
                 out.push(std::mem::take(&mut line));
                 continue;
             }
-            // a word wider than the line: as much as fits, then the rest
+            // a word wider than the line: as many letters (whole clusters) as fit, then the rest
             let mut head = String::new();
-            let whole = word.clone();
-            let mut rest = whole.chars();
-            for ch in rest.by_ref() {
-                if head.width() + unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0) > width {
-                    let tail: String = std::iter::once(ch).chain(rest).collect();
-                    out.push(head);
-                    word = tail;
-                    head = String::new();
+            let mut cut = word.len();
+            for (at, g) in word.grapheme_indices(true) {
+                if !head.is_empty() && text::width(&head) + text::width(g) > width {
+                    cut = at;
                     break;
                 }
-                head.push(ch);
+                head.push_str(g);
             }
-            if !head.is_empty() {
+            if cut < word.len() {
+                out.push(head);
+                word = word[cut..].to_string();
+            } else {
                 line = head;
                 break;
             }

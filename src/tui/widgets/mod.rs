@@ -18,37 +18,13 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-/// Cut `s` to `width` terminal columns, ending in `…` when cut; keeps the end instead
-/// when `keep_end` (paths).
+/// Cut `s` to `width` terminal columns (with the terminal's measure, at grapheme-cluster
+/// boundaries), ending in `…` when cut; keeps the end instead when `keep_end` (paths).
 pub fn fit(s: &str, width: usize, keep_end: bool) -> String {
-    use unicode_width::UnicodeWidthStr;
-    if s.width() <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    let chars: Vec<char> = if keep_end {
-        s.chars().rev().collect()
-    } else {
-        s.chars().collect()
-    };
-    for ch in chars {
-        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(ch);
-        w += cw;
-    }
     if keep_end {
-        let rev: String = out.chars().rev().collect();
-        format!("…{rev}")
+        crate::tui::text::truncate_start(s, width)
     } else {
-        out.push('…');
-        out
+        crate::tui::text::truncate(s, width)
     }
 }
 
@@ -71,5 +47,7 @@ mod tests {
         assert_eq!(fit("abcdef", 4, false), "abc…");
         assert_eq!(fit("/a/b/c/d.db", 6, true), "…/d.db");
         assert_eq!(fit("abc", 0, false), "");
+        // never between a consonant and its vowel sign
+        assert_eq!(fit("রহিমা খাতুন", 4, false), "রহি…");
     }
 }
