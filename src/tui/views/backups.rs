@@ -34,6 +34,31 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
     }
 }
 
+/// The clock the Backups and Scheduler tabs show times on: the organization's, named once
+/// in each column heading ("Created (Dhaka)"); UTC without an organization.
+pub struct Clock<'a> {
+    org: Option<&'a crate::ledger::org::Organization>,
+    pub label: String,
+}
+
+impl<'a> Clock<'a> {
+    pub fn of(app: &'a App) -> Clock<'a> {
+        let org = app.org();
+        Clock {
+            org,
+            label: org.map_or_else(|| "UTC".to_string(), |o| o.tz_label()),
+        }
+    }
+
+    /// `2026-11-22 08:00` on the organization's clock.
+    pub fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self.org {
+            Some(o) => o.local_minute(at),
+            None => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let p = &app.backups;
@@ -66,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map_or("never".to_string(), |d| format!("{} ago", age(app.now, d)))
     };
-    let line1 = format!(
+    let mut line1 = format!(
         " {} backups · {} manual · {} scheduled · {} pre-restore · {}",
         s.total,
         s.manual,
@@ -74,6 +99,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         s.pre_restore,
         human_size(s.bytes)
     );
+    if s.deleted > 0 {
+        line1.push_str(&if p.show_deleted {
+            format!(" · {} deleted shown (x hides)", s.deleted)
+        } else {
+            format!(" · {} deleted hidden (x shows)", s.deleted)
+        });
+    }
     let newest_verified_style = match s.newest_verified {
         Some(at) if (app.now - at).num_hours() < app.facts.stale_after_hours => t.ok(),
         _ => t.bad(),
@@ -93,12 +125,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(vec![Line::raw(fit(&line1, w, false)), line2]),
         stats_area,
     );
-    if list.backups.is_empty() {
+    let shown = p.entries();
+    if shown.is_empty() {
         notice(
             frame,
             table,
             vec![
-                Line::raw(format!("No backups yet in {}.", list.dir.display())),
+                Line::raw(if s.deleted > 0 {
+                    format!(
+                        "No backups in {} ({} deleted; x shows them).",
+                        list.dir.display(),
+                        s.deleted
+                    )
+                } else {
+                    format!("No backups yet in {}.", list.dir.display())
+                }),
                 Line::raw("Press b to take one now."),
             ],
             t.muted(),
@@ -106,11 +147,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let wide = w >= 110;
+    let clock = Clock::of(app);
+    let created_head = format!("Created ({})", clock.label);
     let mut cols: Vec<(&str, usize, Align)> = vec![
         ("ID", 8, Align::Left),
         (
-            if wide { "Created (UTC)" } else { "Created" },
-            if wide { 16 } else { 11 },
+            created_head.as_str(),
+            if wide {
+                16.max(created_head.chars().count())
+            } else {
+                11.max(created_head.chars().count()).min(15)
+            },
             Align::Left,
         ),
         ("Kind", 11, Align::Left),
@@ -131,11 +178,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
     let height = table.height.saturating_sub(1) as usize;
-    for (i, e) in list.backups.iter().enumerate().skip(p.top).take(height) {
+    for (i, e) in shown.iter().enumerate().skip(p.top).take(height) {
         let created = if wide {
-            e.created_at.format("%Y-%m-%d %H:%M").to_string()
+            clock.minute(e.created_at)
         } else {
-            e.created_at.format("%m-%d %H:%M").to_string()
+            clock.minute(e.created_at)[5..].to_string()
         };
         let mut values = vec![
             e.short_id().to_string(),
@@ -167,6 +214,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let text = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
+        } else if e.is_deleted() {
+            t.muted()
         } else if e.status != "completed"
             || e.missing_since.is_some()
             || e.verify_result

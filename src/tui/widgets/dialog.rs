@@ -26,6 +26,8 @@ pub enum Confirmed {
     RunJob {
         job: String,
     },
+    /// A yes of the Backups tab (unpin and delete, create the download folder).
+    Backup(crate::tui::pages::BackupConfirm),
 }
 
 impl Confirmed {
