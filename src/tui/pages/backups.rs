@@ -237,6 +237,16 @@ impl App {
             return Vec::new();
         };
         match action {
+            _ if e.is_deleted() => {
+                self.flash(
+                    Level::Info,
+                    format!(
+                        "backup {} was deleted; its archive is no longer in the store",
+                        e.short_id()
+                    ),
+                );
+                Vec::new()
+            }
             Action::BackupVerify | Action::BackupDrill => {
                 let drill = action == Action::BackupDrill;
                 let cancel = self.start_long(if drill {
@@ -249,16 +259,6 @@ impl App {
                     drill,
                     cancel,
                 })
-            }
-            _ if e.is_deleted() => {
-                self.flash(
-                    Level::Info,
-                    format!(
-                        "backup {} was deleted; its archive is no longer in the store",
-                        e.short_id()
-                    ),
-                );
-                Vec::new()
             }
             Action::BackupDownload => {
                 let default = format!(
@@ -777,4 +777,124 @@ pub fn restore_table(r: &RestoreReport) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::restore::{ControlTotal, RestorePlan, TableReport};
+    use crate::tui::app::{AppInit, HeaderFacts};
+    use chrono::TimeZone;
+
+    fn app() -> App {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap();
+        App::new(AppInit {
+            operator: crate::access::Operator::system(),
+            orgs: vec![crate::ledger::org::Organization {
+                id: 1,
+                code: "DEMO".into(),
+                name: "Demo".into(),
+                address: String::new(),
+                contact_person: String::new(),
+                mobile: String::new(),
+                email: String::new(),
+                timezone: "Asia/Dhaka".into(),
+                collection_days: "sat,sun,mon,tue,wed,thu".into(),
+                created_at: at,
+            }],
+            org_index: 0,
+            facts: HeaderFacts {
+                database: String::new(),
+                scheduler: String::new(),
+                newest_verified: None,
+                stale_after_hours: 26,
+                scheduler_available: true,
+                download_dir: "/tmp".into(),
+                export_dir: "/tmp".into(),
+            },
+            now: at,
+            size: (80, 24),
+            theme: crate::tui::theme::Theme::plain(),
+        })
+    }
+
+    fn report(tables: &[&str], refusals: Vec<String>) -> RestoreReport {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 20, 0, 0).unwrap();
+        let money = |v: i64| {
+            vec![
+                ControlTotal {
+                    label: "loan collected".into(),
+                    poisha: v,
+                },
+                ControlTotal {
+                    label: "savings collected".into(),
+                    poisha: v / 10,
+                },
+            ]
+        };
+        RestoreReport {
+            plan: RestorePlan {
+                backup_id: "0a1b2c3d-0000".into(),
+                file: "somiti-all.zip".into(),
+                created_at: at,
+                scope: "all".into(),
+                org: None,
+                tables: tables.iter().map(|t| t.to_string()).collect(),
+                confirm_word: "RESTORE".into(),
+                archive_org: None,
+                manifest: None,
+            },
+            dry_run: true,
+            tables: vec![TableReport {
+                name: "collections".into(),
+                rows_now: 10,
+                rows_backup: 9,
+                totals_now: Default::default(),
+                totals_backup: Default::default(),
+                net_now: money(1_284_750_00),
+                net_backup: money(1_200_000_00),
+            }],
+            pre_restore: None,
+            refusals,
+        }
+    }
+
+    fn text(app: &App) -> String {
+        match app.overlays.last() {
+            Some(Overlay::Form(f)) => f.intro.join("\n"),
+            Some(Overlay::Message(m)) => m.lines.join("\n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_dry_run_names_the_tables_chosen_in_taka_and_the_local_clock() {
+        let mut a = app();
+        let r = report(&["members", "collections"], vec![]);
+        a.open_restore_confirm("id".into(), RestoreScope::Tables(r.plan.tables.clone()), &r);
+        let t = text(&a);
+        assert!(matches!(a.overlays.last(), Some(Overlay::Form(_))));
+        assert!(t.contains("Restoring tables members, collections:"), "{t}");
+        assert!(!t.contains("whole ledger") && !t.contains("everything"), "{t}");
+        assert!(t.contains("taken 2026-11-22 02:00 (Dhaka)"), "{t}");
+        assert!(
+            t.contains("loan collected 1,284,750.00 → 1,200,000.00"),
+            "{t}"
+        );
+        assert!(!t.contains("loan_paisa") && !t.contains("128475000"), "{t}");
+    }
+
+    #[test]
+    fn a_dry_run_with_refusals_offers_no_confirmation() {
+        let mut a = app();
+        let why = "restoring only collections would leave 12 collections of members 17, 42 (org DEMO) without their member".to_string();
+        let r = report(&["collections"], vec![why.clone()]);
+        a.open_restore_confirm("id".into(), RestoreScope::Tables(r.plan.tables.clone()), &r);
+        let Some(Overlay::Message(m)) = a.overlays.last() else {
+            panic!("{:?}", a.overlays.last())
+        };
+        assert!(m.error && m.title == "Restore not possible");
+        assert!(m.lines.iter().any(|l| l.contains(&why)), "{:?}", m.lines);
+        assert!(!a.overlays.iter().any(|o| matches!(o, Overlay::Form(_))));
+    }
 }
