@@ -99,7 +99,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         s.pre_restore,
         human_size(s.bytes)
     );
-    if s.deleted > 0 {
+    if s.deleted > 0 && w < 100 {
+        line1.push_str(&format!(" · {} deleted (x)", s.deleted));
+    } else if s.deleted > 0 {
         line1.push_str(&if p.show_deleted {
             format!(" · {} deleted shown (x hides)", s.deleted)
         } else {
