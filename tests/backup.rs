@@ -377,7 +377,8 @@ async fn an_organization_restore_leaves_other_organizations_untouched(store: &St
 
     let opts = RestoreOptions {
         org: Some(a.code.clone()),
-        confirm: Confirm::Typed(a.code.to_lowercase()),
+        // The code exactly as shown (the word is case-sensitive).
+        confirm: Confirm::Typed(a.code.clone()),
         ..Default::default()
     };
     let r = b

@@ -41,6 +41,8 @@ pub fn missing_folder(dest: &Path) -> Option<PathBuf> {
     if folder.is_dir() {
         return None;
     }
+    // Named without a trailing slash, as `mkdir` would.
+    let folder: PathBuf = folder.components().collect();
     Some(std::path::absolute(&folder).unwrap_or(folder))
 }
 
