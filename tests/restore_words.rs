@@ -104,7 +104,10 @@ async fn the_dry_run_and_the_result_name_the_scope_chosen(store: &Store) {
         .await
         .unwrap();
     let h = r.headline();
-    assert!(h.starts_with("restored tables members, collections from "), "{h}");
+    assert!(
+        h.starts_with("restored tables members, collections from "),
+        "{h}"
+    );
     assert!(
         h.contains("organizations, workers, day_closes kept as they were"),
         "{h}"
@@ -208,7 +211,11 @@ async fn rows_a_tables_restore_would_orphan_are_refused_in_the_dry_run_by_member
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains(why.as_str()), "{err}");
     assert_same(&dump(store).await, &before, "nothing changed");
-    assert_eq!(files(&b.dir).len(), files_before.len(), "no pre-restore file");
+    assert_eq!(
+        files(&b.dir).len(),
+        files_before.len(),
+        "no pre-restore file"
+    );
 
     // Members and collections from the older backup go through; then collections only from
     // the newer one would bring back collections of a member this database no longer has.

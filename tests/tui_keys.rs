@@ -762,7 +762,11 @@ fn deleted_backups_are_hidden_until_x_and_then_shown() {
     assert_eq!(app.backups.entries().len(), 4, "the deleted one is hidden");
     assert!(app.backups.entries().iter().all(|e| !e.is_deleted()));
     let s = somiti::tui::pages::stats(&app.backups.list.as_ref().unwrap().backups);
-    assert_eq!((s.total, s.manual, s.deleted), (4, 1, 1), "and not in the totals");
+    assert_eq!(
+        (s.total, s.manual, s.deleted),
+        (4, 1, 1),
+        "and not in the totals"
+    );
     assert_eq!(action_for(ch('x'), &app), Some(Action::BackupShowDeleted));
     press(&mut app, ch('x'));
     assert_eq!(app.backups.entries().len(), 5);
@@ -782,7 +786,10 @@ fn deleted_backups_are_hidden_until_x_and_then_shown() {
     assert!(app.flash.as_ref().unwrap().text.contains("was deleted"));
     let help = help_sections(&[Mode::Backups]);
     assert!(
-        help[0].1.iter().any(|(k, h)| k == "x" && h.contains("deleted")),
+        help[0]
+            .1
+            .iter()
+            .any(|(k, h)| k == "x" && h.contains("deleted")),
         "{help:?}"
     );
 }
@@ -798,7 +805,8 @@ fn delete_on_a_pinned_backup_offers_to_unpin_it_first() {
         panic!("{:?}", app.overlays.last())
     };
     assert!(
-        c.lines.join(" ").contains("is pinned") && c.lines.join(" ").contains("Unpin it and delete it?"),
+        c.lines.join(" ").contains("is pinned")
+            && c.lines.join(" ").contains("Unpin it and delete it?"),
         "{:?}",
         c.lines
     );
@@ -857,7 +865,10 @@ fn a_download_into_a_missing_folder_asks_to_create_it() {
         panic!("{:?}", app.overlays.last())
     };
     assert!(
-        c.lines[0].contains(&format!("{}/new/folder does not exist", dir.path().display())),
+        c.lines[0].contains(&format!(
+            "{}/new/folder does not exist",
+            dir.path().display()
+        )),
         "{:?}",
         c.lines
     );

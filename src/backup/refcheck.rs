@@ -170,7 +170,10 @@ impl Backups {
         let db = db?;
 
         let schema_version = self.store.schema_version();
-        let archive_org = plan.org.as_ref().map(|_| plan.archive_org.unwrap_or(i64::MIN));
+        let archive_org = plan
+            .org
+            .as_ref()
+            .map(|_| plan.archive_org.unwrap_or(i64::MIN));
         let scan: Vec<&'static TableSpec> = touched.clone();
         let child_checks: Vec<(&'static str, &'static str, &'static str)> = checks
             .iter()
@@ -330,9 +333,14 @@ impl Backups {
                 |id| db.parents.get(parent, id).cloned(),
                 code_of,
             );
+            let remedy = if *child == "users" {
+                "restore the operators too (--include-users)".to_string()
+            } else {
+                format!("restore {child} too, or everything")
+            };
             out.push(format!(
                 "{what} would leave {rows} {} now in this database, of {names}, without their \
-                 {one}: the backup does not have them; restore {child} too, or everything",
+                 {one}: the backup does not have them; {remedy}",
                 if rows == 1 { c1 } else { cn }
             ));
         }
@@ -341,12 +349,7 @@ impl Backups {
             let code = plan.org.clone().unwrap_or_default();
             let (_, plural) = words(table);
             let theirs = if PARENTS.iter().any(|(t, _)| t == table) {
-                name_rows(
-                    table,
-                    ids,
-                    |id| db.parents.get(table, id).cloned(),
-                    code_of,
-                )
+                name_rows(table, ids, |id| db.parents.get(table, id).cloned(), code_of)
             } else {
                 let shown: Vec<String> = ids.iter().take(SHOWN).map(|i| i.to_string()).collect();
                 format!(
@@ -414,10 +417,7 @@ async fn read_db(
                     .map(|(id, _)| *id)
                     .collect(),
                 None => {
-                    let sql = format!(
-                        "SELECT id FROM {} WHERE {} <> $1",
-                        spec.name, spec.org_col
-                    );
+                    let sql = format!("SELECT id FROM {} WHERE {} <> $1", spec.name, spec.org_col);
                     let v: Vec<i64> = on_tx!(&mut *tx, |c| sqlx::query_scalar(
                         sqlx::AssertSqlSafe(sql.as_str())
                     )

@@ -153,7 +153,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 outln!("no backups in {}", r.dir.display())?;
                 return Ok(());
             }
-            let mut rows: Vec<Vec<String>> = r.backups.iter().map(|e| list_row(e, &clock)).collect();
+            let mut rows: Vec<Vec<String>> =
+                r.backups.iter().map(|e| list_row(e, &clock)).collect();
             for d in &r.duplicates {
                 rows.push(vec![
                     d.id[..8.min(d.id.len())].to_string(),
@@ -173,16 +174,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 "{}",
                 table(
                     &[
-                        "ID",
-                        &created,
-                        "KIND",
-                        "SCOPE",
-                        "STATUS",
-                        "SIZE",
-                        "ROWS",
-                        "VERIFIED",
-                        "PIN",
-                        "FILE"
+                        "ID", &created, "KIND", "SCOPE", "STATUS", "SIZE", "ROWS", "VERIFIED",
+                        "PIN", "FILE"
                     ],
                     &rows,
                     &[5, 6]
@@ -254,7 +247,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 }
                 // Hold the lock again while the operator reads and types.
                 b.claim(crate::backup::lock::RESTORE).await?;
-                opts.confirm = ask_confirmation(&r)?;
+                let clock = Clock::of(ctx, &b.store, &op).await?;
+                opts.confirm = ask_confirmation(&r, &clock)?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
                 b.restore(&op, &target, &opts, &p, &c).await
@@ -369,13 +363,15 @@ async fn pin(
 
 /// Ask the operator to type the organization code (or RESTORE), after the dry run's
 /// comparison was shown; refuse without a terminal.
-fn ask_confirmation(dry: &RestoreReport) -> Result<Confirm> {
+fn ask_confirmation(dry: &RestoreReport, clock: &Clock) -> Result<Confirm> {
     let plan = &dry.plan;
     eprintln!(
-        "This replaces {} with backup {} ({}); {}.\n\
+        "This replaces {} with backup {} taken {} ({}) ({}); {}.\n\
          A pre-restore backup is taken first, so it can be undone.",
         plan.replaces_words(),
         &plan.backup_id[..8.min(plan.backup_id.len())],
+        clock.minute(plan.created_at),
+        clock.label(),
         plan.file,
         plan.kept_words()
     );
@@ -399,9 +395,19 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for t in &r.tables {
         let money = t.money();
-        let first = vec![t.name.clone(), t.rows_now.to_string(), t.rows_backup.to_string()];
+        let first = vec![
+            t.name.clone(),
+            t.rows_now.to_string(),
+            t.rows_backup.to_string(),
+        ];
         if money.is_empty() {
-            rows.push([first.clone(), vec![String::new(), String::new(), String::new()]].concat());
+            rows.push(
+                [
+                    first.clone(),
+                    vec![String::new(), String::new(), String::new()],
+                ]
+                .concat(),
+            );
         }
         for (i, (label, now, backup)) in money.into_iter().enumerate() {
             let lead = if i == 0 {
@@ -444,7 +450,11 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
         outln!("(\"now\" was before the restore; control totals in taka, net of reversals)")?;
     }
     if let (Some(pre), Some(undo)) = (&r.pre_restore, r.undo_command()) {
-        outln!("pre-restore backup {} ({}); undo with: {undo}", pre.short_id(), pre.file)?;
+        outln!(
+            "pre-restore backup {} ({}); undo with: {undo}",
+            pre.short_id(),
+            pre.file
+        )?;
     }
     Ok(())
 }

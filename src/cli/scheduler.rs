@@ -167,7 +167,13 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             out!(
                 "{}",
                 table(
-                    &[&format!("Slot ({})", clock.label()), "Trigger", "Status", "Runner", "Result"],
+                    &[
+                        &format!("Slot ({})", clock.label()),
+                        "Trigger",
+                        "Status",
+                        "Runner",
+                        "Result"
+                    ],
                     &body,
                     &[]
                 )

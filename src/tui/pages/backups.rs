@@ -130,6 +130,31 @@ impl BackupsPage {
     }
 }
 
+/// The clock the Backups and Scheduler tabs show times on: the organization's, named once
+/// in each column heading ("Created (Dhaka)"); UTC without an organization.
+pub struct Clock<'a> {
+    org: Option<&'a crate::ledger::org::Organization>,
+    pub label: String,
+}
+
+impl<'a> Clock<'a> {
+    pub fn of(app: &'a App) -> Clock<'a> {
+        let org = app.org();
+        Clock {
+            org,
+            label: org.map_or_else(|| "UTC".to_string(), |o| o.tz_label()),
+        }
+    }
+
+    /// `2026-11-22 08:00` on the organization's clock.
+    pub fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self.org {
+            Some(o) => o.local_minute(at),
+            None => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
 fn fx(e: BackupEffect) -> Vec<Effect> {
     vec![Effect::Backup(e)]
 }
@@ -504,7 +529,10 @@ impl App {
                                 }
                             ),
                             String::new(),
-                            format!("{:<14} {:>9}  control totals (taka, gross)", "table", "rows"),
+                            format!(
+                                "{:<14} {:>9}  control totals (taka, gross)",
+                                "table", "rows"
+                            ),
                         ];
                         for t in &r.tables {
                             let totals = worded_gross(&t.name, &t.totals);
@@ -582,12 +610,14 @@ impl App {
                 self.flash = None;
                 match r {
                     Ok(p) => {
+                        let clock = Clock::of(self);
                         let mut lines = vec![format!(
-                            "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only)",
+                            "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only; times in {})",
                             p.policy.keep_last,
                             p.policy.keep_daily,
                             p.policy.keep_weekly,
-                            p.policy.keep_monthly
+                            p.policy.keep_monthly,
+                            clock.label
                         )];
                         lines.push(String::new());
                         if p.lines.is_empty() {
@@ -598,7 +628,7 @@ impl App {
                                 "{:<12} {} {} {:<11} {}",
                                 if l.keep { "keep" } else { "would remove" },
                                 &l.id[..8.min(l.id.len())],
-                                l.created_at.format("%Y-%m-%d %H:%M"),
+                                clock.minute(l.created_at),
                                 l.kind,
                                 l.reasons.join("; ")
                             ));
@@ -764,11 +794,7 @@ pub fn restore_table(r: &RestoreReport) -> Vec<String> {
             lines.push(rows.clone());
         }
         for (i, (label, now, backup)) in money.into_iter().enumerate() {
-            let lead = if i == 0 {
-                rows.clone()
-            } else {
-                " ".repeat(33)
-            };
+            let lead = if i == 0 { rows.clone() } else { " ".repeat(33) };
             lines.push(format!(
                 "{lead}  {label} {} → {}",
                 crate::ledger::money::grouped(now),
@@ -780,6 +806,7 @@ pub fn restore_table(r: &RestoreReport) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)] // taka_poisha
 mod tests {
     use super::*;
     use crate::backup::restore::{ControlTotal, RestorePlan, TableReport};
@@ -819,7 +846,9 @@ mod tests {
     }
 
     fn report(tables: &[&str], refusals: Vec<String>) -> RestoreReport {
-        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 20, 0, 0).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 21, 20, 0, 0)
+            .unwrap();
         let money = |v: i64| {
             vec![
                 ControlTotal {
@@ -875,7 +904,10 @@ mod tests {
         let t = text(&a);
         assert!(matches!(a.overlays.last(), Some(Overlay::Form(_))));
         assert!(t.contains("Restoring tables members, collections:"), "{t}");
-        assert!(!t.contains("whole ledger") && !t.contains("everything"), "{t}");
+        assert!(
+            !t.contains("whole ledger") && !t.contains("everything"),
+            "{t}"
+        );
         assert!(t.contains("taken 2026-11-22 02:00 (Dhaka)"), "{t}");
         assert!(
             t.contains("loan collected 1,284,750.00 → 1,200,000.00"),

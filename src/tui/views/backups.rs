@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::backup::BackupEntry;
 use crate::tui::app::App;
-use crate::tui::pages::stats;
+use crate::tui::pages::{Clock, stats};
 use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -31,31 +31,6 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
         (Some(r), Some(at)) if r == "ok" => format!("ok {}", age(app.now, at)),
         (Some(r), _) if r.starts_with("failed") => "FAILED".into(),
         _ => "-".into(),
-    }
-}
-
-/// The clock the Backups and Scheduler tabs show times on: the organization's, named once
-/// in each column heading ("Created (Dhaka)"); UTC without an organization.
-pub struct Clock<'a> {
-    org: Option<&'a crate::ledger::org::Organization>,
-    pub label: String,
-}
-
-impl<'a> Clock<'a> {
-    pub fn of(app: &'a App) -> Clock<'a> {
-        let org = app.org();
-        Clock {
-            org,
-            label: org.map_or_else(|| "UTC".to_string(), |o| o.tz_label()),
-        }
-    }
-
-    /// `2026-11-22 08:00` on the organization's clock.
-    pub fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        match self.org {
-            Some(o) => o.local_minute(at),
-            None => at.format("%Y-%m-%d %H:%M").to_string(),
-        }
     }
 }
 

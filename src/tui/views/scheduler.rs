@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::tui::app::App;
-use super::backups::Clock;
+use crate::tui::pages::Clock;
 use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -75,7 +75,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             format!("Last run ({})", clock.label),
         )
     } else {
-        (format!("Next ({})", clock.label), format!("Last ({})", clock.label))
+        (
+            format!("Next ({})", clock.label),
+            format!("Last ({})", clock.label),
+        )
     };
     // The times' columns are as wide as their heading; the schedule gives way.
     let time_w = if wide {
@@ -83,7 +86,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         11.max(next_head.len())
     };
-    let schedule_w = (if wide { 30usize } else { 26 }).saturating_sub(2 * (time_w - if wide { 16 } else { 11 }));
+    let schedule_w =
+        (if wide { 30usize } else { 26 }).saturating_sub(2 * (time_w - if wide { 16 } else { 11 }));
     let cols = [
         ("Job", if wide { 16 } else { 12 }, Align::Left),
         ("Schedule", schedule_w.max(12), Align::Left),
