@@ -81,7 +81,7 @@ async fn the_dry_run_and_the_result_name_the_scope_chosen(store: &Store) {
     let h = r.headline();
     assert!(
         h.contains("restoring tables members, collections")
-            && h.contains("the rows of tables members, collections"),
+            && h.contains("would replace tables members, collections of every organization"),
         "{h}"
     );
     assert!(

@@ -130,7 +130,7 @@ impl RestoreReport {
         let p = &self.plan;
         if self.dry_run {
             format!(
-                "dry run: restoring {} from {} would replace {} (nothing was changed)",
+                "dry run: restoring {} from {} would replace {}; nothing was changed",
                 p.scope_words(),
                 p.file,
                 p.replaces_words()
@@ -173,15 +173,15 @@ impl RestorePlan {
     }
 
     /// What the rows replaced are, for "would replace …" / "This replaces …":
-    /// "the whole ledger (every organization)", "the rows of tables members, collections
-    /// (every organization)", "organization SONALI's rows".
+    /// "the whole ledger of every organization", "tables members, collections of every
+    /// organization", "organization SONALI's rows".
     pub fn replaces_words(&self) -> String {
         let tables = self.tables.join(", ");
         let users = self.tables.iter().any(|t| t == "users");
         match (&self.org, self.all_tables()) {
-            (None, true) if users => "the whole ledger and the users (every organization)".into(),
-            (None, true) => "the whole ledger (every organization)".into(),
-            (None, false) => format!("the rows of tables {tables} (every organization)"),
+            (None, true) if users => "the whole ledger and the users, of every organization".into(),
+            (None, true) => "the whole ledger of every organization".into(),
+            (None, false) => format!("tables {tables} of every organization"),
             (Some(o), true) => format!("organization {o}'s rows"),
             (Some(o), false) => format!("organization {o}'s rows of tables {tables}"),
         }

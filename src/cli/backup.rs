@@ -428,7 +428,7 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
             );
         }
     }
-    outln!("{}:", r.headline())?;
+    outln!("{}", r.headline())?;
     out!(
         "{}",
         table(
