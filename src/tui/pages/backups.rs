@@ -311,9 +311,8 @@ impl App {
                 self.overlays.push(Overlay::Confirm(Confirm {
                     title: "Delete a pinned backup".into(),
                     lines: vec![
-                        format!("Backup {} ({}) is pinned.", e.short_id(), e.file),
-                        "Unpin it and delete it? The archive file is removed from the store."
-                            .into(),
+                        format!("Backup {} is pinned. Unpin it and delete it?", e.short_id()),
+                        "The archive file is removed from the store.".into(),
                         "(n keeps it; p alone only unpins.)".into(),
                     ],
                     yes: Confirmed::Backup(BackupConfirm::UnpinAndDelete { id: e.id.clone() }),
