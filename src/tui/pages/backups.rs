@@ -529,12 +529,23 @@ impl App {
                             ),
                             String::new(),
                             format!(
-                                "{:<14} {:>9}  control totals (taka, gross)",
+                                "{:<14} {:>9}  control totals (taka, net of reversals)",
                                 "table", "rows"
                             ),
                         ];
                         for t in &r.tables {
-                            let totals = worded_gross(&t.name, &t.totals);
+                            let totals = t
+                                .net
+                                .iter()
+                                .map(|c| {
+                                    format!(
+                                        "{} {}",
+                                        c.label,
+                                        crate::ledger::money::grouped(c.poisha)
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ");
                             lines.push(format!("{:<14} {:>9}  {totals}", t.name, t.rows));
                         }
                         if let Some(d) = &r.drill {
@@ -764,19 +775,6 @@ impl App {
         form.intro = intro;
         self.overlays.push(Overlay::Form(Box::new(form)));
     }
-}
-
-/// The manifest's gross totals in words and taka ("loan collected 1,234.50").
-fn worded_gross(table: &str, totals: &std::collections::BTreeMap<String, i64>) -> String {
-    crate::backup::schema::worded_totals(table)
-        .iter()
-        .filter_map(|(label, col)| {
-            totals
-                .get(*col)
-                .map(|v| format!("{label} {}", crate::ledger::money::grouped(*v)))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Rows now vs in the backup, and the control totals (taka, net of reversals) in words,
