@@ -616,14 +616,102 @@ async fn on_a_terminal_a_restore_asks_for_the_word_and_refuses_any_other() {
     );
     assert!(!ok && out.contains("Type SOM1 to restore"), "{out}");
     assert_same(&dump_at(&db).await, &before, "nothing changed");
+    // The word is case-sensitive: the code in other letters is refused, and says so.
     let (ok, out) = on_terminal(
         d.path(),
         &format!("backup restore {id} --org SOM1"),
         "som1\n",
     );
+    assert!(!ok && out.contains("case-sensitive"), "{out}");
+    assert_same(&dump_at(&db).await, &before, "nothing changed");
+    let (ok, out) = on_terminal(
+        d.path(),
+        &format!("backup restore {id} --org SOM1"),
+        "SOM1\n",
+    );
     assert!(ok && out.contains("restored organization SOM1"), "{out}");
     let (ok, out) = on_terminal(d.path(), &format!("backup restore {id}"), "RESTORE\n");
     assert!(ok && out.contains("restored everything"), "{out}");
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_comparison_comes_before_the_question_and_lowercase_is_refused() {
+    let d = data_dir(10, 3).await;
+    assert!(
+        cli(d.path())
+            .args(["backup", "create"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let db = d.path().join("somiti.db");
+    let before = dump_at(&db).await;
+    let (ok, out) = on_terminal(
+        d.path(),
+        &format!("backup restore {id} --tables members,collections"),
+        "restore\n",
+    );
+    assert!(!ok, "{out}");
+    let table = out.find("ROWS IN BACKUP").expect("the comparison table");
+    let prompt = out.find("Type RESTORE to restore").expect("the question");
+    assert!(table < prompt, "the table comes first:\n{out}");
+    assert!(
+        out.contains("dry run: restoring tables members, collections from")
+            && out.contains("loan collected")
+            && out.contains("savings collected")
+            && out.contains("loans given")
+            && out.contains("net of reversals"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("whole ledger") && !out.contains("loan_paisa"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"restore\" was typed, but the word is case-sensitive"),
+        "{out}"
+    );
+    assert_same(&dump_at(&db).await, &before, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_download_into_a_missing_folder_names_it_or_creates_it() {
+    let d = data_dir(5, 2).await;
+    assert!(
+        cli(d.path())
+            .args(["backup", "create"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let missing = d.path().join("not/yet");
+    let (rc, _, err) = code(
+        cli(d.path())
+            .args(["backup", "download", &id])
+            .arg(format!("{}/", missing.display())),
+    );
+    assert_eq!(rc, 1, "{err}");
+    assert!(
+        err.contains(&format!("folder {} does not exist", missing.display()))
+            && err.contains("--create-dir")
+            && !err.contains("os error"),
+        "{err}"
+    );
+    assert!(!missing.exists());
+    let (rc, out, err) = code(
+        cli(d.path())
+            .args(["backup", "download", &id, "--create-dir"])
+            .arg(format!("{}/", missing.display())),
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("scp "), "{out}");
+    assert_eq!(std::fs::read_dir(&missing).unwrap().count(), 1);
 }
 
 #[tokio::test]

@@ -977,6 +977,160 @@ fn the_member_form_picks_an_active_worker_by_typing_to_narrow() {
     let fx = press(&mut app, key(KeyCode::Enter));
     assert!(
         matches!(fx.as_slice(), [Effect::SaveMember { text, .. }] if text.worker == "Salma Khatun"),
+
+/// The Backups tab with `list` in place of the fixture's backups, answered as a reload.
+fn relist(app: &mut somiti::tui::app::App, backups: Vec<somiti::backup::BackupEntry>) {
+    let fx = press(app, ch('R'));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Backup(BackupEffect::List { .. })]
+    ));
+    let mut list = tui_support::backups();
+    list.backups = backups;
+    app.apply(Outcome::Backup(Box::new(
+        somiti::tui::backup_tasks::BackupOutcome::Listed {
+            seq: app.backups.seq,
+            result: Ok(list),
+        },
+    )));
+}
+
+fn deleted(i: i64) -> somiti::backup::BackupEntry {
+    let mut e = backup(i, "manual", false, false);
+    e.status = "deleted".into();
+    e
+}
+
+fn selected_id(app: &somiti::tui::app::App) -> String {
+    app.backups.selected_entry().unwrap().id.clone()
+}
+
+#[test]
+fn deleted_backups_are_hidden_until_x_and_then_shown() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('3'));
+    let mut all = tui_support::backups().backups;
+    all.insert(1, deleted(5));
+    relist(&mut app, all);
+    assert_eq!(app.backups.entries().len(), 4, "the deleted one is hidden");
+    assert!(app.backups.entries().iter().all(|e| !e.is_deleted()));
+    let s = somiti::tui::pages::stats(&app.backups.list.as_ref().unwrap().backups);
+    assert_eq!(
+        (s.total, s.manual, s.deleted),
+        (4, 1, 1),
+        "and not in the totals"
+    );
+    assert_eq!(action_for(ch('x'), &app), Some(Action::BackupShowDeleted));
+    press(&mut app, ch('x'));
+    assert_eq!(app.backups.entries().len(), 5);
+    assert!(app.flash.as_ref().unwrap().text.contains("x hides them"));
+    // The highlight stayed on its backup, though a row was added above it.
+    press(&mut app, ch('x'));
+    press(&mut app, ch('j'));
+    let on = selected_id(&app);
+    press(&mut app, ch('x'));
+    assert_eq!(selected_id(&app), on);
+    // Nothing but a note for a deleted backup.
+    press(&mut app, ch('k'));
+    press(&mut app, ch('k'));
+    press(&mut app, ch('j'));
+    assert!(app.backups.selected_entry().unwrap().is_deleted());
+    assert!(press(&mut app, ch('v')).is_empty());
+    assert!(app.flash.as_ref().unwrap().text.contains("was deleted"));
+    let help = help_sections(&[Mode::Backups]);
+    assert!(
+        help[0]
+            .1
+            .iter()
+            .any(|(k, h)| k == "x" && h.contains("deleted")),
+        "{help:?}"
+    );
+}
+
+#[test]
+fn delete_on_a_pinned_backup_offers_to_unpin_it_first() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('3'));
+    press(&mut app, ch('j')); // 1a1b2c3d is pinned
+    assert!(app.backups.selected_entry().unwrap().pinned);
+    press(&mut app, ch('D'));
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("{:?}", app.overlays.last())
+    };
+    assert!(
+        c.lines.join(" ").contains("is pinned")
+            && c.lines.join(" ").contains("Unpin it and delete it?"),
+        "{:?}",
+        c.lines
+    );
+    let fx = press(&mut app, ch('y'));
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Backup(BackupEffect::UnpinAndDelete { id })] if id.starts_with("1a1b2c3d")
+        ),
+        "{fx:?}"
+    );
+    // n keeps it: nothing asked of the core.
+    press(&mut app, ch('D'));
+    assert!(press(&mut app, ch('n')).is_empty());
+}
+
+#[test]
+fn the_highlight_follows_the_backup_through_reloads() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('3'));
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j'));
+    let on = selected_id(&app);
+    assert!(on.starts_with("2a1b2c3d"));
+    // A restore adds a pre-restore backup above: the highlight stays on the restored one.
+    let mut more = tui_support::backups().backups;
+    more.insert(0, backup(6, "pre-restore", false, false));
+    more.insert(0, backup(7, "manual", false, false));
+    relist(&mut app, more.clone());
+    assert_eq!(selected_id(&app), on);
+    assert_eq!(app.backups.selected, 4);
+    // It is deleted (and hidden): the highlight goes to the row below it, not onto it.
+    let below = more[5].id.clone();
+    more[4].status = "deleted".into();
+    relist(&mut app, more.clone());
+    assert_eq!(selected_id(&app), below);
+    // The last row goes: the one above it.
+    more.pop();
+    relist(&mut app, more.clone());
+    assert_eq!(selected_id(&app), more[3].id);
+}
+
+#[test]
+fn a_download_into_a_missing_folder_asks_to_create_it() {
+    let mut app = full_app((80, 24));
+    press(&mut app, ch('3'));
+    press(&mut app, ch('d'));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = format!("{}/new/folder/x.zip", dir.path().display());
+    if let Some(Overlay::Form(f)) = app.overlays.last_mut() {
+        f.fields[0].value = dest.clone();
+    }
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(fx.is_empty(), "{fx:?}");
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("{:?}", app.overlays.last())
+    };
+    assert!(
+        c.lines[0].contains(&format!(
+            "{}/new/folder does not exist",
+            dir.path().display()
+        )),
+        "{:?}",
+        c.lines
+    );
+    let fx = press(&mut app, ch('y'));
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Backup(BackupEffect::Download { create_dir: true, dest: d, .. })] if *d == dest
+        ),
         "{fx:?}"
     );
 }

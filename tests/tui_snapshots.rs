@@ -298,6 +298,34 @@ fn backup_progress_and_reports() {
 }
 
 #[test]
+fn backups_deleted_and_pinned() {
+    // A deleted backup: hidden, counted apart; after x, greyed in its place.
+    let with_deleted = |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        if let Some(l) = app.backups.list.as_mut() {
+            let mut gone = backup(5, "manual", false, false);
+            gone.status = "deleted".into();
+            gone.created_at = l.backups[1].created_at + chrono::Duration::hours(1);
+            l.backups.insert(1, gone);
+        }
+        app
+    };
+    snap("backups_deleted_hidden", with_deleted);
+    snap("backups_deleted_shown", move |s| {
+        let mut app = with_deleted(s);
+        press(&mut app, ch('x'));
+        app.flash = None;
+        app
+    });
+    snap("backup_delete_pinned", |s| {
+        let mut app = on_tab(Tab::Backups)(s);
+        press(&mut app, ch('j'));
+        press(&mut app, ch('D'));
+        app
+    });
+}
+
+#[test]
 fn scheduler() {
     snap("scheduler", on_tab(Tab::Scheduler));
 }

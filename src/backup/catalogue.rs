@@ -42,6 +42,11 @@ impl BackupEntry {
         &self.id[..8.min(self.id.len())]
     }
 
+    /// Deleted from the store (the catalogue keeps the entry for the record).
+    pub fn is_deleted(&self) -> bool {
+        self.status == "deleted"
+    }
+
     pub fn verified_ok(&self) -> bool {
         self.verify_result.as_deref() == Some("ok")
     }

@@ -222,6 +222,7 @@ fn load(
             name: spec.name.into(),
             rows,
             totals,
+            net: Vec::new(),
         });
     }
     Ok(out)

@@ -13,6 +13,7 @@ mod drill;
 mod load;
 pub mod ops;
 pub mod prune;
+mod refcheck;
 mod replace;
 pub mod restore;
 mod rowparse;

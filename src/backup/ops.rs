@@ -1,6 +1,7 @@
 //! The small operations: list, download, delete, pin and unpin.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -20,6 +21,29 @@ pub struct ListReport {
     pub problems: Vec<String>,
     /// Second files of one backup id (listed too, with a warning).
     pub duplicates: Vec<catalogue::Duplicate>,
+}
+
+/// The folder a download to `dest` writes into, when it does not exist yet: `dest` itself
+/// when written as a folder (`/x/y/`), else the folder of the file named.
+pub fn missing_folder(dest: &Path) -> Option<PathBuf> {
+    if dest.as_os_str().is_empty() || dest.is_dir() {
+        return None;
+    }
+    let as_folder = dest.as_os_str().to_string_lossy().ends_with('/');
+    let folder = if as_folder {
+        dest.to_path_buf()
+    } else {
+        match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => return None,
+        }
+    };
+    if folder.is_dir() {
+        return None;
+    }
+    // Named without a trailing slash, as `mkdir` would.
+    let folder: PathBuf = folder.components().collect();
+    Some(std::path::absolute(&folder).unwrap_or(folder))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,8 +99,20 @@ impl Backups {
     }
 
     /// Copy an archive out of the store to `dest` (a file name or a folder), checking its
-    /// SHA-256 against the catalogue on the way.
+    /// SHA-256 against the catalogue on the way. A folder that does not exist is refused,
+    /// naming it; [`Self::download_to`] can create it.
     pub async fn download(&self, op: &Operator, id: &str, dest: &Path) -> Result<DownloadReport> {
+        self.download_to(op, id, dest, false).await
+    }
+
+    /// [`Self::download`], creating the destination folder (mode 0700) with `create_dir`.
+    pub async fn download_to(
+        &self,
+        op: &Operator,
+        id: &str,
+        dest: &Path,
+        create_dir: bool,
+    ) -> Result<DownloadReport> {
         catalogue::startup(self).await?;
         let e = match self.entry(id).await {
             Ok(e) => e,
@@ -101,7 +137,7 @@ impl Backups {
             &e.id,
         )
         .await?;
-        let r = self.copy_out(&e, dest);
+        let r = self.copy_out(&e, dest, create_dir);
         let r =
             audit::record_if_failed(&self.store, &op.username, "backup.download", &e.id, r).await?;
         audit::record(
@@ -116,10 +152,27 @@ impl Backups {
         Ok(r)
     }
 
-    fn copy_out(&self, e: &BackupEntry, dest: &Path) -> Result<DownloadReport> {
+    fn copy_out(&self, e: &BackupEntry, dest: &Path, create_dir: bool) -> Result<DownloadReport> {
         let want = e.sha256.clone().ok_or_else(|| {
             Error::Other(format!("backup {} has no recorded SHA-256", e.short_id()))
         })?;
+        if let Some(folder) = missing_folder(dest) {
+            if !create_dir {
+                return Err(Error::invalid(
+                    "dest",
+                    format!(
+                        "folder {} does not exist; create it first (mkdir -p {}), or pass --create-dir",
+                        folder.display(),
+                        folder.display()
+                    ),
+                ));
+            }
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&folder)
+                .map_err(|x| Error::io(format!("creating folder {}", folder.display()), x))?;
+        }
         let dest = if dest.is_dir() {
             dest.join(&e.file)
         } else {

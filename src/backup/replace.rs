@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::catalogue::Target;
 use super::create::{Job, Written, write_archive};
 use super::load::{self, LoadTable};
-use super::restore::{RestorePlan, TableReport};
+use super::restore::{ControlTotal, RestorePlan, TableReport};
 use super::schema::{self, TableSpec};
 use super::verify::Verifying;
 use super::{BackupKind, Backups, ProgressTx, Scope, report};
@@ -66,10 +66,12 @@ impl Backups {
             let file = super::create::archive_name(&self.dir, &job);
             report(progress, "pre-restore backup", 0, 0);
             *written = Some(write_archive(&mut tx, &job, &file, progress, cancel).await?);
-            let before: Vec<(u64, BTreeMap<String, i64>)> = {
+            let before: Vec<(u64, BTreeMap<String, i64>, Vec<ControlTotal>)> = {
                 let mut v = Vec::new();
                 for s in specs {
-                    v.push(count_in(&mut tx, s, scope_org(plan, db_org)).await?);
+                    let (rows, totals) = count_in(&mut tx, s, scope_org(plan, db_org)).await?;
+                    let net = net_in(&mut tx, s, scope_org(plan, db_org)).await?;
+                    v.push((rows, totals, net));
                 }
                 v
             };
@@ -152,7 +154,9 @@ impl Backups {
                 }
             }
             let mut reports = Vec::new();
-            for ((spec, l), (rows_now, totals_now)) in specs.iter().zip(&loaded).zip(before) {
+            for ((spec, l), (rows_now, totals_now, net_now)) in
+                specs.iter().zip(&loaded).zip(before)
+            {
                 let (rows, totals) = count_in(&mut tx, spec, scope_org(plan, org_after)).await?;
                 if rows != l.rows || totals != l.totals {
                     return Err(Error::VerifyFailed(format!(
@@ -160,12 +164,15 @@ impl Backups {
                         spec.name, l.rows, l.totals
                     )));
                 }
+                let net_backup = net_in(&mut tx, spec, scope_org(plan, org_after)).await?;
                 reports.push(TableReport {
                     name: spec.name.into(),
                     rows_now,
                     rows_backup: l.rows,
                     totals_now,
                     totals_backup: l.totals.clone(),
+                    net_now,
+                    net_backup,
                 });
             }
             if specs.iter().any(|s| s.name == "users") {
@@ -289,6 +296,32 @@ pub(crate) async fn count_in(
         .map(|(c, v)| (c.to_string(), *v))
         .collect();
     Ok((vals[0] as u64, totals))
+}
+
+/// The worded control totals of a table, net of reversals (one organization's rows with
+/// `org`).
+pub(crate) async fn net_in(
+    tx: &mut Tx,
+    spec: &TableSpec,
+    org: Option<i64>,
+) -> Result<Vec<super::restore::ControlTotal>> {
+    let Some(sql) = spec.net_sql(org.is_some()) else {
+        return Ok(Vec::new());
+    };
+    let n = schema::worded_totals(spec.name).len();
+    let vals: Vec<i64> = on_tx!(tx, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(o) = org {
+            q = q.bind(o);
+        }
+        let row = q.fetch_one(&mut *c).await?;
+        let mut v = Vec::new();
+        for i in 0..n {
+            v.push(sqlx::Row::try_get::<i64, _>(&row, i)?);
+        }
+        v
+    });
+    Ok(super::restore::worded(spec.name, &vals))
 }
 
 /// Foreign keys are checked when the transaction ends (SQLite `defer_foreign_keys`,

@@ -13,7 +13,7 @@ use super::archive::{ArchiveReader, file_name};
 use super::catalogue::{self, BackupEntry, Target};
 use super::create::Written;
 use super::load::{self, Loaded};
-use super::replace::{count_in, load_tables, scope_org};
+use super::replace::{count_in, load_tables, net_in, scope_org};
 use super::schema::{self, TableSpec};
 use super::verify::Verifying;
 use super::{Backups, Manifest, ProgressTx, Scope, lock, report};
@@ -61,13 +61,25 @@ pub struct RestorePlan {
     pub(crate) manifest: Option<Manifest>,
 }
 
+/// One control total in the cooperative's words ("loan collected"), in poisha, net of
+/// reversals.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ControlTotal {
+    pub label: String,
+    pub poisha: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TableReport {
     pub name: String,
     pub rows_now: u64,
     pub rows_backup: u64,
+    /// The manifest's control totals: gross column sums, by column name.
     pub totals_now: BTreeMap<String, i64>,
     pub totals_backup: BTreeMap<String, i64>,
+    /// The same money as a person reads it: worded, net of reversals.
+    pub net_now: Vec<ControlTotal>,
+    pub net_backup: Vec<ControlTotal>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,15 +88,127 @@ pub struct RestoreReport {
     pub dry_run: bool,
     pub tables: Vec<TableReport>,
     pub pre_restore: Option<BackupEntry>,
+    /// Why this restore cannot be done, each in the cooperative's words (orphaned rows,
+    /// another database's rows). A dry run lists them; a restore with any is refused.
+    pub refusals: Vec<String>,
+}
+
+/// The worded totals of `table` from their values (in [`schema::worded_totals`] order).
+pub(crate) fn worded(table: &str, values: &[i64]) -> Vec<ControlTotal> {
+    schema::worded_totals(table)
+        .iter()
+        .zip(values)
+        .map(|((label, _), v)| ControlTotal {
+            label: (*label).to_string(),
+            poisha: *v,
+        })
+        .collect()
+}
+
+impl TableReport {
+    /// Each worded control total with its value now and in the backup (poisha).
+    pub fn money(&self) -> Vec<(&str, i64, i64)> {
+        self.net_backup
+            .iter()
+            .map(|b| {
+                let now = self
+                    .net_now
+                    .iter()
+                    .find(|n| n.label == b.label)
+                    .map_or(0, |n| n.poisha);
+                (b.label.as_str(), now, b.poisha)
+            })
+            .collect()
+    }
+}
+
+impl RestoreReport {
+    /// The first sentence of a dry run or a result, derived from the plan's scope:
+    /// "dry run: restoring tables members, collections from FILE would replace …",
+    /// "restored organization SONALI from FILE (backup 1a2b3c4d)".
+    pub fn headline(&self) -> String {
+        let p = &self.plan;
+        if self.dry_run {
+            format!(
+                "dry run: restoring {} from {} would replace {}; nothing was changed",
+                p.scope_words(),
+                p.file,
+                p.replaces_words()
+            )
+        } else {
+            format!(
+                "restored {} from {} (backup {}); {}",
+                p.scope_words(),
+                p.file,
+                &p.backup_id[..8.min(p.backup_id.len())],
+                p.kept_words()
+            )
+        }
+    }
+
+    /// The command that undoes this restore from its pre-restore backup, in the same scope.
+    pub fn undo_command(&self) -> Option<String> {
+        let pre = self.pre_restore.as_ref()?;
+        let mut cmd = format!("somiti backup restore {}", pre.short_id());
+        if let Some(c) = &self.plan.org {
+            cmd.push_str(&format!(" --org {c}"));
+        }
+        if !self.plan.all_tables() {
+            cmd.push_str(&format!(" --tables {}", self.plan.tables.join(",")));
+        }
+        if self.plan.tables.iter().any(|t| t == "users") {
+            cmd.push_str(" --include-users");
+        }
+        cmd.push_str(" --yes");
+        Some(cmd)
+    }
 }
 
 impl RestorePlan {
+    /// Every ledger table (a plain restore), not chosen ones.
+    pub fn all_tables(&self) -> bool {
+        schema::LEDGER_TABLES
+            .iter()
+            .all(|t| self.tables.iter().any(|n| n == t))
+    }
+
+    /// What the rows replaced are, for "would replace …" / "This replaces …":
+    /// "the whole ledger of every organization", "tables members, collections of every
+    /// organization", "organization SONALI's rows".
+    pub fn replaces_words(&self) -> String {
+        let tables = self.tables.join(", ");
+        let users = self.tables.iter().any(|t| t == "users");
+        match (&self.org, self.all_tables()) {
+            (None, true) if users => "the whole ledger and the users, of every organization".into(),
+            (None, true) => "the whole ledger of every organization".into(),
+            (None, false) => format!("tables {tables} of every organization"),
+            (Some(o), true) => format!("organization {o}'s rows"),
+            (Some(o), false) => format!("organization {o}'s rows of tables {tables}"),
+        }
+    }
+
+    /// What a restore leaves as it is, in words ("other tables are kept as they are").
+    pub fn kept_words(&self) -> String {
+        let others: Vec<&str> = schema::LEDGER_TABLES
+            .iter()
+            .copied()
+            .filter(|t| !self.tables.iter().any(|n| n == t))
+            .collect();
+        match (&self.org, others.is_empty()) {
+            (None, true) => "the audit log and the backup catalogue are kept".into(),
+            (None, false) => format!("{} kept as they were", others.join(", ")),
+            (Some(_), true) => "other organizations are kept as they were".into(),
+            (Some(_), false) => format!(
+                "other organizations, and {}, kept as they were",
+                others.join(", ")
+            ),
+        }
+    }
+
     /// What the restore replaces, in words: "everything", "tables members, collections",
     /// "organization SONALI" (with its tables when not all of them).
     pub fn scope_words(&self) -> String {
-        let all_tables = schema::LEDGER_TABLES
-            .iter()
-            .all(|t| self.tables.iter().any(|n| n == t));
+        let all_tables = self.all_tables();
         let tables = self.tables.join(", ");
         match (&self.org, all_tables) {
             (None, true) if self.tables.iter().any(|t| t == "users") => {
@@ -265,21 +389,23 @@ impl Backups {
         progress: &ProgressTx,
         cancel: &CancellationToken,
     ) -> Result<RestoreReport> {
+        let pass = self.passphrase()?;
         if !opts.dry_run {
-            let ok = match (&opts.confirm, &plan.org) {
-                (Confirm::Yes, _) => true,
-                (Confirm::No, _) => false,
-                (Confirm::Typed(t), Some(code)) => t.trim().eq_ignore_ascii_case(code),
-                (Confirm::Typed(t), None) => t.trim() == "RESTORE",
-            };
-            if !ok {
+            // The same refusals the dry run lists, before the confirmation counts. An
+            // archive too damaged to read them is left to verify, whose message names the
+            // damage (the references are checked again inside the restore's transaction).
+            let refusals = self
+                .refusals(target.path.clone(), &plan, db_org, pass.clone())
+                .await
+                .unwrap_or_default();
+            if !refusals.is_empty() {
                 return Err(Error::Refused(format!(
-                    "restore not confirmed: type {} when asked on a terminal, or pass --yes (--dry-run shows what would change)",
-                    plan.confirm_word
+                    "{}; nothing was changed",
+                    refusals.join("; ")
                 )));
             }
+            check_confirmation(&opts.confirm, &plan.confirm_word)?;
         }
-        let pass = self.passphrase()?;
         let pre_pass = if self.encrypt {
             Some(self.require_passphrase("the encrypted pre-restore backup")?)
         } else {
@@ -297,14 +423,6 @@ impl Backups {
             );
             let specs: Vec<&'static TableSpec> =
                 plan.tables.iter().filter_map(|t| schema::spec(t)).collect();
-            if let (Some(code), Some(db), Some(ar)) = (&plan.org, db_org, plan.archive_org)
-                && db != ar
-            {
-                return Err(Error::Refused(format!(
-                    "organization {code} has id {db} in this database but {ar} in the backup; \
-                     its rows cannot be restored on their own (restore the whole database instead)"
-                )));
-            }
             if opts.dry_run {
                 let v = verifying.wait().await;
                 self.record_verdict(target, &verifying).await?;
@@ -312,11 +430,15 @@ impl Backups {
                 let tables = self
                     .dry_run(target, &plan, &specs, db_org, pass.clone(), cancel)
                     .await?;
+                let refusals = self
+                    .refusals(target.path.clone(), &plan, db_org, pass.clone())
+                    .await?;
                 return Ok(RestoreReport {
                     plan,
                     dry_run: true,
                     tables,
                     pre_restore: None,
+                    refusals,
                 });
             }
             let mut written: Option<Written> = None;
@@ -375,6 +497,7 @@ impl Backups {
                 dry_run: false,
                 tables,
                 pre_restore: pre,
+                refusals: Vec::new(),
             })
         }
         .await
@@ -407,30 +530,69 @@ impl Backups {
         let schema = self.store.schema_version();
         let tables = load_tables(specs, plan);
         let c = cancel.clone();
-        let from_archive: Vec<Loaded> = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut r = ArchiveReader::open(&path, pass, schema)?;
-            tables
-                .iter()
-                .map(|t| load::scan_rows(&mut r, t, &c, |_| Ok(())))
-                .collect()
-        })
-        .await
-        .map_err(|e| Error::Other(format!("reading the archive failed: {e}")))??;
+        let from_archive: Vec<(Loaded, Vec<i64>)> =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut r = ArchiveReader::open(&path, pass, schema)?;
+                tables
+                    .iter()
+                    .map(|t| {
+                        let mut net = vec![0i64; schema::worded_totals(t.spec.name).len()];
+                        let l = load::scan_rows(&mut r, t, &c, |v| {
+                            for (n, p) in net.iter_mut().zip(t.spec.net_parts(&v)) {
+                                *n = n.checked_add(p).ok_or("control total overflows")?;
+                            }
+                            Ok(())
+                        })?;
+                        Ok((l, net))
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(|e| Error::Other(format!("reading the archive failed: {e}")))??;
         let mut tx = super::create::begin_snapshot(&self.store).await?;
         let mut out = Vec::new();
-        for (spec, b) in specs.iter().zip(from_archive) {
+        for (spec, (b, net)) in specs.iter().zip(from_archive) {
             let (rows_now, totals_now) = count_in(&mut tx, spec, scope_org(plan, db_org)).await?;
+            let net_now = net_in(&mut tx, spec, scope_org(plan, db_org)).await?;
             out.push(TableReport {
                 name: spec.name.into(),
                 rows_now,
                 rows_backup: b.rows,
                 totals_now,
                 totals_backup: b.totals,
+                net_now,
+                net_backup: worded(spec.name, &net),
             });
         }
         let _ = tx.rollback().await;
         Ok(out)
     }
+}
+
+/// The typed word must be the plan's, exactly: `restore` is not `RESTORE`.
+fn check_confirmation(confirm: &Confirm, word: &str) -> Result<()> {
+    let typed = match confirm {
+        Confirm::Yes => return Ok(()),
+        Confirm::No => {
+            return Err(Error::Refused(format!(
+                "restore not confirmed: type {word} when asked on a terminal, or pass --yes (--dry-run shows what would change)"
+            )));
+        }
+        Confirm::Typed(t) => t.trim(),
+    };
+    if typed == word {
+        return Ok(());
+    }
+    let why = if typed.is_empty() {
+        "nothing was typed".to_string()
+    } else if typed.eq_ignore_ascii_case(word) {
+        format!("{typed:?} was typed, but the word is case-sensitive")
+    } else {
+        format!("{typed:?} was typed")
+    };
+    Err(Error::Refused(format!(
+        "restore not confirmed: {why}; type {word} exactly as shown (nothing was changed)"
+    )))
 }
 
 fn choose_tables(m: &Manifest, opts: &RestoreOptions) -> Result<Vec<String>> {

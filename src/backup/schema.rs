@@ -246,6 +246,72 @@ impl TableSpec {
     }
 }
 
+/// A table's control totals as a person reads them: (words, column). Each is summed net of
+/// reversals (a reversal's amounts count against the entry it cancels), so a reversed
+/// entry adds nothing; the manifest's totals stay the gross column sums.
+pub fn worded_totals(table: &str) -> &'static [(&'static str, &'static str)] {
+    match table {
+        "members" => &[("loans given", "loan_amount")],
+        "collections" => &[
+            ("loan collected", "loan_paisa"),
+            ("savings collected", "savings_paisa"),
+        ],
+        _ => &[],
+    }
+}
+
+impl TableSpec {
+    /// Whether a row can be a reversal (its amounts then count negative in net totals).
+    fn reversal_idx(&self) -> Option<usize> {
+        self.index_of("reversal_of")
+    }
+
+    /// `SELECT net a, net b … FROM t [WHERE org = $1]`: the worded totals, net of reversals.
+    /// `None` for a table without money.
+    pub fn net_sql(&self, by_org: bool) -> Option<String> {
+        let worded = worded_totals(self.name);
+        if worded.is_empty() {
+            return None;
+        }
+        let cols: Vec<String> = worded
+            .iter()
+            .map(|(_, c)| {
+                if self.reversal_idx().is_some() {
+                    format!(
+                        "CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN {c} ELSE -{c} END), 0) AS BIGINT)"
+                    )
+                } else {
+                    format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)")
+                }
+            })
+            .collect();
+        Some(format!(
+            "SELECT {} FROM {}{}",
+            cols.join(", "),
+            self.name,
+            self.org_where(by_org)
+        ))
+    }
+
+    /// One row's signed part of each worded total (see [`worded_totals`]).
+    pub fn net_parts(&self, vals: &Values) -> Vec<i64> {
+        let sign = match self.reversal_idx() {
+            Some(i) if !matches!(vals.get(i), Some(Val::Null) | None) => -1,
+            _ => 1,
+        };
+        worded_totals(self.name)
+            .iter()
+            .map(|(_, c)| {
+                self.index_of(c)
+                    .and_then(|i| vals.get(i))
+                    .and_then(Val::as_int)
+                    .unwrap_or(0)
+                    * sign
+            })
+            .collect()
+    }
+}
+
 /// One value of a row. Dates and instants are `Text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Val {

@@ -25,7 +25,10 @@ use crate::error::{Error, Result};
 pub struct TableCheck {
     pub name: String,
     pub rows: u64,
+    /// The manifest's control totals (gross column sums).
     pub totals: BTreeMap<String, i64>,
+    /// The same money worded and net of reversals (empty after a drill).
+    pub net: Vec<super::restore::ControlTotal>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +351,7 @@ fn check_content(
             .filter_map(|c| spec.index_of(c))
             .collect();
         let mut sums = vec![0i64; total_idx.len()];
+        let mut net = vec![0i64; schema::worded_totals(spec.name).len()];
         let mut last: Option<Values> = None;
         let mut mine = IdRanges::default();
         let mut self_refs: Vec<(u64, i64)> = Vec::new();
@@ -392,6 +396,9 @@ fn check_content(
                 sums[k] = sums[k]
                     .checked_add(vals[i].as_int().unwrap_or(0))
                     .ok_or("control total overflows")?;
+            }
+            for (n, p) in net.iter_mut().zip(spec.net_parts(&vals)) {
+                *n = n.checked_add(p).ok_or("control total overflows")?;
             }
             for &(i, col, parent, known) in &refs {
                 let Some(v) = vals[i].as_int() else {
@@ -439,6 +446,7 @@ fn check_content(
             name: spec.name.into(),
             rows: tm.rows,
             totals,
+            net: super::restore::worded(spec.name, &net),
         });
         if let Some(csv) = &tm.csv {
             reader.check_file(csv)?;

@@ -68,6 +68,9 @@ pub enum BackupCmd {
         id: String,
         /// File or folder to copy it to
         dest: PathBuf,
+        /// Create the destination folder if it does not exist
+        #[arg(long)]
+        create_dir: bool,
     },
     /// Delete a backup (admin; unpin it first if pinned)
     Delete {
@@ -136,6 +139,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
         }
         BackupCmd::List => {
             let r = b.list(&op).await?;
+            let clock = Clock::of(ctx, &b.store, &op).await?;
             if ctx.json {
                 // The warnings as one JSON document on stderr, the list on stdout.
                 let mut warnings = r.problems.clone();
@@ -163,7 +167,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 outln!("no backups in {}", r.dir.display())?;
                 return Ok(());
             }
-            let mut rows: Vec<Vec<String>> = r.backups.iter().map(list_row).collect();
+            let mut rows: Vec<Vec<String>> =
+                r.backups.iter().map(|e| list_row(e, &clock)).collect();
             for d in &r.duplicates {
                 rows.push(vec![
                     d.id[..8.min(d.id.len())].to_string(),
@@ -178,20 +183,13 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     d.file.clone(),
                 ]);
             }
+            let created = format!("CREATED ({})", clock.label().to_uppercase());
             out!(
                 "{}",
                 table(
                     &[
-                        "ID",
-                        "CREATED (UTC)",
-                        "KIND",
-                        "SCOPE",
-                        "STATUS",
-                        "SIZE",
-                        "ROWS",
-                        "VERIFIED",
-                        "PIN",
-                        "FILE"
+                        "ID", &created, "KIND", "SCOPE", "STATUS", "SIZE", "ROWS", "VERIFIED",
+                        "PIN", "FILE"
                     ],
                     &rows,
                     &[5, 6]
@@ -244,18 +242,47 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 confirm: if yes { Confirm::Yes } else { Confirm::No },
             };
             // Without a terminal the core refuses (and audits) an unconfirmed restore; so
-            // does `--json`, whose stderr is for one JSON document only.
+            // does `--json`, whose stderr is for one JSON document only. On a terminal the
+            // dry run's comparison (and every refusal) comes first, then the question.
             if !dry_run && !yes && !ctx.json && std::io::stdin().is_terminal() {
-                opts.confirm = ask_confirmation(&b, &op, &target, &opts).await?;
+                let mut dry = opts.clone();
+                dry.dry_run = true;
+                let r = with_progress(ctx, "dry run", |p, c| {
+                    let (b, op, target) = (&b, &op, &target);
+                    async move { b.restore(op, target, &dry, &p, &c).await }
+                })
+                .await?;
+                print_restore(ctx, &r)?;
+                if !r.refusals.is_empty() {
+                    return Err(Error::Refused(format!(
+                        "{}; nothing was changed",
+                        r.refusals.join("; ")
+                    )));
+                }
+                // Hold the lock again while the operator reads and types.
+                b.claim(crate::backup::lock::RESTORE).await?;
+                let clock = Clock::of(ctx, &b.store, &op).await?;
+                opts.confirm = ask_confirmation(&r, &clock)?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
                 b.restore(&op, &target, &opts, &p, &c).await
             })
             .await?;
-            print_restore(ctx, &r)
+            print_restore(ctx, &r)?;
+            if !r.refusals.is_empty() {
+                return Err(Error::Refused(format!(
+                    "{}; nothing was changed",
+                    r.refusals.join("; ")
+                )));
+            }
+            Ok(())
         }
-        BackupCmd::Download { id, dest } => {
-            let r = b.download(&op, &id, &dest).await?;
+        BackupCmd::Download {
+            id,
+            dest,
+            create_dir,
+        } => {
+            let r = b.download_to(&op, &id, &dest, create_dir).await?;
             if ctx.json {
                 return ctx.print_json(&r);
             }
@@ -284,6 +311,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
+            let clock = Clock::of(ctx, &b.store, &op).await?;
             let rows: Vec<Vec<String>> = r
                 .lines
                 .iter()
@@ -298,7 +326,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                         }
                         .into(),
                         l.id[..8].to_string(),
-                        l.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                        clock.minute(l.created_at),
                         l.kind.clone(),
                         l.reasons.join("; "),
                     ]
@@ -307,9 +335,10 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if rows.is_empty() {
                 outln!("no completed backups to consider")?;
             } else {
+                let created = format!("CREATED ({})", clock.label().to_uppercase());
                 out!(
                     "{}",
-                    table(&["", "ID", "CREATED (UTC)", "KIND", "WHY"], &rows, &[])
+                    table(&["", "ID", &created, "KIND", "WHY"], &rows, &[])
                 )?;
             }
             let gone = r.lines.iter().filter(|l| !l.keep).count();
@@ -346,27 +375,24 @@ async fn pin(
     Ok(())
 }
 
-/// Ask the operator to type the organization code (or RESTORE); refuse without a terminal.
-async fn ask_confirmation(
-    b: &Backups,
-    op: &crate::access::Operator,
-    target: &str,
-    opts: &RestoreOptions,
-) -> Result<Confirm> {
-    let plan = b.restore_plan(op, target, opts).await?;
-    let what = match &plan.org {
-        Some(code) => format!("organization {code}'s rows"),
-        None => "the whole ledger".into(),
-    };
+/// Ask the operator to type the organization code (or RESTORE), after the dry run's
+/// comparison was shown; refuse without a terminal.
+fn ask_confirmation(dry: &RestoreReport, clock: &Clock) -> Result<Confirm> {
+    let plan = &dry.plan;
     eprintln!(
-        "This replaces {what} ({}) with backup {} taken {} UTC ({}).\n\
+        "This replaces {} with backup {} taken {} ({}) ({}); {}.\n\
          A pre-restore backup is taken first, so it can be undone.",
-        plan.tables.join(", "),
-        &plan.backup_id[..8],
-        plan.created_at.format("%Y-%m-%d %H:%M"),
-        plan.file
+        plan.replaces_words(),
+        &plan.backup_id[..8.min(plan.backup_id.len())],
+        clock.minute(plan.created_at),
+        clock.label(),
+        plan.file,
+        plan.kept_words()
     );
-    eprint!("Type {} to restore: ", plan.confirm_word);
+    eprint!(
+        "Type {} to restore (exactly, capital letters as shown): ",
+        plan.confirm_word
+    );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()
@@ -380,41 +406,43 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
     if ctx.json {
         return ctx.print_json(r);
     }
-    let totals = |t: &std::collections::BTreeMap<String, i64>| {
-        t.iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let rows: Vec<Vec<String>> = r
-        .tables
-        .iter()
-        .map(|t| {
-            vec![
-                t.name.clone(),
-                t.rows_now.to_string(),
-                t.rows_backup.to_string(),
-                totals(&t.totals_now),
-                totals(&t.totals_backup),
-            ]
-        })
-        .collect();
-    let scope = match &r.plan.org {
-        Some(c) => format!("organization {c}"),
-        None => "everything".into(),
-    };
-    if r.dry_run {
-        outln!(
-            "dry run: restoring {scope} from {} would change these rows (nothing was changed):",
-            r.plan.file
-        )?;
-    } else {
-        outln!(
-            "restored {scope} from {} (backup {}):",
-            r.plan.file,
-            &r.plan.backup_id[..8]
-        )?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for t in &r.tables {
+        let money = t.money();
+        let first = vec![
+            t.name.clone(),
+            t.rows_now.to_string(),
+            t.rows_backup.to_string(),
+        ];
+        if money.is_empty() {
+            rows.push(
+                [
+                    first.clone(),
+                    vec![String::new(), String::new(), String::new()],
+                ]
+                .concat(),
+            );
+        }
+        for (i, (label, now, backup)) in money.into_iter().enumerate() {
+            let lead = if i == 0 {
+                first.clone()
+            } else {
+                vec![String::new(); 3]
+            };
+            rows.push(
+                [
+                    lead,
+                    vec![
+                        label.to_string(),
+                        crate::ledger::money::grouped(now),
+                        crate::ledger::money::grouped(backup),
+                    ],
+                ]
+                .concat(),
+            );
+        }
     }
+    outln!("{}", r.headline())?;
     out!(
         "{}",
         table(
@@ -422,30 +450,24 @@ fn print_restore(ctx: &Ctx, r: &RestoreReport) -> Result<()> {
                 "TABLE",
                 "ROWS NOW",
                 "ROWS IN BACKUP",
-                "TOTALS NOW",
-                "TOTALS IN BACKUP"
+                "CONTROL TOTAL",
+                "NOW (TAKA)",
+                "IN BACKUP (TAKA)"
             ],
             &rows,
-            &[1, 2]
+            &[1, 2, 4, 5]
         )
     )?;
     if r.dry_run {
-        outln!("(\"now\" is before the restore; amounts in poisha)")?;
+        outln!("(\"now\" is before the restore; control totals in taka, net of reversals)")?;
     } else {
-        outln!("(\"now\" was before the restore; amounts in poisha)")?;
+        outln!("(\"now\" was before the restore; control totals in taka, net of reversals)")?;
     }
-    if let Some(pre) = &r.pre_restore {
-        let org = r
-            .plan
-            .org
-            .as_deref()
-            .map(|c| format!(" --org {c}"))
-            .unwrap_or_default();
+    if let (Some(pre), Some(undo)) = (&r.pre_restore, r.undo_command()) {
         outln!(
-            "pre-restore backup {} ({}); undo with: somiti backup restore {}{org} --yes",
+            "pre-restore backup {} ({}); undo with: {undo}",
             pre.short_id(),
-            pre.file,
-            pre.short_id()
+            pre.file
         )?;
     }
     Ok(())
@@ -516,21 +538,59 @@ fn human(bytes: i64) -> String {
     }
 }
 
-fn list_row(e: &BackupEntry) -> Vec<String> {
+/// The clock every time is shown on: the organization's (the chosen one, else the first),
+/// named once in the column heading. File names stay UTC.
+pub(crate) struct Clock(Option<crate::ledger::org::Organization>);
+
+impl Clock {
+    pub(crate) async fn of(
+        ctx: &Ctx,
+        store: &crate::db::Store,
+        op: &crate::access::Operator,
+    ) -> Result<Clock> {
+        Ok(Clock(match ctx.org(store, op, None).await {
+            Ok(o) => Some(o),
+            Err(_) => crate::ledger::org::list(store).await?.into_iter().next(),
+        }))
+    }
+
+    pub(crate) fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match &self.0 {
+            Some(o) => o.local_minute(at),
+            None => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+
+    pub(crate) fn second(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match &self.0 {
+            Some(o) => o.local_second(at),
+            None => at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        }
+    }
+
+    /// `Dhaka`, or `UTC` without an organization.
+    pub(crate) fn label(&self) -> String {
+        self.0
+            .as_ref()
+            .map_or_else(|| "UTC".to_string(), |o| o.tz_label())
+    }
+}
+
+fn list_row(e: &BackupEntry, clock: &Clock) -> Vec<String> {
     let status = if e.missing_since.is_some() {
         format!("{} (file missing)", e.status)
     } else {
         e.status.clone()
     };
     let verified = match (&e.verified_at, e.verify_result.as_deref()) {
-        (Some(t), Some("ok")) => format!("ok {}", t.format("%m-%d %H:%M")),
+        (Some(t), Some("ok")) => format!("ok {}", &clock.minute(*t)[5..]),
         (_, Some(r)) if r.starts_with("failed") => "FAILED".into(),
         (_, Some(r)) => r.chars().take(20).collect(),
         _ => "-".into(),
     };
     vec![
         e.short_id().to_string(),
-        e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        clock.second(e.created_at),
         e.kind.clone(),
         e.scope.clone(),
         status,

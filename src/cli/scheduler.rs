@@ -59,6 +59,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&st);
             }
+            let clock = crate::cli::backup::Clock::of(ctx, &store, &op).await?;
             outln!("scheduler: {}", st.runner.description)?;
             let body: Vec<Vec<String>> = st
                 .jobs
@@ -68,12 +69,12 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                         j.name.clone(),
                         j.schedule.clone(),
                         if j.enabled { "on" } else { "off" }.into(),
-                        j.next_run_local.clone().unwrap_or_else(|| "-".into()),
+                        j.next_run_utc
+                            .map(|t| clock.minute(t))
+                            .unwrap_or_else(|| "-".into()),
                         j.last_run
                             .as_ref()
-                            .map(|r| {
-                                format!("{} {}", r.started_at.format("%Y-%m-%d %H:%M:%S"), r.status)
-                            })
+                            .map(|r| format!("{} {}", clock.minute(r.started_at), r.status))
                             .unwrap_or_else(|| "never".into()),
                         j.last_error
                             .clone()
@@ -82,17 +83,14 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                     ]
                 })
                 .collect();
+            let (next, last) = (
+                format!("Next run ({})", clock.label()),
+                format!("Last run ({})", clock.label()),
+            );
             out!(
                 "{}",
                 table(
-                    &[
-                        "Job",
-                        "Schedule",
-                        "On",
-                        "Next run",
-                        "Last run (UTC)",
-                        "Result"
-                    ],
+                    &["Job", "Schedule", "On", &next, &last, "Result"],
                     &body,
                     &[]
                 )
@@ -160,11 +158,12 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&h);
             }
+            let clock = crate::cli::backup::Clock::of(ctx, &store, &op).await?;
             let body: Vec<Vec<String>> = h
                 .iter()
                 .map(|r| {
                     vec![
-                        r.slot.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        clock.second(r.slot),
                         r.trigger.clone(),
                         r.status.clone(),
                         r.runner.clone(),
@@ -179,7 +178,13 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             out!(
                 "{}",
                 table(
-                    &["Slot (UTC)", "Trigger", "Status", "Runner", "Result"],
+                    &[
+                        &format!("Slot ({})", clock.label()),
+                        "Trigger",
+                        "Status",
+                        "Runner",
+                        "Result"
+                    ],
                     &body,
                     &[]
                 )

@@ -545,6 +545,7 @@ impl App {
             )],
             Confirmed::ImportMembers { path } => self.import_confirmed(path),
             Confirmed::RunJob { job } => self.scheduler_run_confirmed(job),
+            Confirmed::Backup(c) => self.backup_confirmed(c),
         }
     }
 

@@ -34,6 +34,12 @@ pub enum BackupEffect {
     Download {
         id: String,
         dest: String,
+        /// Create the destination folder first (the operator said yes).
+        create_dir: bool,
+    },
+    /// `D` on a pinned backup, confirmed: unpin, then delete.
+    UnpinAndDelete {
+        id: String,
     },
     Pin {
         id: String,
@@ -147,13 +153,25 @@ pub async fn run(
             h.abort();
             BackupOutcome::Verified { drill, result: r }
         }
-        BackupEffect::Download { id, dest } => {
+        BackupEffect::Download {
+            id,
+            dest,
+            create_dir,
+        } => {
             let dest = PathBuf::from(expand_home(dest.trim()));
             BackupOutcome::Downloaded(
-                b.download(op, &id, &dest)
+                b.download_to(op, &id, &dest, create_dir)
                     .await
                     .map_err(|e| field_errors(&e)),
             )
+        }
+        BackupEffect::UnpinAndDelete { id } => {
+            let r = async {
+                b.pin(op, &id, false).await?;
+                b.delete(op, &id).await
+            }
+            .await;
+            BackupOutcome::Deleted(r.map_err(s))
         }
         BackupEffect::Pin { id, pinned } => {
             BackupOutcome::Pinned(b.pin(op, &id, pinned).await.map_err(s))

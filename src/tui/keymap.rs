@@ -48,6 +48,7 @@ pub enum Action {
     BackupDelete,
     BackupRestore,
     BackupPrune,
+    BackupShowDeleted,
     JobRunNow,
     JobToggle,
     // text entry and dialogs
@@ -262,6 +263,13 @@ pub const BINDINGS: &[Binding] = &[
         c('P'),
         A::BackupPrune,
         "what prune would remove",
+        false,
+    ),
+    b(
+        M::Backups,
+        c('x'),
+        A::BackupShowDeleted,
+        "show/hide deleted backups",
         false,
     ),
     // scheduler

@@ -383,12 +383,13 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
                 "0 2 * * *",
                 "daily at 02:00 Asia/Dhaka",
                 14,
+                // 02:00 in Dhaka is 20:00 UTC the day before (the file name's clock).
                 Some(run(
                     3,
                     "daily-backup",
-                    4,
+                    10,
                     "ok",
-                    "somiti-all-2026-11-22_02-00-00-scheduled.zip (24310 rows)",
+                    "somiti-all-2026-11-21_20-00-00-scheduled.zip (24310 rows)",
                     "",
                 )),
                 true,
@@ -411,7 +412,7 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
                 Some(run(
                     2,
                     "daily-drill",
-                    2,
+                    8,
                     "failed",
                     "",
                     "verification failed: collections.ndjson sha256 differs",

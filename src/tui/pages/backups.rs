@@ -26,6 +26,19 @@ pub struct BackupsPage {
     pub running: Option<CancellationToken>,
     /// The backup the restore wizard is about.
     pub restore_id: Option<String>,
+    /// The highlighted backup: the highlight follows it through every reload.
+    pub selected_id: Option<String>,
+    /// Deleted backups are listed too (greyed), after `x`.
+    pub show_deleted: bool,
+}
+
+/// What a confirmation dialog of this tab answers yes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupConfirm {
+    /// `D` on a pinned backup: unpin it, then delete it.
+    UnpinAndDelete { id: String },
+    /// Download into a folder that does not exist yet: create it first.
+    CreateFolderAndDownload { id: String, dest: String },
 }
 
 /// The statistics line's numbers.
@@ -40,11 +53,17 @@ pub struct BackupStats {
     pub last_verified: Option<chrono::DateTime<chrono::Utc>>,
     /// Creation time of the newest backup that verified ok.
     pub newest_verified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Deleted backups: counted here only, never in the totals above.
+    pub deleted: usize,
 }
 
 pub fn stats(list: &[BackupEntry]) -> BackupStats {
     let mut s = BackupStats::default();
     for e in list {
+        if e.is_deleted() {
+            s.deleted += 1;
+            continue;
+        }
         s.total += 1;
         match e.kind.as_str() {
             "manual" => s.manual += 1,
@@ -65,11 +84,74 @@ pub fn stats(list: &[BackupEntry]) -> BackupStats {
 }
 
 impl BackupsPage {
-    pub fn entries(&self) -> &[BackupEntry] {
-        self.list.as_ref().map_or(&[], |l| l.backups.as_slice())
+    /// The rows the list shows, newest first: deleted backups only after `x`.
+    pub fn entries(&self) -> Vec<&BackupEntry> {
+        self.list.as_ref().map_or_else(Vec::new, |l| {
+            l.backups
+                .iter()
+                .filter(|e| self.show_deleted || !e.is_deleted())
+                .collect()
+        })
     }
+
     pub fn selected_entry(&self) -> Option<&BackupEntry> {
-        self.entries().get(self.selected)
+        self.entries().get(self.selected).copied()
+    }
+
+    /// Highlight row `i` (clamped) and remember its backup.
+    fn select_row(&mut self, i: usize) {
+        let ids: Vec<String> = self.entries().iter().map(|e| e.id.clone()).collect();
+        self.selected = i.min(ids.len().saturating_sub(1));
+        self.selected_id = ids.get(self.selected).cloned();
+    }
+
+    /// After the rows changed (a reload, `x`): the highlight goes back to its backup; if
+    /// that one is no longer shown, to the nearest row of the old order that still is (the
+    /// one below it first), else the first row. `before` is the old order of ids.
+    fn follow(&mut self, before: &[String], visible_rows: usize) {
+        let now: Vec<String> = self.entries().iter().map(|e| e.id.clone()).collect();
+        let at = |id: &String| now.iter().position(|x| x == id);
+        let found = self.selected_id.as_ref().and_then(|id| {
+            at(id).or_else(|| {
+                let old = before.iter().position(|x| x == id)?;
+                let below = before[old + 1..].iter().find_map(at);
+                below.or_else(|| before[..old].iter().rev().find_map(at))
+            })
+        });
+        self.select_row(found.unwrap_or(0));
+        if self.selected < self.top || self.selected >= self.top + visible_rows.max(1) {
+            self.top = self.selected.saturating_sub(visible_rows.max(1) / 2);
+        }
+        self.top = self.top.min(now.len().saturating_sub(1));
+    }
+
+    fn order(&self) -> Vec<String> {
+        self.entries().iter().map(|e| e.id.clone()).collect()
+    }
+}
+
+/// The clock the Backups and Scheduler tabs show times on: the organization's, named once
+/// in each column heading ("Created (Dhaka)"); UTC without an organization.
+pub struct Clock<'a> {
+    org: Option<&'a crate::ledger::org::Organization>,
+    pub label: String,
+}
+
+impl<'a> Clock<'a> {
+    pub fn of(app: &'a App) -> Clock<'a> {
+        let org = app.org();
+        Clock {
+            org,
+            label: org.map_or_else(|| "UTC".to_string(), |o| o.tz_label()),
+        }
+    }
+
+    /// `2026-11-22 08:00` on the organization's clock.
+    pub fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self.org {
+            Some(o) => o.local_minute(at),
+            None => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
     }
 }
 
@@ -133,8 +215,28 @@ impl App {
         if let Some(d) = movement(action, h) {
             let len = self.backups.entries().len();
             let p = &mut self.backups;
-            p.selected = step(p.selected, d, len);
+            let i = step(p.selected, d, len);
+            p.select_row(i);
             p.top = scroll_to(p.top, p.selected, h);
+            return Vec::new();
+        }
+        if action == Action::BackupShowDeleted {
+            let before = self.backups.order();
+            self.backups.show_deleted = !self.backups.show_deleted;
+            self.backups.follow(&before, h);
+            let n = self
+                .backups
+                .list
+                .as_ref()
+                .map_or(0, |l| stats(&l.backups).deleted);
+            self.flash(
+                Level::Info,
+                if self.backups.show_deleted {
+                    format!("showing {n} deleted backup(s), greyed; x hides them")
+                } else {
+                    format!("{n} deleted backup(s) hidden; x shows them")
+                },
+            );
             return Vec::new();
         }
         if action == Action::BackupCreate {
@@ -160,6 +262,16 @@ impl App {
             return Vec::new();
         };
         match action {
+            _ if e.is_deleted() => {
+                self.flash(
+                    Level::Info,
+                    format!(
+                        "backup {} was deleted; its archive is no longer in the store",
+                        e.short_id()
+                    ),
+                );
+                Vec::new()
+            }
             Action::BackupVerify | Action::BackupDrill => {
                 let drill = action == Action::BackupDrill;
                 let cancel = self.start_long(if drill {
@@ -195,6 +307,18 @@ impl App {
                 id: e.id.clone(),
                 pinned: !e.pinned,
             }),
+            Action::BackupDelete if e.pinned => {
+                self.overlays.push(Overlay::Confirm(Confirm {
+                    title: "Delete a pinned backup".into(),
+                    lines: vec![
+                        format!("Backup {} is pinned. Unpin it and delete it?", e.short_id()),
+                        "The archive file is removed from the store.".into(),
+                        "(n keeps it; p alone only unpins.)".into(),
+                    ],
+                    yes: Confirmed::Backup(BackupConfirm::UnpinAndDelete { id: e.id.clone() }),
+                }));
+                Vec::new()
+            }
             Action::BackupDelete => {
                 self.overlays.push(Overlay::Confirm(Confirm {
                     title: "Delete a backup".into(),
@@ -282,10 +406,44 @@ impl App {
     }
 
     pub(crate) fn download_submitted(&mut self, id: String, f: &Form) -> Vec<Effect> {
+        let dest = f.value("dest");
+        let path = std::path::PathBuf::from(crate::tui::backup_tasks::expand_home(dest.trim()));
+        if let Some(folder) = crate::backup::ops::missing_folder(&path) {
+            if let Some(f) = self.form_mut() {
+                f.busy = false;
+            }
+            self.overlays.push(Overlay::Confirm(Confirm {
+                title: "Create the folder?".into(),
+                lines: vec![
+                    format!("Folder {} does not exist.", folder.display()),
+                    "Create it (private to you) and copy the backup there? y/n".into(),
+                ],
+                yes: Confirmed::Backup(BackupConfirm::CreateFolderAndDownload { id, dest }),
+            }));
+            return Vec::new();
+        }
         fx(BackupEffect::Download {
             id,
-            dest: f.value("dest"),
+            dest,
+            create_dir: false,
         })
+    }
+
+    /// A confirmation of this tab was answered yes.
+    pub(crate) fn backup_confirmed(&mut self, c: BackupConfirm) -> Vec<Effect> {
+        match c {
+            BackupConfirm::UnpinAndDelete { id } => fx(BackupEffect::UnpinAndDelete { id }),
+            BackupConfirm::CreateFolderAndDownload { id, dest } => {
+                if let Some(f) = self.form_mut() {
+                    f.busy = true;
+                }
+                fx(BackupEffect::Download {
+                    id,
+                    dest,
+                    create_dir: true,
+                })
+            }
+        }
     }
 
     pub(crate) fn restore_confirmed(
@@ -316,10 +474,14 @@ impl App {
                     Ok(l) => {
                         let st = stats(&l.backups);
                         self.facts.newest_verified = st.newest_verified;
-                        self.backups.selected =
-                            self.backups.selected.min(l.backups.len().saturating_sub(1));
+                        let before = self.backups.order();
+                        if self.backups.selected_id.is_none() {
+                            self.backups.selected_id = before.get(self.backups.selected).cloned();
+                        }
                         self.backups.list = Some(l);
                         self.backups.error = None;
+                        let h = self.visible_rows().saturating_sub(4);
+                        self.backups.follow(&before, h);
                     }
                     Err(e) => self.backups.error = Some(e),
                 }
@@ -338,8 +500,8 @@ impl App {
                                 e.total_rows.unwrap_or(0)
                             ),
                         );
-                        self.backups.selected = 0;
-                        self.backups.top = 0;
+                        // The new backup is the one to see: the highlight goes to it.
+                        self.backups.selected_id = Some(e.id.clone());
                     }
                     Err(e) => self.long_failed("Backup not created", e),
                 }
@@ -366,13 +528,22 @@ impl App {
                                 }
                             ),
                             String::new(),
-                            format!("{:<14} {:>9}  control totals (poisha)", "table", "rows"),
+                            format!(
+                                "{:<14} {:>9}  control totals (taka, net of reversals)",
+                                "table", "rows"
+                            ),
                         ];
                         for t in &r.tables {
                             let totals = t
-                                .totals
+                                .net
                                 .iter()
-                                .map(|(k, v)| format!("{k} {v}"))
+                                .map(|c| {
+                                    format!(
+                                        "{} {}",
+                                        c.label,
+                                        crate::ledger::money::grouped(c.poisha)
+                                    )
+                                })
                                 .collect::<Vec<_>>()
                                 .join(", ");
                             lines.push(format!("{:<14} {:>9}  {totals}", t.name, t.rows));
@@ -449,12 +620,14 @@ impl App {
                 self.flash = None;
                 match r {
                     Ok(p) => {
+                        let clock = Clock::of(self);
                         let mut lines = vec![format!(
-                            "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only)",
+                            "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only; times in {})",
                             p.policy.keep_last,
                             p.policy.keep_daily,
                             p.policy.keep_weekly,
-                            p.policy.keep_monthly
+                            p.policy.keep_monthly,
+                            clock.label
                         )];
                         lines.push(String::new());
                         if p.lines.is_empty() {
@@ -465,7 +638,7 @@ impl App {
                                 "{:<12} {} {} {:<11} {}",
                                 if l.keep { "keep" } else { "would remove" },
                                 &l.id[..8.min(l.id.len())],
-                                l.created_at.format("%Y-%m-%d %H:%M"),
+                                clock.minute(l.created_at),
                                 l.kind,
                                 l.reasons.join("; ")
                             ));
@@ -501,37 +674,19 @@ impl App {
                 match r {
                     Ok(r) => {
                         let mut lines = restore_table(&r);
-                        lines.insert(
-                            0,
-                            format!(
-                                "restored {} from {}",
-                                r.plan
-                                    .org
-                                    .as_deref()
-                                    .map_or("everything".to_string(), |c| format!(
-                                        "organization {c}"
-                                    )),
-                                r.plan.file
-                            ),
-                        );
-                        if let Some(pre) = &r.pre_restore {
-                            let org = r
-                                .plan
-                                .org
-                                .as_deref()
-                                .map(|c| format!(" --org {c}"))
-                                .unwrap_or_default();
+                        lines.insert(0, r.headline());
+                        if let (Some(pre), Some(undo)) = (&r.pre_restore, r.undo_command()) {
                             lines.push(String::new());
                             lines.push(format!(
                                 "pre-restore backup {} ({})",
                                 pre.short_id(),
                                 pre.file
                             ));
-                            lines.push("to undo: r on that backup in this tab, or".into());
                             lines.push(format!(
-                                "  somiti backup restore {}{org} --yes",
-                                pre.short_id()
+                                "to undo: r on that backup in this tab ({}), or",
+                                r.plan.scope_words()
                             ));
+                            lines.push(format!("  {undo}"));
                         }
                         self.overlays
                             .push(Overlay::Message(Message::info("Restored", lines)));
@@ -577,55 +732,198 @@ impl App {
 
     fn open_restore_confirm(&mut self, id: String, scope: RestoreScope, r: &RestoreReport) {
         let word = r.plan.confirm_word.clone();
-        let mut intro = vec![format!(
-            "Backup {} taken {} UTC; replaces {}.",
-            &r.plan.backup_id[..8.min(r.plan.backup_id.len())],
-            r.plan.created_at.format("%Y-%m-%d %H:%M"),
-            r.plan
-                .org
-                .as_deref()
-                .map_or("the whole ledger".to_string(), |c| format!(
-                    "organization {c}'s rows"
-                ))
-        )];
+        let taken = match self.org() {
+            Some(o) => format!("{} ({})", o.local_minute(r.plan.created_at), o.tz_label()),
+            None => format!("{} (UTC)", r.plan.created_at.format("%Y-%m-%d %H:%M")),
+        };
+        let mut intro = vec![
+            format!(
+                "Backup {} taken {taken}.",
+                &r.plan.backup_id[..8.min(r.plan.backup_id.len())]
+            ),
+            format!("Restoring {}:", r.plan.scope_words()),
+            format!(
+                "replaces {}; {}.",
+                r.plan.replaces_words(),
+                r.plan.kept_words()
+            ),
+        ];
         intro.extend(restore_table(r));
+        // A refusal the dry run found: nothing to type, nothing to confirm.
+        if !r.refusals.is_empty() {
+            intro.push(String::new());
+            intro.push("This restore cannot be done:".into());
+            for why in &r.refusals {
+                intro.push(format!("• {why}"));
+            }
+            intro.push("Nothing was changed.".into());
+            self.overlays.push(Overlay::Message(Message {
+                error: true,
+                ..Message::info("Restore not possible", intro)
+            }));
+            return;
+        }
         intro.push("A pre-restore backup is taken first, so this can be undone.".into());
         let mut form = Form::new(
             "Restore — dry run",
             FormPurpose::RestoreConfirm { id, scope },
-            vec![Field::new("confirm", "Type to confirm", "").hint(format!("type {word}"))],
+            vec![
+                Field::new("confirm", "Type to confirm", "")
+                    .hint(format!("type {word} exactly (case-sensitive)")),
+            ],
         );
         form.intro = intro;
         self.overlays.push(Overlay::Form(Box::new(form)));
     }
 }
 
-/// Rows now vs in the backup, and the control totals, one line per table.
+/// Rows now vs in the backup, and the control totals (taka, net of reversals) in words,
+/// one line per total.
 pub fn restore_table(r: &RestoreReport) -> Vec<String> {
     let mut lines = vec![format!(
         "{:<13} {:>9} {:>9}  {}",
-        "table", "rows now", "in backup", "totals now → in backup"
+        "table", "rows now", "in backup", "taka, net of reversals: now → in backup"
     )];
     for t in &r.tables {
-        let totals: Vec<String> = t
-            .totals_backup
-            .iter()
-            .map(|(k, v)| {
-                let now = t.totals_now.get(k).copied().unwrap_or(0);
-                format!(
-                    "{k} {} → {}",
-                    crate::ledger::money::grouped(now),
-                    crate::ledger::money::grouped(*v)
-                )
-            })
-            .collect();
-        lines.push(format!(
-            "{:<13} {:>9} {:>9}  {}",
-            t.name,
-            t.rows_now,
-            t.rows_backup,
-            totals.join(", ")
-        ));
+        let money = t.money();
+        let rows = format!("{:<13} {:>9} {:>9}", t.name, t.rows_now, t.rows_backup);
+        if money.is_empty() {
+            lines.push(rows.clone());
+        }
+        for (i, (label, now, backup)) in money.into_iter().enumerate() {
+            let lead = if i == 0 { rows.clone() } else { " ".repeat(33) };
+            lines.push(format!(
+                "{lead}  {label} {} → {}",
+                crate::ledger::money::grouped(now),
+                crate::ledger::money::grouped(backup)
+            ));
+        }
     }
     lines
+}
+
+#[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)] // taka_poisha
+mod tests {
+    use super::*;
+    use crate::backup::restore::{ControlTotal, RestorePlan, TableReport};
+    use crate::tui::app::{AppInit, HeaderFacts};
+    use chrono::TimeZone;
+
+    fn app() -> App {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap();
+        App::new(AppInit {
+            operator: crate::access::Operator::system(),
+            orgs: vec![crate::ledger::org::Organization {
+                id: 1,
+                code: "DEMO".into(),
+                name: "Demo".into(),
+                address: String::new(),
+                contact_person: String::new(),
+                mobile: String::new(),
+                email: String::new(),
+                timezone: "Asia/Dhaka".into(),
+                collection_days: "sat,sun,mon,tue,wed,thu".into(),
+                created_at: at,
+            }],
+            org_index: 0,
+            facts: HeaderFacts {
+                database: String::new(),
+                scheduler: String::new(),
+                newest_verified: None,
+                stale_after_hours: 26,
+                scheduler_available: true,
+                download_dir: "/tmp".into(),
+                export_dir: "/tmp".into(),
+            },
+            now: at,
+            size: (80, 24),
+            theme: crate::tui::theme::Theme::plain(),
+        })
+    }
+
+    fn report(tables: &[&str], refusals: Vec<String>) -> RestoreReport {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 21, 20, 0, 0)
+            .unwrap();
+        let money = |v: i64| {
+            vec![
+                ControlTotal {
+                    label: "loan collected".into(),
+                    poisha: v,
+                },
+                ControlTotal {
+                    label: "savings collected".into(),
+                    poisha: v / 10,
+                },
+            ]
+        };
+        RestoreReport {
+            plan: RestorePlan {
+                backup_id: "0a1b2c3d-0000".into(),
+                file: "somiti-all.zip".into(),
+                created_at: at,
+                scope: "all".into(),
+                org: None,
+                tables: tables.iter().map(|t| t.to_string()).collect(),
+                confirm_word: "RESTORE".into(),
+                archive_org: None,
+                manifest: None,
+            },
+            dry_run: true,
+            tables: vec![TableReport {
+                name: "collections".into(),
+                rows_now: 10,
+                rows_backup: 9,
+                totals_now: Default::default(),
+                totals_backup: Default::default(),
+                net_now: money(1_284_750_00),
+                net_backup: money(1_200_000_00),
+            }],
+            pre_restore: None,
+            refusals,
+        }
+    }
+
+    fn text(app: &App) -> String {
+        match app.overlays.last() {
+            Some(Overlay::Form(f)) => f.intro.join("\n"),
+            Some(Overlay::Message(m)) => m.lines.join("\n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_dry_run_names_the_tables_chosen_in_taka_and_the_local_clock() {
+        let mut a = app();
+        let r = report(&["members", "collections"], vec![]);
+        a.open_restore_confirm("id".into(), RestoreScope::Tables(r.plan.tables.clone()), &r);
+        let t = text(&a);
+        assert!(matches!(a.overlays.last(), Some(Overlay::Form(_))));
+        assert!(t.contains("Restoring tables members, collections:"), "{t}");
+        assert!(
+            !t.contains("whole ledger") && !t.contains("everything"),
+            "{t}"
+        );
+        assert!(t.contains("taken 2026-11-22 02:00 (Dhaka)"), "{t}");
+        assert!(
+            t.contains("loan collected 1,284,750.00 → 1,200,000.00"),
+            "{t}"
+        );
+        assert!(!t.contains("loan_paisa") && !t.contains("128475000"), "{t}");
+    }
+
+    #[test]
+    fn a_dry_run_with_refusals_offers_no_confirmation() {
+        let mut a = app();
+        let why = "restoring only collections would leave 12 collections of members 17, 42 (org DEMO) without their member".to_string();
+        let r = report(&["collections"], vec![why.clone()]);
+        a.open_restore_confirm("id".into(), RestoreScope::Tables(r.plan.tables.clone()), &r);
+        let Some(Overlay::Message(m)) = a.overlays.last() else {
+            panic!("{:?}", a.overlays.last())
+        };
+        assert!(m.error && m.title == "Restore not possible");
+        assert!(m.lines.iter().any(|l| l.contains(&why)), "{:?}", m.lines);
+        assert!(!a.overlays.iter().any(|o| matches!(o, Overlay::Form(_))));
+    }
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::backup::BackupEntry;
 use crate::tui::app::App;
-use crate::tui::pages::stats;
+use crate::tui::pages::{Clock, stats};
 use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -66,7 +66,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map_or("never".to_string(), |d| format!("{} ago", age(app.now, d)))
     };
-    let line1 = format!(
+    let mut line1 = format!(
         " {} backups · {} manual · {} scheduled · {} pre-restore · {}",
         s.total,
         s.manual,
@@ -74,6 +74,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         s.pre_restore,
         human_size(s.bytes)
     );
+    if s.deleted > 0 && w < 100 {
+        line1.push_str(&format!(" · {} deleted (x)", s.deleted));
+    } else if s.deleted > 0 {
+        line1.push_str(&if p.show_deleted {
+            format!(" · {} deleted shown (x hides)", s.deleted)
+        } else {
+            format!(" · {} deleted hidden (x shows)", s.deleted)
+        });
+    }
     let newest_verified_style = match s.newest_verified {
         Some(at) if (app.now - at).num_hours() < app.facts.stale_after_hours => t.ok(),
         _ => t.bad(),
@@ -93,12 +102,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(vec![Line::raw(fit(&line1, w, false)), line2]),
         stats_area,
     );
-    if list.backups.is_empty() {
+    let shown = p.entries();
+    if shown.is_empty() {
         notice(
             frame,
             table,
             vec![
-                Line::raw(format!("No backups yet in {}.", list.dir.display())),
+                Line::raw(if s.deleted > 0 {
+                    format!(
+                        "No backups in {} ({} deleted; x shows them).",
+                        list.dir.display(),
+                        s.deleted
+                    )
+                } else {
+                    format!("No backups yet in {}.", list.dir.display())
+                }),
                 Line::raw("Press b to take one now."),
             ],
             t.muted(),
@@ -106,11 +124,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let wide = w >= 110;
+    let clock = Clock::of(app);
+    let created_head = format!("Created ({})", clock.label);
     let mut cols: Vec<(&str, usize, Align)> = vec![
         ("ID", 8, Align::Left),
         (
-            if wide { "Created (UTC)" } else { "Created" },
-            if wide { 16 } else { 11 },
+            created_head.as_str(),
+            if wide {
+                16.max(created_head.chars().count())
+            } else {
+                11.max(created_head.chars().count()).min(15)
+            },
             Align::Left,
         ),
         ("Kind", 11, Align::Left),
@@ -131,11 +155,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
     let height = table.height.saturating_sub(1) as usize;
-    for (i, e) in list.backups.iter().enumerate().skip(p.top).take(height) {
+    for (i, e) in shown.iter().enumerate().skip(p.top).take(height) {
         let created = if wide {
-            e.created_at.format("%Y-%m-%d %H:%M").to_string()
+            clock.minute(e.created_at)
         } else {
-            e.created_at.format("%m-%d %H:%M").to_string()
+            clock.minute(e.created_at)[5..].to_string()
         };
         let mut values = vec![
             e.short_id().to_string(),
@@ -167,6 +191,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let text = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
+        } else if e.is_deleted() {
+            t.muted()
         } else if e.status != "completed"
             || e.missing_since.is_some()
             || e.verify_result

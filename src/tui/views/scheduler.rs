@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::tui::app::App;
+use crate::tui::pages::Clock;
 use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -62,31 +63,46 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     frame.render_widget(Paragraph::new(who_lines), who);
 
+    // One clock: the organization's, named once in each heading.
+    let clock = Clock::of(app);
+    let shown = |at: chrono::DateTime<chrono::Utc>| {
+        let s = clock.minute(at);
+        if wide { s } else { s[5..].to_string() }
+    };
+    let (next_head, last_head) = if wide {
+        (
+            format!("Next run ({})", clock.label),
+            format!("Last run ({})", clock.label),
+        )
+    } else {
+        (
+            format!("Next ({})", clock.label),
+            format!("Last ({})", clock.label),
+        )
+    };
+    // The times' columns are as wide as their heading; the schedule gives way.
+    let time_w = if wide {
+        16.max(next_head.len())
+    } else {
+        11.max(next_head.len())
+    };
+    let schedule_w =
+        (if wide { 30usize } else { 26 }).saturating_sub(2 * (time_w - if wide { 16 } else { 11 }));
     let cols = [
         ("Job", if wide { 16 } else { 12 }, Align::Left),
-        ("Schedule", if wide { 30 } else { 26 }, Align::Left),
+        ("Schedule", schedule_w.max(12), Align::Left),
         ("On", 3, Align::Left),
-        ("Next run", if wide { 16 } else { 11 }, Align::Left),
-        ("Last run", if wide { 16 } else { 11 }, Align::Left),
+        (next_head.as_str(), time_w, Align::Left),
+        (last_head.as_str(), time_w, Align::Left),
         ("Result", 8, Align::Left),
     ];
     let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
-    let tz_fmt = if wide {
-        "%Y-%m-%d %H:%M"
-    } else {
-        "%m-%d %H:%M"
-    };
     for (i, j) in st.jobs.iter().enumerate() {
-        let next = j
-            .next_run_local
-            .as_deref()
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .map(|d| d.format(tz_fmt).to_string())
-            .unwrap_or_else(|| "-".into());
+        let next = j.next_run_utc.map(shown).unwrap_or_else(|| "-".into());
         let last = j
             .last_run
             .as_ref()
-            .map(|r| r.started_at.format(tz_fmt).to_string())
+            .map(|r| shown(r.started_at))
             .unwrap_or_else(|| "never".into());
         let result = if j.running || p.running.contains(&j.name) {
             "running".to_string()
@@ -146,8 +162,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(text), detail);
     }
 
+    let slot_head = format!("Slot ({})", clock.label);
     let hcols = [
-        ("Slot (UTC)", 16, Align::Left),
+        (slot_head.as_str(), 16, Align::Left),
         ("Trigger", 9, Align::Left),
         ("Status", 9, Align::Left),
         (
@@ -166,7 +183,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .take(hist.height.saturating_sub(1) as usize)
     {
         let values = [
-            r.slot.format("%Y-%m-%d %H:%M").to_string(),
+            clock.minute(r.slot),
             r.trigger.clone(),
             r.status.clone(),
             if r.error.is_empty() {

@@ -34,6 +34,8 @@ pub enum Confirmed {
     DiscardForm,
     /// Quit although a form holds typed values.
     QuitDiscardingForm,
+    /// A yes of the Backups tab (unpin and delete, create the download folder).
+    Backup(crate::tui::pages::BackupConfirm),
 }
 
 impl Confirmed {
