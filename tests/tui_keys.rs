@@ -977,6 +977,9 @@ fn the_member_form_picks_an_active_worker_by_typing_to_narrow() {
     let fx = press(&mut app, key(KeyCode::Enter));
     assert!(
         matches!(fx.as_slice(), [Effect::SaveMember { text, .. }] if text.worker == "Salma Khatun"),
+        "{fx:?}"
+    );
+}
 
 /// The Backups tab with `list` in place of the fixture's backups, answered as a reload.
 fn relist(app: &mut somiti::tui::app::App, backups: Vec<somiti::backup::BackupEntry>) {

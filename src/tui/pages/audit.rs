@@ -1,7 +1,7 @@
 //! Audit: the log newest first, loaded a page at a time as the selection goes down, and
 //! filtered by actor, action (prefix) and business date (the organization's clock).
 
-use crate::access::audit::{self, AuditEntry, AuditFilter};
+use crate::access::audit::{AuditEntry, AuditFilter};
 use crate::ledger::validate;
 use crate::tui::app::{App, Overlay, movement, scroll_to, step};
 use crate::tui::keymap::Action;
