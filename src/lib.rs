@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod logging;
 pub mod scheduler;
 pub mod session;
+pub mod text;
 pub mod tui;
 
 pub use error::{Error, Result};

@@ -33,7 +33,6 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use unicode_width::UnicodeWidthStr;
 
 use crate::config::Overrides;
 use crate::error::{Error, Result};
@@ -178,18 +177,20 @@ pub fn parse_date(input: Option<&str>, org: &Organization) -> Result<NaiveDate> 
     }
 }
 
-/// Format rows as an aligned table; widths count terminal columns (Bengali included).
+/// Format rows as an aligned table; widths count terminal columns as tmux, screen, xterm
+/// and VTE do (glibc's wcwidth: a Bengali vowel sign such as া takes a column).
 pub fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    use crate::text::terminal_width;
+    let mut widths: Vec<usize> = headers.iter().map(|h| terminal_width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.width());
+            widths[i] = widths[i].max(terminal_width(c));
         }
     }
     let line = |cells: Vec<&str>| {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let pad = " ".repeat(widths[i].saturating_sub(c.width()));
+            let pad = " ".repeat(widths[i].saturating_sub(terminal_width(c)));
             if i > 0 {
                 s.push_str("  ");
             }

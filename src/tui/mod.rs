@@ -33,7 +33,7 @@ use crate::access::Operator;
 use crate::config::TextWidthSetting;
 use crate::db::Store;
 use crate::error::{Error, Result};
-use crate::ledger::org::{self, Organization};
+use crate::ledger::org;
 use crate::session::Session;
 use app::{App, AppInit, HeaderFacts};
 use event::Event;
@@ -137,21 +137,14 @@ fn install_panic_hook() {
 }
 
 /// The organization to open on: the config's default, the operator's own, or the first.
-fn first_org(ctx: &Session, op: &Operator, orgs: &[Organization]) -> usize {
-    let default = ctx.settings.config.default_org.trim();
-    orgs.iter()
-        .position(|o| !default.is_empty() && o.code.eq_ignore_ascii_case(default))
-        .or_else(|| orgs.iter().position(|o| Some(o.id) == op.org_id))
-        .unwrap_or(0)
-}
-
 /// Build the state the console starts from (also what the benchmark measures).
 pub async fn prepare(ctx: &Session, store: &Store, op: &Operator, size: (u16, u16)) -> Result<App> {
     let mut orgs = org::list(store).await?;
     if let Some(mine) = op.org_id {
         orgs.retain(|o| o.id == mine);
     }
-    let org_index = first_org(ctx, op, &orgs);
+    // the session's one rule (--org, the operator's own, default_org, the only one)
+    let org_index = ctx.console_index(op, &orgs);
     Ok(App::new(AppInit {
         operator: op.clone(),
         org_index,

@@ -22,7 +22,6 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use ratatui::buffer::CellWidth;
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// How the terminal advances the cursor over text.
@@ -73,33 +72,7 @@ pub fn measure() -> TextWidth {
     }
 }
 
-/// glibc's `wcwidth` for one codepoint: 0 for nonspacing and enclosing marks, format
-/// characters (ZWJ, ZWNJ, ZWSP) and Hangul medial vowels; 2 for East Asian wide and
-/// fullwidth; 1 for everything else, spacing marks (Mc) included. Control characters are 0
-/// (the console never prints them; ratatui drops them).
-pub fn wcwidth(c: char) -> usize {
-    if c.is_control() {
-        return 0;
-    }
-    if c == '\u{00AD}' {
-        return 1; // soft hyphen: glibc prints it
-    }
-    if ('\u{1160}'..='\u{11FF}').contains(&c) {
-        return 0;
-    }
-    match c.general_category() {
-        GeneralCategory::NonspacingMark
-        | GeneralCategory::EnclosingMark
-        | GeneralCategory::Format => 0,
-        _ => {
-            if unicode_width::UnicodeWidthChar::width(c) == Some(2) {
-                2
-            } else {
-                1
-            }
-        }
-    }
-}
+pub use crate::text::wcwidth;
 
 /// Ratatui's width of one grapheme cluster (0 for a cluster it drops: one with a control
 /// character).
