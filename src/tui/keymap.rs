@@ -52,6 +52,8 @@ pub enum Action {
     ClearField,
     NextField,
     PrevField,
+    /// Ctrl-R in an edit form: read the row again as saved (after a refused stale save).
+    ReloadForm,
     Submit,
     Cancel,
     Confirm,
@@ -288,6 +290,14 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     b(M::Form, KeyCode::Up, A::PrevField, "previous field", false),
+    Binding {
+        mode: M::Form,
+        code: c('r'),
+        ctrl: true,
+        action: A::ReloadForm,
+        help: "edit form: reload the row as saved now (drops your typing)",
+        footer: false,
+    },
     b(
         M::Form,
         KeyCode::Backspace,
