@@ -101,6 +101,7 @@ async fn a_watcher_sees_what_another_handle_commits(a: &Store) {
     let bad = collection::add(&b, &boss, &o, &entry("nobody", 100_00)).await;
     assert!(bad.is_err());
     assert!(w.poll().await.unwrap().is_empty());
+    drop(w);
     b.close().await;
 }
 
@@ -348,6 +349,7 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
     );
     let m = member::find_by_no(&store, &o, "1").await.unwrap();
     assert_eq!(m.name, "রহিমা খাতুন", "the restored name");
+    drop(w);
     store.close().await;
     if let Some(u) = url {
         drop_pg_database(u).await;

@@ -198,6 +198,38 @@ pub(crate) async fn reset_sqlite(conn: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
+/// PostgreSQL keeps a backend's counts of finished transactions until it reports them
+/// (at most once a second, between transactions), and `pg_stat_xact_*` shows those too: a
+/// transaction's own counts are the difference from what they were when it began. By
+/// backend pid, since `Tx` is the bare sqlx transaction.
+static PG_BASELINES: LazyLock<Mutex<HashMap<i32, BTreeMap<String, i64>>>> =
+    LazyLock::new(Mutex::default);
+
+async fn pg_counts(c: &mut sqlx::PgConnection) -> Result<(i32, BTreeMap<String, i64>)> {
+    let rows: Vec<(i32, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT p.pid, s.relname::text, s.n FROM (SELECT pg_backend_pid() AS pid) p LEFT JOIN \
+         (SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::bigint AS n FROM pg_stat_xact_user_tables \
+          WHERE schemaname = current_schema() AND n_tup_ins + n_tup_upd + n_tup_del > 0) s ON true",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let pid = rows.first().map_or(0, |r| r.0);
+    let counts = rows
+        .into_iter()
+        .filter_map(|(_, t, n)| Some((t?, n?)))
+        .collect();
+    Ok((pid, counts))
+}
+
+/// A write transaction began on PostgreSQL: remember where its backend's counts stand.
+pub(crate) async fn begin_postgres(c: &mut sqlx::PgConnection) -> Result<()> {
+    let (pid, counts) = pg_counts(c).await?;
+    if let Ok(mut b) = PG_BASELINES.lock() {
+        b.insert(pid, counts);
+    }
+    Ok(())
+}
+
 /// The audit entry that names who made the transaction's change.
 #[derive(sqlx::FromRow)]
 struct Actor {
@@ -251,12 +283,19 @@ pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
         }
         Tx::Postgres(t) => {
             let c: &mut sqlx::PgConnection = t;
-            let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::bigint FROM pg_stat_xact_user_tables \
-                 WHERE schemaname = current_schema() AND n_tup_ins + n_tup_upd + n_tup_del > 0",
-            )
-            .fetch_all(&mut *c)
-            .await?;
+            let (pid, now) = pg_counts(c).await?;
+            // no baseline: not a transaction that Store::begin made (a read snapshot)
+            let Some(before) = PG_BASELINES.lock().ok().and_then(|mut b| b.remove(&pid)) else {
+                return Ok(());
+            };
+            let rows: Vec<(String, i64)> = now
+                .into_iter()
+                .map(|(t, n)| {
+                    let was = before.get(&t).copied().unwrap_or(0);
+                    (t, n - was)
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect();
             let tables: BTreeMap<String, i64> = rows
                 .iter()
                 .filter(|(t, _)| WATCHED.contains(&t.as_str()))
@@ -443,7 +482,19 @@ async fn data_version(conn: &mut SqliteConnection) -> Result<i64> {
 }
 
 async fn listen(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
-    let mut l = match sqlx::postgres::PgListener::connect_with(pool).await {
+    // A pool of its own (as `PgListener::connect` makes): the listener keeps its connection
+    // for as long as it lives, which must not hold up the store's pool or its close.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with((*pool.connect_options()).clone())
+        .await;
+    let listener = match own {
+        Ok(own) => sqlx::postgres::PgListener::connect_with(&own).await,
+        Err(e) => Err(e),
+    };
+    let mut l = match listener {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!("LISTEN is not available ({e}); polling for changes instead");

@@ -279,7 +279,11 @@ impl Store {
                 changes::reset_sqlite(&mut t).await?;
                 Tx::Sqlite(t)
             }
-            Store::Postgres(p, _) => Tx::Postgres(p.begin().await?),
+            Store::Postgres(p, _) => {
+                let mut t = p.begin().await?;
+                changes::begin_postgres(&mut t).await?;
+                Tx::Postgres(t)
+            }
         })
     }
 
