@@ -27,7 +27,11 @@ pub enum Error {
     #[error(
         "{what} was changed by {by} at {at} since you opened it; nothing was saved: reload it and make your change again"
     )]
-    Stale { what: String, by: String, at: String },
+    Stale {
+        what: String,
+        by: String,
+        at: String,
+    },
 
     /// A lock held by another backup, restore or prune.
     #[error("busy: {0}")]

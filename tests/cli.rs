@@ -501,7 +501,15 @@ fn edits_through_the_command_line(url: Option<&str>) {
     assert_eq!(m["name"], "রহিমা খাতুন", "what was not given stays");
     assert_eq!(m["updated_by"], me.as_str());
     let out = on_db(d, url)
-        .args(["member", "edit", "7", "--name", "Rahima", "--expect-version", "1"])
+        .args([
+            "member",
+            "edit",
+            "7",
+            "--name",
+            "Rahima",
+            "--expect-version",
+            "1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -511,11 +519,23 @@ fn edits_through_the_command_line(url: Option<&str>) {
         "{err}"
     );
     assert_eq!(
-        shell_query(d, url, "SELECT name || '|' || version FROM members WHERE member_no = '7'"),
+        shell_query(
+            d,
+            url,
+            "SELECT name || '|' || version FROM members WHERE member_no = '7'"
+        ),
         "রহিমা খাতুন|2"
     );
     on_db(d, url)
-        .args(["member", "edit", "7", "--status", "inactive", "--expect-version", "2"])
+        .args([
+            "member",
+            "edit",
+            "7",
+            "--status",
+            "inactive",
+            "--expect-version",
+            "2",
+        ])
         .assert()
         .success()
         .stdout(predicates::str::contains("version 3"));
@@ -534,13 +554,28 @@ fn edits_through_the_command_line(url: Option<&str>) {
         "Abdul Karim Sarker",
         "--json",
     ]));
-    assert_eq!((w["name"].as_str(), w["version"].as_i64()), (Some("Abdul Karim Sarker"), Some(2)));
+    assert_eq!(
+        (w["name"].as_str(), w["version"].as_i64()),
+        (Some("Abdul Karim Sarker"), Some(2))
+    );
     on_db(d, url)
-        .args(["worker", "deactivate", "Abdul Karim Sarker", "--expect-version", "1"])
+        .args([
+            "worker",
+            "deactivate",
+            "Abdul Karim Sarker",
+            "--expect-version",
+            "1",
+        ])
         .assert()
         .code(4);
     on_db(d, url)
-        .args(["worker", "deactivate", "Abdul Karim Sarker", "--expect-version", "2"])
+        .args([
+            "worker",
+            "deactivate",
+            "Abdul Karim Sarker",
+            "--expect-version",
+            "2",
+        ])
         .assert()
         .success()
         .stdout(predicates::str::contains("deactivated"));
@@ -549,8 +584,18 @@ fn edits_through_the_command_line(url: Option<&str>) {
     // no new member for a deactivated worker; the member who has them keeps them
     on_db(d, url)
         .args([
-            "member", "add", "--no", "8", "--name", "Karim", "--nid", "1234567899", "--mobile",
-            "01712345670", "--worker", "Abdul Karim Sarker",
+            "member",
+            "add",
+            "--no",
+            "8",
+            "--name",
+            "Karim",
+            "--nid",
+            "1234567899",
+            "--mobile",
+            "01712345670",
+            "--worker",
+            "Abdul Karim Sarker",
         ])
         .assert()
         .code(1)

@@ -178,7 +178,12 @@ async fn workers_are_edited_and_deactivated_guarded_by_version(s: &Store) {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Stale { .. }), "{e}");
-    assert!(org::find_worker(s, o.id, "Karim Uddin").await.unwrap().active);
+    assert!(
+        org::find_worker(s, o.id, "Karim Uddin")
+            .await
+            .unwrap()
+            .active
+    );
     let off = org::set_worker_active(s, &boss, &o, "Karim Uddin", false, None)
         .await
         .unwrap();
@@ -270,10 +275,11 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
         Some(u) => Store::open(u).await.unwrap(),
         None => Store::open_sqlite(&d.join("somiti.db")).await.unwrap(),
     };
-    let me: String = somiti::on_store!(&store, |p| sqlx::query_scalar("SELECT username FROM users")
-        .fetch_one(p)
-        .await
-        .unwrap());
+    let me: String =
+        somiti::on_store!(&store, |p| sqlx::query_scalar("SELECT username FROM users")
+            .fetch_one(p)
+            .await
+            .unwrap());
     let mut w = store.watch().await.unwrap();
 
     somiti(d, url)
@@ -317,7 +323,15 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
     assert_eq!(edited["version"], 2);
     seen_within(&mut w, |all| rows_of(all, "members") >= 1).await;
     let out = somiti(d, url)
-        .args(["member", "edit", "1", "--savings", "50", "--expect-version", "1"])
+        .args([
+            "member",
+            "edit",
+            "1",
+            "--savings",
+            "50",
+            "--expect-version",
+            "1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -325,8 +339,14 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
     assert!(err.contains(&me) && err.contains("(Dhaka)"), "{err}");
     let o = org::find_by_code(&store, "DHK").await.unwrap().unwrap();
     let m = member::find_by_no(&store, &o, "1").await.unwrap();
-    assert_eq!((m.version, m.daily_savings, m.mobile.as_str()), (2, 0, "01812345678"));
-    assert!(w.poll().await.unwrap().is_empty(), "the refusal changed nothing");
+    assert_eq!(
+        (m.version, m.daily_savings, m.mobile.as_str()),
+        (2, 0, "01812345678")
+    );
+    assert!(
+        w.poll().await.unwrap().is_empty(),
+        "the refusal changed nothing"
+    );
 
     // a restore from the command line is announced as one
     let b = json_of(somiti(d, url).args(["backup", "create", "--json"]));
@@ -349,6 +369,20 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
     );
     let m = member::find_by_no(&store, &o, "1").await.unwrap();
     assert_eq!(m.name, "রহিমা খাতুন", "the restored name");
+    // versions moved past every one before the restore: a copy read before it is stale
+    assert_eq!(m.version, 4, "restored at 1, moved past 3");
+    somiti(d, url)
+        .args([
+            "member",
+            "edit",
+            "1",
+            "--savings",
+            "40",
+            "--expect-version",
+            "3",
+        ])
+        .assert()
+        .code(4);
     drop(w);
     store.close().await;
     if let Some(u) = url {
@@ -451,8 +485,13 @@ async fn a_database_at_0006_with_rows_gets_row_versions_keeping_every_row() {
     edit.nid = m.nid.clone();
     edit.name = m.name.clone();
     edit.worker = "Karim".into();
-    let after = member::update(&store, &boss, &o, m.id, 1, &edit).await.unwrap();
-    assert_eq!((after.version, after.updated_by.as_deref()), (2, Some("boss")));
+    let after = member::update(&store, &boss, &o, m.id, 1, &edit)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.version, after.updated_by.as_deref()),
+        (2, Some("boss"))
+    );
     let logged: i64 = somiti::on_store!(&store, |p| sqlx::query_scalar(
         "SELECT COUNT(*) FROM change_log WHERE actor = 'boss' AND action = 'member.edit'"
     )

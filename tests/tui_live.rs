@@ -52,12 +52,7 @@ fn another_processes_collections_reload_the_lists_and_are_named() {
 #[test]
 fn own_changes_are_not_announced() {
     let mut app = full_app((80, 24));
-    let fx = app.changes_seen(vec![change(
-        "me",
-        "member.edit",
-        &[("members", 1)],
-        true,
-    )]);
+    let fx = app.changes_seen(vec![change("me", "member.edit", &[("members", 1)], true)]);
     assert!(fx.is_empty(), "{fx:?}");
     assert!(app.flash.is_none());
 }
@@ -121,7 +116,10 @@ fn a_stale_save_keeps_the_typing_and_ctrl_r_reloads_the_member_as_saved() {
     assert!(!f.busy);
     assert_eq!(f.value("daily_savings"), "50", "the typing stays");
     let note = f.note.as_deref().unwrap();
-    assert!(note.contains("karim") && note.contains("10:15 (Dhaka)"), "{note}");
+    assert!(
+        note.contains("karim") && note.contains("10:15 (Dhaka)"),
+        "{note}"
+    );
     assert!(note.contains("Ctrl-R"), "{note}");
 
     // Ctrl-R asks for the member as saved, and the form shows them with the new version

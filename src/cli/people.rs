@@ -3,8 +3,8 @@
 use clap::Subcommand;
 
 use crate::access::{Operator, Role, users};
-use crate::db::Store;
 use crate::cli::{Ctx, table};
+use crate::db::Store;
 use crate::error::Result;
 use crate::ledger::org::{self, NewOrganization};
 

@@ -165,8 +165,7 @@ impl Counts {
 }
 
 /// Each pooled SQLite connection's counts, by the address of its `sqlite3` handle.
-static SQLITE_COUNTS: LazyLock<Mutex<HashMap<usize, Arc<Counts>>>> =
-    LazyLock::new(Mutex::default);
+static SQLITE_COUNTS: LazyLock<Mutex<HashMap<usize, Arc<Counts>>>> = LazyLock::new(Mutex::default);
 
 fn counts_for(key: usize) -> Option<Arc<Counts>> {
     SQLITE_COUNTS.lock().ok()?.get(&key).cloned()
@@ -362,6 +361,54 @@ async fn org_of(tx: &mut Tx, who: Option<&Actor>) -> Result<Option<String>> {
     .await?))
 }
 
+// ---- restores and row versions ---------------------------------------------------------
+
+/// The tables whose rows carry a version (migration 0007).
+pub const VERSIONED: [&str; 2] = ["workers", "members"];
+
+/// Before a restore replaces `tables`: the highest version each versioned one holds.
+pub(crate) async fn versions_before(
+    tx: &mut Tx,
+    tables: &[&str],
+) -> Result<Vec<(&'static str, i64)>> {
+    let mut out = Vec::new();
+    for t in VERSIONED.iter().filter(|t| tables.contains(t)) {
+        let sql = format!("SELECT COALESCE(MAX(version), 0) FROM {t}");
+        let max: i64 = crate::on_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(
+            sql.as_str()
+        ))
+        .fetch_one(&mut *c)
+        .await?);
+        out.push((*t, max));
+    }
+    Ok(out)
+}
+
+/// After a restore loaded rows (an archive holds no versions: they start at 1): move the
+/// restored rows' versions past every version the table had before, so an edit form or a
+/// script that read a row before the restore is refused as stale, never saved over it.
+pub(crate) async fn versions_forward(
+    tx: &mut Tx,
+    before: &[(&'static str, i64)],
+    org: Option<i64>,
+) -> Result<()> {
+    for (t, max) in before {
+        let sql = match org {
+            Some(_) => format!("UPDATE {t} SET version = version + $2 WHERE org_id = $1"),
+            None => format!("UPDATE {t} SET version = version + $1"),
+        };
+        crate::on_tx!(tx, |c| {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            let q = match org {
+                Some(o) => q.bind(o).bind(*max),
+                None => q.bind(*max),
+            };
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
 // ---- reading what changed -----------------------------------------------------------------
 
 #[derive(sqlx::FromRow)]
@@ -553,9 +600,7 @@ impl Watcher {
             Wake::Sqlite { .. } | Wake::Postgres { listener: None } => {
                 tokio::time::sleep(POLL).await
             }
-            Wake::Postgres {
-                listener: Some(l),
-            } => {
+            Wake::Postgres { listener: Some(l) } => {
                 // the poll runs anyway every few intervals, should a notification be lost
                 match tokio::time::timeout(POLL * 2, l.recv()).await {
                     Ok(Ok(_)) | Err(_) => {}

@@ -452,32 +452,40 @@ pub async fn edit_worker(
         &target,
     )
     .await?;
-    let r = change_worker(store, op, org, key, expect_version, "worker.edit", |w, all| {
-        if let Some(name) = &edit.name {
-            let name = validate::required("name", name)?;
-            if let Some(other) = all
-                .iter()
-                .find(|o| o.id != w.id && o.name.eq_ignore_ascii_case(&name))
-            {
-                return Err(Error::invalid(
-                    "name",
-                    format!(
-                        "worker {} in {} is already called {:?}; choose another name",
-                        other.id, org.code, other.name
-                    ),
-                ));
+    let r = change_worker(
+        store,
+        op,
+        org,
+        key,
+        expect_version,
+        "worker.edit",
+        |w, all| {
+            if let Some(name) = &edit.name {
+                let name = validate::required("name", name)?;
+                if let Some(other) = all
+                    .iter()
+                    .find(|o| o.id != w.id && o.name.eq_ignore_ascii_case(&name))
+                {
+                    return Err(Error::invalid(
+                        "name",
+                        format!(
+                            "worker {} in {} is already called {:?}; choose another name",
+                            other.id, org.code, other.name
+                        ),
+                    ));
+                }
+                w.name = name;
             }
-            w.name = name;
-        }
-        if let Some(mobile) = &edit.mobile {
-            w.mobile = if mobile.trim().is_empty() {
-                String::new()
-            } else {
-                validate::mobile(mobile)?
-            };
-        }
-        Ok(())
-    })
+            if let Some(mobile) = &edit.mobile {
+                w.mobile = if mobile.trim().is_empty() {
+                    String::new()
+                } else {
+                    validate::mobile(mobile)?
+                };
+            }
+            Ok(())
+        },
+    )
     .await;
     audit::record_if_failed(store, &op.username, "worker.edit", &target, r).await
 }

@@ -465,8 +465,8 @@ async fn save_member(
                 &v.nid,
                 id.map(|(id, _)| id),
             )
-                .await
-                .map_err(|e| field_errors(&e))?;
+            .await
+            .map_err(|e| field_errors(&e))?;
             problems.extend(errs(dup));
         }
         Err(list) => problems.extend(errs(list)),

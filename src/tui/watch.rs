@@ -61,7 +61,13 @@ impl App {
         {
             fx.push(Effect::LoadWorkers { org });
         }
-        let ledger = ["organizations", "workers", "members", "collections", "day_closes"];
+        let ledger = [
+            "organizations",
+            "workers",
+            "members",
+            "collections",
+            "day_closes",
+        ];
         if ledger.iter().any(|t| touches(t)) {
             fx.extend(self.members_reload());
             fx.extend(self.review_reload());

@@ -417,7 +417,8 @@ impl App {
         let Some(f) = self.form_mut() else { return };
         f.busy = false;
         match r {
-            Ok((m, worker)) if matches!(f.purpose, FormPurpose::EditMember { id, .. } if id == m.id) => {
+            Ok((m, worker)) if matches!(f.purpose, FormPurpose::EditMember { id, .. } if id == m.id) =>
+            {
                 f.purpose = FormPurpose::EditMember {
                     id: m.id,
                     version: m.version,
