@@ -201,30 +201,47 @@ pub(crate) async fn reset_sqlite(conn: &mut SqliteConnection) -> Result<()> {
 /// (at most once a second, between transactions), and `pg_stat_xact_*` shows those too: a
 /// transaction's own counts are the difference from what they were when it began. By
 /// backend pid, since `Tx` is the bare sqlx transaction.
-static PG_BASELINES: LazyLock<Mutex<HashMap<i32, BTreeMap<String, i64>>>> =
-    LazyLock::new(Mutex::default);
+static PG_BASELINES: LazyLock<Mutex<HashMap<i32, Baseline>>> = LazyLock::new(Mutex::default);
 
-async fn pg_counts(c: &mut sqlx::PgConnection) -> Result<(i32, BTreeMap<String, i64>)> {
-    let rows: Vec<(i32, Option<String>, Option<i64>)> = sqlx::query_as(
-        "SELECT p.pid, s.relname::text, s.n FROM (SELECT pg_backend_pid() AS pid) p LEFT JOIN \
+/// A transaction's id and the counts its backend showed when it began.
+type Baseline = (i64, BTreeMap<String, i64>);
+
+/// pid, transaction id, table, rows.
+type CountRow = (i32, Option<i64>, Option<String>, Option<i64>);
+
+/// The backend's pid, the transaction's id (`begin`: assigned now; else only if it has one)
+/// and the backend's counts so far.
+async fn pg_counts(
+    c: &mut sqlx::PgConnection,
+    begin: bool,
+) -> Result<(i32, Option<i64>, BTreeMap<String, i64>)> {
+    let xid = if begin {
+        "pg_current_xact_id()"
+    } else {
+        "pg_current_xact_id_if_assigned()"
+    };
+    let sql = format!(
+        "SELECT p.pid, p.xid, s.relname::text, s.n FROM \
+         (SELECT pg_backend_pid() AS pid, ({xid})::text::bigint AS xid) p LEFT JOIN \
          (SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::bigint AS n FROM pg_stat_xact_user_tables \
-          WHERE schemaname = current_schema() AND n_tup_ins + n_tup_upd + n_tup_del > 0) s ON true",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    let pid = rows.first().map_or(0, |r| r.0);
+          WHERE schemaname = current_schema() AND n_tup_ins + n_tup_upd + n_tup_del > 0) s ON true"
+    );
+    let rows: Vec<CountRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .fetch_all(&mut *c)
+        .await?;
+    let (pid, xid) = rows.first().map_or((0, None), |r| (r.0, r.1));
     let counts = rows
         .into_iter()
-        .filter_map(|(_, t, n)| Some((t?, n?)))
+        .filter_map(|(_, _, t, n)| Some((t?, n?)))
         .collect();
-    Ok((pid, counts))
+    Ok((pid, xid, counts))
 }
 
 /// A write transaction began on PostgreSQL: remember where its backend's counts stand.
 pub(crate) async fn begin_postgres(c: &mut sqlx::PgConnection) -> Result<()> {
-    let (pid, counts) = pg_counts(c).await?;
-    if let Ok(mut b) = PG_BASELINES.lock() {
-        b.insert(pid, counts);
+    let (pid, xid, counts) = pg_counts(c, true).await?;
+    if let (Ok(mut b), Some(xid)) = (PG_BASELINES.lock(), xid) {
+        b.insert(pid, (xid, counts));
     }
     Ok(())
 }
@@ -282,11 +299,16 @@ pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
         }
         Tx::Postgres(t) => {
             let c: &mut sqlx::PgConnection = t;
-            let (pid, now) = pg_counts(c).await?;
-            // no baseline: not a transaction that Store::begin made (a read snapshot)
-            let Some(before) = PG_BASELINES.lock().ok().and_then(|mut b| b.remove(&pid)) else {
+            let (pid, xid, now) = pg_counts(c, false).await?;
+            // no baseline of this very transaction: not one that Store::begin made (a read
+            // snapshot), or the baseline is left from one dropped unfinished
+            let base = PG_BASELINES.lock().ok().and_then(|mut b| b.remove(&pid));
+            let Some((base_xid, before)) = base else {
                 return Ok(());
             };
+            if xid != Some(base_xid) {
+                return Ok(());
+            }
             let rows: Vec<(String, i64)> = now
                 .into_iter()
                 .map(|(t, n)| {
