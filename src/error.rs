@@ -22,6 +22,17 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
 
+    /// An edit made from a stale copy: the row changed since the editor read it (optimistic
+    /// concurrency). Names who changed it and when (organization's clock); nothing was written.
+    #[error(
+        "{what} was changed by {by} at {at} since you opened it; nothing was saved: reload it and make your change again"
+    )]
+    Stale {
+        what: String,
+        by: String,
+        at: String,
+    },
+
     /// A lock held by another backup, restore or prune.
     #[error("busy: {0}")]
     Busy(String),
@@ -170,7 +181,7 @@ impl Error {
         match self {
             Error::OutputClosed => 0,
             Error::VerifyFailed(_) => 3,
-            Error::Refused(_) => 4,
+            Error::Refused(_) | Error::Stale { .. } => 4,
             Error::Busy(_) => 5,
             _ => 1,
         }
@@ -182,6 +193,7 @@ impl Error {
             Error::Invalid { .. } | Error::InvalidMany(_) => "invalid",
             Error::Refused(_) => "refused",
             Error::NotFound(_) => "not_found",
+            Error::Stale { .. } => "stale",
             Error::Busy(_) => "busy",
             Error::VerifyFailed(_) => "verify_failed",
             Error::Config(_) => "config",

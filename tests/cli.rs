@@ -526,3 +526,158 @@ fn demo_flag_uses_a_separate_database_and_never_the_real_one() {
         .success()
         .stdout(predicates::str::contains("Daily review"));
 }
+
+/// `member edit`, `worker edit|deactivate|activate`: the flags given change, the rest stays,
+/// every save bumps the version, a stale `--expect-version` is refused (exit 4) naming who
+/// changed the row, and nothing is written.
+fn edits_through_the_command_line(url: Option<&str>) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    small_ledger(d, url);
+    let me = shell_query(d, url, "SELECT username FROM users");
+
+    let m = json_of(on_db(d, url).args([
+        "member",
+        "edit",
+        "7",
+        "--mobile",
+        "01812345678",
+        "--savings",
+        "30",
+        "--json",
+    ]));
+    assert_eq!(m["version"], 2);
+    assert_eq!(m["mobile"], "01812345678");
+    assert_eq!(m["daily_savings"], 30_00);
+    assert_eq!(m["name"], "রহিমা খাতুন", "what was not given stays");
+    assert_eq!(m["updated_by"], me.as_str());
+    let out = on_db(d, url)
+        .args([
+            "member",
+            "edit",
+            "7",
+            "--name",
+            "Rahima",
+            "--expect-version",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was changed by") && err.contains(&me) && err.contains("reload"),
+        "{err}"
+    );
+    assert_eq!(
+        shell_query(
+            d,
+            url,
+            "SELECT name || '|' || version FROM members WHERE member_no = '7'"
+        ),
+        "রহিমা খাতুন|2"
+    );
+    on_db(d, url)
+        .args([
+            "member",
+            "edit",
+            "7",
+            "--status",
+            "inactive",
+            "--expect-version",
+            "2",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("version 3"));
+    // bad input is the ledger's message
+    on_db(d, url)
+        .args(["member", "edit", "7", "--installment", "-5"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("negative"));
+
+    let w = json_of(on_db(d, url).args([
+        "worker",
+        "edit",
+        "Abdul Karim",
+        "--name",
+        "Abdul Karim Sarker",
+        "--json",
+    ]));
+    assert_eq!(
+        (w["name"].as_str(), w["version"].as_i64()),
+        (Some("Abdul Karim Sarker"), Some(2))
+    );
+    on_db(d, url)
+        .args([
+            "worker",
+            "deactivate",
+            "Abdul Karim Sarker",
+            "--expect-version",
+            "1",
+        ])
+        .assert()
+        .code(4);
+    on_db(d, url)
+        .args([
+            "worker",
+            "deactivate",
+            "Abdul Karim Sarker",
+            "--expect-version",
+            "2",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("deactivated"));
+    let listed = json_of(on_db(d, url).args(["worker", "list", "--json"]));
+    assert_eq!(listed[0]["active"], false);
+    // no new member for a deactivated worker; the member who has them keeps them
+    on_db(d, url)
+        .args([
+            "member",
+            "add",
+            "--no",
+            "8",
+            "--name",
+            "Karim",
+            "--nid",
+            "1234567899",
+            "--mobile",
+            "01712345670",
+            "--worker",
+            "Abdul Karim Sarker",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("deactivated"));
+    on_db(d, url)
+        .args(["member", "edit", "7", "--name", "Rahima K"])
+        .assert()
+        .success();
+    on_db(d, url)
+        .args(["worker", "activate", "Abdul Karim Sarker"])
+        .assert()
+        .success();
+    let audited = shell_query(
+        d,
+        url,
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('member.edit', 'worker.edit', 'worker.deactivate', 'worker.activate') AND outcome = 'ok'",
+    );
+    assert_eq!(audited, "6");
+}
+
+#[test]
+fn member_and_worker_edits_through_the_command_line_on_sqlite() {
+    edits_through_the_command_line(None);
+}
+
+#[test]
+fn member_and_worker_edits_through_the_command_line_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(url) = rt.block_on(common::fresh_pg_url()) else {
+        return;
+    };
+    edits_through_the_command_line(Some(&url));
+    rt.block_on(common::drop_pg_database(&url));
+}

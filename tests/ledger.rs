@@ -432,7 +432,7 @@ async fn inactive_members_cannot_pay(s: &Store) {
     let mut edit = member_input("3", m.joined_on);
     edit.nid = m.nid.clone();
     edit.status = Some("inactive".into());
-    member::update(s, &w.manager, &w.org, m.id, &edit)
+    member::update(s, &w.manager, &w.org, m.id, m.version, &edit)
         .await
         .unwrap();
     let e = collection::add(s, &w.manager, &w.org, &entry("3", w.today, 100_00, 0))
@@ -1158,7 +1158,7 @@ async fn every_change_refusal_and_failure_is_audited(s: &Store) {
     input.worker = alam.name.clone();
     let m = member::add(s, &w.manager, &w.org, &input).await.unwrap();
     input.name = "Rahima Khatun".into();
-    member::update(s, &w.manager, &w.org, m.id, &input)
+    member::update(s, &w.manager, &w.org, m.id, m.version, &input)
         .await
         .unwrap();
     let c = post(s, &w, "1", w.today, 100_00, 20_00).await;
@@ -1204,7 +1204,7 @@ async fn every_change_refusal_and_failure_is_audited(s: &Store) {
     // refusals
     assert_refused(users::add(s, &w.manager, "sneaky", "", Role::Admin, None).await);
     assert_refused(org::add_worker(s, &w.viewer, &w.org, "Karim", "").await);
-    assert_refused(member::update(s, &w.worker, &w.org, m.id, &input).await);
+    assert_refused(member::update(s, &w.worker, &w.org, m.id, m.version + 1, &input).await);
     for action in ["user.add", "worker.add", "member.edit"] {
         assert_eq!(since(action, "refused").await, 1, "{action}");
     }
@@ -1212,7 +1212,7 @@ async fn every_change_refusal_and_failure_is_audited(s: &Store) {
     // failures
     let mut bad = input.clone();
     bad.mobile = "12345".into();
-    member::update(s, &w.manager, &w.org, m.id, &bad)
+    member::update(s, &w.manager, &w.org, m.id, m.version + 1, &bad)
         .await
         .unwrap_err();
     org::add_worker(s, &w.manager, &w.org, "  ", "")

@@ -934,6 +934,9 @@ fn the_member_form_picks_an_active_worker_by_typing_to_narrow() {
         name: "Salim Reza".into(),
         mobile: String::new(),
         active: false,
+        version: 1,
+        updated_by: None,
+        updated_at: None,
     });
     app.workers.push(somiti::ledger::org::Worker {
         id: 4,
@@ -941,6 +944,9 @@ fn the_member_form_picks_an_active_worker_by_typing_to_narrow() {
         name: "Salma Khatun".into(),
         mobile: String::new(),
         active: true,
+        version: 1,
+        updated_by: None,
+        updated_at: None,
     });
     press(&mut app, ch('n'));
     for _ in 0..4 {

@@ -81,6 +81,7 @@ impl Backups {
             } else {
                 None
             };
+            let versions = crate::db::changes::versions_before(&mut tx, &names).await?;
             report(progress, "deleting", 0, 0);
             for spec in specs.iter().rev() {
                 delete_rows(&mut tx, spec, plan.org.is_some().then_some(db_org)).await?;
@@ -128,6 +129,8 @@ impl Backups {
             if let Some(d) = dropped {
                 super::bulk::restore_after_load(&mut tx, d).await?;
             }
+            crate::db::changes::versions_forward(&mut tx, &versions, scope_org(plan, org_after))
+                .await?;
             report(progress, "checking", 0, 0);
             // Entry numbers move forward: never below the highest id this database gave
             // before the restore (SQLite's AUTOINCREMENT keeps that in sqlite_sequence).

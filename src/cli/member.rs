@@ -1,8 +1,10 @@
-//! `somiti member list|add|show`.
+//! `somiti member list|add|show|edit`.
 
 use clap::{Args, Subcommand};
 
+use crate::access::Operator;
 use crate::cli::{Ctx, amount_arg, parse_date, table};
+use crate::db::Store;
 use crate::error::Result;
 use crate::ledger::balance;
 use crate::ledger::member::{self, MemberInput, MemberQuery, MemberSort};
@@ -38,6 +40,52 @@ pub enum MemberCmd {
         #[arg(long, value_name = "CODE")]
         org: Option<String>,
     },
+    /// Change a member's details (what the console's edit form changes); fields not given
+    /// stay as they are
+    Edit(EditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Member number of the member to change
+    pub member_no: String,
+    /// Organization code (default: default_org, your own, or the only one)
+    #[arg(long, value_name = "CODE")]
+    pub org: Option<String>,
+    /// New member number (unique in the organization)
+    #[arg(long = "new-no")]
+    pub new_no: Option<String>,
+    /// New name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New national ID: 10, 13 or 17 digits
+    #[arg(long)]
+    pub nid: Option<String>,
+    /// New mobile: 01[3-9] and 8 digits
+    #[arg(long)]
+    pub mobile: Option<String>,
+    /// New worker, by id or name (an active worker); "" for none
+    #[arg(long)]
+    pub worker: Option<String>,
+    /// New loan amount in taka
+    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
+    pub loan: Option<String>,
+    /// New daily installment in taka
+    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
+    pub installment: Option<String>,
+    /// New daily savings in taka
+    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
+    pub savings: Option<String>,
+    /// New status: active, inactive or closed
+    #[arg(long)]
+    pub status: Option<String>,
+    /// New date joined (YYYY-MM-DD)
+    #[arg(long)]
+    pub joined: Option<String>,
+    /// Refuse the edit unless the member is still at this version (`member show --json`
+    /// shows it), so a script cannot overwrite a change made since it looked
+    #[arg(long, value_name = "N")]
+    pub expect_version: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +120,52 @@ pub struct AddArgs {
     /// Date joined: YYYY-MM-DD, today or yesterday (default today)
     #[arg(long)]
     pub joined: Option<String>,
+}
+
+/// `member edit`: the member as stored, with the flags given laid over it, written back
+/// guarded by the version read (or the one the script expects).
+async fn edit(ctx: &Ctx, store: &Store, op: &Operator, a: EditArgs) -> Result<()> {
+    let org = ctx.org(store, op, a.org.as_deref()).await?;
+    let m = member::find_by_no(store, &org, &a.member_no).await?;
+    let worker = match (&a.worker, m.worker_id) {
+        (Some(w), _) => w.clone(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => String::new(),
+    };
+    let taka = |field: &str, given: &Option<String>, now: i64| -> Result<i64> {
+        match given {
+            Some(t) => money::parse_taka(field, t),
+            None => Ok(now),
+        }
+    };
+    let input = MemberInput {
+        member_no: a.new_no.unwrap_or_else(|| m.member_no.clone()),
+        name: a.name.unwrap_or_else(|| m.name.clone()),
+        nid: a.nid.unwrap_or_else(|| m.nid.clone()),
+        mobile: a.mobile.unwrap_or_else(|| m.mobile.clone()),
+        worker,
+        loan_amount: taka("loan", &a.loan, m.loan_amount)?,
+        daily_installment: taka("installment", &a.installment, m.daily_installment)?,
+        daily_savings: taka("savings", &a.savings, m.daily_savings)?,
+        status: Some(a.status.unwrap_or_else(|| m.status.clone())),
+        joined_on: match a.joined.as_deref() {
+            Some(d) => Some(parse_date(Some(d), &org)?),
+            None => Some(m.joined_on),
+        },
+    };
+    let version = a.expect_version.unwrap_or(m.version);
+    let after = member::update(store, op, &org, m.id, version, &input).await?;
+    if ctx.json {
+        return ctx.print_json(&after);
+    }
+    outln!(
+        "member {}/{} {} saved (version {})",
+        org.code,
+        after.member_no,
+        after.name,
+        after.version
+    )?;
+    Ok(())
 }
 
 fn parse_sort(s: &str) -> MemberSort {
@@ -163,6 +257,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             }
             outln!("member {}/{} {} added", org.code, m.member_no, m.name)?;
         }
+        MemberCmd::Edit(a) => edit(ctx, &store, &op, a).await?,
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let d = member::show(&store, &op, &org, &member_no).await?;

@@ -2,8 +2,9 @@
 
 use clap::Subcommand;
 
-use crate::access::{Role, users};
+use crate::access::{Operator, Role, users};
 use crate::cli::{Ctx, table};
+use crate::db::Store;
 use crate::error::Result;
 use crate::ledger::org::{self, NewOrganization};
 
@@ -49,6 +50,45 @@ pub enum WorkerCmd {
         /// Organization code (default: default_org, your own, or the only one)
         #[arg(long, value_name = "CODE")]
         org: Option<String>,
+    },
+    /// Change a field worker's name or mobile
+    Edit {
+        /// The worker's id or name (`somiti worker list` shows them)
+        key: String,
+        /// New name (unique among the organization's workers)
+        #[arg(long)]
+        name: Option<String>,
+        /// New mobile: 01[3-9] and 8 digits; "" for none
+        #[arg(long)]
+        mobile: Option<String>,
+        /// Organization code (default: the configured or your own organization)
+        #[arg(long)]
+        org: Option<String>,
+        /// Refuse unless the worker is still at this version (`worker list --json`)
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+    },
+    /// Deactivate a field worker: they keep their members but get no new ones
+    Deactivate {
+        /// The worker's id or name
+        key: String,
+        /// Organization code (default: the configured or your own organization)
+        #[arg(long)]
+        org: Option<String>,
+        /// Refuse unless the worker is still at this version (`worker list --json`)
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+    },
+    /// Make a deactivated field worker active again
+    Activate {
+        /// The worker's id or name
+        key: String,
+        /// Organization code (default: the configured or your own organization)
+        #[arg(long)]
+        org: Option<String>,
+        /// Refuse unless the worker is still at this version (`worker list --json`)
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
     },
 }
 
@@ -165,7 +205,67 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCmd) -> Result<()> {
                 table(&["Id", "Name", "Mobile", "Status"], &body, &[0])
             )?;
         }
+        WorkerCmd::Edit {
+            key,
+            name,
+            mobile,
+            org,
+            expect_version,
+        } => {
+            let org = ctx.org(&store, &op, org.as_deref()).await?;
+            let edit = org::WorkerEdit { name, mobile };
+            let w = org::edit_worker(&store, &op, &org, &key, &edit, expect_version).await?;
+            if ctx.json {
+                return ctx.print_json(&w);
+            }
+            outln!(
+                "worker #{} {} saved in {} (version {})",
+                w.id,
+                w.name,
+                org.code,
+                w.version
+            )?;
+        }
+        WorkerCmd::Deactivate {
+            key,
+            org,
+            expect_version,
+        } => set_active(ctx, &store, &op, &key, org, false, expect_version).await?,
+        WorkerCmd::Activate {
+            key,
+            org,
+            expect_version,
+        } => set_active(ctx, &store, &op, &key, org, true, expect_version).await?,
     }
+    Ok(())
+}
+
+/// `worker deactivate|activate`.
+async fn set_active(
+    ctx: &Ctx,
+    store: &Store,
+    op: &Operator,
+    key: &str,
+    org: Option<String>,
+    active: bool,
+    expect_version: Option<i64>,
+) -> Result<()> {
+    let org = ctx.org(store, op, org.as_deref()).await?;
+    let w = org::set_worker_active(store, op, &org, key, active, expect_version).await?;
+    if ctx.json {
+        return ctx.print_json(&w);
+    }
+    outln!(
+        "worker #{} {} {} in {}",
+        w.id,
+        w.name,
+        if w.active {
+            "is active again"
+        } else {
+            "deactivated: keeps their members, gets no new ones"
+        },
+        org.code
+    )?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 
 use crate::error::{Error, Result};
 
+pub mod changes;
 pub mod lock;
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -194,6 +195,8 @@ impl Store {
             .busy_timeout(Duration::from_secs(15));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // every connection counts what its write transactions change (db::changes)
+            .after_connect(|conn, _| Box::pin(changes::install_sqlite(conn)))
             .connect_with(opts)
             .await
             .map_err(|e| {
@@ -271,8 +274,16 @@ impl Store {
     /// Begin a write transaction without asking about restores (the restore's own).
     pub async fn begin_unguarded(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p, _) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(p, _) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(p, _) => {
+                let mut t = p.begin_with("BEGIN IMMEDIATE").await?;
+                changes::reset_sqlite(&mut t).await?;
+                Tx::Sqlite(t)
+            }
+            Store::Postgres(p, _) => {
+                let mut t = p.begin().await?;
+                changes::begin_postgres(&mut t).await?;
+                Tx::Postgres(t)
+            }
         })
     }
 
@@ -282,7 +293,10 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
+    /// Commit. A transaction that changed ledger rows first leaves its `change_log` row
+    /// (and its NOTIFY on PostgreSQL), so every writer is announced (db::changes).
+    pub async fn commit(mut self) -> Result<()> {
+        changes::record_on_commit(&mut self).await?;
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,

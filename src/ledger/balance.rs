@@ -365,6 +365,9 @@ mod tests {
             daily_savings: 20_00,
             status: "active".into(),
             joined_on: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), // Monday
+            version: 1,
+            updated_by: None,
+            updated_at: None,
         }
     }
 

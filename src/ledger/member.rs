@@ -1,7 +1,7 @@
 //! Members of an organization: validation, add, edit, the paged register with derived
 //! balances (loan outstanding, savings balance, arrears), and one member's detail.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::access::{Operator, Permission, audit, require};
@@ -25,9 +25,17 @@ pub struct Member {
     pub daily_savings: i64,
     pub status: String,
     pub joined_on: NaiveDate,
+    /// Bumped by every change; an edit names the version it started from (`update`).
+    #[sqlx(default)]
+    pub version: i64,
+    /// Who made the last change, and when (none until the first edit).
+    #[sqlx(default)]
+    pub updated_by: Option<String>,
+    #[sqlx(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub const MEMBER_COLS: &str = "id, org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on";
+pub const MEMBER_COLS: &str = "id, org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on, version, updated_by, updated_at";
 
 /// A member as typed or imported, before validation. Money in poisha.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +109,16 @@ pub fn validate_fields(
             .iter()
             .find(|w| w.id.to_string() == worker_key || w.name.eq_ignore_ascii_case(worker_key))
         {
+            Some(w) if !w.active => {
+                errs.push(Error::invalid(
+                    "worker",
+                    format!(
+                        "{} ({}) is deactivated and takes no new members; choose an active worker",
+                        w.name, w.id
+                    ),
+                ));
+                None
+            }
             Some(w) => Some(w.id),
             None => {
                 errs.push(Error::invalid(
@@ -353,11 +371,15 @@ pub async fn insert_many_tx(
 }
 
 /// Change a member's details (not their collections). Every field is checked again.
+/// `version` is the member's version the editor started from: when the row changed since,
+/// the edit is refused with `Error::Stale` naming who changed it and when, and nothing is
+/// written (optimistic concurrency: two consoles cannot overwrite each other silently).
 pub async fn update(
     store: &Store,
     op: &Operator,
     org: &Organization,
     member_id: i64,
+    version: i64,
     input: &MemberInput,
 ) -> Result<Member> {
     let before = get(store, member_id).await?;
@@ -371,8 +393,37 @@ pub async fn update(
         &target,
     )
     .await?;
-    let r = update_checked(store, op, org, &before, input, &target).await;
+    let r = update_checked(store, op, org, &before, version, input, &target).await;
     audit::record_if_failed(store, &op.username, "member.edit", &target, r).await
+}
+
+/// The workers a member may be given: the active ones, and the one they have already
+/// (a member keeps a worker who was deactivated after they were assigned).
+pub fn assignable_workers(mut workers: Vec<org::Worker>, current: Option<i64>) -> Vec<org::Worker> {
+    for w in &mut workers {
+        if Some(w.id) == current {
+            w.active = true;
+        }
+    }
+    workers
+}
+
+/// The refusal for an edit made from a copy of a row that has changed since: who made the
+/// last change and when, on the organization's clock.
+pub fn stale(
+    org: &Organization,
+    what: String,
+    updated_by: Option<&str>,
+    updated_at: Option<DateTime<Utc>>,
+) -> Error {
+    Error::Stale {
+        what,
+        by: updated_by.unwrap_or("another operator").to_string(),
+        at: match updated_at {
+            Some(t) => format!("{} ({})", org.local_minute(t), org.tz_label()),
+            None => "an unknown time".into(),
+        },
+    }
 }
 
 async fn update_checked(
@@ -380,11 +431,23 @@ async fn update_checked(
     op: &Operator,
     org: &Organization,
     before: &Member,
+    version: i64,
     input: &MemberInput,
     target: &str,
 ) -> Result<Member> {
     let member_id = before.id;
-    let workers = org::workers(store, org.id).await?;
+    let stale_error = |m: &Member| {
+        stale(
+            org,
+            format!("member {target}"),
+            m.updated_by.as_deref(),
+            m.updated_at,
+        )
+    };
+    if before.version != version {
+        return Err(stale_error(before));
+    }
+    let workers = assignable_workers(org::workers(store, org.id).await?, before.worker_id);
     let mut input = input.clone();
     input.joined_on = input.joined_on.or(Some(before.joined_on));
     let m = validate_fields(&input, org, &workers).map_err(first_error)?;
@@ -393,9 +456,13 @@ async fn update_checked(
         return Err(first_error(dup));
     }
     let mut tx = store.begin().await?;
+    // The version is checked by the UPDATE itself, so a change that lands between the
+    // check above and this statement is caught too.
     let sql = format!(
         "UPDATE members SET member_no = $1, name = $2, nid = $3, mobile = $4, worker_id = $5, loan_amount = $6, \
-         daily_installment = $7, daily_savings = $8, status = $9, joined_on = $10 WHERE id = $11 RETURNING {MEMBER_COLS}"
+         daily_installment = $7, daily_savings = $8, status = $9, joined_on = $10, \
+         version = version + 1, updated_by = $12, updated_at = $13 \
+         WHERE id = $11 AND version = $14 RETURNING {MEMBER_COLS}"
     );
     let after = on_tx!(&mut tx, |c| sqlx::query_as::<_, Member>(
         sqlx::AssertSqlSafe(sql.as_str())
@@ -411,8 +478,16 @@ async fn update_checked(
     .bind(&m.status)
     .bind(m.joined_on)
     .bind(member_id)
-    .fetch_one(&mut *c)
+    .bind(&op.username)
+    .bind(crate::db::now_micros())
+    .bind(version)
+    .fetch_optional(&mut *c)
     .await?);
+    let Some(after) = after else {
+        let now = get_tx(&mut tx, member_id).await?;
+        tx.rollback().await?;
+        return Err(stale_error(&now));
+    };
     audit::record_tx(
         &mut tx,
         &op.username,
@@ -423,6 +498,18 @@ async fn update_checked(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// The member by id, read inside a write transaction.
+pub async fn get_tx(tx: &mut crate::db::Tx, id: i64) -> Result<Member> {
+    let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE id = $1");
+    on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?)
+    .ok_or_else(|| Error::NotFound(format!("member #{id}")))
 }
 
 pub async fn get(store: &Store, id: i64) -> Result<Member> {

@@ -302,12 +302,23 @@ pub struct Worker {
     pub org_id: i64,
     pub name: String,
     pub mobile: String,
+    /// A deactivated worker keeps the members they have but gets no new ones.
     pub active: bool,
+    /// Bumped by every change (edits name the version they started from).
+    #[sqlx(default)]
+    pub version: i64,
+    #[sqlx(default)]
+    pub updated_by: Option<String>,
+    #[sqlx(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
+pub const WORKER_COLS: &str = "id, org_id, name, mobile, active, version, updated_by, updated_at";
+
 pub async fn workers(store: &Store, org_id: i64) -> Result<Vec<Worker>> {
+    let sql = format!("SELECT {WORKER_COLS} FROM workers WHERE org_id = $1 ORDER BY id");
     Ok(on_store!(store, |p| sqlx::query_as::<_, Worker>(
-        "SELECT id, org_id, name, mobile, active FROM workers WHERE org_id = $1 ORDER BY id"
+        sqlx::AssertSqlSafe(sql.as_str())
     )
     .bind(org_id)
     .fetch_all(p)
@@ -348,9 +359,11 @@ async fn add_worker_checked(
         validate::mobile(mobile)?
     };
     let mut tx = store.begin().await?;
+    let sql = format!(
+        "INSERT INTO workers (org_id, name, mobile, active) VALUES ($1, $2, $3, $4) RETURNING {WORKER_COLS}"
+    );
     let w = on_tx!(&mut tx, |c| sqlx::query_as::<_, Worker>(
-        "INSERT INTO workers (org_id, name, mobile, active) VALUES ($1, $2, $3, $4) \
-         RETURNING id, org_id, name, mobile, active"
+        sqlx::AssertSqlSafe(sql.as_str())
     )
     .bind(org.id)
     .bind(&name)
@@ -377,6 +390,195 @@ pub async fn find_worker(store: &Store, org_id: i64, key: &str) -> Result<Worker
     all.into_iter()
         .find(|w| w.id.to_string() == key || w.name.eq_ignore_ascii_case(key))
         .ok_or_else(|| Error::invalid("worker", format!("no worker {key:?} in this organization")))
+}
+
+/// What `edit_worker` changes: `None` keeps the field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerEdit {
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+}
+
+/// Change a worker's name or mobile. The worker is read and written in one transaction;
+/// `expect_version` (a script's guard, or the version a form showed) refuses the edit with
+/// `Error::Stale` when the row changed since.
+pub async fn edit_worker(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    key: &str,
+    edit: &WorkerEdit,
+    expect_version: Option<i64>,
+) -> Result<Worker> {
+    let target = format!("{}/{}", org.code, key.trim());
+    require(
+        store,
+        op,
+        Permission::ManageMembers,
+        Some(org.id),
+        "worker.edit",
+        &target,
+    )
+    .await?;
+    let r = change_worker(
+        store,
+        op,
+        org,
+        key,
+        expect_version,
+        "worker.edit",
+        |w, all| {
+            if let Some(name) = &edit.name {
+                let name = validate::required("name", name)?;
+                if let Some(other) = all
+                    .iter()
+                    .find(|o| o.id != w.id && o.name.eq_ignore_ascii_case(&name))
+                {
+                    return Err(Error::invalid(
+                        "name",
+                        format!(
+                            "worker {} in {} is already called {:?}; choose another name",
+                            other.id, org.code, other.name
+                        ),
+                    ));
+                }
+                w.name = name;
+            }
+            if let Some(mobile) = &edit.mobile {
+                w.mobile = if mobile.trim().is_empty() {
+                    String::new()
+                } else {
+                    validate::mobile(mobile)?
+                };
+            }
+            Ok(())
+        },
+    )
+    .await;
+    audit::record_if_failed(store, &op.username, "worker.edit", &target, r).await
+}
+
+/// Deactivate a worker (`active = false`) or take them back (`true`). A deactivated worker
+/// keeps the members they have; no member can be given to them until they are active again.
+pub async fn set_worker_active(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    key: &str,
+    active: bool,
+    expect_version: Option<i64>,
+) -> Result<Worker> {
+    let action = if active {
+        "worker.activate"
+    } else {
+        "worker.deactivate"
+    };
+    let target = format!("{}/{}", org.code, key.trim());
+    require(
+        store,
+        op,
+        Permission::ManageMembers,
+        Some(org.id),
+        action,
+        &target,
+    )
+    .await?;
+    let r = change_worker(store, op, org, key, expect_version, action, |w, _| {
+        if w.active == active {
+            return Err(Error::invalid(
+                "worker",
+                format!(
+                    "{} ({}) is already {}",
+                    w.name,
+                    w.id,
+                    if active { "active" } else { "deactivated" }
+                ),
+            ));
+        }
+        w.active = active;
+        Ok(())
+    })
+    .await;
+    audit::record_if_failed(store, &op.username, action, &target, r).await
+}
+
+/// Read the worker in a write transaction, let `apply` change it, write it back with the
+/// version bumped, guarded by the version read (or the one expected).
+async fn change_worker(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    key: &str,
+    expect_version: Option<i64>,
+    action: &str,
+    apply: impl FnOnce(&mut Worker, &[Worker]) -> Result<()>,
+) -> Result<Worker> {
+    let mut tx = store.begin().await?;
+    let sql = format!("SELECT {WORKER_COLS} FROM workers WHERE org_id = $1 ORDER BY id");
+    let all: Vec<Worker> = on_tx!(&mut tx, |c| sqlx::query_as::<_, Worker>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(org.id)
+    .fetch_all(&mut *c)
+    .await?);
+    let k = key.trim();
+    let before = all
+        .iter()
+        .find(|w| w.id.to_string() == k || w.name.eq_ignore_ascii_case(k))
+        .cloned()
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "worker {k:?} in {}; `somiti worker list` shows the workers",
+                org.code
+            ))
+        })?;
+    let stale = |w: &Worker| {
+        crate::ledger::member::stale(
+            org,
+            format!("worker {} ({})", w.name, w.id),
+            w.updated_by.as_deref(),
+            w.updated_at,
+        )
+    };
+    if let Some(v) = expect_version
+        && v != before.version
+    {
+        return Err(stale(&before));
+    }
+    let mut after = before.clone();
+    apply(&mut after, &all)?;
+    let sql = format!(
+        "UPDATE workers SET name = $1, mobile = $2, active = $3, version = version + 1, \
+         updated_by = $4, updated_at = $5 WHERE id = $6 AND version = $7 RETURNING {WORKER_COLS}"
+    );
+    let saved = on_tx!(&mut tx, |c| sqlx::query_as::<_, Worker>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(&after.name)
+    .bind(&after.mobile)
+    .bind(after.active)
+    .bind(&op.username)
+    .bind(crate::db::now_micros())
+    .bind(before.id)
+    .bind(before.version)
+    .fetch_optional(&mut *c)
+    .await?);
+    let Some(saved) = saved else {
+        return Err(stale(&before));
+    };
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        action,
+        &format!("{}/{}", org.code, saved.id),
+        serde_json::json!({
+            "before": { "name": before.name, "mobile": before.mobile, "active": before.active },
+            "after": { "name": saved.name, "mobile": saved.mobile, "active": saved.active },
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
 }
 
 #[cfg(test)]

@@ -440,6 +440,7 @@ impl App {
                     f.up();
                     Vec::new()
                 }
+                Action::ReloadForm if !f.busy => self.member_form_reload(),
                 Action::Cancel => {
                     let filter = f.purpose == FormPurpose::MemberFilter;
                     if !filter && f.changed() && !f.busy {
@@ -623,6 +624,10 @@ impl App {
                 Vec::new()
             }
             Outcome::MemberSaved { added, result } => self.member_saved(added, result),
+            Outcome::MemberReloaded(r) => {
+                self.member_form_reloaded(r);
+                Vec::new()
+            }
             Outcome::Review { seq, result } => self.review_loaded(seq, result),
             Outcome::CollectionRecorded(r) => self.collection_recorded(r),
             Outcome::Reversed(r) => self.reversed(r),

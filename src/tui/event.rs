@@ -12,6 +12,8 @@ pub enum Event {
     Progress(crate::backup::Progress),
     /// The scheduler hosted by this console started, finished or skipped a job.
     Scheduler(crate::scheduler::engine::SchedulerEvent),
+    /// Another process committed changes (the watcher in `tui::watch`).
+    Changes(Vec<crate::db::changes::Change>),
     /// SIGTERM or SIGHUP (the SSH link went away): leave cleanly.
     Terminate,
 }

@@ -57,6 +57,8 @@ pub enum Action {
     ClearField,
     NextField,
     PrevField,
+    /// Ctrl-R in an edit form: read the row again as saved (after a refused stale save).
+    ReloadForm,
     Submit,
     Cancel,
     Confirm,
@@ -333,6 +335,14 @@ pub const BINDINGS: &[Binding] = &[
         "previous field, or the choice before in a list",
         false,
     ),
+    Binding {
+        mode: M::Form,
+        code: c('r'),
+        ctrl: true,
+        action: A::ReloadForm,
+        help: "edit form: reload the row as saved now (drops your typing)",
+        footer: false,
+    },
     b(
         M::Form,
         KeyCode::Backspace,

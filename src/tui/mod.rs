@@ -14,6 +14,7 @@ pub mod tasks;
 pub mod text;
 pub mod theme;
 pub mod views;
+pub mod watch;
 pub mod widgets;
 
 use std::io;
@@ -219,11 +220,13 @@ pub async fn run(ctx: &Session) -> Result<()> {
         }
     }
     tasks.spawn_all(app.startup());
+    let watching = watch::spawn(store.clone(), tx.clone());
     let r = match guard.terminal.as_mut() {
         Some(terminal) => main_loop(terminal, &mut app, &tasks, rx, signals).await,
         None => Ok(()),
     };
     drop(guard);
+    watching.abort();
     // The screen is gone (or was never there again after a hangup); finish the work.
     manual_runs.cancel();
     if let Some(h) = hosted
@@ -334,6 +337,10 @@ pub fn handle(app: &mut App, tasks: &Tasks, ev: Event) {
             tasks.spawn_all(fx);
         }
         Event::Progress(p) => app.progress(p),
+        Event::Changes(changes) => {
+            let fx = app.changes_seen(changes);
+            tasks.spawn_all(fx);
+        }
         Event::Terminate => {
             app.cancel_long();
             app.quit = true;

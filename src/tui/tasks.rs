@@ -69,7 +69,14 @@ pub enum Effect {
     SaveMember {
         org: Box<Organization>,
         id: Option<i64>,
+        /// The version the edit form was opened on (the core refuses a stale save).
+        version: i64,
         text: MemberText,
+    },
+    /// Read a member again for an open edit form (after a save was refused as stale).
+    ReloadMember {
+        org: Box<Organization>,
+        id: i64,
     },
     LoadReview {
         seq: u64,
@@ -138,6 +145,8 @@ pub enum Outcome {
         added: bool,
         result: Result<Member, FieldErrors>,
     },
+    /// A member read again for the edit form, with their worker's name.
+    MemberReloaded(Result<(Member, String), String>),
     Review {
         seq: u64,
         result: Result<Review, String>,
@@ -195,9 +204,13 @@ pub fn field_errors(e: &Error) -> FieldErrors {
                 _ => (String::new(), s.clone()),
             })
             .collect(),
+        Error::Stale { .. } => vec![(STALE.into(), e.to_string())],
         other => vec![(String::new(), other.to_string())],
     }
 }
+
+/// The field name a stale-row refusal travels under (no form has a field of that name).
+pub const STALE: &str = "(stale)";
 
 fn errs(list: Vec<Error>) -> FieldErrors {
     list.iter().flat_map(field_errors).collect()
@@ -304,10 +317,32 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             org_id: org.id,
             result: org::workers(store, org.id).await.map_err(s),
         },
-        Effect::SaveMember { org, id, text } => Outcome::MemberSaved {
+        Effect::SaveMember {
+            org,
+            id,
+            version,
+            text,
+        } => Outcome::MemberSaved {
             added: id.is_none(),
-            result: save_member(store, op, &org, id, &text).await,
+            result: save_member(store, op, &org, id.map(|id| (id, version)), &text).await,
         },
+        Effect::ReloadMember { org, id } => Outcome::MemberReloaded(
+            async {
+                let m = member::get(store, id).await?;
+                let worker = match m.worker_id {
+                    Some(w) => org::workers(store, org.id)
+                        .await?
+                        .into_iter()
+                        .find(|x| x.id == w)
+                        .map(|x| x.name)
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                Ok::<_, Error>((m, worker))
+            }
+            .await
+            .map_err(s),
+        ),
         Effect::LoadReview {
             seq,
             org,
@@ -425,7 +460,7 @@ async fn save_member(
     store: &Store,
     op: &Operator,
     org: &Organization,
-    id: Option<i64>,
+    id: Option<(i64, i64)>,
     t: &MemberText,
 ) -> Result<Member, FieldErrors> {
     let mut problems = FieldErrors::new();
@@ -451,14 +486,27 @@ async fn save_member(
             }
         },
     };
-    let workers = org::workers(store, org.id)
+    let mut workers = org::workers(store, org.id)
         .await
         .map_err(|e| field_errors(&e))?;
+    if let Some((id, _)) = id {
+        let current = member::get(store, id)
+            .await
+            .map_err(|e| field_errors(&e))?
+            .worker_id;
+        workers = member::assignable_workers(workers, current);
+    }
     match member::validate_fields(&input, org, &workers) {
         Ok(v) => {
-            let dup = member::uniqueness_problems(store, org.id, &v.member_no, &v.nid, id)
-                .await
-                .map_err(|e| field_errors(&e))?;
+            let dup = member::uniqueness_problems(
+                store,
+                org.id,
+                &v.member_no,
+                &v.nid,
+                id.map(|(id, _)| id),
+            )
+            .await
+            .map_err(|e| field_errors(&e))?;
             problems.extend(errs(dup));
         }
         Err(list) => problems.extend(errs(list)),
@@ -468,7 +516,7 @@ async fn save_member(
     }
     let r = match id {
         None => member::add(store, op, org, &input).await,
-        Some(id) => member::update(store, op, org, id, &input).await,
+        Some((id, version)) => member::update(store, op, org, id, version, &input).await,
     };
     r.map_err(|e| field_errors(&e))
 }

@@ -61,6 +61,9 @@ pub fn workers() -> Vec<Worker> {
             name: "Karim Uddin".into(),
             mobile: String::new(),
             active: true,
+            version: 1,
+            updated_by: None,
+            updated_at: None,
         },
         Worker {
             id: 2,
@@ -68,6 +71,9 @@ pub fn workers() -> Vec<Worker> {
             name: "Salma Begum".into(),
             mobile: String::new(),
             active: true,
+            version: 1,
+            updated_by: None,
+            updated_at: None,
         },
     ]
 }
@@ -101,6 +107,9 @@ pub fn member(i: i64) -> Member {
             "active".into()
         },
         joined_on: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+        version: 1,
+        updated_by: None,
+        updated_at: None,
     }
 }
 

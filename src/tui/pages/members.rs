@@ -306,18 +306,25 @@ impl App {
         Vec::new()
     }
 
-    fn open_member_form(&mut self, m: Option<&Member>, worker: &str) {
-        // the worker is picked from the active workers, by name
-        let names: Vec<String> = self
-            .workers
+    /// The active workers' names, for the member form's worker list.
+    fn active_worker_names(&self) -> Vec<String> {
+        self.workers
             .iter()
             .filter(|w| w.active)
             .map(|w| w.name.clone())
-            .collect();
+            .collect()
+    }
+
+    fn open_member_form(&mut self, m: Option<&Member>, worker: &str) {
+        // the worker is picked from the active workers, by name
+        let names = self.active_worker_names();
         let (title, purpose) = match m {
             Some(m) => (
                 format!("Edit member {}", m.member_no),
-                FormPurpose::EditMember { id: m.id },
+                FormPurpose::EditMember {
+                    id: m.id,
+                    version: m.version,
+                },
             ),
             None => ("New member".to_string(), FormPurpose::AddMember),
         };
@@ -329,9 +336,9 @@ impl App {
         let Some(org) = self.org_box() else {
             return Vec::new();
         };
-        let id = match f.purpose {
-            FormPurpose::EditMember { id } => Some(id),
-            _ => None,
+        let (id, version) = match f.purpose {
+            FormPurpose::EditMember { id, version } => (Some(id), version),
+            _ => (None, 0),
         };
         let text = MemberText {
             member_no: f.value("member_no"),
@@ -345,7 +352,12 @@ impl App {
             status: f.value("status"),
             joined_on: f.value("joined_on"),
         };
-        vec![Effect::SaveMember { org, id, text }]
+        vec![Effect::SaveMember {
+            org,
+            id,
+            version,
+            text,
+        }]
     }
 
     pub(crate) fn member_saved(
@@ -373,12 +385,65 @@ impl App {
                 fx
             }
             Err(errors) => {
+                let stale = errors.iter().any(|(f, _)| f == crate::tui::tasks::STALE);
                 if let Some(f) = self.form_mut() {
                     f.busy = false;
                     f.set_errors(&errors, &[("member_no/nid", "member_no")]);
+                    if stale {
+                        // the typed values stay until the operator asks for the saved ones
+                        f.note = f.note.take().map(|n| {
+                            format!("{n}. Ctrl-R reloads the member as saved (your typing is lost)")
+                        });
+                    }
                 }
                 Vec::new()
             }
+        }
+    }
+
+    /// Ctrl-R in an edit form: read the member again (the typed values go).
+    pub(crate) fn member_form_reload(&mut self) -> Vec<Effect> {
+        let Some(org) = self.org_box() else {
+            return Vec::new();
+        };
+        match self.form_mut() {
+            Some(f) => match f.purpose {
+                FormPurpose::EditMember { id, .. } => {
+                    f.busy = true;
+                    vec![Effect::ReloadMember { org, id }]
+                }
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        }
+    }
+
+    /// The member read again: the edit form shows them as saved, with their new version.
+    pub(crate) fn member_form_reloaded(&mut self, r: Result<(Member, String), String>) {
+        let names = self.active_worker_names();
+        let org = self.org().cloned();
+        let Some(f) = self.form_mut() else { return };
+        f.busy = false;
+        match r {
+            Ok((m, worker)) if matches!(f.purpose, FormPurpose::EditMember { id, .. } if id == m.id) =>
+            {
+                f.purpose = FormPurpose::EditMember {
+                    id: m.id,
+                    version: m.version,
+                };
+                f.fields = member_fields(Some(&m), &worker, names);
+                f.note = Some(match (&m.updated_by, m.updated_at) {
+                    (Some(by), Some(at)) => format!(
+                        "reloaded: as saved by {by} at {}; make your change again",
+                        org.as_ref()
+                            .map(|o| format!("{} ({})", o.local_minute(at), o.tz_label()))
+                            .unwrap_or_default()
+                    ),
+                    _ => "reloaded as saved; make your change again".into(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => f.note = Some(e),
         }
     }
 

@@ -72,6 +72,8 @@ pub enum FormPurpose {
     AddMember,
     EditMember {
         id: i64,
+        /// The member's version when the form was filled (a save over a newer one is refused).
+        version: i64,
     },
     RecordCollection,
     Reverse,
