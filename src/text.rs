@@ -1,6 +1,6 @@
 //! How many terminal columns text takes, by glibc's `wcwidth` rules (what tmux, GNU screen,
-//! xterm and VTE use): the command line pads its tables with this, and the console's
-//! measure (`crate::tui::text`) builds on it.
+//! xterm and VTE use): the command line pads its tables with this, and the console
+//! builds its measure on it.
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 

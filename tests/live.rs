@@ -351,6 +351,23 @@ async fn the_binary_is_seen_by_a_watcher(url: Option<String>) {
     // a restore from the command line is announced as one
     let b = json_of(somiti(d, url).args(["backup", "create", "--json"]));
     let id = b["id"].as_str().expect("backup id").to_string();
+    // the catalogue is announced too, so an open Backups tab reloads
+    let all = seen_within(&mut w, |all| rows_of(all, "backups") >= 1).await;
+    assert!(all.iter().all(|c| !c.own), "{all:?}");
+    somiti(d, url)
+        .args(["backup", "pin", &id])
+        .assert()
+        .success();
+    let all = seen_within(&mut w, |all| rows_of(all, "backups") >= 1).await;
+    assert!(
+        somiti::db::changes::summary(&all).contains("backup"),
+        "{}",
+        somiti::db::changes::summary(&all)
+    );
+    somiti(d, url)
+        .args(["backup", "unpin", &id])
+        .assert()
+        .success();
     somiti(d, url)
         .args(["member", "edit", "1", "--name", "Rahima"])
         .assert()

@@ -113,13 +113,20 @@ pub(crate) async fn find(store: &Store, what: &str) -> Result<BackupEntry> {
 }
 
 pub(super) async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -> Result<u64> {
-    Ok(on_store!(store, |p| {
+    let n = on_store!(store, |p| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
             q = q.bind(b.as_deref());
         }
         q.execute(p).await?.rows_affected()
-    }))
+    });
+    announce(store, "").await;
+    Ok(n)
+}
+
+/// Tell open consoles the catalogue changed (`db::changes::announce`).
+async fn announce(store: &Store, actor: &str) {
+    crate::db::changes::announce(store, actor, "backup.catalogue", "backups").await;
 }
 
 pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
@@ -148,6 +155,7 @@ pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
         .execute(p)
         .await?
         .rows_affected());
+    announce(store, &e.created_by).await;
     Ok(())
 }
 
@@ -192,6 +200,7 @@ pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<Ba
     .execute(p)
     .await?
     .rows_affected());
+    announce(store, "").await;
     get(store, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("backup {id} in the catalogue")))
@@ -229,6 +238,7 @@ pub(crate) async fn set_verify(store: &Store, id: &str, result: &str) -> Result<
     .execute(p)
     .await?
     .rows_affected());
+    announce(store, "").await;
     Ok(())
 }
 
@@ -241,6 +251,7 @@ pub(crate) async fn set_pinned(store: &Store, id: &str, pinned: bool) -> Result<
     .execute(p)
     .await?
     .rows_affected());
+    announce(store, "").await;
     Ok(())
 }
 

@@ -33,6 +33,10 @@ pub const WATCHED: [&str; 6] = [
     "users",
 ];
 
+/// Tables changed outside ledger transactions (the backup catalogue, scheduler runs): their
+/// writers call [`announce`] themselves.
+pub const ANNOUNCED: [&str; 2] = ["backups", "scheduler_runs"];
+
 /// The PostgreSQL channel the core notifies on; the payload is the `change_log` id.
 pub const CHANNEL: &str = "somiti_changes";
 
@@ -93,11 +97,16 @@ pub fn summary(changes: &[Change]) -> String {
                 // in the order of WATCHED (parents first), not alphabetical
                 WATCHED
                     .iter()
+                    .chain(ANNOUNCED.iter())
                     .filter_map(|t| tables.get(*t).map(|n| noun(t, *n)))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            format!("{what} by {actor}")
+            if actor.is_empty() {
+                what
+            } else {
+                format!("{what} by {actor}")
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -112,6 +121,8 @@ fn noun(table: &str, n: i64) -> String {
         "collections" => ("collection", "collections"),
         "day_closes" => ("day close", "day closes"),
         "users" => ("operator", "operators"),
+        "backups" => ("backup", "backups"),
+        "scheduler_runs" => ("scheduler run", "scheduler runs"),
         other => (other, other),
     };
     format!("{n} {}", if n == 1 { one } else { many })
@@ -363,6 +374,38 @@ pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A change written outside a ledger transaction (one of [`ANNOUNCED`]: a catalogue entry
+/// created, finished, verified, pinned or deleted; a scheduler run started or finished): one
+/// `change_log` row, announced like a commit's, so open consoles reload the Backups and
+/// Scheduler tabs. `actor` may be empty (the catalogue does not always know who). Announcing
+/// never fails the change it announces: a failure is logged.
+pub async fn announce(store: &Store, actor: &str, action: &str, table: &str) {
+    let tables = serde_json::json!({ table: 1 }).to_string();
+    let r: Result<()> = async {
+        let id: i64 = on_store!(store, |p| sqlx::query_scalar(INSERT)
+            .bind(crate::db::now_micros())
+            .bind(actor)
+            .bind(action)
+            .bind(None::<String>)
+            .bind(&tables)
+            .bind(origin())
+            .fetch_one(p)
+            .await?);
+        if let Store::Postgres(p, _) = store {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(id.to_string())
+                .execute(p)
+                .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::warn!("could not announce a change of {table}: {e}");
+    }
 }
 
 const INSERT: &str = "INSERT INTO change_log (at, actor, action, org_code, tables, origin) \

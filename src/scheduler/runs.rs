@@ -121,7 +121,10 @@ async fn insert(
     .await
     });
     match res {
-        Ok(id) => Ok(Some(id)),
+        Ok(id) => {
+            crate::db::changes::announce(store, c.runner, "scheduler.run", "scheduler_runs").await;
+            Ok(Some(id))
+        }
         Err(e) => {
             let e = Error::from(e);
             if e.is_unique_violation() {
@@ -158,6 +161,7 @@ pub async fn finish(
     .await?
     .rows_affected()
     });
+    crate::db::changes::announce(store, "", "scheduler.run", "scheduler_runs").await;
     Ok(())
 }
 

@@ -81,8 +81,10 @@ impl App {
         }
         // every change is audited; a restore also adds its pre-restore backup
         fx.extend(self.audit_reload());
-        if restore {
+        if restore || touches("backups") {
             fx.extend(self.backups_reload());
+        }
+        if restore || touches("scheduler_runs") {
             fx.extend(self.scheduler_reload());
         }
         self.flash(
