@@ -81,7 +81,13 @@ impl Session {
 
     /// `default_org` from the config, when set.
     pub fn default_org(&self) -> Option<&str> {
-        Some(self.settings.config.default_org.trim()).filter(|s| !s.is_empty())
+        let configured = self.settings.config.default_org.trim();
+        if !configured.is_empty() {
+            return Some(configured);
+        }
+        // the demo database has two organizations: its first one, so that `somiti --demo
+        // member list` needs no --org
+        self.demo.then_some(DEMO_ORG)
     }
 
     fn config_file(&self) -> &Path {
@@ -251,6 +257,9 @@ pub fn pick<'a>(
     }
 }
 
+/// The demo database's first organization (and its default one).
+pub const DEMO_ORG: &str = "DEMO";
+
 /// The demo database: on first use, an organization, the current login as admin, and data.
 pub async fn ensure_demo(store: &Store) -> Result<()> {
     let login = access::os_login();
@@ -262,7 +271,7 @@ pub async fn ensure_demo(store: &Store) -> Result<()> {
             store,
             &login,
             &NewOrganization {
-                code: "DEMO".into(),
+                code: DEMO_ORG.into(),
                 name: "Demo Sonali Somiti".into(),
                 address: "Mirpur 10, Dhaka".into(),
                 ..Default::default()

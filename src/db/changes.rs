@@ -265,6 +265,29 @@ struct Actor {
     target: String,
 }
 
+/// Write a commit's `change_log` row on the connection `$c` (either backend) and, now and
+/// then, trim the log to its newest [`KEEP`] rows; gives the row's id.
+macro_rules! write_row {
+    ($c:ident, $who:ident, $org:ident, $tables:ident) => {{
+        let id: i64 = sqlx::query_scalar(INSERT)
+            .bind(crate::db::now_micros())
+            .bind($who.as_ref().map_or("unknown", |w| w.actor.as_str()))
+            .bind($who.as_ref().map_or("", |w| w.action.as_str()))
+            .bind($org)
+            .bind(serde_json::to_string(&$tables).unwrap_or_default())
+            .bind(origin())
+            .fetch_one(&mut *$c)
+            .await?;
+        if id % 500 == 0 {
+            sqlx::query("DELETE FROM change_log WHERE id <= $1")
+                .bind(id - KEEP)
+                .execute(&mut *$c)
+                .await?;
+        }
+        id
+    }};
+}
+
 /// Called by `Tx::commit` just before COMMIT: when the transaction changed watched rows,
 /// write its `change_log` row (and NOTIFY on PostgreSQL, delivered with the commit).
 pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
@@ -290,21 +313,7 @@ pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
             let org = org_of(tx, who.as_ref()).await?;
             let Tx::Sqlite(t) = tx else { return Ok(()) };
             let c: &mut SqliteConnection = t;
-            let id: i64 = sqlx::query_scalar(INSERT)
-                .bind(crate::db::now_micros())
-                .bind(who.as_ref().map_or("unknown", |w| w.actor.as_str()))
-                .bind(who.as_ref().map_or("", |w| w.action.as_str()))
-                .bind(org)
-                .bind(serde_json::to_string(&tables).unwrap_or_default())
-                .bind(origin())
-                .fetch_one(&mut *c)
-                .await?;
-            if id % 500 == 0 {
-                sqlx::query("DELETE FROM change_log WHERE id <= $1")
-                    .bind(id - KEEP)
-                    .execute(&mut *c)
-                    .await?;
-            }
+            write_row!(c, who, org, tables);
             // The hook counted the change_log row itself; it is not the caller's.
             let _ = counts.take();
         }
@@ -351,21 +360,7 @@ pub(crate) async fn record_on_commit(tx: &mut Tx) -> Result<()> {
             let org = org_of(tx, who.as_ref()).await?;
             let Tx::Postgres(t) = tx else { return Ok(()) };
             let c: &mut sqlx::PgConnection = t;
-            let id: i64 = sqlx::query_scalar(INSERT)
-                .bind(crate::db::now_micros())
-                .bind(who.as_ref().map_or("unknown", |w| w.actor.as_str()))
-                .bind(who.as_ref().map_or("", |w| w.action.as_str()))
-                .bind(org)
-                .bind(serde_json::to_string(&tables).unwrap_or_default())
-                .bind(origin())
-                .fetch_one(&mut *c)
-                .await?;
-            if id % 500 == 0 {
-                sqlx::query("DELETE FROM change_log WHERE id <= $1")
-                    .bind(id - KEEP)
-                    .execute(&mut *c)
-                    .await?;
-            }
+            let id = write_row!(c, who, org, tables);
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(id.to_string())
