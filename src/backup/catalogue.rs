@@ -120,7 +120,9 @@ pub(super) async fn exec(store: &Store, sql: &str, binds: Vec<Option<String>>) -
         }
         q.execute(p).await?.rows_affected()
     });
-    announce(store, "").await;
+    if n > 0 {
+        announce(store, "").await;
+    }
     Ok(n)
 }
 
@@ -187,7 +189,9 @@ pub(crate) async fn started(store: &Store, job: &Job<'_>, file: &str) -> Result<
 
 /// A backup finished: `completed` with its sizes and the whole file's SHA-256.
 pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<BackupEntry> {
-    on_store!(store, |p| sqlx::query(
+    let n =
+        on_store!(store, |p| {
+            sqlx::query(
         "UPDATE backups SET status = 'completed', error = NULL, finished_at = $1, size_bytes = $2, \
          total_rows = $3, sha256 = $4, file = $5, missing_since = NULL WHERE id = $6"
     )
@@ -199,8 +203,11 @@ pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<Ba
     .bind(id)
     .execute(p)
     .await?
-    .rows_affected());
-    announce(store, "").await;
+    .rows_affected()
+        });
+    if n > 0 {
+        announce(store, "").await;
+    }
     get(store, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("backup {id} in the catalogue")))
@@ -229,7 +236,7 @@ pub(crate) async fn failed(store: &Store, id: &str, why: &str) -> Result<()> {
 }
 
 pub(crate) async fn set_verify(store: &Store, id: &str, result: &str) -> Result<()> {
-    on_store!(store, |p| sqlx::query(
+    let n = on_store!(store, |p| sqlx::query(
         "UPDATE backups SET verified_at = $1, verify_result = $2 WHERE id = $3"
     )
     .bind(Utc::now())
@@ -238,12 +245,14 @@ pub(crate) async fn set_verify(store: &Store, id: &str, result: &str) -> Result<
     .execute(p)
     .await?
     .rows_affected());
-    announce(store, "").await;
+    if n > 0 {
+        announce(store, "").await;
+    }
     Ok(())
 }
 
 pub(crate) async fn set_pinned(store: &Store, id: &str, pinned: bool) -> Result<()> {
-    on_store!(store, |p| sqlx::query(
+    let n = on_store!(store, |p| sqlx::query(
         "UPDATE backups SET pinned = $1 WHERE id = $2"
     )
     .bind(pinned)
@@ -251,7 +260,9 @@ pub(crate) async fn set_pinned(store: &Store, id: &str, pinned: bool) -> Result<
     .execute(p)
     .await?
     .rows_affected());
-    announce(store, "").await;
+    if n > 0 {
+        announce(store, "").await;
+    }
     Ok(())
 }
 
