@@ -189,9 +189,8 @@ pub(crate) async fn started(store: &Store, job: &Job<'_>, file: &str) -> Result<
 
 /// A backup finished: `completed` with its sizes and the whole file's SHA-256.
 pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<BackupEntry> {
-    let n =
-        on_store!(store, |p| {
-            sqlx::query(
+    let n = on_store!(store, |p| {
+        sqlx::query(
         "UPDATE backups SET status = 'completed', error = NULL, finished_at = $1, size_bytes = $2, \
          total_rows = $3, sha256 = $4, file = $5, missing_since = NULL WHERE id = $6"
     )
@@ -204,7 +203,7 @@ pub(crate) async fn completed(store: &Store, id: &str, w: &Written) -> Result<Ba
     .execute(p)
     .await?
     .rows_affected()
-        });
+    });
     if n > 0 {
         announce(store, "").await;
     }
