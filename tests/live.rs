@@ -423,53 +423,11 @@ async fn postgres_the_binary_is_seen_by_a_watcher() {
 
 #[tokio::test]
 async fn a_database_at_0006_with_rows_gets_row_versions_keeping_every_row() {
-    use sha2::Digest;
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("somiti.db");
     {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
-             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
-             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        let mut files: Vec<_> = std::fs::read_dir("migrations/sqlite")
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-            let (v, desc) = name.split_once('_').unwrap();
-            let v: i64 = v.parse().unwrap();
-            if v > 6 {
-                continue;
-            }
-            let sql = std::fs::read(&f).unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(String::from_utf8(sql.clone()).unwrap()))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-                 VALUES ($1, $2, 1, $3, 0)",
-            )
-            .bind(v)
-            .bind(desc.replace('_', " "))
-            .bind(sha2::Sha384::digest(&sql).to_vec())
-            .execute(&mut c)
-            .await
-            .unwrap();
-        }
+        let mut c = common::sqlite_through_migration(&path, 6).await;
         sqlx::raw_sql(
             "INSERT INTO organizations (id, code, name, created_at) VALUES (1, 'OLD', 'Old Somiti', '2026-01-01T00:00:00+00:00');
              INSERT INTO workers (id, org_id, name) VALUES (1, 1, 'Karim');

@@ -2,8 +2,9 @@
 //! AUTOINCREMENT without losing or changing a row, the foreign keys still hold, and the
 //! next entry number continues above the highest one.
 
-use sha2::Digest;
 use sqlx::Connection;
+
+mod common;
 
 #[tokio::test]
 async fn a_populated_database_keeps_every_row_through_the_autoincrement_migration() {
@@ -12,48 +13,7 @@ async fn a_populated_database_keeps_every_row_through_the_autoincrement_migratio
     // A database as the previous release left it: migrations 0001–0005 applied and
     // recorded the way sqlx records them.
     {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
-             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
-             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        let mut files: Vec<_> = std::fs::read_dir("migrations/sqlite")
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-            let (v, desc) = name.split_once('_').unwrap();
-            let v: i64 = v.parse().unwrap();
-            if v > 5 {
-                continue;
-            }
-            let sql = std::fs::read(&f).unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(String::from_utf8(sql.clone()).unwrap()))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-                 VALUES ($1, $2, 1, $3, 0)",
-            )
-            .bind(v)
-            .bind(desc.replace('_', " "))
-            .bind(sha2::Sha384::digest(&sql).to_vec())
-            .execute(&mut c)
-            .await
-            .unwrap();
-        }
+        let mut c = common::sqlite_through_migration(&path, 5).await;
         sqlx::raw_sql(
             "INSERT INTO organizations (id, code, name, created_at) VALUES (1, 'OLD', 'Old Somiti', '2026-01-01T00:00:00+00:00');
              INSERT INTO workers (id, org_id, name) VALUES (1, 1, 'Karim');

@@ -368,3 +368,56 @@ pub fn collection_days_between(from: NaiveDate, to: NaiveDate) -> i64 {
         .filter(|d| !is_friday(*d))
         .count() as i64
 }
+
+/// A SQLite database at `path` as an older release left it: migrations `0001` through
+/// `through` applied and recorded the way sqlx records them (so opening it with the store
+/// runs only the later ones). Returns the open connection, to add rows with.
+pub async fn sqlite_through_migration(
+    path: &std::path::Path,
+    through: i64,
+) -> sqlx::SqliteConnection {
+    use sha2::Digest;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+         installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+         checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir("migrations/sqlite")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let (v, desc) = name.split_once('_').unwrap();
+        let v: i64 = v.parse().unwrap();
+        if v > through {
+            continue;
+        }
+        let sql = std::fs::read(&f).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(String::from_utf8(sql.clone()).unwrap()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, 1, $3, 0)",
+        )
+        .bind(v)
+        .bind(desc.replace('_', " "))
+        .bind(sha2::Sha384::digest(&sql).to_vec())
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    c
+}
