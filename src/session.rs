@@ -122,6 +122,17 @@ impl Session {
         }
     }
 
+    /// The clock a listing that belongs to no organization (backups, the scheduler) shows
+    /// its times on: the rule's organization; with several and no choice, the first one's
+    /// (the column heading names the clock, so the times stay readable as what they are).
+    pub async fn clock(&self, store: &Store, op: &Operator) -> Result<org::Clock> {
+        let orgs = org::list(store).await?;
+        Ok(match self.pick(&orgs, op, None) {
+            Ok(Pick::Chosen(o, _)) => o.clock(),
+            _ => org::Clock::of(orgs.first()),
+        })
+    }
+
     /// The organization whose clock a listing that spans organizations (the audit log)
     /// is shown in: the rule's choice; with several and no choice, any of them when they
     /// all keep the same timezone (only the clock matters), else the rule's error.

@@ -18,6 +18,7 @@ use crate::backup::{
 };
 use crate::cli::{Ctx, table};
 use crate::error::{Error, Result};
+use crate::ledger::org::Clock;
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
@@ -139,7 +140,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
         }
         BackupCmd::List => {
             let r = b.list(&op).await?;
-            let clock = Clock::of(ctx, &b.store, &op).await?;
+            let clock = ctx.clock(&b.store, &op).await?;
             if ctx.json {
                 // The warnings as one JSON document on stderr, the list on stdout.
                 let mut warnings = r.problems.clone();
@@ -261,7 +262,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 }
                 // Hold the lock again while the operator reads and types.
                 b.claim(crate::backup::lock::RESTORE).await?;
-                let clock = Clock::of(ctx, &b.store, &op).await?;
+                let clock = ctx.clock(&b.store, &op).await?;
                 opts.confirm = ask_confirmation(&r, &clock)?;
             }
             let r = with_progress(ctx, "restore", |p, c| async move {
@@ -311,7 +312,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&r);
             }
-            let clock = Clock::of(ctx, &b.store, &op).await?;
+            let clock = ctx.clock(&b.store, &op).await?;
             let rows: Vec<Vec<String>> = r
                 .lines
                 .iter()
@@ -535,44 +536,6 @@ fn human(bytes: i64) -> String {
         format!("{:.1} KiB", b / 1024.0)
     } else {
         format!("{bytes} B")
-    }
-}
-
-/// The clock every time is shown on: the organization's (the chosen one, else the first),
-/// named once in the column heading. File names stay UTC.
-pub(crate) struct Clock(Option<crate::ledger::org::Organization>);
-
-impl Clock {
-    pub(crate) async fn of(
-        ctx: &Ctx,
-        store: &crate::db::Store,
-        op: &crate::access::Operator,
-    ) -> Result<Clock> {
-        Ok(Clock(match ctx.org(store, op, None).await {
-            Ok(o) => Some(o),
-            Err(_) => crate::ledger::org::list(store).await?.into_iter().next(),
-        }))
-    }
-
-    pub(crate) fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        match &self.0 {
-            Some(o) => o.local_minute(at),
-            None => at.format("%Y-%m-%d %H:%M").to_string(),
-        }
-    }
-
-    pub(crate) fn second(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        match &self.0 {
-            Some(o) => o.local_second(at),
-            None => at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        }
-    }
-
-    /// `Dhaka`, or `UTC` without an organization.
-    pub(crate) fn label(&self) -> String {
-        self.0
-            .as_ref()
-            .map_or_else(|| "UTC".to_string(), |o| o.tz_label())
     }
 }
 

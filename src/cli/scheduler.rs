@@ -59,7 +59,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&st);
             }
-            let clock = crate::cli::backup::Clock::of(ctx, &store, &op).await?;
+            let clock = ctx.clock(&store, &op).await?;
             outln!("scheduler: {}", st.runner.description)?;
             let body: Vec<Vec<String>> = st
                 .jobs
@@ -158,7 +158,7 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&h);
             }
-            let clock = crate::cli::backup::Clock::of(ctx, &store, &op).await?;
+            let clock = ctx.clock(&store, &op).await?;
             let body: Vec<Vec<String>> = h
                 .iter()
                 .map(|r| {

@@ -116,14 +116,19 @@ impl Organization {
         at.with_timezone(&self.tz())
     }
 
+    /// The clock this organization's times are shown on.
+    pub fn clock(&self) -> Clock {
+        Clock(self.tz())
+    }
+
     /// An instant as `2026-12-01 18:30` on the organization's clock.
     pub fn local_minute(&self, at: DateTime<Utc>) -> String {
-        self.local(at).format("%Y-%m-%d %H:%M").to_string()
+        self.clock().minute(at)
     }
 
     /// An instant as `2026-12-01 18:30:05` on the organization's clock.
     pub fn local_second(&self, at: DateTime<Utc>) -> String {
-        self.local(at).format("%Y-%m-%d %H:%M:%S").to_string()
+        self.clock().second(at)
     }
 
     /// The clock's short name for a column heading: `Dhaka` for `Asia/Dhaka`, `UTC` for `UTC`.
@@ -134,6 +139,37 @@ impl Organization {
     pub fn collection_days(&self) -> CollectionDays {
         CollectionDays::parse(&self.collection_days)
             .unwrap_or_else(|_| CollectionDays::parse(DEFAULT_COLLECTION_DAYS).expect("default"))
+    }
+}
+
+/// The clock every time on screen is shown on: an organization's timezone, or UTC where no
+/// organization is chosen. The console and the command line both show times through it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock(pub Tz);
+
+impl Clock {
+    /// The organization's clock, or UTC without one.
+    pub fn of(org: Option<&Organization>) -> Clock {
+        org.map_or(Clock(chrono_tz::UTC), Organization::clock)
+    }
+
+    /// `2026-12-01 18:30` on this clock.
+    pub fn minute(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.0)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// `2026-12-01 18:30:05` on this clock.
+    pub fn second(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.0)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// `Dhaka` (for a heading such as `Created (Dhaka)`).
+    pub fn label(&self) -> String {
+        tz_label(self.0)
     }
 }
 

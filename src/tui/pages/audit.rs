@@ -44,17 +44,9 @@ impl AuditPage {
 }
 
 impl App {
-    /// The clock every time on screen is shown in: the organization's (`Dhaka`).
-    pub fn clock_label(&self) -> String {
-        self.org().map_or_else(|| "UTC".into(), |o| o.tz_label())
-    }
-
-    /// An instant as `2026-12-01 18:30` on that clock.
-    pub fn local_minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        match self.org() {
-            Some(o) => o.local_minute(at),
-            None => at.format("%Y-%m-%d %H:%M").to_string(),
-        }
+    /// The clock every time on screen is shown on: the organization's (`Dhaka`).
+    pub fn clock(&self) -> crate::ledger::org::Clock {
+        crate::ledger::org::Clock::of(self.org())
     }
 
     fn audit_load(&mut self, offset: i64) -> Vec<Effect> {
@@ -130,7 +122,7 @@ impl App {
                         )
                         .hint(format!(
                             "YYYY-MM-DD, business date ({})",
-                            self.clock_label()
+                            self.clock().label()
                         )),
                     ],
                 );

@@ -130,31 +130,6 @@ impl BackupsPage {
     }
 }
 
-/// The clock the Backups and Scheduler tabs show times on: the organization's, named once
-/// in each column heading ("Created (Dhaka)"); UTC without an organization.
-pub struct Clock<'a> {
-    org: Option<&'a crate::ledger::org::Organization>,
-    pub label: String,
-}
-
-impl<'a> Clock<'a> {
-    pub fn of(app: &'a App) -> Clock<'a> {
-        let org = app.org();
-        Clock {
-            org,
-            label: org.map_or_else(|| "UTC".to_string(), |o| o.tz_label()),
-        }
-    }
-
-    /// `2026-11-22 08:00` on the organization's clock.
-    pub fn minute(&self, at: chrono::DateTime<chrono::Utc>) -> String {
-        match self.org {
-            Some(o) => o.local_minute(at),
-            None => at.format("%Y-%m-%d %H:%M").to_string(),
-        }
-    }
-}
-
 fn fx(e: BackupEffect) -> Vec<Effect> {
     vec![Effect::Backup(e)]
 }
@@ -620,14 +595,14 @@ impl App {
                 self.flash = None;
                 match r {
                     Ok(p) => {
-                        let clock = Clock::of(self);
+                        let clock = self.clock();
                         let mut lines = vec![format!(
                             "policy: keep last {}, daily {}, weekly {}, monthly {} (scheduled backups only; times in {})",
                             p.policy.keep_last,
                             p.policy.keep_daily,
                             p.policy.keep_weekly,
                             p.policy.keep_monthly,
-                            clock.label
+                            clock.label()
                         )];
                         lines.push(String::new());
                         if p.lines.is_empty() {

@@ -9,7 +9,7 @@ mod review;
 mod scheduler;
 
 pub use audit::AuditPage;
-pub use backups::{BackupConfirm, BackupStats, BackupsPage, Clock, restore_table, stats};
+pub use backups::{BackupConfirm, BackupStats, BackupsPage, restore_table, stats};
 pub use members::{DetailPage, MembersPage};
 pub use review::{ReviewPage, ReviewRow, review_rows};
 pub use scheduler::SchedulerPage;

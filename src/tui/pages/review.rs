@@ -220,8 +220,8 @@ impl App {
                             money::grouped(c.loan_paisa),
                             money::grouped(c.savings_paisa),
                             c.entered_by,
-                            self.local_minute(c.entered_at),
-                            self.clock_label()
+                            self.clock().minute(c.entered_at),
+                            self.clock().label()
                         )];
                         form.focus = 1;
                         self.overlays.push(Overlay::Form(Box::new(form)));
@@ -265,7 +265,7 @@ impl App {
                 form.intro = vec![format!(
                     "Showing {}. Which business date ({}) to review?",
                     self.review.date,
-                    self.clock_label()
+                    self.clock().label()
                 )];
                 self.overlays.push(Overlay::Form(Box::new(form)));
                 Vec::new()
@@ -411,7 +411,7 @@ impl App {
         let problem = match validate::date("date", &form.value("date")) {
             Ok(d) if d > today => Err(format!(
                 "{d} is in the future; today is {today} ({})",
-                self.clock_label()
+                self.clock().label()
             )),
             Ok(d) => Ok(d),
             Err(e) => Err(match e {

@@ -44,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(e) = p.entries.get(p.selected) {
         let text = format!(
             " {} {} {} → {}: {}",
-            app.local_minute(e.at),
+            app.clock().minute(e.at),
             e.actor,
             e.action,
             e.target,
@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     ];
     let detail = w.saturating_sub(fixed.iter().sum::<usize>() + 5 + 1).max(4);
     // times on the organization's clock, named once in the heading
-    let at_heading = format!("At ({})", app.clock_label());
+    let at_heading = format!("At ({})", app.clock().label());
     let cols = [
         (at_heading.as_str(), fixed[0], Align::Left),
         ("Actor", fixed[1], Align::Left),
@@ -79,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = vec![Line::styled(format!(" {}", row(&cols)), t.heading())];
     let height = inner.height.saturating_sub(1) as usize;
     for (i, e) in p.entries.iter().enumerate().skip(p.top).take(height) {
-        let when = app.local_minute(e.at);
+        let when = app.clock().minute(e.at);
         let values = [
             when.as_str(),
             e.actor.as_str(),

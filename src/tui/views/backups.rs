@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::backup::BackupEntry;
 use crate::tui::app::App;
-use crate::tui::pages::{Clock, stats};
+use crate::tui::pages::stats;
 use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -124,8 +124,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let wide = w >= 110;
-    let clock = Clock::of(app);
-    let created_head = format!("Created ({})", clock.label);
+    let clock = app.clock();
+    let created_head = format!("Created ({})", clock.label());
     let mut cols: Vec<(&str, usize, Align)> = vec![
         ("ID", 8, Align::Left),
         (

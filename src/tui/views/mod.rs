@@ -105,7 +105,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let date = format!(
         "{} ({})",
         app.today().format("%a %d %b %Y"),
-        app.clock_label()
+        app.clock().label()
     );
     let who = format!("{} ({})", app.operator.username, app.operator.role.as_str());
     let switch = if app.orgs.len() > 1 { " [o]" } else { "" };

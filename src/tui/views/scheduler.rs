@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::tui::app::App;
-use crate::tui::pages::Clock;
 use crate::tui::views::{Align, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
 
@@ -64,20 +63,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(who_lines), who);
 
     // One clock: the organization's, named once in each heading.
-    let clock = Clock::of(app);
+    let clock = app.clock();
     let shown = |at: chrono::DateTime<chrono::Utc>| {
         let s = clock.minute(at);
         if wide { s } else { s[5..].to_string() }
     };
     let (next_head, last_head) = if wide {
         (
-            format!("Next run ({})", clock.label),
-            format!("Last run ({})", clock.label),
+            format!("Next run ({})", clock.label()),
+            format!("Last run ({})", clock.label()),
         )
     } else {
         (
-            format!("Next ({})", clock.label),
-            format!("Last ({})", clock.label),
+            format!("Next ({})", clock.label()),
+            format!("Last ({})", clock.label()),
         )
     };
     // The times' columns are as wide as their heading; the schedule gives way.
@@ -162,7 +161,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(text), detail);
     }
 
-    let slot_head = format!("Slot ({})", clock.label);
+    let slot_head = format!("Slot ({})", clock.label());
     let hcols = [
         (slot_head.as_str(), 16, Align::Left),
         ("Trigger", 9, Align::Left),
