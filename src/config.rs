@@ -23,6 +23,135 @@ pub struct Config {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub schedule: Vec<ScheduleConfig>,
+    /// `[[offsite]]`: where every completed backup is copied (DESIGN §5, off-site copies).
+    #[serde(default)]
+    pub offsite: Vec<OffsiteConfig>,
+    /// `[[alert]]`: who is told when a backup, prune, drill or copy fails (DESIGN §9).
+    #[serde(default)]
+    pub alert: Vec<AlertConfig>,
+}
+
+/// One `[[offsite]]` target: an S3-compatible bucket (`s3://bucket/prefix`) or a folder
+/// (`file:///mnt/disk/somiti`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OffsiteConfig {
+    pub name: String,
+    pub url: String,
+    /// Any S3-compatible endpoint (Supabase Storage, R2, B2, MinIO, Wasabi); "" = AWS.
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub region: String,
+    /// Plain http to the endpoint: only for a test server on 127.0.0.1.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// A file (mode 0600) with `aws_access_key_id = …` and `aws_secret_access_key = …` lines
+    /// (the AWS credentials format); "" = AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[serde(default)]
+    pub credentials_file: String,
+    /// Refuse to copy an archive that is not encrypted.
+    #[serde(default)]
+    pub require_encrypted: bool,
+    /// This target's own retention; unset keys take `[backup]`'s.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    #[serde(default)]
+    pub keep_daily: Option<u32>,
+    #[serde(default)]
+    pub keep_weekly: Option<u32>,
+    #[serde(default)]
+    pub keep_monthly: Option<u32>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// One `[[alert]]` channel: exactly one of `webhook`, `email_to` (with `smtp_url`) or
+/// `command`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    pub name: String,
+    /// POST of a JSON document per event.
+    #[serde(default)]
+    pub webhook: String,
+    #[serde(default)]
+    pub ping_style: PingStyle,
+    #[serde(default)]
+    pub email_to: Vec<String>,
+    /// The sender; "" = the user of smtp_url at its host.
+    #[serde(default)]
+    pub email_from: String,
+    /// `smtp://user@host:587` (STARTTLS), `smtps://user@host:465` (TLS).
+    #[serde(default)]
+    pub smtp_url: String,
+    /// STARTTLS is required unless `smtp_tls = "none"`, which is allowed only for a mail
+    /// server on 127.0.0.1 (a test sink).
+    #[serde(default)]
+    pub smtp_tls: SmtpTls,
+    /// The SMTP password (mode 0600); else SOMITI_SMTP_PASSWORD.
+    #[serde(default)]
+    pub password_file: String,
+    /// Run with the event in SOMITI_EVENT_* variables.
+    #[serde(default)]
+    pub command: String,
+    /// The events this channel hears; unset = all.
+    #[serde(default)]
+    pub events: Option<Vec<AlertEventKind>>,
+    /// A failure that keeps firing is repeated at most this often.
+    #[serde(default = "day_hours")]
+    pub repeat_hours: u32,
+}
+
+fn day_hours() -> u32 {
+    24
+}
+
+/// How a webhook is called: one POST per event to the URL (`plain`), or healthchecks.io
+/// pings: `URL/start` when a job starts, `URL` when it succeeds, `URL/fail` when it fails.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PingStyle {
+    #[default]
+    Plain,
+    Healthchecks,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertEventKind {
+    /// A backup, prune, drill or off-site copy failed.
+    Failed,
+    /// A failure cleared by the next success.
+    Cleared,
+    /// The newest verified backup (local or off-site) is older than its schedule allows.
+    Stale,
+    /// A restore was done.
+    Restored,
+    /// `somiti alert test`.
+    Test,
+}
+
+impl AlertEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertEventKind::Failed => "failed",
+            AlertEventKind::Cleared => "cleared",
+            AlertEventKind::Stale => "stale",
+            AlertEventKind::Restored => "restored",
+            AlertEventKind::Test => "test",
+        }
+    }
 }
 
 /// `[console]`: how the full-screen console draws.
@@ -79,6 +208,10 @@ pub struct ScheduleConfig {
     pub scope: Option<String>,
     #[serde(default)]
     pub drill: bool,
+    /// `verify-latest`: where the archive comes from: "local" (default) or an `[[offsite]]`
+    /// name, so the drill proves the off-site copy restores.
+    #[serde(default)]
+    pub source: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -193,6 +326,136 @@ fn check(cfg: &Config) -> std::result::Result<(), String> {
             return Err(format!(
                 "schedule {:?}: key timezone: {tz:?} is not an IANA timezone such as Asia/Dhaka",
                 job.name
+            ));
+        }
+    }
+    check_offsite(cfg)?;
+    check_alerts(cfg)?;
+    for job in &cfg.schedule {
+        if let Some(src) = job.source.as_deref().map(str::trim)
+            && !src.is_empty()
+            && src != "local"
+        {
+            if job.action != ScheduleAction::VerifyLatest {
+                return Err(format!(
+                    "schedule {:?}: key source: only a verify-latest job takes its archive from a target",
+                    job.name
+                ));
+            }
+            if !cfg.offsite.iter().any(|o| o.name == src) {
+                return Err(format!(
+                    "schedule {:?}: key source: {src:?} is not an [[offsite]] name (or \"local\")",
+                    job.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_offsite(cfg: &Config) -> std::result::Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for o in &cfg.offsite {
+        let name = o.name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!(
+                "key offsite.name: {:?}: every [[offsite]] needs a name of letters, digits, '-', '_' or '.'",
+                o.name
+            ));
+        }
+        if name == "local" {
+            return Err(
+                "key offsite.name: \"local\" is the backup folder itself; choose another name"
+                    .into(),
+            );
+        }
+        if !names.insert(name) {
+            return Err(format!("key offsite.name: {name:?} is used twice"));
+        }
+        let url = o.url.trim();
+        if let Some(rest) = url.strip_prefix("s3://") {
+            if rest.split('/').next().unwrap_or("").is_empty() {
+                return Err(format!(
+                    "offsite {name:?}: key url: {url:?} names no bucket; write s3://BUCKET/PREFIX"
+                ));
+            }
+        } else if let Some(rest) = url.strip_prefix("file://") {
+            if !rest.starts_with('/') {
+                return Err(format!(
+                    "offsite {name:?}: key url: {url:?} is not an absolute folder; write file:///mnt/disk/somiti"
+                ));
+            }
+        } else {
+            return Err(format!(
+                "offsite {name:?}: key url: {url:?} is not allowed; use s3://BUCKET/PREFIX or file:///FOLDER"
+            ));
+        }
+        let ep = o.endpoint.trim();
+        if ep.starts_with("http://") && !o.allow_http {
+            return Err(format!(
+                "offsite {name:?}: key endpoint: {ep:?} is plain http; use https, or allow_http = true for a test server on 127.0.0.1"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_alerts(cfg: &Config) -> std::result::Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for a in &cfg.alert {
+        let name = a.name.trim();
+        if name.is_empty() {
+            return Err("key alert.name: every [[alert]] needs a name".into());
+        }
+        if !names.insert(name) {
+            return Err(format!("key alert.name: {name:?} is used twice"));
+        }
+        let kinds = [
+            !a.webhook.trim().is_empty(),
+            !a.email_to.is_empty() || !a.smtp_url.trim().is_empty(),
+            !a.command.trim().is_empty(),
+        ];
+        match kinds.iter().filter(|k| **k).count() {
+            1 => {}
+            0 => {
+                return Err(format!(
+                    "alert {name:?}: give one of webhook, email_to (with smtp_url) or command"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "alert {name:?}: give only one of webhook, email_to (with smtp_url) or command; make a second [[alert]] for another channel"
+                ));
+            }
+        }
+        if kinds[1] && (a.email_to.is_empty() || a.smtp_url.trim().is_empty()) {
+            return Err(format!(
+                "alert {name:?}: an email channel needs both email_to and smtp_url"
+            ));
+        }
+        if kinds[1] {
+            let u = a.smtp_url.trim();
+            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                return Err(format!(
+                    "alert {name:?}: key smtp_url: {u:?} is not allowed; use smtp://user@host:587 (STARTTLS) or smtps://user@host:465"
+                ));
+            }
+        }
+        if kinds[0] {
+            let u = a.webhook.trim();
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(format!(
+                    "alert {name:?}: key webhook: {u:?} is not an http(s) URL"
+                ));
+            }
+        }
+        if a.repeat_hours == 0 {
+            return Err(format!(
+                "alert {name:?}: key repeat_hours: must be at least 1"
             ));
         }
     }

@@ -2,6 +2,7 @@
 //! The core never touches the terminal; the faces call the core and format its results.
 
 pub mod access;
+pub mod alert;
 pub mod backup;
 pub mod cli;
 pub mod config;

@@ -619,6 +619,7 @@ fn placeholder_manifest() -> Manifest {
         source: crate::db::Backend::Sqlite,
         created_by: String::new(),
         encrypted: false,
+        database_id: None,
         undoes: None,
         tables: Vec::new(),
     }

@@ -67,6 +67,8 @@ pub(crate) struct Job<'a> {
     pub sqlite: Option<&'a Path>,
     /// Pre-restore backups: the restore this archive undoes.
     pub undoes: Option<super::Undoes>,
+    /// `somiti_meta.database_id`, into the manifest.
+    pub database_id: Option<String>,
 }
 
 impl Backups {
@@ -151,6 +153,7 @@ impl Backups {
         };
         self.ensure_dir()?;
         catalogue::cleanup(self).await?;
+        let database_id = Some(crate::db::meta::database_id(&self.store).await?);
         let job = Job {
             dir: &self.dir,
             id: uuid::Uuid::new_v4().to_string(),
@@ -164,6 +167,7 @@ impl Backups {
             schema_version: self.store.schema_version(),
             sqlite: self.store.sqlite_path(),
             undoes: None,
+            database_id,
         };
         let file = archive_name(&self.dir, &job);
         let entry = catalogue::started(&self.store, &job, &file).await?;
@@ -354,6 +358,7 @@ async fn write_partial(
         source: tx.backend(),
         created_by: job.created_by.clone(),
         encrypted: job.passphrase.is_some(),
+        database_id: job.database_id.clone(),
         undoes: job.undoes.clone(),
         tables,
     };

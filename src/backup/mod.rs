@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod create;
 mod drill;
 mod load;
+pub mod offsite;
 pub mod ops;
 pub mod prune;
 mod refcheck;
@@ -183,6 +184,10 @@ pub struct Manifest {
     pub created_by: String,
     #[serde(default)]
     pub encrypted: bool,
+    /// The database the archive was taken of (`somiti_meta`); None in archives made before
+    /// off-site copies. An off-site prune deletes only archives of this database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_id: Option<String>,
     /// Pre-restore backups: the restore whose replaced rows this archive holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undoes: Option<Undoes>,

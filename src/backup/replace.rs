@@ -33,6 +33,8 @@ impl Backups {
     ) -> Result<Vec<TableReport>> {
         // Everything stops when verify fails (or the operator cancels).
         let cancel = &verifying.stop.clone();
+        // Read (or made) before the transaction: SQLite has one writer.
+        let database_id = Some(crate::db::meta::database_id(&self.store).await?);
         let mut tx = self.store.begin_unguarded().await?;
         let r = async {
             let whole = plan.org.is_none();
@@ -55,6 +57,7 @@ impl Backups {
                 include_csv: false,
                 schema_version: self.store.schema_version(),
                 sqlite: self.store.sqlite_path(),
+                database_id: database_id.clone(),
                 undoes: Some(super::Undoes {
                     backup_id: plan.backup_id.clone(),
                     file: plan.file.clone(),

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 pub mod changes;
 pub mod lock;
+pub mod meta;
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -22,6 +22,8 @@ use somiti::db::Store;
 use somiti::ledger::member::{self, Member, MemberInput};
 use somiti::ledger::org::{self, NewOrganization, Organization, Worker};
 
+pub mod s3;
+
 pub const PG_ENV: &str = "SOMITI_TEST_PG_URL";
 
 /// A fresh SQLite database in its own temporary directory (kept alive by the `TempDir`).

@@ -1,0 +1,9 @@
+//! Off-site copies (DESIGN §5): every completed backup is copied to each `[[offsite]]`
+//! target and read back; the catalogue records each copy (`copies`); `target` talks to the
+//! bucket or folder through `object_store`.
+
+pub mod copies;
+pub mod target;
+
+pub use copies::OffsiteCopy;
+pub use target::{RemoteObject, Target, target_named, targets};
