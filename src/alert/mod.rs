@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Settings;
+use crate::config::AlertConfig;
 use crate::db::Store;
 
 /// Something that fires and clears: a job, an off-site target, the age of the newest
@@ -24,16 +24,16 @@ pub struct Occurrence {
 
 /// `o` failed: channels that hear "failed" are told, unless it is already firing and was
 /// told less than `repeat_hours` ago.
-pub async fn fire(store: &Store, settings: &Settings, o: &Occurrence, now: DateTime<Utc>) {
-    let _ = (store, settings, o, now);
+pub async fn fire(store: &Store, channels: &[AlertConfig], o: &Occurrence, now: DateTime<Utc>) {
+    let _ = (store, channels, o, now);
 }
 
 /// `o` succeeded: if it was firing, channels that hear "cleared" are told once.
-pub async fn clear(store: &Store, settings: &Settings, o: &Occurrence, now: DateTime<Utc>) {
-    let _ = (store, settings, o, now);
+pub async fn clear(store: &Store, channels: &[AlertConfig], o: &Occurrence, now: DateTime<Utc>) {
+    let _ = (store, channels, o, now);
 }
 
 /// A restore was done (who, what): channels that hear "restored" are told.
-pub async fn restored(store: &Store, settings: &Settings, o: &Occurrence, now: DateTime<Utc>) {
-    let _ = (store, settings, o, now);
+pub async fn restored(store: &Store, channels: &[AlertConfig], o: &Occurrence, now: DateTime<Utc>) {
+    let _ = (store, channels, o, now);
 }

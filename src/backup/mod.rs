@@ -274,6 +274,10 @@ pub struct Backups {
     pub passphrase: Option<Passphrase>,
     /// The lock taken ahead of time by [`Backups::claim`], for the next operation.
     pub claimed: Claimed,
+    /// `[[offsite]]`: where completed backups are copied.
+    pub offsite: Vec<crate::config::OffsiteConfig>,
+    /// `[[alert]]`: who is told when something fails.
+    pub alerts: Vec<crate::config::AlertConfig>,
 }
 
 /// A lock taken before the operator is even known (the command line claims it before it
@@ -307,6 +311,8 @@ impl Backups {
             keep_pre_restore_days: b.keep_pre_restore_days,
             passphrase: None,
             claimed: Claimed::default(),
+            offsite: settings.config.offsite.clone(),
+            alerts: settings.config.alert.clone(),
         }
     }
 
@@ -327,6 +333,8 @@ impl Backups {
             keep_pre_restore_days: 30,
             passphrase: None,
             claimed: Claimed::default(),
+            offsite: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 

@@ -108,9 +108,8 @@ pub async fn claim(
     stale_before: DateTime<Utc>,
     force: bool,
 ) -> Result<bool> {
-    let n =
-        on_store!(store, |p| {
-            sqlx::query(
+    let n = on_store!(store, |p| {
+        sqlx::query(
         "UPDATE offsite_copies SET status = 'copying', runner = $1, beat_at = $2, updated_at = $2, \
          attempts = attempts + 1 \
          WHERE backup_id = $3 AND target = $4 AND ( \
@@ -126,7 +125,7 @@ pub async fn claim(
     .execute(p)
     .await?
     .rows_affected()
-        });
+    });
     Ok(n == 1)
 }
 
