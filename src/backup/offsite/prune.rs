@@ -146,10 +146,10 @@ impl Backups {
         let list =
             remote::list_target(t, pass, self.store.schema_version(), &this_db).await?;
         let entries = catalogue::all(&self.store).await?;
-        let copies = copies::all(&self.store).await?;
+        let known = copies::all(&self.store).await?;
         let verified_here = |a: &RemoteArchive| {
             let id = a.backup_id.as_deref().unwrap_or_default();
-            copies
+            known
                 .iter()
                 .any(|c| c.backup_id == id && c.target == t.name && c.is_verified())
         };

@@ -482,9 +482,13 @@ impl Backups {
         };
         drop(tmp);
         let result = match &r {
-            Ok(_) => "ok".to_string(),
-            Err(Error::VerifyFailed(m)) => format!("failed: {m}"),
-            Err(_) => return r.map(|_| None),
+            Ok(_) => Some("ok".to_string()),
+            Err(Error::VerifyFailed(m)) => Some(format!("failed: {m}")),
+            Err(_) => None,
+        };
+        // Not a verdict on the archive (cancelled, the disk full): the error as it is.
+        let Some(result) = result else {
+            return r.map(|_| None);
         };
         let entry = catalogue::get(&self.store, &id).await?;
         let recorded = entry.is_some();
