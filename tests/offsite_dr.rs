@@ -116,7 +116,9 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
     let file = made["file"].as_str().unwrap().to_string();
     let store = match &old_url {
         Some(u) => Store::open(u).await.unwrap(),
-        None => Store::open_sqlite(&old_dir.join("somiti.db")).await.unwrap(),
+        None => Store::open_sqlite(&old_dir.join("somiti.db"))
+            .await
+            .unwrap(),
     };
     let before = ledger(&dump(&store).await);
     assert!(row_count(&before, "collections") > 100, "a real ledger");
@@ -157,8 +159,12 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
     let (init, list, restore) = if new_url.is_some() {
         (
             format!("somiti --data-dir {README_DIR} --database {README_PG} init"),
-            format!("somiti --data-dir {README_DIR} --database {README_PG} backup list --offsite bucket"),
-            format!("somiti --data-dir {README_DIR} --database {README_PG} backup restore {README_ID} --yes"),
+            format!(
+                "somiti --data-dir {README_DIR} --database {README_PG} backup list --offsite bucket"
+            ),
+            format!(
+                "somiti --data-dir {README_DIR} --database {README_PG} backup restore {README_ID} --yes"
+            ),
         )
     } else {
         (
@@ -183,11 +189,16 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
 
     let listed = readme_cmd(&section, &list, &dir, pgu, &id, &m).success();
     let shown = String::from_utf8_lossy(&listed.get_output().stdout).to_string();
+    eprintln!("{shown}");
     assert!(shown.contains(&id[..8]), "{shown}");
     assert!(shown.contains("other database"), "{shown}");
     assert!(shown.contains(&file), "{shown}");
     // --json names the archive and whose it is
-    let mut json_args = vec!["--json".to_string(), "--data-dir".into(), dir.display().to_string()];
+    let mut json_args = vec![
+        "--json".to_string(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+    ];
     json_args.extend(db_flag(&new_url));
     json_args.extend(["backup", "list", "--offsite", "bucket"].map(String::from));
     let j = somiti().args(&json_args).envs(m.env()).assert().success();
@@ -201,6 +212,7 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
 
     let restored = readme_cmd(&section, &restore, &dir, pgu, &id[..8], &m).success();
     let said = String::from_utf8_lossy(&restored.get_output().stdout).to_string();
+    eprintln!("{said}");
     assert!(said.contains("restored everything"), "{said}");
 
     // Every ledger table as it was.
@@ -220,7 +232,10 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
     let local = dir.join("backups").join(&file);
     let mode = std::fs::metadata(&local).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let e = somiti::backup::catalogue::get(&store, &id).await.unwrap().unwrap();
+    let e = somiti::backup::catalogue::get(&store, &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.status, "completed");
     assert_eq!(e.verify_result.as_deref(), Some("ok"));
     let c = somiti::backup::offsite::copies::get(&store, &id, "bucket")

@@ -71,14 +71,18 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
     let mut man = manifest_of(&ents);
     man["backup_id"] = uuid::Uuid::new_v4().to_string().into();
     man["database_id"] = "0b6f9d2e-0000-4000-8000-000000000000".into();
-    man["created_at"] = serde_json::to_value(chrono::Utc::now() + chrono::Duration::hours(1))
-        .unwrap();
+    man["created_at"] =
+        serde_json::to_value(chrono::Utc::now() + chrono::Duration::hours(1)).unwrap();
     set_manifest(&mut ents, &man);
     let foreign = tmp.path().join("foreign.zip");
     write_zip(&foreign, &ents);
-    t.upload(&foreign, "somiti-all-2099-01-01_00-00-00-scheduled-0b6f9d2e.zip", &|_| {})
-        .await
-        .unwrap();
+    t.upload(
+        &foreign,
+        "somiti-all-2099-01-01_00-00-00-scheduled-0b6f9d2e.zip",
+        &|_| {},
+    )
+    .await
+    .unwrap();
 
     let jobs = somiti::scheduler::jobs_from_config(&settings.config, "Asia/Dhaka").unwrap();
     let job = jobs.iter().find(|j| j.name == "bucket-drill").unwrap();
@@ -96,7 +100,10 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
         other => panic!("{other:?}"),
     };
     assert!(msg.contains("from off-site target bucket"), "{msg}");
-    assert!(msg.contains(&first.file) && msg.contains("restore drill"), "{msg}");
+    assert!(
+        msg.contains(&first.file) && msg.contains("restore drill"),
+        "{msg}"
+    );
     assert_eq!(files(&b.dir), store_files, "nothing was put into the store");
     let e = catalogue::get(&store, &first.id).await.unwrap().unwrap();
     assert_eq!(e.verify_result.as_deref(), Some("ok"));
@@ -127,9 +134,13 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
     assert!(err.contains("off-site target bucket"), "{err}");
     let e2 = catalogue::get(&store, &second.id).await.unwrap().unwrap();
     let v = e2.verify_result.unwrap_or_default();
+    eprintln!("{msg}\n{err}\n{v}");
     assert!(v.starts_with("failed: "), "{v}");
     assert!(
-        v.contains("CRC") || v.contains("SHA-256") || v.contains("damaged") || v.contains("corrupt"),
+        v.contains("CRC")
+            || v.contains("SHA-256")
+            || v.contains("damaged")
+            || v.contains("corrupt"),
         "the reason names the damage: {v}"
     );
     // The local archive is fine, and the first backup's result stands.

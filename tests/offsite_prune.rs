@@ -147,7 +147,9 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
     // Not a Somiti archive at all.
     let junk = work.join("holiday-photos.zip");
     write_zip(&junk, &[("photo.txt".into(), b"not a backup".to_vec())]);
-    t.upload(&junk, "holiday-photos.zip", &|_| {}).await.unwrap();
+    t.upload(&junk, "holiday-photos.zip", &|_| {})
+        .await
+        .unwrap();
     // Encrypted, and the prune has no passphrase.
     b.passphrase = Some(Passphrase::new("pass phrase"));
     let enc = b
@@ -174,9 +176,17 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
     b.pin(&op, &s[3].0, true).await.unwrap();
     for x in [&s[4], &s[5]] {
         let (n, sha) = somiti::backup::catalogue::hash_file(&x.2).unwrap();
-        copies::record_found(&store, &x.0, "bucket", &format!("sonali/{}", x.1), n, &sha, now)
-            .await
-            .unwrap();
+        copies::record_found(
+            &store,
+            &x.0,
+            "bucket",
+            &format!("sonali/{}", x.1),
+            n,
+            &sha,
+            now,
+        )
+        .await
+        .unwrap();
     }
     b.offsite = vec![cfg.clone()];
     let before = keys(&m);
@@ -208,9 +218,15 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
     assert!(!line(&s[5].1).keep);
     assert!(line(&other.1).keep && line(&other.1).reasons[0].contains("another database"));
     assert!(line(&nodb.1).keep && line(&nodb.1).reasons[0].contains("without a database id"));
-    assert_eq!(line(&manual.1).reasons, vec!["manual backups are never pruned"]);
+    assert_eq!(
+        line(&manual.1).reasons,
+        vec!["manual backups are never pruned"]
+    );
     let j = line("holiday-photos.zip");
-    assert!(j.keep && j.reasons[0].contains("not a Somiti archive"), "{j:?}");
+    assert!(
+        j.keep && j.reasons[0].contains("not a Somiti archive"),
+        "{j:?}"
+    );
     let e = line(&enc.file);
     assert!(e.keep && e.reasons[0].starts_with("encrypted"), "{e:?}");
     assert_eq!(tp.lines.iter().filter(|l| !l.keep).count(), 2);
@@ -239,9 +255,15 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
     assert_eq!(r.lines.len(), 3, "{:?}", r.lines);
     assert!(r.lines.iter().all(|l| l.keep));
     // The deleted copy is marked; the newest verified one is untouched.
-    let c5 = copies::get(&store, &s[5].0, "bucket").await.unwrap().unwrap();
+    let c5 = copies::get(&store, &s[5].0, "bucket")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c5.status, "deleted");
-    let c4 = copies::get(&store, &s[4].0, "bucket").await.unwrap().unwrap();
+    let c4 = copies::get(&store, &s[4].0, "bucket")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(c4.is_verified());
     // Audited: each deletion, and each target's prune (the failed one as failed).
     let log = somiti::access::audit::list(

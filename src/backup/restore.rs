@@ -369,7 +369,11 @@ impl Backups {
         if !r.dry_run
             && r.plan.org.is_none()
             && r.plan.all_tables()
-            && let Some(id) = r.plan.manifest.as_ref().and_then(|m| m.database_id.as_ref())
+            && let Some(id) = r
+                .plan
+                .manifest
+                .as_ref()
+                .and_then(|m| m.database_id.as_ref())
         {
             crate::db::meta::set_database_id(&self.store, id).await?;
         }

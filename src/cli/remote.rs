@@ -115,7 +115,10 @@ pub fn print_prune(r: &PruneReport, clock: &Clock) -> Result<()> {
         if let Some(e) = &t.error {
             outln!("failed: {e}")?;
         } else if r.dry_run {
-            outln!("dry run: {gone} archive(s) would be removed from {}; nothing was changed", t.target)?;
+            outln!(
+                "dry run: {gone} archive(s) would be removed from {}; nothing was changed",
+                t.target
+            )?;
         } else {
             outln!("{} archive(s) removed from {}", t.removed, t.target)?;
         }
@@ -125,7 +128,11 @@ pub fn print_prune(r: &PruneReport, clock: &Clock) -> Result<()> {
 
 /// An error naming every target the prune could not finish (the store's prune stands).
 pub fn prune_failures(r: &PruneReport) -> Result<()> {
-    let failed: Vec<&str> = r.offsite.iter().filter_map(|t| t.error.as_deref()).collect();
+    let failed: Vec<&str> = r
+        .offsite
+        .iter()
+        .filter_map(|t| t.error.as_deref())
+        .collect();
     if failed.is_empty() {
         return Ok(());
     }

@@ -9,9 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::copies;
 use super::remote::{self, RemoteArchive};
 use super::target::{Target, targets};
-use super::copies;
 use crate::access::{Operator, audit};
 use crate::backup::prune::{Candidate, KeepPolicy, plan};
 use crate::backup::{Backups, catalogue};
@@ -143,8 +143,7 @@ impl Backups {
         }
         let this_db = crate::db::meta::database_id(&self.store).await?;
         let pass = self.passphrase()?;
-        let list =
-            remote::list_target(t, pass, self.store.schema_version(), &this_db).await?;
+        let list = remote::list_target(t, pass, self.store.schema_version(), &this_db).await?;
         let entries = catalogue::all(&self.store).await?;
         let known = copies::all(&self.store).await?;
         let verified_here = |a: &RemoteArchive| {
@@ -226,7 +225,8 @@ impl Backups {
             });
         }
         r.lines.sort_by(|a, b| {
-            (std::cmp::Reverse(a.created_at), &a.file).cmp(&(std::cmp::Reverse(b.created_at), &b.file))
+            (std::cmp::Reverse(a.created_at), &a.file)
+                .cmp(&(std::cmp::Reverse(b.created_at), &b.file))
         });
         match first_error {
             Some(e) => Err(Error::Other(e)),

@@ -64,7 +64,9 @@ pub struct RemoteArchive {
 
 impl RemoteArchive {
     pub fn short_id(&self) -> &str {
-        self.backup_id.as_deref().map_or("", |i| &i[..8.min(i.len())])
+        self.backup_id
+            .as_deref()
+            .map_or("", |i| &i[..8.min(i.len())])
     }
 
     /// A readable Somiti archive whose manifest names this database.
@@ -156,10 +158,7 @@ pub async fn list_target(
         .map(|o| {
             let pass = pass.clone();
             async move {
-                match t
-                    .read_manifest(&o.file, o.size, pass, schema_version)
-                    .await
-                {
+                match t.read_manifest(&o.file, o.size, pass, schema_version).await {
                     Ok(m) => RemoteArchive::from_manifest(t, &o, m, this_db),
                     Err(e) => RemoteArchive::problem(t, &o, &e),
                 }
@@ -169,11 +168,16 @@ pub async fn list_target(
         .collect()
         .await;
     out.sort_by(|a, b| {
-        (a.created_at.is_none(), std::cmp::Reverse(a.created_at), &a.file).cmp(&(
-            b.created_at.is_none(),
-            std::cmp::Reverse(b.created_at),
-            &b.file,
-        ))
+        (
+            a.created_at.is_none(),
+            std::cmp::Reverse(a.created_at),
+            &a.file,
+        )
+            .cmp(&(
+                b.created_at.is_none(),
+                std::cmp::Reverse(b.created_at),
+                &b.file,
+            ))
     });
     Ok(out)
 }
@@ -282,10 +286,13 @@ impl Backups {
         t: &Target,
         a: &RemoteArchive,
     ) -> Result<BackupEntry> {
-        let id = a
-            .backup_id
-            .clone()
-            .ok_or_else(|| Error::Other(format!("{}: {} is not a readable archive", t.label(), a.file)))?;
+        let id = a.backup_id.clone().ok_or_else(|| {
+            Error::Other(format!(
+                "{}: {} is not a readable archive",
+                t.label(),
+                a.file
+            ))
+        })?;
         self.ensure_dir()?;
         let dest = self.path_of(&a.file);
         if dest.exists() {
@@ -309,16 +316,7 @@ impl Backups {
             }
         };
         let now = Utc::now();
-        copies::record_found(
-            &self.store,
-            &id,
-            &t.name,
-            &a.object_key,
-            size,
-            &sha,
-            now,
-        )
-        .await?;
+        copies::record_found(&self.store, &id, &t.name, &a.object_key, size, &sha, now).await?;
         audit::record(
             &self.store,
             actor,
@@ -407,8 +405,11 @@ impl Backups {
             &label,
         )
         .await?;
-        let r = self.verify_offsite_checked(name, drill, progress, cancel).await;
-        let r = audit::record_if_failed(&self.store, &op.username, "backup.verify", &label, r).await?;
+        let r = self
+            .verify_offsite_checked(name, drill, progress, cancel)
+            .await;
+        let r =
+            audit::record_if_failed(&self.store, &op.username, "backup.verify", &label, r).await?;
         if let Some(v) = &r {
             audit::record(
                 &self.store,
@@ -498,8 +499,16 @@ impl Backups {
         let now = Utc::now();
         if result == "ok" {
             if copy.is_none() {
-                copies::record_found(&self.store, &id, &t.name, &newest.object_key, size, &sha, now)
-                    .await?;
+                copies::record_found(
+                    &self.store,
+                    &id,
+                    &t.name,
+                    &newest.object_key,
+                    size,
+                    &sha,
+                    now,
+                )
+                .await?;
             }
         } else if copy.is_some() {
             // The copy on the target no longer restores: it is owed again.
@@ -507,7 +516,10 @@ impl Backups {
                 &self.store,
                 &id,
                 &t.name,
-                &format!("the drill from the target failed: {}", result.trim_start_matches("failed: ")),
+                &format!(
+                    "the drill from the target failed: {}",
+                    result.trim_start_matches("failed: ")
+                ),
                 now,
                 now,
             )
@@ -571,7 +583,9 @@ pub(crate) async fn fetch_for(b: &Backups, what: &str) -> Result<Option<catalogu
     let Some((t, a)) = b.find_offsite(what).await? else {
         return Ok(None);
     };
-    let e = b.fetch_offsite(&crate::backup::real_login(), &t, &a).await?;
+    let e = b
+        .fetch_offsite(&crate::backup::real_login(), &t, &a)
+        .await?;
     Ok(Some(catalogue::Target {
         path: b.path_of(&e.file),
         entry: Some(e),
