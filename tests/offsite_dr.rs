@@ -252,6 +252,50 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
     let again = somiti().args(&json_args).envs(m.env()).assert().success();
     let v: serde_json::Value = serde_json::from_slice(&again.get_output().stdout).unwrap();
     assert_eq!(v["archives"][0]["database"], "this database");
+
+    // The prune's dry run shows the target and why each archive there stays.
+    let dry = somiti()
+        .args(base(&new_url, &dir))
+        .args(["backup", "prune", "--dry-run"])
+        .envs(m.env())
+        .assert()
+        .success();
+    let said = String::from_utf8_lossy(&dry.get_output().stdout).to_string();
+    eprintln!("{said}");
+    assert!(
+        said.contains("off-site target bucket (s3://somiti-backups/sonali):"),
+        "{said}"
+    );
+    assert!(said.contains("manual backups are never pruned"), "{said}");
+    assert!(
+        said.contains("dry run: 0 archive(s) would be removed from bucket"),
+        "{said}"
+    );
+    // A target that does not answer fails the prune (exit 1) naming it; the store's prune
+    // and the other target's stand.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[offsite]]\nname = \"down\"\nurl = \"s3://somiti-backups/sonali\"\nendpoint = \"http://127.0.0.1:{closed}\"\nregion = \"us-east-1\"\nallow_http = true\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let failed = somiti()
+        .args(base(&new_url, &dir))
+        .args(["backup", "prune"])
+        .envs(m.env())
+        .assert()
+        .code(1);
+    let said = String::from_utf8_lossy(&failed.get_output().stdout).to_string();
+    let err = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+    assert!(said.contains("0 archive(s) removed from bucket"), "{said}");
+    assert!(
+        err.contains("the store was pruned, but off-site target down"),
+        "{err}"
+    );
     if let Some(u) = &new_url {
         common::drop_pg_database(u).await;
     }
