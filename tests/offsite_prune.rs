@@ -192,6 +192,38 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
     let before = keys(&m);
     assert_eq!(before.len(), 11, "{before:?}");
 
+    // The listing shows every object, the unusable ones with the reason.
+    let l = b.list_offsite(&op, "bucket").await.unwrap();
+    assert_eq!(l.archives.len(), 11);
+    let obj = |file: &str| l.archives.iter().find(|a| a.file == file).unwrap();
+    assert_eq!(obj("holiday-photos.zip").status, "not-somiti");
+    let e = obj(&enc.file);
+    assert_eq!(e.status, "encrypted");
+    assert!(
+        e.encrypted
+            && e.problem
+                .as_deref()
+                .unwrap()
+                .contains("SOMITI_BACKUP_PASSPHRASE")
+    );
+    assert_eq!(
+        obj(&nodb.1).database.as_deref(),
+        Some("unknown (older archive)")
+    );
+    assert_eq!(obj(&other.1).database.as_deref(), Some("other database"));
+    assert_eq!(obj(&s[0].1).database.as_deref(), Some("this database"));
+    assert_eq!(l.archives[0].file, s[0].1, "newest first");
+    let near = b.find_offsite(&s[2].0[..6]).await.unwrap().unwrap();
+    assert_eq!(near.1.backup_id.as_deref(), Some(s[2].0.as_str()));
+    assert!(
+        b.find_offsite("ffffffff")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("passphrase"),
+        "an id not found while an encrypted archive could not be read says so"
+    );
+
     // Dry run: per target, what would go and why each survivor stays; nothing goes.
     let dry = b.prune(&op, true).await.unwrap();
     assert_eq!(keys(&m), before, "a dry run deletes nothing");
