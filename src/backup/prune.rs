@@ -182,6 +182,8 @@ pub struct PruneReport {
     pub policy: KeepPolicy,
     pub lines: Vec<PruneLine>,
     pub removed: usize,
+    /// Each off-site target, pruned after the store (`offsite::prune`).
+    pub offsite: Vec<super::offsite::prune::TargetPrune>,
 }
 
 impl Backups {
@@ -200,8 +202,10 @@ impl Backups {
             )
             .await?;
             let r = self.prune_checked(op, dry_run).await;
-            let r = audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r)
-                .await?;
+            let mut r =
+                audit::record_if_failed(&self.store, &op.username, "backup.prune", "store", r)
+                    .await?;
+            r.offsite = self.prune_targets(op, dry_run).await;
             audit::record(
                 &self.store,
                 &op.username,
@@ -278,11 +282,12 @@ impl Backups {
             policy: self.policy,
             lines,
             removed,
+            offsite: Vec::new(),
         })
     }
 
     /// The first organization's timezone (days and weeks of retention), else Asia/Dhaka.
-    async fn timezone(&self) -> Tz {
+    pub(crate) async fn timezone(&self) -> Tz {
         let tz: Option<String> = on_store!(&self.store, |p| sqlx::query_scalar(
             "SELECT timezone FROM organizations ORDER BY id LIMIT 1"
         )

@@ -364,6 +364,19 @@ impl Backups {
             .await;
         let r =
             audit::record_if_failed(&self.store, &op.username, "backup.restore", &label, r).await?;
+        // Everything restored: this database is now the one the archive was taken of, so
+        // that database's off-site archives are ours (listed and pruned as this database's).
+        if !r.dry_run
+            && r.plan.org.is_none()
+            && r.plan.all_tables()
+            && let Some(id) = r
+                .plan
+                .manifest
+                .as_ref()
+                .and_then(|m| m.database_id.as_ref())
+        {
+            crate::db::meta::set_database_id(&self.store, id).await?;
+        }
         if r.dry_run {
             audit::record(
                 &self.store,

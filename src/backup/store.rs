@@ -364,6 +364,11 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
         ));
     }
     if let Some(e) = by_id.first() {
+        // Deleted or missing here, but perhaps still on an off-site target.
+        let gone = e.status == "deleted" || !b.path_of(&e.file).is_file();
+        if gone && let Some(t) = super::offsite::remote::fetch_for(b, &e.id).await? {
+            return Ok(t);
+        }
         if e.status == "deleted" {
             return Err(Error::NotFound(format!(
                 "backup {} was deleted",
@@ -401,6 +406,9 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
         p
     } else if b.path_of(what).exists() {
         b.path_of(what)
+    } else if let Some(t) = super::offsite::remote::fetch_for(b, what).await? {
+        // Not here but on an off-site target: fetched into the store and catalogued.
+        return Ok(t);
     } else {
         return Err(Error::NotFound(format!(
             "no backup {what:?}: not an id in `somiti backup list` nor an archive file"

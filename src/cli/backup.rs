@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +31,9 @@ pub enum BackupCmd {
         #[arg(long)]
         encrypt: bool,
     },
-    /// List the backups in the store (the catalogue is rebuilt from the archives)
-    List,
+    /// List the backups in the store (the catalogue is rebuilt from the archives), or with
+    /// --offsite NAME the archives on that off-site target
+    List(ListArgs),
     /// Check an archive: entries, hashes, rows, totals, references; --drill restores it
     /// into a scratch database too
     Verify {
@@ -96,6 +97,13 @@ pub enum BackupCmd {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List the archives on this [[offsite]] target (read from their manifests) instead
+    #[arg(long, value_name = "NAME")]
+    pub offsite: Option<String>,
+}
+
 pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
     let store = ctx.store().await?;
     let b = Backups::new(store, &ctx.settings);
@@ -138,7 +146,10 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             )?;
             Ok(())
         }
-        BackupCmd::List => {
+        BackupCmd::List(ListArgs {
+            offsite: Some(name),
+        }) => crate::cli::remote::list(ctx, &b, &op, &name).await,
+        BackupCmd::List(_) => {
             let r = b.list(&op).await?;
             let clock = ctx.clock(&b.store, &op).await?;
             if ctx.json {
@@ -310,7 +321,8 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
         BackupCmd::Prune { dry_run } => {
             let r = b.prune(&op, dry_run).await?;
             if ctx.json {
-                return ctx.print_json(&r);
+                ctx.print_json(&r)?;
+                return crate::cli::remote::prune_failures(&r);
             }
             let clock = ctx.clock(&b.store, &op).await?;
             let rows: Vec<Vec<String>> = r
@@ -348,7 +360,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             } else {
                 outln!("{} backup(s) removed", r.removed)?;
             }
-            Ok(())
+            crate::cli::remote::print_prune(&r, &clock)
         }
     }
 }
@@ -526,7 +538,7 @@ where
     r
 }
 
-fn human(bytes: i64) -> String {
+pub(crate) fn human(bytes: i64) -> String {
     let b = bytes as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
         format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))

@@ -27,6 +27,7 @@ pub mod csv;
 pub mod init;
 pub mod member;
 pub mod people;
+pub mod remote;
 pub mod scheduler;
 
 use std::path::PathBuf;

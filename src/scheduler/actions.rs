@@ -56,11 +56,62 @@ impl CoreActions {
 
     async fn prune(&self, who: &Operator) -> Result<String> {
         let r = self.backups().prune(who, false).await?;
-        Ok(format!(
+        let mut msg = format!(
             "removed {}, kept {}",
             r.removed,
             r.lines.iter().filter(|l| l.keep).count()
-        ))
+        );
+        let mut failed = Vec::new();
+        for t in &r.offsite {
+            match &t.error {
+                None => msg.push_str(&format!("; off-site {}: removed {}", t.target, t.removed)),
+                Some(e) => failed.push(e.clone()),
+            }
+        }
+        // The local prune stands; a target that could not be pruned fails the run (and
+        // alerts) with its reason.
+        if !failed.is_empty() {
+            return Err(Error::Other(format!(
+                "{msg}; the store was pruned, but {}",
+                failed.join("; ")
+            )));
+        }
+        Ok(msg)
+    }
+
+    /// `source = "<offsite name>"`: the newest archive of this database on that target,
+    /// fetched into a temporary file and verified (with the drill when asked); the result
+    /// goes on the catalogue entry of that backup.
+    async fn verify_offsite(
+        &self,
+        job: &Job,
+        source: &str,
+        who: &Operator,
+        cancel: &CancellationToken,
+    ) -> Result<JobOutcome> {
+        let b = self.backups();
+        let Some(v) = b
+            .verify_offsite_latest(who, source, job.drill, &no_progress(), cancel)
+            .await?
+        else {
+            return Ok(JobOutcome::Skipped(format!(
+                "{NO_BACKUP_YET} of this database on off-site target {source}"
+            )));
+        };
+        Ok(JobOutcome::Ran(format!(
+            "{} from off-site target {source} verified{}{}",
+            v.file,
+            if job.drill {
+                " with a restore drill"
+            } else {
+                ""
+            },
+            if v.recorded {
+                ""
+            } else {
+                " (not in the local catalogue: the result is in the audit log only)"
+            }
+        )))
     }
 
     /// Nothing to verify yet (no completed backup) is not a failure: the run is skipped.
@@ -70,6 +121,18 @@ impl CoreActions {
         who: &Operator,
         cancel: &CancellationToken,
     ) -> Result<JobOutcome> {
+        let source = self
+            .settings
+            .config
+            .schedule
+            .iter()
+            .find(|s| s.name == job.name)
+            .and_then(|s| s.source.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "local");
+        if let Some(source) = source {
+            return self.verify_offsite(job, source, who, cancel).await;
+        }
         let b = self.backups();
         catalogue::startup(&b).await?;
         let Some(newest) = catalogue::all(&self.store)

@@ -3,6 +3,8 @@
 //! bucket or folder through `object_store`.
 
 pub mod copies;
+pub mod prune;
+pub mod remote;
 pub mod target;
 
 pub use copies::OffsiteCopy;
