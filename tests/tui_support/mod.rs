@@ -322,6 +322,8 @@ pub fn backups() -> ListReport {
         ],
         problems: vec![],
         duplicates: vec![],
+        targets: vec![],
+        copies: vec![],
     }
 }
 
@@ -431,6 +433,7 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
         ],
         newest_backup: None,
         newest_verified_backup: None,
+        newest_verified_offsite: None,
         warnings: vec![],
     }
 }
@@ -449,6 +452,8 @@ pub fn bare_app(size: (u16, u16)) -> App {
             scheduler: "this console".into(),
             newest_verified: None,
             stale_after_hours: 26,
+            offsite_targets: vec![],
+            newest_offsite: None,
             scheduler_available: true,
             download_dir: "/home/rahim".into(),
             export_dir: "/var/lib/somiti/exports".into(),
