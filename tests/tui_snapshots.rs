@@ -265,6 +265,46 @@ fn backups() {
     });
 }
 
+/// The Backups tab and the header with off-site targets: the off-site column (Rows gives
+/// way at 80 columns), the header's off-site age, and the detail of every copy.
+#[test]
+fn backups_offsite() {
+    let with = |targets: &'static [&'static str]| {
+        move |s| {
+            let mut app = on_tab(Tab::Backups)(s);
+            let l = backups_offsite(targets);
+            app.facts.offsite_targets = targets.iter().map(|t| t.to_string()).collect();
+            app.facts.newest_offsite = l.newest_offsite();
+            app.backups.list = Some(l);
+            app
+        }
+    };
+    snap("backups_offsite", with(&["bucket"]));
+    snap("backups_offsite_two_targets", with(&["bucket", "usb"]));
+    snap("backup_offsite_detail", move |s| {
+        let mut app = with(&["bucket", "usb"])(s);
+        press(&mut app, ch('j'));
+        press(&mut app, key(KeyCode::Enter));
+        app
+    });
+    // Targets configured, nothing verified off-site yet: the header says so.
+    snap("backups_offsite_none_verified", move |s| {
+        let mut app = with(&["bucket"])(s);
+        if let Some(l) = app.backups.list.as_mut() {
+            l.copies.retain(|c| c.status != "verified");
+            app.facts.newest_offsite = l.newest_offsite();
+        }
+        app
+    });
+    // The off-site copy older than the schedule allows: late, like the local age.
+    snap("members_offsite_late", |s| {
+        let mut app = full_app(s);
+        app.facts.offsite_targets = vec!["bucket".into()];
+        app.facts.newest_offsite = Some(now() - chrono::Duration::hours(30));
+        app
+    });
+}
+
 #[test]
 fn backup_progress_and_reports() {
     snap("backup_progress", |s| {
