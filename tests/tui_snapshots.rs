@@ -268,7 +268,7 @@ fn backups() {
 /// The Backups tab and the header with off-site targets: the off-site column (Rows gives
 /// way at 80 columns), the header's off-site age, and the detail of every copy.
 #[test]
-fn backups_offsite() {
+fn backups_with_offsite_copies() {
     let with = |targets: &'static [&'static str]| {
         move |s| {
             let mut app = on_tab(Tab::Backups)(s);
@@ -535,4 +535,35 @@ fn help_on_the_review_explains_it_and_g_keeps_only_its_review_meaning() {
         first_row.contains("Home") && !first_row.contains(" g "),
         "{first_row}"
     );
+}
+
+/// The header's off-site age in the late style (red) when older than the schedule allows,
+/// green when fresh, red for "off-site: none"; nothing of off-site without a target.
+#[test]
+fn the_header_off_site_age_turns_late_like_the_local_one() {
+    use ratatui::style::Color;
+    let colour_of = |app: &App, word: &str| {
+        let t = render(app);
+        let buf = t.backend().buffer();
+        let row: String = (0..buf.area.width)
+            .map(|x| buf[(x, 1)].symbol().to_string())
+            .collect();
+        let at = row.find(word).unwrap_or_else(|| panic!("{word:?} not in {row:?}"));
+        let x = row[..at].chars().count() as u16;
+        buf[(x, 1)].fg
+    };
+    let mut app = full_app((120, 40));
+    app.theme = somiti::tui::theme::Theme::default();
+    let t = render(&app);
+    let line: String = (0..120)
+        .map(|x| t.backend().buffer()[(x, 1)].symbol().to_string())
+        .collect();
+    assert!(!line.contains("off-site"), "no target, no off-site: {line}");
+    app.facts.offsite_targets = vec!["bucket".into()];
+    app.facts.newest_offsite = Some(now() - chrono::Duration::hours(3));
+    assert_eq!(colour_of(&app, "off-site 3 h"), Color::Green);
+    app.facts.newest_offsite = Some(now() - chrono::Duration::hours(30));
+    assert_eq!(colour_of(&app, "off-site 30 h"), Color::Red);
+    app.facts.newest_offsite = None;
+    assert_eq!(colour_of(&app, "off-site: none"), Color::Red);
 }

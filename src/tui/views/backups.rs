@@ -46,7 +46,7 @@ pub fn offsite_cell(p: &Places, wide: bool) -> String {
         Some("deleted") => "-",
         _ => "—",
     };
-    if wide && p.targets.len() > 1 {
+    if wide && p.targets.len() > 1 && p.targets.iter().any(|(_, c)| c.is_some()) {
         return p
             .targets
             .iter()
@@ -285,11 +285,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if let Some(u) = e.undoes() {
             text.push_str(&format!(" · {}", u.describe()));
         }
+        // Where its copies are comes first: the file name is long and cut at the end.
         if offsite {
-            text.push_str(&format!(
-                " · off-site: {} (Enter: details)",
+            text = format!(
+                " off-site: {} (Enter: details) ·{text}",
                 offsite_summary(list, e)
-            ));
+            );
         }
         frame.render_widget(
             Paragraph::new(Line::styled(fit(&text, w, false), t.muted())),
