@@ -91,7 +91,10 @@ async fn the_list_shows_where_each_copy_is_in_text_and_json() {
 
     // No target configured: the table is as before, the JSON says local only.
     let text = run(cli(d.path()).args(["backup", "list"]));
-    assert!(!text.contains("LOCAL") && !text.contains("OFF-SITE"), "{text}");
+    assert!(
+        !text.contains("LOCAL") && !text.contains("OFF-SITE"),
+        "{text}"
+    );
     let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
     let e = entry(&list, a);
     assert_eq!(e["local"], "present");
@@ -154,7 +157,9 @@ async fn the_list_shows_where_each_copy_is_in_text_and_json() {
         .unwrap();
     // b: being copied to the bucket, queued for the folder
     let (file, _, _) = size_of(b);
-    copies::queue(&store, b, "bucket", &file, now).await.unwrap();
+    copies::queue(&store, b, "bucket", &file, now)
+        .await
+        .unwrap();
     copies::queue(&store, b, "usb", &file, now).await.unwrap();
     assert!(
         copies::claim(&store, b, "bucket", "test:1", now, stale, false)
@@ -177,7 +182,9 @@ async fn the_list_shows_where_each_copy_is_in_text_and_json() {
 
     let text = run(cli(d.path()).args(["backup", "list"]));
     let head = text.lines().next().unwrap();
-    for h in ["VERIFIED", "PIN", "LOCAL", "BUCKET", "USB", "OFF-SITE", "FILE"] {
+    for h in [
+        "VERIFIED", "PIN", "LOCAL", "BUCKET", "USB", "OFF-SITE", "FILE",
+    ] {
         assert!(head.contains(h), "{h} missing: {head}");
     }
     assert!(
@@ -199,13 +206,23 @@ async fn the_list_shows_where_each_copy_is_in_text_and_json() {
     let at = |row: &[String], w: &str| row.iter().position(|c| c.starts_with(w));
     let la = at(&row_a, "present").expect("a is present locally");
     assert_eq!(row_a[la + 1], "verified", "{row_a:?}");
-    assert!(row_a[la + 2].starts_with("failed: off-site target usb"), "{row_a:?}");
-    assert!(row_a[la + 2].ends_with('…'), "a long reason is cut: {row_a:?}");
+    assert!(
+        row_a[la + 2].starts_with("failed: off-site target usb"),
+        "{row_a:?}"
+    );
+    assert!(
+        row_a[la + 2].ends_with('…'),
+        "a long reason is cut: {row_a:?}"
+    );
     assert_eq!(row_a[la + 3], "yes", "{row_a:?}");
 
     let row_b = cells(b);
     let lb = at(&row_b, "present").unwrap();
-    assert_eq!(&row_b[lb + 1..lb + 4], ["copying", "pending", "no"], "{row_b:?}");
+    assert_eq!(
+        &row_b[lb + 1..lb + 4],
+        ["copying", "pending", "no"],
+        "{row_b:?}"
+    );
 
     let row_c = cells(c);
     let lc = row_c.iter().rposition(|c| c == "deleted").unwrap() - 2;
@@ -230,7 +247,17 @@ async fn the_list_shows_where_each_copy_is_in_text_and_json() {
     // --json: the existing fields, and where it is.
     let list = run_json(cli(d.path()).args(["--json", "backup", "list"]));
     let e = entry(&list, a);
-    for k in ["id", "file", "kind", "status", "size", "sha256", "verified_at", "pinned", "missing"] {
+    for k in [
+        "id",
+        "file",
+        "kind",
+        "status",
+        "size",
+        "sha256",
+        "verified_at",
+        "pinned",
+        "missing",
+    ] {
         assert!(e.get(k).is_some(), "{k} kept: {e}");
     }
     assert_eq!(e["local"], "present");

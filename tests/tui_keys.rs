@@ -1159,12 +1159,32 @@ fn enter_on_a_backup_shows_where_each_copy_is_and_esc_closes_it() {
     assert_eq!(m.title, "Backup 1a1b2c3d");
     let text = m.lines.join("\n");
     assert!(text.contains("verified on 1 of 2 target(s): usb"), "{text}");
-    let bucket = m.lines.iter().find(|l| l.trim_start().starts_with("bucket")).unwrap();
-    assert!(bucket.contains("failed 2026-11-21 08:03 · attempt 3 · next try 2026-11-21 08:05"), "{bucket}");
-    assert!(bucket.ends_with("uploading: connection refused"), "{bucket}");
-    let usb = m.lines.iter().find(|l| l.trim_start().starts_with("usb")).unwrap();
-    assert!(usb.contains("verified 2026-11-21 08:03 · 1.2 MiB · SHA-256 abababababab…"), "{usb}");
-    assert!(text.contains("local     present in /var/lib/somiti/backups"), "{text}");
+    let bucket = m
+        .lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("bucket"))
+        .unwrap();
+    assert!(
+        bucket.contains("failed 2026-11-21 08:03 · attempt 3 · next try 2026-11-21 08:05"),
+        "{bucket}"
+    );
+    assert!(
+        bucket.ends_with("uploading: connection refused"),
+        "{bucket}"
+    );
+    let usb = m
+        .lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("usb"))
+        .unwrap();
+    assert!(
+        usb.contains("verified 2026-11-21 08:03 · 1.2 MiB · SHA-256 abababababab…"),
+        "{usb}"
+    );
+    assert!(
+        text.contains("local     present in /var/lib/somiti/backups"),
+        "{text}"
+    );
     press(&mut app, key(KeyCode::Esc));
     assert!(app.overlays.is_empty());
     // Without targets the detail says none is configured.
@@ -1173,5 +1193,11 @@ fn enter_on_a_backup_shows_where_each_copy_is_and_esc_closes_it() {
     let Some(Overlay::Message(m)) = app.overlays.last() else {
         panic!()
     };
-    assert!(m.lines.iter().any(|l| l.contains("no [[offsite]] target is configured")), "{:?}", m.lines);
+    assert!(
+        m.lines
+            .iter()
+            .any(|l| l.contains("no [[offsite]] target is configured")),
+        "{:?}",
+        m.lines
+    );
 }

@@ -548,7 +548,9 @@ fn the_header_off_site_age_turns_late_like_the_local_one() {
         let row: String = (0..buf.area.width)
             .map(|x| buf[(x, 1)].symbol().to_string())
             .collect();
-        let at = row.find(word).unwrap_or_else(|| panic!("{word:?} not in {row:?}"));
+        let at = row
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?} not in {row:?}"));
         let x = row[..at].chars().count() as u16;
         buf[(x, 1)].fg
     };

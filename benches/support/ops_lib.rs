@@ -132,29 +132,41 @@ impl Moto {
         if !have {
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting moto_server");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen on {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        // A port another process takes between our probe and moto's bind would leave us
+        // talking to someone else's server: moto must still be running once it listens.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let mut child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting moto_server");
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "moto_server did not listen on {port} within 60 s"
+                );
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            if child.try_wait().ok().flatten().is_some() {
+                continue;
+            }
+            return Some(Moto {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            });
         }
-        Some(Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        })
+        panic!("moto_server did not start on a free port in 5 tries");
     }
 }
 
@@ -211,7 +223,9 @@ fn offsite_rows(
     rows: &mut Vec<Row>,
 ) -> Option<OffsiteScale> {
     let Some(moto) = Moto::start() else {
-        eprintln!("moto_server is not installed: the off-site copy rows are left out (pip install \"moto[server]\")");
+        eprintln!(
+            "moto_server is not installed: the off-site copy rows are left out (pip install \"moto[server]\")"
+        );
         return None;
     };
     let bucket = "somiti-bench";
@@ -245,7 +259,7 @@ fn offsite_rows(
         .to_string();
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
-        for _ in 0..runs {
+        for i in 0..runs {
             ours.push(measure(
                 Command::new(&ob.exe)
                     .args(&ob.args)
@@ -257,7 +271,8 @@ fn offsite_rows(
                 Command::new("curl")
                     .args(["-sS", "-f", "-o", "/dev/null", "-T"])
                     .arg(&path)
-                    .arg(format!("{}/{bucket}/curl/{file}", moto.endpoint)),
+                    // a new key each time: moto refuses an unsigned PUT over an object
+                    .arg(format!("{}/{bucket}/curl/{i}/{file}", moto.endpoint)),
             ));
         }
         let a = Measured::of(&ours, 0);
@@ -297,7 +312,6 @@ fn offsite_rows(
     }
     Some(OffsiteScale { sizes, holds })
 }
-
 
 /// One process run: wall time and the peak resident memory of the process (and of the
 /// children it waited for, as `time` counts a pipeline).

@@ -108,7 +108,11 @@ impl ListReport {
     pub fn newest_offsite(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.backups
             .iter()
-            .filter(|e| self.copies.iter().any(|c| c.backup_id == e.id && c.is_verified()))
+            .filter(|e| {
+                self.copies
+                    .iter()
+                    .any(|c| c.backup_id == e.id && c.is_verified())
+            })
             .map(|e| e.created_at)
             .max()
     }

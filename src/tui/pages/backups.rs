@@ -401,10 +401,7 @@ impl App {
             },
         ));
         if p.targets.is_empty() {
-            lines.push(kv(
-                "off-site",
-                "no [[offsite]] target is configured".into(),
-            ));
+            lines.push(kv("off-site", "no [[offsite]] target is configured".into()));
             return lines;
         }
         let ok = p.verified_on();
@@ -421,12 +418,20 @@ impl App {
                 )
             },
         ));
-        let name_w = p.targets.iter().map(|(t, _)| t.chars().count()).max().unwrap_or(0);
+        let name_w = p
+            .targets
+            .iter()
+            .map(|(t, _)| t.chars().count())
+            .max()
+            .unwrap_or(0);
         for (t, c) in &p.targets {
             let what = match c {
                 None => "no copy recorded".to_string(),
                 Some(c) => {
-                    let size = c.size_bytes.map(|b| format!(" · {}", human_size(b))).unwrap_or_default();
+                    let size = c
+                        .size_bytes
+                        .map(|b| format!(" · {}", human_size(b)))
+                        .unwrap_or_default();
                     match c.status.as_str() {
                         copies::VERIFIED => format!(
                             "verified {}{size}{}",

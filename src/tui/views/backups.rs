@@ -39,7 +39,8 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
 /// copied or queued), `✗ bucket` (failed), `—` (no copy); with several targets the count
 /// verified of all (`✓ 1/2`, `… 0/2`, `✗ 0/2`). `wide`: each target with its mark.
 pub fn offsite_cell(p: &Places, wide: bool) -> String {
-    let mark = |c: Option<&crate::backup::offsite::OffsiteCopy>| match c.map(|c| c.status.as_str()) {
+    let mark = |c: Option<&crate::backup::offsite::OffsiteCopy>| match c.map(|c| c.status.as_str())
+    {
         Some("verified") => "✓",
         Some("copying") | Some("pending") => "…",
         Some("failed") => "✗",
