@@ -4,8 +4,32 @@
 #[path = "../benches/support/ops_lib.rs"]
 mod ops_lib;
 
+/// The child the off-site rows start (this test binary again, with the upload's spec in
+/// the environment): one upload and read-back. Without the variable it does nothing.
+#[test]
+fn upload_child() {
+    ops_lib::upload_child();
+}
+
+fn have_moto() -> bool {
+    std::process::Command::new("moto_server")
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger() {
+    let under_ci = std::env::var("CI").as_deref() == Ok("true");
+    let moto = have_moto();
+    if !moto && under_ci {
+        panic!("CI=true but moto_server is not installed: the off-site copy rows cannot run");
+    }
+    if !moto {
+        eprintln!("note: moto_server not installed; the off-site copy rows are skipped");
+    }
     let out = tempfile::tempdir().unwrap();
     let cfg = ops_lib::BenchConfig {
         members: 40,
@@ -16,6 +40,12 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
             .ok()
             .filter(|u| !u.is_empty()),
         out: out.path().join("ops.json"),
+        // the small archive (one part) and a 20 MiB file (three parts)
+        offsite: moto.then(|| ops_lib::OffsiteBench {
+            exe: std::env::current_exe().unwrap(),
+            args: vec!["--exact".into(), "upload_child".into()],
+            sizes_mib: vec![20],
+        }),
     };
     if cfg.pg_url.is_none() && std::env::var("CI").as_deref() == Ok("true") {
         panic!("CI=true but SOMITI_TEST_PG_URL is not set: the PostgreSQL benchmarks cannot run");
@@ -48,6 +78,21 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
                 r.operation
             );
         }
+    }
+    if moto {
+        let copies: Vec<&ops_lib::Row> = report
+            .rows
+            .iter()
+            .filter(|r| r.operation.starts_with("off-site copy, "))
+            .collect();
+        assert_eq!(copies.len(), 2, "{ops:?}");
+        for r in copies {
+            assert!(r.somiti.peak_rss_mib > 1.0, "{} peak measured", r.operation);
+            assert!(r.peer.as_ref().unwrap().peak_rss_mib > 0.5);
+        }
+        let o = report.offsite.as_ref().unwrap();
+        assert_eq!(o.sizes[1].bytes, 20 * 1024 * 1024);
+        assert!(text.contains("against curl -T"), "{text}");
     }
     assert!(report.collections > 0);
     assert!(

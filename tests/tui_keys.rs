@@ -1143,3 +1143,61 @@ fn a_download_into_a_missing_folder_asks_to_create_it() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn enter_on_a_backup_shows_where_each_copy_is_and_esc_closes_it() {
+    let mut app = full_app((80, 24));
+    app.tab = Tab::Backups;
+    app.backups.list = Some(backups_offsite(&["bucket", "usb"]));
+    assert_eq!(action_for(key(KeyCode::Enter), &app), Some(Action::Open));
+    press(&mut app, ch('j'));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(fx.is_empty(), "the detail needs no core work: {fx:?}");
+    let Some(Overlay::Message(m)) = app.overlays.last() else {
+        panic!("{:?}", app.overlays.last())
+    };
+    assert_eq!(m.title, "Backup 1a1b2c3d");
+    let text = m.lines.join("\n");
+    assert!(text.contains("verified on 1 of 2 target(s): usb"), "{text}");
+    let bucket = m
+        .lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("bucket"))
+        .unwrap();
+    assert!(
+        bucket.contains("failed 2026-11-21 08:03 · attempt 3 · next try 2026-11-21 08:05"),
+        "{bucket}"
+    );
+    assert!(
+        bucket.ends_with("uploading: connection refused"),
+        "{bucket}"
+    );
+    let usb = m
+        .lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("usb"))
+        .unwrap();
+    assert!(
+        usb.contains("verified 2026-11-21 08:03 · 1.2 MiB · SHA-256 abababababab…"),
+        "{usb}"
+    );
+    assert!(
+        text.contains("local     present in /var/lib/somiti/backups"),
+        "{text}"
+    );
+    press(&mut app, key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
+    // Without targets the detail says none is configured.
+    app.backups.list = Some(backups());
+    press(&mut app, key(KeyCode::Enter));
+    let Some(Overlay::Message(m)) = app.overlays.last() else {
+        panic!()
+    };
+    assert!(
+        m.lines
+            .iter()
+            .any(|l| l.contains("no [[offsite]] target is configured")),
+        "{:?}",
+        m.lines
+    );
+}

@@ -265,6 +265,46 @@ fn backups() {
     });
 }
 
+/// The Backups tab and the header with off-site targets: the off-site column (Rows gives
+/// way at 80 columns), the header's off-site age, and the detail of every copy.
+#[test]
+fn backups_with_offsite_copies() {
+    let with = |targets: &'static [&'static str]| {
+        move |s| {
+            let mut app = on_tab(Tab::Backups)(s);
+            let l = backups_offsite(targets);
+            app.facts.offsite_targets = targets.iter().map(|t| t.to_string()).collect();
+            app.facts.newest_offsite = l.newest_offsite();
+            app.backups.list = Some(l);
+            app
+        }
+    };
+    snap("backups_offsite", with(&["bucket"]));
+    snap("backups_offsite_two_targets", with(&["bucket", "usb"]));
+    snap("backup_offsite_detail", move |s| {
+        let mut app = with(&["bucket", "usb"])(s);
+        press(&mut app, ch('j'));
+        press(&mut app, key(KeyCode::Enter));
+        app
+    });
+    // Targets configured, nothing verified off-site yet: the header says so.
+    snap("backups_offsite_none_verified", move |s| {
+        let mut app = with(&["bucket"])(s);
+        if let Some(l) = app.backups.list.as_mut() {
+            l.copies.retain(|c| c.status != "verified");
+            app.facts.newest_offsite = l.newest_offsite();
+        }
+        app
+    });
+    // The off-site copy older than the schedule allows: late, like the local age.
+    snap("members_offsite_late", |s| {
+        let mut app = full_app(s);
+        app.facts.offsite_targets = vec!["bucket".into()];
+        app.facts.newest_offsite = Some(now() - chrono::Duration::hours(30));
+        app
+    });
+}
+
 #[test]
 fn backup_progress_and_reports() {
     snap("backup_progress", |s| {
@@ -495,4 +535,37 @@ fn help_on_the_review_explains_it_and_g_keeps_only_its_review_meaning() {
         first_row.contains("Home") && !first_row.contains(" g "),
         "{first_row}"
     );
+}
+
+/// The header's off-site age in the late style (red) when older than the schedule allows,
+/// green when fresh, red for "off-site: none"; nothing of off-site without a target.
+#[test]
+fn the_header_off_site_age_turns_late_like_the_local_one() {
+    use ratatui::style::Color;
+    let colour_of = |app: &App, word: &str| {
+        let t = render(app);
+        let buf = t.backend().buffer();
+        let row: String = (0..buf.area.width)
+            .map(|x| buf[(x, 1)].symbol().to_string())
+            .collect();
+        let at = row
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?} not in {row:?}"));
+        let x = row[..at].chars().count() as u16;
+        buf[(x, 1)].fg
+    };
+    let mut app = full_app((120, 40));
+    app.theme = somiti::tui::theme::Theme::default();
+    let t = render(&app);
+    let line: String = (0..120)
+        .map(|x| t.backend().buffer()[(x, 1)].symbol().to_string())
+        .collect();
+    assert!(!line.contains("off-site"), "no target, no off-site: {line}");
+    app.facts.offsite_targets = vec!["bucket".into()];
+    app.facts.newest_offsite = Some(now() - chrono::Duration::hours(3));
+    assert_eq!(colour_of(&app, "off-site 3 h"), Color::Green);
+    app.facts.newest_offsite = Some(now() - chrono::Duration::hours(30));
+    assert_eq!(colour_of(&app, "off-site 30 h"), Color::Red);
+    app.facts.newest_offsite = None;
+    assert_eq!(colour_of(&app, "off-site: none"), Color::Red);
 }

@@ -27,6 +27,22 @@ pub struct BenchConfig {
     pub scale: u32,
     pub pg_url: Option<String>,
     pub out: PathBuf,
+    /// The off-site copy rows (None: skipped).
+    pub offsite: Option<OffsiteBench>,
+}
+
+/// The off-site copy against `curl -T` on a moto server: each upload runs in a child
+/// process (this program started again with [`UPLOAD_CHILD_ENV`] set), so its peak memory
+/// is its own.
+#[derive(Debug, Clone)]
+pub struct OffsiteBench {
+    /// The program that does one upload when [`UPLOAD_CHILD_ENV`] is set ([`upload_child`]).
+    pub exe: PathBuf,
+    /// Its arguments (a test binary's `--exact NAME`).
+    pub args: Vec<String>,
+    /// Archive-like files of these sizes (random bytes) are copied besides the benchmark's
+    /// own archive.
+    pub sizes_mib: Vec<u64>,
 }
 
 impl BenchConfig {
@@ -49,8 +65,252 @@ impl BenchConfig {
                 std::env::var("SOMITI_BENCH_OUT")
                     .unwrap_or_else(|_| "target/bench/ops.json".into()),
             ),
+            offsite: Some(OffsiteBench {
+                exe: std::env::current_exe().expect("the benchmark's own path"),
+                args: vec![],
+                sizes_mib: std::env::var("SOMITI_BENCH_OFFSITE_MIB")
+                    .unwrap_or_else(|_| "32,256".into())
+                    .split(',')
+                    .filter_map(|v| v.trim().parse().ok())
+                    .filter(|v| *v > 0)
+                    .collect(),
+            }),
         }
     }
+}
+
+/// Set in the child that does one off-site copy: JSON `{endpoint, bucket, file, path}`.
+pub const UPLOAD_CHILD_ENV: &str = "SOMITI_BENCH_UPLOAD";
+
+/// In the child the benchmark starts: one off-site copy as the copier makes it
+/// (`Target::upload`, streamed in parts, then `Target::read_back`, hashed), checked. True
+/// when this process was such a child (the caller then exits); false otherwise.
+pub fn upload_child() -> bool {
+    let Ok(spec) = std::env::var(UPLOAD_CHILD_ENV) else {
+        return false;
+    };
+    let v: Value = serde_json::from_str(&spec).expect("upload spec");
+    let cfg: somiti::config::OffsiteConfig = serde_json::from_value(serde_json::json!({
+        "name": "bench",
+        "url": format!("s3://{}/somiti", v["bucket"].as_str().unwrap()),
+        "endpoint": v["endpoint"],
+        "region": "us-east-1",
+        "allow_http": true,
+    }))
+    .expect("offsite config");
+    let path = PathBuf::from(v["path"].as_str().unwrap());
+    let file = v["file"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let t = somiti::backup::offsite::Target::open(&cfg).expect("target");
+        let up = t.upload(&path, &file, &|_| {}).await.expect("upload");
+        let back = t.read_back(&file).await.expect("read back");
+        assert_eq!(up, back, "the copy read back differs from the file");
+    });
+    true
+}
+
+/// A moto S3 server with authentication off (no INITIAL_NO_AUTH_ACTION_COUNT), so curl's
+/// unsigned PUT is accepted as the signed one is.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let have = Command::new("moto_server")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !have {
+            return None;
+        }
+        // A port another process takes between our probe and moto's bind would leave us
+        // talking to someone else's server: moto must still be running once it listens.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let mut child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting moto_server");
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "moto_server did not listen on {port} within 60 s"
+                );
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            if child.try_wait().ok().flatten().is_some() {
+                continue;
+            }
+            return Some(Moto {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            });
+        }
+        panic!("moto_server did not start on a free port in 5 tries");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mib` MiB of incompressible bytes (xorshift), like an encrypted or deflated archive.
+fn random_file(path: &Path, mib: u64) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ mib;
+    let mut block = vec![0u8; 1024 * 1024];
+    for _ in 0..mib {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).unwrap();
+    }
+    f.flush().unwrap();
+}
+
+/// One size of the off-site rows: somiti's copy and curl's PUT of the same file.
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsiteSize {
+    pub label: String,
+    pub bytes: u64,
+    pub somiti_s: f64,
+    pub somiti_peak_mib: f64,
+    pub curl_s: f64,
+    pub curl_peak_mib: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsiteScale {
+    pub sizes: Vec<OffsiteSize>,
+    /// The largest file's upload peaks within 1.2× of the smallest multi-part one's.
+    pub holds: bool,
+}
+
+/// The off-site rows: for the benchmark's archive and each size, somiti's copy (upload +
+/// read-back, in a child) against `curl -T FILE` to the same moto server.
+fn offsite_rows(
+    ob: &OffsiteBench,
+    w: &Path,
+    archive: &Path,
+    runs: usize,
+    rows: &mut Vec<Row>,
+) -> Option<OffsiteScale> {
+    let Some(moto) = Moto::start() else {
+        eprintln!(
+            "moto_server is not installed: the off-site copy rows are left out (pip install \"moto[server]\")"
+        );
+        return None;
+    };
+    let bucket = "somiti-bench";
+    let made = Command::new("curl")
+        .args(["-sS", "-f", "-X", "PUT"])
+        .arg(format!("{}/{bucket}", moto.endpoint))
+        .stdout(Stdio::null())
+        .status()
+        .expect("curl");
+    assert!(made.success(), "creating the bucket with curl -X PUT");
+    let mut files = vec![(
+        format!(
+            "benchmark archive ({:.1} MiB)",
+            std::fs::metadata(archive).unwrap().len() as f64 / 1048576.0
+        ),
+        archive.to_path_buf(),
+    )];
+    for mib in &ob.sizes_mib {
+        let p = w.join(format!("offsite-{mib}mib.zip"));
+        random_file(&p, *mib);
+        files.push((format!("{mib} MiB of random bytes"), p));
+    }
+    let mut sizes = Vec::new();
+    for (label, path) in files {
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let spec = serde_json::json!({
+            "endpoint": moto.endpoint, "bucket": bucket, "file": file,
+            "path": path.display().to_string(),
+        })
+        .to_string();
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for i in 0..runs {
+            ours.push(measure(
+                Command::new(&ob.exe)
+                    .args(&ob.args)
+                    .env(UPLOAD_CHILD_ENV, &spec)
+                    .env("AWS_ACCESS_KEY_ID", "bench")
+                    .env("AWS_SECRET_ACCESS_KEY", "bench"),
+            ));
+            theirs.push(measure(
+                Command::new("curl")
+                    .args(["-sS", "-f", "-o", "/dev/null", "-T"])
+                    .arg(&path)
+                    // a new key each time: moto refuses an unsigned PUT over an object
+                    .arg(format!("{}/{bucket}/curl/{i}/{file}", moto.endpoint)),
+            ));
+        }
+        let a = Measured::of(&ours, 0);
+        let b = Measured::of(&theirs, 0);
+        sizes.push(OffsiteSize {
+            label: label.clone(),
+            bytes,
+            somiti_s: a.median_ms / 1000.0,
+            somiti_peak_mib: a.peak_rss_mib,
+            curl_s: b.median_ms / 1000.0,
+            curl_peak_mib: b.peak_rss_mib,
+        });
+        rows.push(row(
+            &format!("off-site copy, {label}"),
+            a,
+            Some(("curl -T (one PUT, no read-back)", b)),
+            None,
+        ));
+    }
+    // Flat memory: the largest copy against the smallest that is uploaded in several parts.
+    let multipart: Vec<&OffsiteSize> = sizes
+        .iter()
+        .filter(|s| s.bytes > 2 * 8 * 1024 * 1024)
+        .collect();
+    let holds = match (
+        multipart.iter().min_by_key(|s| s.bytes),
+        multipart.iter().max_by_key(|s| s.bytes),
+    ) {
+        (Some(small), Some(big)) => big.somiti_peak_mib <= 1.2 * small.somiti_peak_mib,
+        _ => true,
+    };
+    if let Some(last) = rows.last_mut()
+        && multipart.len() > 1
+    {
+        last.target = Some("peak ≤ 1.2× smaller".into());
+        last.holds = Some(holds);
+    }
+    Some(OffsiteScale { sizes, holds })
 }
 
 /// One process run: wall time and the peak resident memory of the process (and of the
@@ -137,6 +397,7 @@ pub struct Report {
     pub runs: usize,
     pub rows: Vec<Row>,
     pub memory_scale: Option<MemoryScale>,
+    pub offsite: Option<OffsiteScale>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -563,6 +824,12 @@ pub async fn run(cfg: &BenchConfig) -> Report {
         eprintln!("SOMITI_TEST_PG_URL is not set: PostgreSQL rows are left out");
     }
 
+    // --- the off-site copy of the archive (and of larger files) against curl -T
+    let offsite = cfg
+        .offsite
+        .as_ref()
+        .and_then(|ob| offsite_rows(ob, w, &ops.archive, cfg.runs, &mut rows));
+
     // --- memory: the same operations on a ledger `scale` times larger
     let mut memory_scale = None;
     let peaks_1x = [
@@ -628,6 +895,7 @@ pub async fn run(cfg: &BenchConfig) -> Report {
         runs: cfg.runs,
         rows,
         memory_scale,
+        offsite,
     }
 }
 
@@ -680,6 +948,28 @@ pub fn render(r: &Report) -> String {
             out += &format!("  {n:<16} {a:>7.1} MiB → {b:>7.1} MiB  ({ratio:.2}×)\n");
         }
         out += &format!("  within 1.2×: {}\n", if m.holds { "yes" } else { "NO" });
+    }
+    if let Some(o) = &r.offsite {
+        out += "\nOff-site copy (upload in 8 MiB parts + read-back, in its own process) against curl -T, same moto server:\n";
+        out += &format!(
+            "  {:<34} {:>10} {:>10} {:>9} {:>10} {:>9}\n",
+            "file", "MiB", "somiti s", "peak MiB", "curl s", "peak MiB"
+        );
+        for x in &o.sizes {
+            out += &format!(
+                "  {:<34} {:>10.1} {:>10.2} {:>9.1} {:>10.2} {:>9.1}\n",
+                x.label,
+                x.bytes as f64 / 1048576.0,
+                x.somiti_s,
+                x.somiti_peak_mib,
+                x.curl_s,
+                x.curl_peak_mib
+            );
+        }
+        out += &format!(
+            "  memory flat as the file grows (≤ 1.2×): {}\n",
+            if o.holds { "yes" } else { "NO" }
+        );
     }
     out
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::Backups;
 use super::catalogue::{self, BackupEntry};
+use super::offsite::{OffsiteCopy, copies};
 use super::writer::create_private;
 use crate::access::{Operator, Permission, audit, require};
 use crate::error::{Error, Result};
@@ -21,6 +22,100 @@ pub struct ListReport {
     pub problems: Vec<String>,
     /// Second files of one backup id (listed too, with a warning).
     pub duplicates: Vec<catalogue::Duplicate>,
+    /// The off-site targets a copy can be on: the configured ones in config order, then any
+    /// other target a recorded copy names (one taken out of the config).
+    pub targets: Vec<String>,
+    /// Every recorded off-site copy (`offsite_copies`), by backup id and target.
+    pub copies: Vec<OffsiteCopy>,
+}
+
+/// Where one backup is: its archive in the local store, and each target's copy.
+#[derive(Debug, Clone)]
+pub struct Places<'a> {
+    /// `present`, `missing` (catalogued, file gone), `deleted`, `none` (a failed run left
+    /// no archive) or `writing` (in progress).
+    pub local: &'static str,
+    /// Each target of [`ListReport::targets`], with its copy if one is recorded.
+    pub targets: Vec<(&'a str, Option<&'a OffsiteCopy>)>,
+    /// At least one off-site copy was read back and matched.
+    pub offsite_verified: bool,
+}
+
+impl Places<'_> {
+    /// Targets holding a verified copy.
+    pub fn verified_on(&self) -> Vec<&str> {
+        self.targets
+            .iter()
+            .filter(|(_, c)| c.is_some_and(|c| c.is_verified()))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
+
+/// The local archive of a catalogue entry, in one word.
+pub fn local_word(e: &BackupEntry) -> &'static str {
+    if e.is_deleted() {
+        "deleted"
+    } else if e.missing_since.is_some() {
+        "missing"
+    } else {
+        match e.status.as_str() {
+            "completed" => "present",
+            "in_progress" => "writing",
+            _ => "none",
+        }
+    }
+}
+
+/// A target's copy in words: `verified`, `copying`, `pending`, `failed: <reason>`,
+/// `deleted`, or `—` when no copy is recorded.
+pub fn copy_word(c: Option<&OffsiteCopy>) -> String {
+    match c {
+        None => "—".into(),
+        Some(c) if c.status == copies::FAILED => match c.error.as_deref() {
+            Some(e) if !e.is_empty() => format!("failed: {e}"),
+            _ => "failed".into(),
+        },
+        Some(c) => c.status.clone(),
+    }
+}
+
+impl ListReport {
+    /// The recorded copies of one backup.
+    pub fn copies_of(&self, backup_id: &str) -> Vec<&OffsiteCopy> {
+        self.copies
+            .iter()
+            .filter(|c| c.backup_id == backup_id)
+            .collect()
+    }
+
+    /// Where a backup is: local and on each target.
+    pub fn places<'a>(&'a self, e: &BackupEntry) -> Places<'a> {
+        let mine = self.copies_of(&e.id);
+        let targets: Vec<(&str, Option<&OffsiteCopy>)> = self
+            .targets
+            .iter()
+            .map(|t| (t.as_str(), mine.iter().copied().find(|c| &c.target == t)))
+            .collect();
+        Places {
+            local: local_word(e),
+            offsite_verified: mine.iter().any(|c| c.is_verified()),
+            targets,
+        }
+    }
+
+    /// The creation time of the newest backup with a verified off-site copy.
+    pub fn newest_offsite(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.backups
+            .iter()
+            .filter(|e| {
+                self.copies
+                    .iter()
+                    .any(|c| c.backup_id == e.id && c.is_verified())
+            })
+            .map(|e| e.created_at)
+            .max()
+    }
 }
 
 /// The folder a download to `dest` writes into, when it does not exist yet: `dest` itself
@@ -71,11 +166,21 @@ impl Backups {
             "store",
         )
         .await?;
+        let copies = copies::all(&self.store).await?;
+        let mut targets: Vec<String> = self.offsite.iter().map(|c| c.name.clone()).collect();
+        let others: std::collections::BTreeSet<&String> = copies
+            .iter()
+            .map(|c| &c.target)
+            .filter(|t| !targets.contains(t))
+            .collect();
+        targets.extend(others.into_iter().cloned());
         Ok(ListReport {
             dir: self.dir.clone(),
             backups: catalogue::all(&self.store).await?,
             problems: found.problems,
             duplicates: found.duplicates,
+            targets,
+            copies,
         })
     }
 

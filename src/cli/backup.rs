@@ -11,6 +11,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::offsite::{self, OffsiteCopy};
+use crate::backup::ops::{ListReport, copy_word};
 use crate::backup::restore::RestoreReport;
 use crate::backup::{
     BackupEntry, BackupKind, Backups, Confirm, CreateOptions, Progress, RestoreOptions, Scope,
@@ -160,7 +162,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     let w = serde_json::json!({ "warnings": warnings });
                     crate::cli::write_err(&w.to_string());
                 }
-                let mut v: Vec<_> = r.backups.iter().map(entry_json).collect();
+                let mut v: Vec<_> = r.backups.iter().map(|e| list_json(&r, e)).collect();
                 v.extend(r.duplicates.iter().map(|d| {
                     serde_json::json!({
                         "id": d.id, "file": d.file, "status": "duplicate", "duplicate_of": d.of_file,
@@ -180,33 +182,16 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 return Ok(());
             }
             let mut rows: Vec<Vec<String>> =
-                r.backups.iter().map(|e| list_row(e, &clock)).collect();
+                r.backups.iter().map(|e| list_row(e, &r, &clock)).collect();
             for d in &r.duplicates {
-                rows.push(vec![
-                    d.id[..8.min(d.id.len())].to_string(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("duplicate of {}", d.of_file),
-                    human(d.size_bytes as i64),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    d.file.clone(),
-                ]);
+                rows.push(duplicate_row(d, &r));
             }
-            let created = format!("CREATED ({})", clock.label().to_uppercase());
-            out!(
-                "{}",
-                table(
-                    &[
-                        "ID", &created, "KIND", "SCOPE", "STATUS", "SIZE", "ROWS", "VERIFIED",
-                        "PIN", "FILE"
-                    ],
-                    &rows,
-                    &[5, 6]
-                )
-            )?;
+            let heads = list_heads(&r, &clock);
+            let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+            out!("{}", table(&heads, &rows, &[5, 6]))?;
+            for line in copy_problems(&r, &clock) {
+                outln!("{line}")?;
+            }
             for e in &r.backups {
                 if let Some(u) = e.undoes()
                     && e.status == "completed"
@@ -551,7 +536,7 @@ pub(crate) fn human(bytes: i64) -> String {
     }
 }
 
-fn list_row(e: &BackupEntry, clock: &Clock) -> Vec<String> {
+fn list_row(e: &BackupEntry, r: &ListReport, clock: &Clock) -> Vec<String> {
     let status = if e.missing_since.is_some() {
         format!("{} (file missing)", e.status)
     } else {
@@ -563,7 +548,7 @@ fn list_row(e: &BackupEntry, clock: &Clock) -> Vec<String> {
         (_, Some(r)) => r.chars().take(20).collect(),
         _ => "-".into(),
     };
-    vec![
+    let mut row = vec![
         e.short_id().to_string(),
         clock.second(e.created_at),
         e.kind.clone(),
@@ -579,8 +564,124 @@ fn list_row(e: &BackupEntry, clock: &Clock) -> Vec<String> {
         } else {
             String::new()
         },
-        e.file.clone(),
+    ];
+    if !r.targets.is_empty() {
+        let p = r.places(e);
+        row.push(p.local.to_string());
+        for (_, c) in &p.targets {
+            row.push(copy_cell(*c));
+        }
+        row.push(if p.offsite_verified { "yes" } else { "no" }.into());
+    }
+    row.push(e.file.clone());
+    row
+}
+
+/// The headings of `backup list`: where each copy is (LOCAL, one column per off-site
+/// target, OFF-SITE) only when off-site targets are configured or copies recorded.
+fn list_heads(r: &ListReport, clock: &Clock) -> Vec<String> {
+    let mut h: Vec<String> = [
+        "ID",
+        &format!("CREATED ({})", clock.label().to_uppercase()),
+        "KIND",
+        "SCOPE",
+        "STATUS",
+        "SIZE",
+        "ROWS",
+        "VERIFIED",
+        "PIN",
     ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !r.targets.is_empty() {
+        h.push("LOCAL".into());
+        h.extend(r.targets.iter().map(|t| t.to_uppercase()));
+        h.push("OFF-SITE".into());
+    }
+    h.push("FILE".into());
+    h
+}
+
+/// A target's cell: the copy's state, a failure cut short (the reason follows the table).
+fn copy_cell(c: Option<&OffsiteCopy>) -> String {
+    let w = copy_word(c);
+    if w.chars().count() > 32 {
+        format!("{}…", w.chars().take(31).collect::<String>())
+    } else {
+        w
+    }
+}
+
+fn duplicate_row(d: &crate::backup::catalogue::Duplicate, r: &ListReport) -> Vec<String> {
+    let mut row = vec![
+        d.id[..8.min(d.id.len())].to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("duplicate of {}", d.of_file),
+        human(d.size_bytes as i64),
+        String::new(),
+        String::new(),
+        String::new(),
+    ];
+    if !r.targets.is_empty() {
+        row.extend(std::iter::repeat_n(String::new(), r.targets.len() + 2));
+    }
+    row.push(d.file.clone());
+    row
+}
+
+/// Under the table: each failed copy with its whole reason, attempts and next try.
+fn copy_problems(r: &ListReport, clock: &Clock) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in &r.backups {
+        for c in r.copies_of(&e.id) {
+            if c.status != offsite::copies::FAILED {
+                continue;
+            }
+            let next = c
+                .next_try_at
+                .map(|t| format!(", next try {}", clock.minute(t)))
+                .unwrap_or_default();
+            out.push(format!(
+                "{} {}: failed ({} attempt{}{next}): {}",
+                e.short_id(),
+                c.target,
+                c.attempts,
+                if c.attempts == 1 { "" } else { "s" },
+                c.error.as_deref().unwrap_or("no reason recorded")
+            ));
+        }
+    }
+    out
+}
+
+/// The `--json` shape of one listed backup: [`entry_json`] with where it is (`local`,
+/// each target's copy, `offsite_verified`).
+fn list_json(r: &ListReport, e: &BackupEntry) -> serde_json::Value {
+    let p = r.places(e);
+    let mut v = entry_json(e);
+    v["local"] = p.local.into();
+    v["offsite"] = p
+        .targets
+        .iter()
+        .map(|(t, c)| {
+            serde_json::json!({
+                "target": t,
+                "status": c.map_or("none", |c| c.status.as_str()),
+                "size_bytes": c.and_then(|c| c.size_bytes),
+                "sha256": c.and_then(|c| c.sha256.clone()),
+                "verified_at": c.and_then(|c| c.verified_at),
+                "error": c.and_then(|c| c.error.clone()),
+                "attempts": c.map_or(0, |c| c.attempts),
+                "next_try_at": c.and_then(|c| c.next_try_at),
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["offsite_verified"] = p.offsite_verified.into();
+    v
 }
 
 /// The `--json` shape of one backup.

@@ -103,6 +103,17 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                 Some(b) => outln!("newest verified backup: {} ({} old)", b.file, b.age),
                 None => outln!("newest verified backup: none"),
             }?;
+            if ctx.settings.config.offsite.iter().any(|t| t.enabled) {
+                match &st.newest_verified_offsite {
+                    Some(o) => outln!(
+                        "newest verified off-site copy: backup {} on {} ({} old)",
+                        &o.backup_id[..8.min(o.backup_id.len())],
+                        o.target,
+                        o.age
+                    ),
+                    None => outln!("newest verified off-site copy: none"),
+                }?;
+            }
             for w in &st.warnings {
                 outln!("warning: {w}")?;
             }

@@ -53,6 +53,18 @@ pub struct BackupAge {
     pub age: String,
 }
 
+/// The newest backup with a verified off-site copy: how old it is and where the copy is.
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsiteAge {
+    pub backup_id: String,
+    /// A target holding a verified copy of it.
+    pub target: String,
+    pub created_at: DateTime<Utc>,
+    pub age_seconds: i64,
+    /// "3 h 12 min"
+    pub age: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SchedulerStatus {
     pub now: DateTime<Utc>,
@@ -61,6 +73,8 @@ pub struct SchedulerStatus {
     pub jobs: Vec<JobStatus>,
     pub newest_backup: Option<BackupAge>,
     pub newest_verified_backup: Option<BackupAge>,
+    /// The newest backup with a verified off-site copy (`None`: no copy verified yet).
+    pub newest_verified_offsite: Option<OffsiteAge>,
     pub warnings: Vec<String>,
 }
 
@@ -181,6 +195,18 @@ pub async fn status_at(
     }
     let newest_backup = newest(store, false, now).await?;
     let newest_verified_backup = newest(store, true, now).await?;
+    let newest_verified_offsite = crate::backup::offsite::copies::newest_verified(store)
+        .await?
+        .map(|(created_at, backup_id, target)| {
+            let age = (now - created_at).num_seconds();
+            OffsiteAge {
+                backup_id,
+                target,
+                created_at,
+                age_seconds: age,
+                age: human_age(age),
+            }
+        });
     let mut warnings = Vec::new();
     let grace = chrono::Duration::minutes(30);
     for (j, st) in jobs.iter().zip(&out) {
@@ -219,6 +245,7 @@ pub async fn status_at(
         jobs: out,
         newest_backup,
         newest_verified_backup,
+        newest_verified_offsite,
         warnings,
     })
 }

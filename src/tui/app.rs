@@ -69,6 +69,10 @@ pub struct HeaderFacts {
     pub newest_verified: Option<DateTime<Utc>>,
     /// Older than this is stale (shown red).
     pub stale_after_hours: i64,
+    /// The enabled `[[offsite]]` targets (empty: the header says nothing of off-site).
+    pub offsite_targets: Vec<String>,
+    /// When the newest backup with a verified off-site copy was taken.
+    pub newest_offsite: Option<DateTime<Utc>>,
     /// Whether the scheduler runs (status, run now, on/off): it can fail to start.
     pub scheduler_available: bool,
     /// Where downloads go unless the operator types another path (their home).

@@ -248,6 +248,13 @@ pub const BINDINGS: &[Binding] = &[
     ),
     // backups
     b(M::Backups, c('b'), A::BackupCreate, "create", true),
+    b(
+        M::Backups,
+        KeyCode::Enter,
+        A::Open,
+        "details: where each copy is (local, off-site)",
+        false,
+    ),
     b(M::Backups, c('v'), A::BackupVerify, "verify", true),
     b(
         M::Backups,

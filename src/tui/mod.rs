@@ -155,6 +155,15 @@ pub async fn prepare(ctx: &Session, store: &Store, op: &Operator, size: (u16, u1
             scheduler: "…".into(),
             newest_verified: None,
             stale_after_hours: 26,
+            offsite_targets: ctx
+                .settings
+                .config
+                .offsite
+                .iter()
+                .filter(|t| t.enabled)
+                .map(|t| t.name.clone())
+                .collect(),
+            newest_offsite: None,
             scheduler_available: true,
             download_dir: std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
             export_dir: ctx.settings.export_dir.display().to_string(),

@@ -81,7 +81,7 @@ impl App {
         }
         // every change is audited; a restore also adds its pre-restore backup
         fx.extend(self.audit_reload());
-        if restore || touches("backups") {
+        if restore || touches("backups") || touches("offsite_copies") {
             fx.extend(self.backups_reload());
         }
         if restore || touches("scheduler_runs") {

@@ -322,7 +322,60 @@ pub fn backups() -> ListReport {
         ],
         problems: vec![],
         duplicates: vec![],
+        targets: vec![],
+        copies: vec![],
     }
+}
+
+/// A recorded off-site copy of `e` on `target`, made a few minutes after the backup.
+pub fn copy(
+    e: &BackupEntry,
+    target: &str,
+    status: &str,
+    error: Option<&str>,
+) -> somiti::backup::offsite::OffsiteCopy {
+    let at = e.created_at + chrono::Duration::minutes(3);
+    let verified = status == "verified";
+    somiti::backup::offsite::OffsiteCopy {
+        backup_id: e.id.clone(),
+        target: target.into(),
+        object_key: format!("sonali/{}", e.file),
+        status: status.into(),
+        size_bytes: verified.then_some(e.size_bytes.unwrap_or(0)),
+        sha256: verified.then(|| e.sha256.clone().unwrap_or_default()),
+        attempts: if status == "failed" { 3 } else { 1 },
+        error: error.map(str::to_string),
+        next_try_at: (status == "failed").then_some(at + chrono::Duration::minutes(2)),
+        runner: (status == "copying").then(|| "db1:4242".into()),
+        beat_at: (status == "copying").then_some(at),
+        verified_at: verified.then_some(at),
+        updated_at: at,
+    }
+}
+
+/// [`backups`] with off-site targets configured and copies recorded: the newest backup
+/// verified on every target, the next failed on the first, the third being copied, the
+/// oldest with no copy.
+pub fn backups_offsite(targets: &[&str]) -> ListReport {
+    let mut l = backups();
+    l.targets = targets.iter().map(|t| t.to_string()).collect();
+    let b = l.backups.clone();
+    for (i, t) in targets.iter().enumerate() {
+        l.copies.push(copy(&b[0], t, "verified", None));
+        if i == 0 {
+            l.copies.push(copy(
+                &b[1],
+                t,
+                "failed",
+                Some("off-site target bucket (s3://somiti-backups/sonali): uploading: connection refused"),
+            ));
+            l.copies.push(copy(&b[2], t, "copying", None));
+        } else {
+            l.copies.push(copy(&b[1], t, "verified", None));
+            l.copies.push(copy(&b[2], t, "pending", None));
+        }
+    }
+    l
 }
 
 pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
@@ -431,6 +484,7 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
         ],
         newest_backup: None,
         newest_verified_backup: None,
+        newest_verified_offsite: None,
         warnings: vec![],
     }
 }
@@ -449,6 +503,8 @@ pub fn bare_app(size: (u16, u16)) -> App {
             scheduler: "this console".into(),
             newest_verified: None,
             stale_after_hours: 26,
+            offsite_targets: vec![],
+            newest_offsite: None,
             scheduler_available: true,
             download_dir: "/home/rahim".into(),
             export_dir: "/var/lib/somiti/exports".into(),

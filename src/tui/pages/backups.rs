@@ -237,6 +237,14 @@ impl App {
             return Vec::new();
         };
         match action {
+            Action::Open => {
+                let lines = self.backup_details(&e);
+                self.overlays.push(Overlay::Message(Message::info(
+                    format!("Backup {}", e.short_id()),
+                    lines,
+                )));
+                Vec::new()
+            }
             _ if e.is_deleted() => {
                 self.flash(
                     Level::Info,
@@ -328,6 +336,135 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The detail of one backup: what it is, and where each copy is — the local archive and
+    /// each off-site target's copy with its state, time (the header's clock), size and the
+    /// reason a copy failed.
+    pub(crate) fn backup_details(&self, e: &BackupEntry) -> Vec<String> {
+        use crate::backup::offsite::copies;
+        use crate::tui::views::backups::human_size;
+        let clock = self.clock();
+        let kv = |k: &str, v: String| format!("{k:<9} {v}");
+        let mut lines = vec![
+            kv("file", e.file.clone()),
+            kv(
+                "taken",
+                format!(
+                    "{} ({}) by {} · {} · scope {}",
+                    clock.minute(e.created_at),
+                    clock.label(),
+                    e.created_by,
+                    e.kind,
+                    e.scope
+                ),
+            ),
+            kv(
+                "size",
+                format!(
+                    "{} · {} rows · {}",
+                    e.size_bytes.map_or("-".into(), human_size),
+                    e.total_rows.map_or("-".into(), |n| n.to_string()),
+                    if e.encrypted {
+                        "encrypted"
+                    } else {
+                        "not encrypted"
+                    }
+                ),
+            ),
+            kv(
+                "verified",
+                match (e.verify_result.as_deref(), e.verified_at) {
+                    (Some(r), Some(at)) => format!("{r} {}", clock.minute(at)),
+                    (Some(r), None) => r.to_string(),
+                    _ => "not yet".into(),
+                },
+            ),
+        ];
+        if let Some(err) = &e.error {
+            lines.push(kv("error", err.clone()));
+        }
+        let Some(list) = &self.backups.list else {
+            return lines;
+        };
+        let p = list.places(e);
+        lines.push(kv(
+            "local",
+            match p.local {
+                "present" => format!("present in {}", list.dir.display()),
+                "missing" => format!(
+                    "missing from {} since {}",
+                    list.dir.display(),
+                    e.missing_since.map_or(String::new(), |t| clock.minute(t))
+                ),
+                w => w.to_string(),
+            },
+        ));
+        if p.targets.is_empty() {
+            lines.push(kv("off-site", "no [[offsite]] target is configured".into()));
+            return lines;
+        }
+        let ok = p.verified_on();
+        lines.push(kv(
+            "off-site",
+            if ok.is_empty() {
+                format!("no verified copy ({} target(s))", p.targets.len())
+            } else {
+                format!(
+                    "verified on {} of {} target(s): {}",
+                    ok.len(),
+                    p.targets.len(),
+                    ok.join(", ")
+                )
+            },
+        ));
+        let name_w = p
+            .targets
+            .iter()
+            .map(|(t, _)| t.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (t, c) in &p.targets {
+            let what = match c {
+                None => "no copy recorded".to_string(),
+                Some(c) => {
+                    let size = c
+                        .size_bytes
+                        .map(|b| format!(" · {}", human_size(b)))
+                        .unwrap_or_default();
+                    match c.status.as_str() {
+                        copies::VERIFIED => format!(
+                            "verified {}{size}{}",
+                            c.verified_at.map_or(String::new(), |t| clock.minute(t)),
+                            c.sha256
+                                .as_deref()
+                                .map(|h| format!(" · SHA-256 {}…", &h[..12.min(h.len())]))
+                                .unwrap_or_default()
+                        ),
+                        copies::FAILED => format!(
+                            "failed {} · attempt {}{}: {}",
+                            clock.minute(c.updated_at),
+                            c.attempts,
+                            c.next_try_at
+                                .map(|t| format!(" · next try {}", clock.minute(t)))
+                                .unwrap_or_default(),
+                            c.error.as_deref().unwrap_or("no reason recorded")
+                        ),
+                        copies::COPYING => format!(
+                            "copying since {} (attempt {})",
+                            clock.minute(c.updated_at),
+                            c.attempts
+                        ),
+                        copies::PENDING => {
+                            format!("pending since {}", clock.minute(c.updated_at))
+                        }
+                        other => format!("{other} {}{size}", clock.minute(c.updated_at)),
+                    }
+                }
+            };
+            lines.push(format!("  {t:<name_w$}  {what}"));
+        }
+        lines
     }
 
     /// The restore wizard's first step was answered.
@@ -449,6 +586,7 @@ impl App {
                     Ok(l) => {
                         let st = stats(&l.backups);
                         self.facts.newest_verified = st.newest_verified;
+                        self.facts.newest_offsite = l.newest_offsite();
                         let before = self.backups.order();
                         if self.backups.selected_id.is_none() {
                             self.backups.selected_id = before.get(self.backups.selected).cloned();
@@ -807,6 +945,8 @@ mod tests {
                 scheduler: String::new(),
                 newest_verified: None,
                 stale_after_hours: 26,
+                offsite_targets: vec![],
+                newest_offsite: None,
                 scheduler_available: true,
                 download_dir: "/tmp".into(),
                 export_dir: "/tmp".into(),

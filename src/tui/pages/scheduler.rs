@@ -130,6 +130,9 @@ impl App {
                         if let Some(b) = &s.newest_verified_backup {
                             self.facts.newest_verified = Some(b.created_at);
                         }
+                        if let Some(o) = &s.newest_verified_offsite {
+                            self.facts.newest_offsite = Some(o.created_at);
+                        }
                         self.scheduler.selected =
                             self.scheduler.selected.min(s.jobs.len().saturating_sub(1));
                         self.scheduler.status = Some(*s);

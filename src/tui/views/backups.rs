@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::backup::BackupEntry;
+use crate::backup::ops::{ListReport, Places};
 use crate::tui::app::App;
 use crate::tui::pages::stats;
 use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
@@ -32,6 +33,59 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
         (Some(r), _) if r.starts_with("failed") => "FAILED".into(),
         _ => "-".into(),
     }
+}
+
+/// The off-site column: `✓ bucket` (the one target has a verified copy), `… bucket` (being
+/// copied or queued), `✗ bucket` (failed), `—` (no copy); with several targets the count
+/// verified of all (`✓ 1/2`, `… 0/2`, `✗ 0/2`). `wide`: each target with its mark.
+pub fn offsite_cell(p: &Places, wide: bool) -> String {
+    let mark = |c: Option<&crate::backup::offsite::OffsiteCopy>| match c.map(|c| c.status.as_str())
+    {
+        Some("verified") => "✓",
+        Some("copying") | Some("pending") => "…",
+        Some("failed") => "✗",
+        Some("deleted") => "-",
+        _ => "—",
+    };
+    if wide && p.targets.len() > 1 && p.targets.iter().any(|(_, c)| c.is_some()) {
+        return p
+            .targets
+            .iter()
+            .map(|(t, c)| format!("{}{t}", mark(*c)))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let n = p.targets.len();
+    let ok = p.verified_on().len();
+    let any = |s: &str| p.targets.iter().any(|(_, c)| mark(*c) == s);
+    let sign = if ok > 0 {
+        "✓"
+    } else if any("…") {
+        "…"
+    } else if any("✗") {
+        "✗"
+    } else if any("-") {
+        "-"
+    } else {
+        return "—".into();
+    };
+    match p.targets.as_slice() {
+        [(t, _)] => format!("{sign} {t}"),
+        _ => format!("{sign} {ok}/{n}"),
+    }
+}
+
+/// The selected backup's off-site copies, one line each, for the info line.
+fn offsite_summary(list: &ListReport, e: &BackupEntry) -> String {
+    let p = list.places(e);
+    p.targets
+        .iter()
+        .map(|(t, c)| {
+            let w = c.map_or("no copy", |c| c.status.as_str());
+            format!("{t} {w}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -124,6 +178,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let wide = w >= 110;
+    // Off-site targets add a column; on a narrow terminal Rows makes room for it.
+    let offsite = !list.targets.is_empty();
     let clock = app.clock();
     let created_head = format!("Created ({})", clock.label());
     let mut cols: Vec<(&str, usize, Align)> = vec![
@@ -143,12 +199,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if wide {
         cols.push(("Scope", 8, Align::Left));
     }
+    if wide || !offsite {
+        cols.push(("Rows", 9, Align::Right));
+    }
     cols.extend([
-        ("Rows", 9, Align::Right),
         ("Size", 9, Align::Right),
         ("Verified", 8, Align::Left),
         ("Pin", 3, Align::Left),
     ]);
+    if offsite {
+        cols.push(("Off-site", if wide { 16 } else { 9 }, Align::Left));
+    }
     if wide {
         let used: usize = cols.iter().map(|c| c.1 + 1).sum::<usize>() + 1;
         cols.push(("File", w.saturating_sub(used).max(4), Align::Left));
@@ -174,8 +235,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if wide {
             values.push(e.scope.clone());
         }
+        if wide || !offsite {
+            values.push(e.total_rows.map_or("-".into(), |r| r.to_string()));
+        }
         values.extend([
-            e.total_rows.map_or("-".into(), |r| r.to_string()),
             e.size_bytes.map_or("-".into(), human_size),
             verified_text(e, app),
             if e.pinned {
@@ -184,6 +247,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 String::new()
             },
         ]);
+        if offsite {
+            values.push(offsite_cell(&list.places(e), wide));
+        }
         if wide {
             values.push(e.file.clone());
         }
@@ -219,6 +285,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         if let Some(u) = e.undoes() {
             text.push_str(&format!(" · {}", u.describe()));
+        }
+        // Where its copies are comes first: the file name is long and cut at the end.
+        if offsite {
+            text = format!(
+                " off-site: {} (Enter: details) ·{text}",
+                offsite_summary(list, e)
+            );
         }
         frame.render_widget(
             Paragraph::new(Line::styled(fit(&text, w, false), t.muted())),

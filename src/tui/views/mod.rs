@@ -2,7 +2,7 @@
 //! the frame (header, tabs, status, footer), the current view, then any dialogs on top.
 
 mod audit;
-mod backups;
+pub(crate) mod backups;
 mod detail;
 mod help;
 mod members;
@@ -123,18 +123,31 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(who),
         Span::raw(" "),
     ]);
+    let offsite = !app.facts.offsite_targets.is_empty();
+    let stale = |at: DateTime<Utc>| (app.now - at).num_hours() >= app.facts.stale_after_hours;
     let (backup_text, backup_style) = match app.facts.newest_verified {
         None => ("backup: none verified".to_string(), t.bad()),
-        Some(at) => {
-            let stale = (app.now - at).num_hours() >= app.facts.stale_after_hours;
-            (
-                format!("verified backup {} ago", age(app.now, at)),
-                if stale { t.bad() } else { t.ok() },
-            )
-        }
+        // with off-site targets, shorter: "verified backup 3 h · off-site 3 h"
+        Some(at) if offsite => (
+            format!("verified backup {}", age(app.now, at)),
+            if stale(at) { t.bad() } else { t.ok() },
+        ),
+        Some(at) => (
+            format!("verified backup {} ago", age(app.now, at)),
+            if stale(at) { t.bad() } else { t.ok() },
+        ),
+    };
+    // The newest verified off-site copy, only when a target is configured.
+    let (offsite_text, offsite_style) = match app.facts.newest_offsite {
+        _ if !offsite => (String::new(), t.muted()),
+        None => (" · off-site: none".to_string(), t.bad()),
+        Some(at) => (
+            format!(" · off-site {}", age(app.now, at)),
+            if stale(at) { t.bad() } else { t.ok() },
+        ),
     };
     let sched = format!("scheduler: {}", app.facts.scheduler);
-    let fixed = text::width(&sched) + text::width(&backup_text) + 5;
+    let fixed = text::width(&sched) + text::width(&backup_text) + text::width(&offsite_text) + 5;
     // "sqlite /path/x.db" → the path (the end is the part that tells files apart)
     let db_text = app
         .facts
@@ -148,6 +161,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(sched, t.muted()),
         Span::raw("  "),
         Span::styled(backup_text, backup_style),
+        Span::styled(offsite_text, offsite_style),
     ]);
     frame.render_widget(Paragraph::new(vec![line1, line2]), area);
 }
