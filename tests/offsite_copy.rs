@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use backup_support::*;
 use chrono::Utc;
 use common::s3::Moto;
+use common::sqlite_store;
 use serde_json::Value;
 use somiti::access::Operator;
 use somiti::access::audit::{self, AuditFilter};

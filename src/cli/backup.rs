@@ -138,8 +138,9 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 encrypt,
             };
             let started = Instant::now();
-            let e = with_progress(ctx, "backup", |p, c| async move {
-                b.create(&op, &opts, &p, &c).await
+            let e = with_progress(ctx, "backup", |p, c| {
+                let (b, op) = (&b, &op);
+                async move { b.create(op, &opts, &p, &c).await }
             })
             .await?;
             if !ctx.json {

@@ -340,7 +340,8 @@ async fn attempt(
     }
     let target = Target::open(cfg).map_err(|err| Failure::retry(err.to_string()))?;
     let local = b.path_of(&e.file);
-    let upload = target.upload(&local, &e.file, &|_| {});
+    let quiet = |_: u64| {};
+    let upload = target.upload(&local, &e.file, &quiet);
     tokio::pin!(upload);
     let mut next_beat = clock.now() + chrono::Duration::from_std(BEAT).unwrap_or_default();
     let sent = loop {
