@@ -581,3 +581,70 @@ async fn the_command_line_warns_when_a_copy_fails_and_push_exits_1() {
     );
     assert!(m.objects(BUCKET, "sonali/").is_empty());
 }
+
+/// A scheduled backup through the real scheduler (as a console or `somiti daemon` runs it,
+/// with the config's `[[offsite]]` target): the scheduler's own copier copies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_backup_is_copied_by_the_schedulers_copier() {
+    use somiti::config::ScheduleAction;
+    use somiti::scheduler::{Job, RunnerKind, Schedule, Scheduler, actions::CoreActions};
+    let Some(m) = Moto::start() else { return };
+    m.create_bucket(BUCKET);
+    let dir = tempfile::tempdir().unwrap();
+    let creds = creds_file(dir.path(), &m.key, &m.secret);
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "{}credentials_file = \"{}\"\n",
+            m.offsite_toml("bucket", BUCKET, "daily"),
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let settings = somiti::config::load(&somiti::config::Overrides {
+        config: None,
+        database_url: Some("sqlite://unused-by-the-actions".into()),
+        data_dir: Some(dir.path().to_path_buf()),
+    })
+    .unwrap();
+    assert_eq!(settings.config.offsite.len(), 1);
+    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
+        .await
+        .unwrap();
+    seeded(&store, 20, 5, 1).await;
+    let job = Job {
+        name: "backup".into(),
+        schedule: Schedule::parse("backup", "0 0 2 * * *", "Asia/Dhaka").unwrap(),
+        action: ScheduleAction::Backup,
+        scope: None,
+        drill: false,
+        enabled: true,
+    };
+    let clock = clock();
+    let h = Scheduler::new(
+        store.clone(),
+        vec![job],
+        CoreActions::shared(store.clone(), settings.clone()),
+        RunnerKind::Daemon,
+    )
+    .with_clock(clock.clone())
+    .with_offsite(Backups::new(store.clone(), &settings))
+    .spawn();
+    h.queue()
+        .run_now("backup", &Operator::system())
+        .await
+        .expect("the scheduled backup ran");
+    let e = catalogue::all(&store)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "scheduled")
+        .expect("a scheduled backup");
+    let c = await_status(&store, &e.id, "bucket", copies::VERIFIED).await;
+    assert_eq!(c.sha256, e.sha256);
+    let objs = m.objects(BUCKET, "daily/");
+    assert_eq!(objs.len(), 1);
+    assert_eq!(Some(&objs[0].2), e.sha256.as_ref());
+    h.stop().await.unwrap();
+    store.close().await;
+}
