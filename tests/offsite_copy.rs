@@ -398,6 +398,18 @@ async fn the_worker_copies_when_woken_and_retries_after_the_backoff(store: &Stor
     assert_eq!(f.attempts, 2);
     assert_eq!(m.objects(BUCKET, "second/")[0].2, e.sha256.clone().unwrap());
 
+    // The worker is idle now (asleep on a clock nobody moves): the next backup's wake alone
+    // gets it copied to both.
+    let e2 = b
+        .create(&op, &CreateOptions::default(), &progress(), &never())
+        .await
+        .unwrap();
+    for t in ["bucket", "second"] {
+        let c = await_status(store, &e2.id, t, copies::VERIFIED).await;
+        assert_eq!(c.sha256, e2.sha256);
+    }
+    assert_eq!(m.objects(BUCKET, "sonali/").len(), 2);
+
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(30), worker)
         .await
@@ -647,4 +659,51 @@ async fn a_scheduled_backup_is_copied_by_the_schedulers_copier() {
     assert_eq!(Some(&objs[0].2), e.sha256.as_ref());
     h.stop().await.unwrap();
     store.close().await;
+}
+
+/// A copy another live copier holds is left to it (not an error); one whose copier stopped
+/// beating minutes ago is taken over and made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_copy_is_left_to_its_copier_until_it_stops_beating() {
+    let Some(m) = Moto::start() else { return };
+    m.create_bucket(BUCKET);
+    let (store, tmp) = sqlite_store().await;
+    let op = seeded(&store, 20, 5, 1).await;
+    let mut b = engine(&store, tmp.path());
+    b.offsite = vec![target(
+        &m,
+        "bucket",
+        "sonali",
+        &creds_file(tmp.path(), &m.key, &m.secret),
+    )];
+    let e = b
+        .create(&op, &CreateOptions::default(), &progress(), &never())
+        .await
+        .unwrap();
+    let clock = clock();
+    let t0 = clock.now();
+    assert!(
+        copies::claim(&store, &e.id, "bucket", "elsewhere:42", t0, t0, false)
+            .await
+            .unwrap()
+    );
+    clock.advance(chrono::Duration::seconds(30));
+    let c = copy_one(&b, &system(), &e.id, "bucket", "t1", true, &*clock)
+        .await
+        .expect("another copier holding it is not an error");
+    assert_eq!(c.status, copies::COPYING);
+    assert_eq!(c.runner.as_deref(), Some("elsewhere:42"));
+    assert!(m.objects(BUCKET, "sonali/").is_empty());
+
+    // That copier died: past the stale limit the copy is taken over.
+    clock.set(t0 + copier::stale_after() + chrono::Duration::seconds(1));
+    let due = copies::due(&store, clock.now(), clock.now() - copier::stale_after())
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    let c = copy_one(&b, &system(), &e.id, "bucket", "t1", false, &*clock)
+        .await
+        .unwrap();
+    assert_eq!(c.status, copies::VERIFIED, "{:?}", c.error);
+    assert_eq!(m.objects(BUCKET, "sonali/").len(), 1);
 }
