@@ -69,7 +69,10 @@ fn system() -> Operator {
 }
 
 async fn the_copy(store: &Store, id: &str, t: &str) -> OffsiteCopy {
-    copies::get(store, id, t).await.unwrap().expect("a copy row")
+    copies::get(store, id, t)
+        .await
+        .unwrap()
+        .expect("a copy row")
 }
 
 async fn offsite_audit(store: &Store) -> Vec<(String, String, String)> {
@@ -341,7 +344,10 @@ async fn a_pre_restore_backup_is_copied_too() {
     }
     let objs = m.objects(BUCKET, "sonali/");
     let keys: Vec<&str> = objs.iter().map(|o| o.0.as_str()).collect();
-    assert!(keys.contains(&format!("sonali/{}", pre.file).as_str()), "{keys:?}");
+    assert!(
+        keys.contains(&format!("sonali/{}", pre.file).as_str()),
+        "{keys:?}"
+    );
     let o = objs
         .iter()
         .find(|o| o.0.ends_with(&pre.file))
@@ -364,7 +370,12 @@ async fn the_worker_copies_when_woken_and_retries_after_the_backoff(store: &Stor
     std::fs::create_dir(&bad).unwrap();
     let bad_creds = creds_file(&bad, &m.key, "wrong");
     b.offsite = vec![
-        target(&m, "bucket", "sonali", &creds_file(&good, &m.key, &m.secret)),
+        target(
+            &m,
+            "bucket",
+            "sonali",
+            &creds_file(&good, &m.key, &m.secret),
+        ),
         target(&m, "second", "second", &bad_creds),
     ];
     let clock = clock();
@@ -385,7 +396,10 @@ async fn the_worker_copies_when_woken_and_retries_after_the_backoff(store: &Stor
     assert_eq!(c.sha256, e.sha256);
     let f = await_status(store, &e.id, "second", copies::FAILED).await;
     assert!(
-        f.error.as_deref().unwrap().contains("off-site target second"),
+        f.error
+            .as_deref()
+            .unwrap()
+            .contains("off-site target second"),
         "{f:?}"
     );
     assert_eq!(m.objects(BUCKET, "sonali/").len(), 1);
@@ -500,16 +514,23 @@ async fn the_command_line_copies_after_create_and_pushes_and_pulls() {
     assert_eq!(v["copies"][0]["sha256"], sha.as_str());
     let objs = m.objects(BUCKET, "sonali/");
     assert_eq!(objs.len(), 2);
-    let o = objs.iter().find(|o| o.0 == format!("sonali/{file}")).unwrap();
+    let o = objs
+        .iter()
+        .find(|o| o.0 == format!("sonali/{file}"))
+        .unwrap();
     assert_eq!(o.2, sha);
 
     // push: copied again now.
-    let (rc, out, err) = run(cli(d.path(), &m).args(["backup", "push", &id[..8], "--to", "bucket"]));
+    let (rc, out, err) =
+        run(cli(d.path(), &m).args(["backup", "push", &id[..8], "--to", "bucket"]));
     assert_eq!(rc, 0, "{err}");
     assert!(out.starts_with("copied to bucket ("), "{out}");
     let (rc, _, err) = run(cli(d.path(), &m).args(["backup", "push", &id[..8], "--to", "nowhere"]));
     assert_eq!(rc, 1);
-    assert!(err.contains("\"nowhere\"") && err.contains("bucket"), "{err}");
+    assert!(
+        err.contains("\"nowhere\"") && err.contains("bucket"),
+        "{err}"
+    );
 
     // pull after the local file was lost: back byte for byte.
     let local = d.path().join("backups").join(&file);
@@ -521,8 +542,10 @@ async fn the_command_line_copies_after_create_and_pushes_and_pulls() {
     let (rc, out, err) = run(cli(d.path(), &m).args(["backup", "pull", &id[..8]]));
     assert_eq!(rc, 0, "{err}");
     assert!(
-        out.starts_with(&format!("pulled backup {} from bucket (s3://{BUCKET}/sonali): ", &id[..8]))
-            && out.trim_end().ends_with("SHA-256 matches the catalogue"),
+        out.starts_with(&format!(
+            "pulled backup {} from bucket (s3://{BUCKET}/sonali): ",
+            &id[..8]
+        )) && out.trim_end().ends_with("SHA-256 matches the catalogue"),
         "{out}"
     );
     assert_eq!(std::fs::read(&local).unwrap(), bytes);
