@@ -32,7 +32,7 @@ pub async fn after_create(
     };
     if !ctx.json {
         for c in &copies {
-            print_line(b, c, &e.short_id().to_string(), false)?;
+            print_line(b, c, e.short_id(), false)?;
         }
     }
     Ok(copies)
