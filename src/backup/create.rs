@@ -89,6 +89,9 @@ impl Backups {
             .create_locked(op, opts, &target, progress, cancel)
             .await;
         lock.release().await;
+        if let Ok(e) = &r {
+            super::offsite::copier::queue_after_backup(self, e).await;
+        }
         r
     }
 

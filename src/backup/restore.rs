@@ -500,6 +500,7 @@ impl Backups {
                         audit::Outcome::Ok,
                     )
                     .await?;
+                    super::offsite::copier::queue_after_backup(self, &e).await;
                     Some(e)
                 }
                 None => None,

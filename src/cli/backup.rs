@@ -97,6 +97,24 @@ pub enum BackupCmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy a backup to the off-site targets now (read back and checked), ignoring the
+    /// retry backoff
+    Push {
+        /// Backup id (or its first characters)
+        id: String,
+        /// Only this [[offsite]] target
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+    },
+    /// Fetch a backup's off-site copy back into the local store (SHA-256 checked against
+    /// the catalogue), when the local file was lost
+    Pull {
+        /// Backup id (or its first characters)
+        id: String,
+        /// From this [[offsite]] target (default: one with a verified copy)
+        #[arg(long, value_name = "NAME")]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -130,23 +148,33 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 encrypt,
             };
             let started = Instant::now();
-            let e = with_progress(ctx, "backup", |p, c| async move {
-                b.create(&op, &opts, &p, &c).await
+            let e = with_progress(ctx, "backup", |p, c| {
+                let (b, op) = (&b, &op);
+                async move { b.create(op, &opts, &p, &c).await }
             })
             .await?;
-            if ctx.json {
-                return ctx.print_json(&entry_json(&e));
+            if !ctx.json {
+                outln!(
+                    "backup {} created: {} ({}, {} rows{}) in {:.1}s",
+                    e.short_id(),
+                    e.file,
+                    human(e.size_bytes.unwrap_or(0)),
+                    e.total_rows.unwrap_or(0),
+                    if e.encrypted { ", encrypted" } else { "" },
+                    started.elapsed().as_secs_f64()
+                )?;
             }
-            outln!(
-                "backup {} created: {} ({}, {} rows{}) in {:.1}s",
-                e.short_id(),
-                e.file,
-                human(e.size_bytes.unwrap_or(0)),
-                e.total_rows.unwrap_or(0),
-                if e.encrypted { ", encrypted" } else { "" },
-                started.elapsed().as_secs_f64()
-            )?;
+            let copies = super::offsite::after_create(ctx, &b, &op, &e).await?;
+            if ctx.json {
+                let mut v = entry_json(&e);
+                v["copies"] = serde_json::to_value(&copies).unwrap_or_default();
+                return ctx.print_json(&v);
+            }
             Ok(())
+        }
+        BackupCmd::Push { id, to } => super::offsite::push(ctx, &b, &op, &id, to.as_deref()).await,
+        BackupCmd::Pull { id, from } => {
+            super::offsite::pull(ctx, &b, &op, &id, from.as_deref()).await
         }
         BackupCmd::List(ListArgs {
             offsite: Some(name),

@@ -26,6 +26,7 @@ pub mod collection;
 pub mod csv;
 pub mod init;
 pub mod member;
+pub mod offsite;
 pub mod people;
 pub mod remote;
 pub mod scheduler;

@@ -235,7 +235,9 @@ pub async fn daemon(ctx: &Ctx) -> Result<()> {
     let jobs = jobs(ctx, &store).await?;
     tracing::info!(database = %store.describe(), jobs = jobs.len(), "somiti daemon starting");
     let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
-    let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon).spawn();
+    let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon)
+        .with_offsite(crate::backup::Backups::new(store.clone(), &ctx.settings))
+        .spawn();
     let shutdown = handle.shutdown.clone();
     let mut task = handle.task;
     let ended = tokio::select! {

@@ -125,6 +125,8 @@ pub struct Scheduler {
     clock: SharedClock,
     requests_tx: mpsc::UnboundedSender<Request>,
     requests: mpsc::UnboundedReceiver<Request>,
+    /// The backups whose off-site copies this scheduler's copier makes (`with_offsite`).
+    offsite: Option<crate::backup::Backups>,
 }
 
 /// A running scheduler: ask it to run a job, stop it and wait for it.
@@ -190,7 +192,16 @@ impl Scheduler {
             clock: clock::system(),
             requests_tx,
             requests,
+            offsite: None,
         }
+    }
+
+    /// Run the off-site copier beside the jobs (when the backups have enabled targets):
+    /// every completed backup is copied to each target, woken at once by a backup of this
+    /// process.
+    pub fn with_offsite(mut self, backups: crate::backup::Backups) -> Self {
+        self.offsite = Some(backups);
+        self
     }
 
     /// A distinct runner name, for several schedulers in one process (tests).
@@ -274,7 +285,26 @@ impl Scheduler {
             work_cancel.clone(),
         ));
 
+        let copier_stop = shutdown.child_token();
+        let copier = self
+            .offsite
+            .take()
+            .filter(|b| b.offsite.iter().any(|c| c.enabled))
+            .map(|b| {
+                tokio::spawn(crate::backup::offsite::copier::run_copier(
+                    b,
+                    self.clock.clone(),
+                    copier_stop.clone(),
+                    crate::backup::offsite::copier::waker(),
+                ))
+            });
+
         let result = self.schedule(&runner, &tx, &shutdown).await;
+        copier_stop.cancel();
+        if let Some(c) = copier {
+            // It stops at once, leaving an interrupted copy due again.
+            let _ = c.await;
+        }
 
         // No new slots; the job that runs gets the grace period, then is cancelled (a
         // cancelled backup removes its partial file and is recorded as failed).

@@ -206,6 +206,7 @@ pub async fn run(ctx: &Session) -> Result<()> {
                     cx.actions.clone(),
                     crate::scheduler::RunnerKind::Console,
                 )
+                .with_offsite(crate::backup::Backups::new(store.clone(), &ctx.settings))
                 .with_events(stx)
                 .with_grace(GRACE)
                 .spawn();

@@ -2,6 +2,7 @@
 //! target and read back; the catalogue records each copy (`copies`); `target` talks to the
 //! bucket or folder through `object_store`.
 
+pub mod copier;
 pub mod copies;
 pub mod prune;
 pub mod remote;
