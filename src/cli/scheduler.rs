@@ -130,7 +130,16 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                 on_signal.cancel();
             });
             let result =
-                engine::run_now(&store, acts, j, &op, scheduler::clock::system(), cancel).await;
+                engine::run_now(
+                    &store,
+                    acts,
+                    j,
+                    &op,
+                    scheduler::clock::system(),
+                    cancel,
+                    &ctx.settings.config.alert,
+                )
+                .await;
             watcher.abort();
             let outcome = result?;
             if ctx.json {
@@ -224,7 +233,9 @@ pub async fn daemon(ctx: &Ctx) -> Result<()> {
     let jobs = jobs(ctx, &store).await?;
     tracing::info!(database = %store.describe(), jobs = jobs.len(), "somiti daemon starting");
     let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
-    let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon).spawn();
+    let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon)
+        .with_alerts(ctx.settings.config.alert.clone())
+        .spawn();
     let shutdown = handle.shutdown.clone();
     let mut task = handle.task;
     let ended = tokio::select! {
