@@ -7,7 +7,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -212,7 +212,7 @@ impl SmtpSink {
         })
     }
 
-    /// Every mail received, as text, oldest first.
+    /// Every mail received, as text (quoted-printable undone), oldest first.
     fn mails(&self) -> Vec<String> {
         let mut files: Vec<(std::time::SystemTime, PathBuf)> =
             std::fs::read_dir(self.maildir.join("new"))
@@ -225,7 +225,7 @@ impl SmtpSink {
         files.sort();
         files
             .into_iter()
-            .map(|(_, p)| std::fs::read_to_string(p).unwrap())
+            .map(|(_, p)| unquote(&std::fs::read_to_string(p).unwrap()))
             .collect()
     }
 }
@@ -235,6 +235,26 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Quoted-printable undone (soft line breaks and =XX), as a mail reader shows the text.
+fn unquote(mail: &str) -> String {
+    let s = mail.replace("=\r\n", "").replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'='
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The Subject line of a mail.
@@ -715,7 +735,8 @@ async fn set_backup_time(store: &Store, at: DateTime<Utc>) {
         .bind(at)
         .execute(p)
         .await
-        .unwrap());
+        .unwrap()
+        .rows_affected());
 }
 
 /// The newest backup older than its schedule allows fires "stale" once (two schedulers
@@ -913,7 +934,8 @@ async fn a_restore_is_told(store: &Store) {
 
 // ---- `somiti alert test` through the binary --------------------------------------------------
 
-#[tokio::test]
+// multi-threaded: the receiver answers while the test waits for the binary
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_test_through_the_binary() {
     let http = Receiver::start(200).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -132,9 +132,8 @@ pub async fn fire(store: &Store, channels: &[AlertConfig], o: &Occurrence, now: 
         AlertEventKind::Failed
     };
     for ch in channels {
-        if by_run_pings(ch, &o.key)
-            || !(hears(ch, kind) || hears(ch, AlertEventKind::Cleared))
-        {
+        // a recovery is told only to channels that were told of the failure
+        if by_run_pings(ch, &o.key) || !hears(ch, kind) {
             continue;
         }
         let won = match state::claim_fire(store, &ch.name, &o.key, &o.message, ch.repeat_hours, now)
@@ -147,9 +146,6 @@ pub async fn fire(store: &Store, channels: &[AlertConfig], o: &Occurrence, now: 
             }
         };
         let Some(claimed_at) = won else { continue };
-        if !hears(ch, kind) {
-            continue;
-        }
         let ev = Event::new(store, kind.as_str(), o, true, now);
         if send(store, ch, &ev, "system").await.is_err() {
             // not told: the next occurrence tries again
