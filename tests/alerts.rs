@@ -101,11 +101,7 @@ impl Receiver {
             }
         })
         .await;
-        assert!(
-            r.is_ok(),
-            "expected {n} requests, got {:#?}",
-            self.all()
-        );
+        assert!(r.is_ok(), "expected {n} requests, got {:#?}", self.all());
         self.all()
     }
 }
@@ -245,7 +241,9 @@ fn unquote(mail: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'='
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -375,8 +373,12 @@ impl Events {
                     Some(e) => {
                         self.seen.push(e.clone());
                         let hit = match &e {
-                            SchedulerEvent::Finished { job: j, slot: s, .. }
-                            | SchedulerEvent::Skipped { job: j, slot: s, .. }
+                            SchedulerEvent::Finished {
+                                job: j, slot: s, ..
+                            }
+                            | SchedulerEvent::Skipped {
+                                job: j, slot: s, ..
+                            }
                             | SchedulerEvent::Passed { job: j, slot: s } => j == job && *s == slot,
                             _ => false,
                         };
@@ -407,7 +409,12 @@ impl Events {
             }
         })
         .await;
-        assert_eq!(r.ok(), Some(true), "the scheduler never waited: {:#?}", self.seen);
+        assert_eq!(
+            r.ok(),
+            Some(true),
+            "the scheduler never waited: {:#?}",
+            self.seen
+        );
     }
 }
 
@@ -435,12 +442,14 @@ fn scheduler(
 }
 
 async fn audit_rows(store: &Store) -> Vec<(String, String, String, String)> {
-    on_store!(store, |p| sqlx::query_as::<_, (String, String, String, String)>(
+    on_store!(store, |p| {
+        sqlx::query_as::<_, (String, String, String, String)>(
         "SELECT actor, target, detail, outcome FROM audit_log WHERE action = 'alert.send' ORDER BY id"
     )
     .fetch_all(p)
     .await
-    .unwrap())
+    .unwrap()
+    })
 }
 
 // ---- a failing scheduled backup: one alert, one repeat, one recovery ---------------------
@@ -483,7 +492,13 @@ async fn failing_backup_alerts_once(store: &Store, schedulers: usize) {
         running.push((h, ev));
     }
     let mut slot_results = Vec::new();
-    for (hour, fixed) in [(10, false), (11, false), (12, false), (13, true), (14, true)] {
+    for (hour, fixed) in [
+        (10, false),
+        (11, false),
+        (12, false),
+        (13, true),
+        (14, true),
+    ] {
         if fixed {
             setup.fix();
         }
@@ -491,11 +506,17 @@ async fn failing_backup_alerts_once(store: &Store, schedulers: usize) {
         clock.set(slot);
         let mut ran = Vec::new();
         for (_, ev) in running.iter_mut() {
-            if let SchedulerEvent::Finished { ok, message, .. } = ev.settled("hourly-backup", slot).await {
+            if let SchedulerEvent::Finished { ok, message, .. } =
+                ev.settled("hourly-backup", slot).await
+            {
                 ran.push((ok, message));
             }
         }
-        assert_eq!(ran.len(), 1, "one scheduler ran the {hour}:00 slot: {ran:?}");
+        assert_eq!(
+            ran.len(),
+            1,
+            "one scheduler ran the {hour}:00 slot: {ran:?}"
+        );
         slot_results.push(ran.remove(0));
     }
     for (h, _) in running {
@@ -525,16 +546,27 @@ async fn failing_backup_alerts_once(store: &Store, schedulers: usize) {
         first["error"].as_str().unwrap().contains("must be 0600"),
         "{first}"
     );
-    assert!(first["message"].as_str().unwrap().starts_with("hourly-backup failed: "));
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("hourly-backup failed: ")
+    );
     for k in ["host", "database", "at", "app_version"] {
-        assert!(first[k].as_str().is_some_and(|v| !v.is_empty()), "{k} in {first}");
+        assert!(
+            first[k].as_str().is_some_and(|v| !v.is_empty()),
+            "{k} in {first}"
+        );
     }
     assert!(
         DateTime::parse_from_rfc3339(first["at"].as_str().unwrap()).is_ok(),
         "{first}"
     );
     assert!(
-        !first["database"].as_str().unwrap().contains("somiti:somiti@"),
+        !first["database"]
+            .as_str()
+            .unwrap()
+            .contains("somiti:somiti@"),
         "no password in the database label: {first}"
     );
     assert_eq!(posts[2].json()["key"], "job:hourly-backup");
@@ -542,16 +574,37 @@ async fn failing_backup_alerts_once(store: &Store, schedulers: usize) {
     let mails = smtp.mails();
     let subjects: Vec<String> = mails.iter().map(|m| subject(m)).collect();
     assert_eq!(subjects.len(), 3, "{subjects:?}");
-    assert!(subjects[0].starts_with("somiti: hourly-backup failed on "), "{subjects:?}");
-    assert!(subjects[1].starts_with("somiti: hourly-backup failed on "), "{subjects:?}");
-    assert!(subjects[2].starts_with("somiti: hourly-backup works again on "), "{subjects:?}");
-    assert!(mails[0].contains("must be 0600"), "the reason is in the mail: {}", mails[0]);
+    assert!(
+        subjects[0].starts_with("somiti: hourly-backup failed on "),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[1].starts_with("somiti: hourly-backup failed on "),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[2].starts_with("somiti: hourly-backup works again on "),
+        "{subjects:?}"
+    );
+    assert!(
+        mails[0].contains("must be 0600"),
+        "the reason is in the mail: {}",
+        mails[0]
+    );
     assert!(mails[0].contains("What to do:"), "{}", mails[0]);
-    assert!(mails[0].contains("somiti scheduler run hourly-backup"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("somiti scheduler run hourly-backup"),
+        "{}",
+        mails[0]
+    );
 
     let audit = audit_rows(store).await;
     assert_eq!(audit.len(), 6, "every delivery is audited: {audit:#?}");
-    assert!(audit.iter().all(|(actor, _, _, outcome)| actor == "system" && outcome == "ok"));
+    assert!(
+        audit
+            .iter()
+            .all(|(actor, _, _, outcome)| actor == "system" && outcome == "ok")
+    );
     assert_eq!(audit.iter().filter(|a| a.1 == "ops").count(), 3);
     assert_eq!(audit.iter().filter(|a| a.1 == "mail").count(), 3);
     let d: serde_json::Value = serde_json::from_str(&audit[0].2).unwrap();
@@ -580,11 +633,14 @@ async fn concurrent_fires_send_once(store: &Store) {
         Store::Postgres(..) => {
             // a second pool on the same database
             let url = std::env::var("SOMITI_TEST_PG_URL").unwrap();
-            let name: String = on_store!(store, |p| sqlx::query_scalar("SELECT current_database()")
-                .fetch_one(p)
+            let name: String =
+                on_store!(store, |p| sqlx::query_scalar("SELECT current_database()")
+                    .fetch_one(p)
+                    .await
+                    .unwrap());
+            Store::open(&common::with_database(&url, &name))
                 .await
-                .unwrap());
-            Store::open(&common::with_database(&url, &name)).await.unwrap()
+                .unwrap()
         }
     };
     let o = somiti::alert::Occurrence {
@@ -618,7 +674,12 @@ async fn concurrent_fires_send_once(store: &Store) {
     assert_eq!(kinds, ["failed", "cleared"]);
     let first = http.all()[0].json();
     assert_eq!(first["backup_id"], "3f2a9c1b");
-    assert!(first["message"].as_str().unwrap().contains("the off-site copy to bucket failed"));
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("the off-site copy to bucket failed")
+    );
     other.close().await;
 }
 
@@ -725,7 +786,10 @@ async fn healthchecks_pings(store: &Store) {
     .collect();
     assert_eq!(paths, want);
     let fail = http.all()[1].json();
-    assert!(fail["error"].as_str().unwrap().contains("must be 0600"), "{fail}");
+    assert!(
+        fail["error"].as_str().unwrap().contains("must be 0600"),
+        "{fail}"
+    );
 }
 
 // ---- stale -------------------------------------------------------------------------------
@@ -984,9 +1048,15 @@ async fn alert_test_through_the_binary() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert_eq!(lines[0], "ops: ok");
-    assert!(lines[1].starts_with("down: failed: POST to http://127.0.0.1:"), "{stdout}");
+    assert!(
+        lines[1].starts_with("down: failed: POST to http://127.0.0.1:"),
+        "{stdout}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 of 2 alert channels could not be reached"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 2 alert channels could not be reached"),
+        "{stderr}"
+    );
     assert_eq!(http.all().len(), 2);
 
     let out = cli().args(["alert", "test", "nope"]).output().unwrap();
@@ -1004,7 +1074,11 @@ async fn alert_test_through_the_binary() {
         .collect();
     assert_eq!(
         outcomes,
-        [("boss", "ops", "ok"), ("boss", "ops", "ok"), ("boss", "down", "failed")]
+        [
+            ("boss", "ops", "ok"),
+            ("boss", "ops", "ok"),
+            ("boss", "down", "failed")
+        ]
     );
     store.close().await;
 }

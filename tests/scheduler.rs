@@ -880,9 +880,17 @@ async fn a_manual_prune_is_audited_under_the_operator() {
         ScheduleAction::Prune,
     );
     let clock = ManualClock::new(Utc::now());
-    let r = engine::run_now(&store, act, &prune, &rahim, clock, CancellationToken::new(), &[])
-        .await
-        .unwrap();
+    let r = engine::run_now(
+        &store,
+        act,
+        &prune,
+        &rahim,
+        clock,
+        CancellationToken::new(),
+        &[],
+    )
+    .await
+    .unwrap();
     assert!(matches!(r, JobOutcome::Ran(_)), "{r:?}");
     assert_eq!(
         count(

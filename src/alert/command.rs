@@ -55,7 +55,11 @@ pub(crate) async fn run(ch: &AlertConfig, ev: &Event) -> std::result::Result<(),
         Ok(Ok(out)) if out.status.success() => Ok(()),
         Ok(Ok(out)) => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             let status = match out.status.code() {
                 Some(c) => format!("exit status {c}"),
                 None => "a signal".to_string(),

@@ -40,7 +40,9 @@ pub(crate) fn server(ch: &AlertConfig) -> std::result::Result<Server, String> {
     let name = &ch.name;
     let raw = ch.smtp_url.trim();
     let u = reqwest::Url::parse(raw).map_err(|e| {
-        format!("alert {name:?}: key smtp_url: {raw:?} is not a URL ({e}); use smtp://user@host:587")
+        format!(
+            "alert {name:?}: key smtp_url: {raw:?} is not a URL ({e}); use smtp://user@host:587"
+        )
     })?;
     let host = u
         .host_str()
@@ -253,12 +255,28 @@ mod tests {
     #[test]
     fn plain_smtp_only_on_this_machine() {
         let s = server(&ch("smtp://alerts@mail.example.org:587", SmtpTls::Starttls)).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.user.as_str()), ("mail.example.org", 587, "alerts"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str()),
+            ("mail.example.org", 587, "alerts")
+        );
         assert_eq!(s.tls, SmtpTls::Starttls);
-        assert_eq!(server(&ch("smtps://x@mail.example.org", SmtpTls::Starttls)).unwrap().tls, SmtpTls::Tls);
-        assert_eq!(server(&ch("smtps://x@mail.example.org", SmtpTls::Starttls)).unwrap().port, 465);
+        assert_eq!(
+            server(&ch("smtps://x@mail.example.org", SmtpTls::Starttls))
+                .unwrap()
+                .tls,
+            SmtpTls::Tls
+        );
+        assert_eq!(
+            server(&ch("smtps://x@mail.example.org", SmtpTls::Starttls))
+                .unwrap()
+                .port,
+            465
+        );
         let e = server(&ch("smtp://mail.example.org:25", SmtpTls::None)).unwrap_err();
-        assert!(e.contains("allowed only for a mail server on 127.0.0.1"), "{e}");
+        assert!(
+            e.contains("allowed only for a mail server on 127.0.0.1"),
+            "{e}"
+        );
         for h in ["127.0.0.1", "localhost", "[::1]"] {
             let s = server(&ch(&format!("smtp://{h}:2525"), SmtpTls::None)).unwrap();
             assert_eq!(s.tls, SmtpTls::None);

@@ -329,7 +329,9 @@ async fn send(
     };
     let mut detail = serde_json::json!({ "event": ev.event, "key": ev.key });
     match &r {
-        Ok(()) => tracing::info!(channel = %ch.name, event = %ev.event, key = %ev.key, "alert sent"),
+        Ok(()) => {
+            tracing::info!(channel = %ch.name, event = %ev.event, key = %ev.key, "alert sent")
+        }
         Err(e) => {
             tracing::warn!(channel = %ch.name, event = %ev.event, key = %ev.key, "alert not delivered: {e}");
             detail["error"] = serde_json::Value::String(e.clone());

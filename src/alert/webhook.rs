@@ -94,7 +94,10 @@ mod tests {
         let b = "https://hc-ping.com/abc/";
         assert_eq!(url_for(b, None), b);
         assert_eq!(url_for(b, Some(Ping::Success)), b);
-        assert_eq!(url_for(b, Some(Ping::Start)), "https://hc-ping.com/abc/start");
+        assert_eq!(
+            url_for(b, Some(Ping::Start)),
+            "https://hc-ping.com/abc/start"
+        );
         assert_eq!(
             url_for("http://h/p?rid=1", Some(Ping::Fail)),
             "http://h/p/fail?rid=1"

@@ -129,17 +129,16 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                 tracing::info!("{why}: cancelling the run");
                 on_signal.cancel();
             });
-            let result =
-                engine::run_now(
-                    &store,
-                    acts,
-                    j,
-                    &op,
-                    scheduler::clock::system(),
-                    cancel,
-                    &ctx.settings.config.alert,
-                )
-                .await;
+            let result = engine::run_now(
+                &store,
+                acts,
+                j,
+                &op,
+                scheduler::clock::system(),
+                cancel,
+                &ctx.settings.config.alert,
+            )
+            .await;
             watcher.abort();
             let outcome = result?;
             if ctx.json {

@@ -288,11 +288,12 @@ pub async fn stale_reason(
                 .unwrap_or(j.enabled),
         );
     }
-    if !jobs
-        .iter()
-        .zip(&enabled)
-        .any(|(j, on)| *on && matches!(j.action, ScheduleAction::Backup | ScheduleAction::VerifyLatest))
-    {
+    if !jobs.iter().zip(&enabled).any(|(j, on)| {
+        *on && matches!(
+            j.action,
+            ScheduleAction::Backup | ScheduleAction::VerifyLatest
+        )
+    }) {
         return Ok(None);
     }
     let newest_backup = newest(store, false, now).await?;
