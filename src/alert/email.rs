@@ -283,4 +283,18 @@ mod tests {
         }
         assert_eq!(percent_decode("a%40b.org"), "a@b.org");
     }
+
+    #[test]
+    fn the_password_file_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("smtp-password");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut c = ch("smtp://alerts@mail.example.org:587", SmtpTls::Starttls);
+        c.password_file = f.display().to_string();
+        let e = password(&c).unwrap_err();
+        assert!(e.contains("has mode 0644; it must be 0600"), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(password(&c).unwrap().as_deref(), Some("s3cret"));
+    }
 }
