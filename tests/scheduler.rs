@@ -651,6 +651,7 @@ async fn ghosts(store: &Store) {
             &op,
             clock.clone(),
             CancellationToken::new(),
+            &[],
         )
         .await;
         assert_eq!(
@@ -666,6 +667,7 @@ async fn ghosts(store: &Store) {
         &op,
         clock.clone(),
         CancellationToken::new(),
+        &[],
     )
     .await
     .unwrap_err();
@@ -878,9 +880,17 @@ async fn a_manual_prune_is_audited_under_the_operator() {
         ScheduleAction::Prune,
     );
     let clock = ManualClock::new(Utc::now());
-    let r = engine::run_now(&store, act, &prune, &rahim, clock, CancellationToken::new())
-        .await
-        .unwrap();
+    let r = engine::run_now(
+        &store,
+        act,
+        &prune,
+        &rahim,
+        clock,
+        CancellationToken::new(),
+        &[],
+    )
+    .await
+    .unwrap();
     assert!(matches!(r, JobOutcome::Ran(_)), "{r:?}");
     assert_eq!(
         count(

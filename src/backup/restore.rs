@@ -388,6 +388,7 @@ impl Backups {
             )
             .await?;
         }
+        crate::alert::after_restore(&self.store, &self.alerts, &op.username, &r).await;
         Ok(r)
     }
 

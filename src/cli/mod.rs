@@ -20,6 +20,7 @@ macro_rules! outln {
     };
 }
 
+pub mod alert;
 pub mod audit;
 pub mod backup;
 pub mod collection;
@@ -111,6 +112,9 @@ pub enum Command {
     Daemon,
     /// The audit log, newest first: who did what, when (on the organization's clock)
     Audit(audit::AuditArgs),
+    /// Alert channels ([[alert]]): send a test event
+    #[command(subcommand)]
+    Alert(alert::AlertCmd),
 }
 
 /// What every command needs: the shared [`Session`] (settings, demo flag, store, operator
@@ -238,6 +242,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Scheduler(c)) => scheduler::run(&ctx, c).await,
         Some(Command::Daemon) => scheduler::daemon(&ctx).await,
         Some(Command::Audit(a)) => audit::run(&ctx, a).await,
+        Some(Command::Alert(c)) => alert::run(&ctx, c).await,
     }
 }
 

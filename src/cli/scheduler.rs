@@ -140,8 +140,16 @@ pub async fn run(ctx: &Ctx, cmd: SchedulerCmd) -> Result<()> {
                 tracing::info!("{why}: cancelling the run");
                 on_signal.cancel();
             });
-            let result =
-                engine::run_now(&store, acts, j, &op, scheduler::clock::system(), cancel).await;
+            let result = engine::run_now(
+                &store,
+                acts,
+                j,
+                &op,
+                scheduler::clock::system(),
+                cancel,
+                &ctx.settings.config.alert,
+            )
+            .await;
             watcher.abort();
             let outcome = result?;
             if ctx.json {
@@ -237,6 +245,7 @@ pub async fn daemon(ctx: &Ctx) -> Result<()> {
     let acts = actions::CoreActions::shared(store.clone(), ctx.settings.clone());
     let handle = Scheduler::new(store.clone(), jobs, acts, RunnerKind::Daemon)
         .with_offsite(crate::backup::Backups::new(store.clone(), &ctx.settings))
+        .with_alerts(ctx.settings.config.alert.clone())
         .spawn();
     let shutdown = handle.shutdown.clone();
     let mut task = handle.task;

@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Operator;
+use crate::alert::{self, Occurrence};
+use crate::config::AlertConfig;
 use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::scheduler::clock::{self, SharedClock};
@@ -33,6 +35,13 @@ pub const BUSY_WAIT: Duration = Duration::from_secs(30 * 60);
 
 /// How often a job waiting for the lock tries again.
 const BUSY_RETRY: Duration = Duration::from_secs(5);
+
+/// How often (by the scheduler's clock) the loop looks at whether the newest backup is
+/// late, for the "stale" alert; it also looks after each run.
+pub const STALE_CHECK: Duration = Duration::from_secs(5 * 60);
+
+/// The alert key of the age of the newest backup.
+pub const STALE_KEY: &str = "stale:backup";
 
 pub fn stale_before(now: DateTime<Utc>) -> DateTime<Utc> {
     now - chrono::Duration::from_std(HEARTBEAT * 3).unwrap_or_default()
@@ -127,6 +136,8 @@ pub struct Scheduler {
     requests: mpsc::UnboundedReceiver<Request>,
     /// The backups whose off-site copies this scheduler's copier makes (`with_offsite`).
     offsite: Option<crate::backup::Backups>,
+    /// `[[alert]]`: told when a run fails or recovers, and when backups are late.
+    alerts: Arc<[AlertConfig]>,
 }
 
 /// A running scheduler: ask it to run a job, stop it and wait for it.
@@ -159,6 +170,9 @@ struct Runner {
     busy_wait: Duration,
     /// Jobs queued or running in this scheduler.
     pending: Mutex<HashSet<String>>,
+    alerts: Arc<[AlertConfig]>,
+    /// The jobs whose backups the "stale" alert watches (none for a one-off run).
+    jobs: Vec<Job>,
 }
 
 struct Queued {
@@ -193,6 +207,7 @@ impl Scheduler {
             requests_tx,
             requests,
             offsite: None,
+            alerts: Arc::from(Vec::new()),
         }
     }
 
@@ -201,6 +216,13 @@ impl Scheduler {
     /// process.
     pub fn with_offsite(mut self, backups: crate::backup::Backups) -> Self {
         self.offsite = Some(backups);
+        self
+    }
+
+    /// The `[[alert]]` channels this scheduler tells about failed and recovered runs and
+    /// late backups.
+    pub fn with_alerts(mut self, alerts: Vec<AlertConfig>) -> Self {
+        self.alerts = Arc::from(alerts);
         self
     }
 
@@ -274,6 +296,8 @@ impl Scheduler {
             events: self.events.clone(),
             busy_wait: self.busy_wait,
             pending: Mutex::default(),
+            alerts: self.alerts.clone(),
+            jobs: self.jobs.clone(),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let stopping = CancellationToken::new();
@@ -355,6 +379,7 @@ impl Scheduler {
         }
 
         let mut next_beat = now + chrono_of(HEARTBEAT);
+        let mut next_stale = now;
         let mut told: Option<DateTime<Utc>> = None;
         loop {
             let wake = next
@@ -408,6 +433,10 @@ impl Scheduler {
                 }
                 next_beat = now + chrono_of(HEARTBEAT);
             }
+            if now >= next_stale {
+                runner.check_stale(now).await;
+                next_stale = now + chrono_of(STALE_CHECK);
+            }
         }
     }
 }
@@ -438,10 +467,37 @@ async fn work(
         if let Some(reply) = q.reply {
             let _ = reply.send(r);
         }
+        runner.check_stale(runner.clock.now()).await;
     }
 }
 
 impl Runner {
+    /// Fire the "stale" alert when the newest backup is late, clear it when it is fresh
+    /// again. Not while a job of this scheduler is queued or running (it may be the backup
+    /// that makes it fresh).
+    async fn check_stale(&self, now: DateTime<Utc>) {
+        if self.alerts.is_empty() || self.jobs.is_empty() {
+            return;
+        }
+        if self.pending.lock().map(|p| !p.is_empty()).unwrap_or(true) {
+            return;
+        }
+        let o = |message: String| Occurrence {
+            key: STALE_KEY.into(),
+            job: None,
+            backup_id: None,
+            message,
+        };
+        match crate::scheduler::status::stale_reason(&self.store, &self.jobs, now).await {
+            Ok(Some(why)) => alert::fire(&self.store, &self.alerts, &o(why), now).await,
+            Ok(None) => {
+                let fresh = o("the newest backup is recent enough again".into());
+                alert::clear(&self.store, &self.alerts, &fresh, now).await
+            }
+            Err(e) => tracing::warn!("looking at the age of the newest backup: {e}"),
+        }
+    }
+
     fn emit(&self, e: SchedulerEvent) {
         if let Some(tx) = &self.events {
             let _ = tx.send(e);
@@ -635,12 +691,14 @@ impl Runner {
             slot: q.slot,
             trigger: q.trigger,
         });
+        alert::run_started(&self.store, &self.alerts, name, now).await;
         let beats = tokio::spawn(beat_run(self.store.clone(), self.clock.clone(), id));
         let outcome = self.run_waiting(id, q, cancel, stopping).await;
         beats.abort();
         if let Err(e) = runs::finish(&self.store, id, &outcome, self.clock.now()).await {
             tracing::error!(job = %name, "recording the result failed: {e}");
         }
+        self.tell(name, &outcome).await;
         let last = match &outcome {
             Ok(JobOutcome::Skipped(why)) => {
                 tracing::info!(job = %name, "skipped: {why}");
@@ -670,6 +728,35 @@ impl Runner {
             }
         };
         (outcome.map_err(Error::Other), Some(last))
+    }
+
+    /// Tell the alert channels how a run ended: healthchecks pings for every run, a
+    /// failure fired (`job:<name>`), a success clearing it.
+    async fn tell(&self, name: &str, outcome: &std::result::Result<JobOutcome, String>) {
+        if self.alerts.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let said = outcome.as_ref().map(JobOutcome::message);
+        let ping = match &said {
+            Ok(m) => Ok(m.as_str()),
+            Err(e) => Err(e.as_str()),
+        };
+        alert::run_finished(&self.store, &self.alerts, name, ping, now).await;
+        let o = |message: String| Occurrence {
+            key: format!("job:{name}"),
+            job: Some(name.to_string()),
+            backup_id: None,
+            message,
+        };
+        match outcome {
+            Err(e) => alert::fire(&self.store, &self.alerts, &o(e.clone()), now).await,
+            Ok(JobOutcome::Ran(m)) => {
+                let m = format!("{name} succeeded again: {m}");
+                alert::clear(&self.store, &self.alerts, &o(m), now).await
+            }
+            Ok(JobOutcome::Skipped(_)) => {}
+        }
     }
 
     /// Run the action; a scheduled run that finds the lock held by another process waits
@@ -772,6 +859,7 @@ pub async fn run_now(
     who: &Operator,
     clock: SharedClock,
     cancel: CancellationToken,
+    alerts: &[AlertConfig],
 ) -> Result<JobOutcome> {
     let (runner, _, _) = runner_id();
     let now = clock.now();
@@ -784,6 +872,8 @@ pub async fn run_now(
         events: None,
         busy_wait: Duration::ZERO,
         pending: Mutex::default(),
+        alerts: Arc::from(alerts.to_vec()),
+        jobs: Vec::new(),
     };
     let q = Queued {
         job: job.clone(),

@@ -207,33 +207,17 @@ pub async fn status_at(
                 age: human_age(age),
             }
         });
-    let mut warnings = Vec::new();
-    let grace = chrono::Duration::minutes(30);
-    for (j, st) in jobs.iter().zip(&out) {
-        if !st.enabled {
-            continue;
-        }
-        let (have, what) = match j.action {
-            ScheduleAction::Backup => (&newest_backup, "backup"),
-            ScheduleAction::VerifyLatest => (&newest_verified_backup, "verified backup"),
-            _ => continue,
-        };
-        let allowed = j.schedule.max_interval(now) + grace;
-        match have {
-            None => warnings.push(format!(
-                "no {what} yet; job {} expects one {}",
-                j.name,
-                j.schedule.describe()
-            )),
-            Some(b) if now - b.created_at > allowed => warnings.push(format!(
-                "the newest {what} is {} old; job {} expects one {}",
-                b.age,
-                j.name,
-                j.schedule.describe()
-            )),
-            Some(_) => {}
-        }
-    }
+    let enabled: Vec<bool> = out.iter().map(|j| j.enabled).collect();
+    let mut warnings: Vec<String> = late(
+        jobs,
+        &enabled,
+        newest_backup.as_ref(),
+        newest_verified_backup.as_ref(),
+        now,
+    )
+    .into_iter()
+    .map(|l| l.message)
+    .collect();
     if runner.kind == "nobody" && out.iter().any(|j| j.enabled) {
         warnings
             .push("nobody runs the scheduler: start `somiti daemon` or keep a console open".into());
@@ -248,4 +232,120 @@ pub async fn status_at(
         newest_verified_offsite,
         warnings,
     })
+}
+
+/// How long past its schedule's longest gap a backup may be before it counts as late.
+pub const LATE_GRACE_MINUTES: i64 = 30;
+
+/// A job whose newest backup (or verified backup, for a drill) is older than its schedule
+/// allows.
+#[derive(Debug, Clone)]
+pub struct Late {
+    pub job: String,
+    /// "the newest backup is 3 days old; job daily-backup expects one daily at 02:00 …"
+    pub message: String,
+    /// There is no such backup at all (yet).
+    pub none_yet: bool,
+    /// How much time the job's schedule allows.
+    pub allowed: chrono::Duration,
+}
+
+/// The enabled backup and verify-latest jobs whose newest backup is late (the warnings of
+/// the status screens; the "stale" alert).
+pub fn late(
+    jobs: &[Job],
+    enabled: &[bool],
+    newest_backup: Option<&BackupAge>,
+    newest_verified_backup: Option<&BackupAge>,
+    now: DateTime<Utc>,
+) -> Vec<Late> {
+    let mut out = Vec::new();
+    let grace = chrono::Duration::minutes(LATE_GRACE_MINUTES);
+    for (j, on) in jobs.iter().zip(enabled) {
+        if !on {
+            continue;
+        }
+        let (have, what) = match j.action {
+            ScheduleAction::Backup => (newest_backup, "backup"),
+            ScheduleAction::VerifyLatest => (newest_verified_backup, "verified backup"),
+            _ => continue,
+        };
+        let allowed = j.schedule.max_interval(now) + grace;
+        match have {
+            None => out.push(Late {
+                job: j.name.clone(),
+                message: format!(
+                    "no {what} yet; job {} expects one {}",
+                    j.name,
+                    j.schedule.describe()
+                ),
+                none_yet: true,
+                allowed,
+            }),
+            Some(b) if now - b.created_at > allowed => out.push(Late {
+                job: j.name.clone(),
+                message: format!(
+                    "the newest {what} is {} old; job {} expects one {}",
+                    b.age,
+                    j.name,
+                    j.schedule.describe()
+                ),
+                none_yet: false,
+                allowed,
+            }),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// Why the backups are late as of `now`, in one sentence, or None when they are fresh (the
+/// "stale:backup" alert). A job with no backup at all counts as late only once it has been
+/// known longer than its schedule allows (a new install is not late).
+pub async fn stale_reason(
+    store: &Store,
+    jobs: &[Job],
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let mut enabled = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        enabled.push(
+            runs::enabled_override(store, &j.name)
+                .await?
+                .unwrap_or(j.enabled),
+        );
+    }
+    if !jobs.iter().zip(&enabled).any(|(j, on)| {
+        *on && matches!(
+            j.action,
+            ScheduleAction::Backup | ScheduleAction::VerifyLatest
+        )
+    }) {
+        return Ok(None);
+    }
+    let newest_backup = newest(store, false, now).await?;
+    let newest_verified_backup = newest(store, true, now).await?;
+    let lates = late(
+        jobs,
+        &enabled,
+        newest_backup.as_ref(),
+        newest_verified_backup.as_ref(),
+        now,
+    );
+    if lates.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    let seen = runs::first_seen(store, &names, now).await?;
+    let reasons: Vec<String> = lates
+        .into_iter()
+        .filter(|l| {
+            !l.none_yet
+                || seen
+                    .get(&l.job)
+                    .is_some_and(|first| now - *first > l.allowed)
+        })
+        .map(|l| l.message)
+        .collect();
+    Ok((!reasons.is_empty()).then(|| reasons.join("; ")))
 }

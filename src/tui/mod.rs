@@ -209,6 +209,7 @@ pub async fn run(ctx: &Session) -> Result<()> {
                 .with_offsite(crate::backup::Backups::new(store.clone(), &ctx.settings))
                 .with_events(stx)
                 .with_grace(GRACE)
+                .with_alerts(ctx.settings.config.alert.clone())
                 .spawn();
                 cx.queue = Some(h.queue());
                 let fwd = tx.clone();
@@ -274,6 +275,7 @@ async fn scheduler_setup(
         runner: scheduler::runner_id().0,
         queue: None,
         shutdown,
+        alerts: ctx.settings.config.alert.clone(),
     };
     Ok((cx, !daemon))
 }

@@ -20,6 +20,8 @@ pub struct SchedContext {
     pub queue: Option<JobQueue>,
     /// Cancels a manual run made without a hosted scheduler when the console ends.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// `[[alert]]`: told about a manual run made without a hosted scheduler.
+    pub alerts: Vec<crate::config::AlertConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +89,7 @@ pub async fn run(store: &Store, op: &Operator, cx: &SchedContext, e: SchedEffect
                             op,
                             scheduler::clock::system(),
                             cx.shutdown.child_token(),
+                            &cx.alerts,
                         )
                         .await
                     }
