@@ -717,6 +717,7 @@ on_both_backends!(
     failed_deliveries_are_audited_and_retried,
     healthchecks_pings,
     stale_fires_and_clears_once,
+    a_late_offsite_copy_fires_stale_offsite_once,
     command_gets_the_event_in_its_environment,
     a_restore_is_told,
 );
@@ -890,6 +891,153 @@ async fn stale_fires_and_clears_once(store: &Store) {
         .collect();
     assert_eq!(kinds, ["stale", "cleared"], "{:#?}", http.all());
     assert_eq!(http.all()[1].json()["key"], "stale:backup");
+}
+
+/// With an off-site target configured, the newest verified off-site copy older than the
+/// backup schedule allows fires `stale:offsite` once across two schedulers (while the local
+/// backup is fresh), and clears once when a newer copy is verified.
+async fn a_late_offsite_copy_fires_stale_offsite_once(store: &Store) {
+    use somiti::backup::offsite::copies;
+    let http = Receiver::start(200).await;
+    let setup = Setup::new();
+    let mut hook = webhook("ops", &http.url("/hook"));
+    hook.events = Some(vec![
+        somiti::config::AlertEventKind::Stale,
+        somiti::config::AlertEventKind::Cleared,
+    ]);
+    let alerts = vec![hook];
+    let daily = Job {
+        name: "daily-backup".into(),
+        schedule: Schedule::parse("daily-backup", "0 2 * * *", "UTC").unwrap(),
+        action: ScheduleAction::Backup,
+        scope: None,
+        drill: false,
+        enabled: true,
+    };
+    let mut b = somiti::backup::Backups::new(store.clone(), &setup.settings);
+    b.passphrase = Some(somiti::backup::Passphrase::new("a passphrase"));
+    let admin = common::admin(store).await;
+    let opts = somiti::backup::CreateOptions {
+        scope: somiti::backup::Scope::All,
+        kind: somiti::backup::BackupKind::Scheduled,
+        encrypt: false,
+    };
+    let old = b
+        .create(
+            &admin,
+            &opts,
+            &somiti::backup::no_progress(),
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let t0 = utc(2026, 5, 10, 10, 30, 0);
+    set_backup_time(store, t0 - chrono::Duration::days(3)).await;
+    let fresh = b
+        .create(
+            &admin,
+            &opts,
+            &somiti::backup::no_progress(),
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    // the local backup is fresh; only the three-day-old one has a verified off-site copy
+    on_store!(store, |p| sqlx::query(
+        "UPDATE backups SET created_at = $1 WHERE id = $2"
+    )
+    .bind(t0 - chrono::Duration::minutes(30))
+    .bind(&fresh.id)
+    .execute(p)
+    .await
+    .unwrap()
+    .rows_affected());
+    let disk = setup.dir.path().join("usb");
+    std::fs::create_dir(&disk).unwrap();
+    b.offsite = vec![somiti::config::OffsiteConfig {
+        name: "usb".into(),
+        url: format!("file://{}", disk.display()),
+        endpoint: String::new(),
+        region: String::new(),
+        allow_http: false,
+        credentials_file: String::new(),
+        require_encrypted: false,
+        keep_last: None,
+        keep_daily: None,
+        keep_weekly: None,
+        keep_monthly: None,
+        enabled: true,
+    }];
+    copies::record_found(store, &old.id, "usb", &old.file, 1, "x", t0)
+        .await
+        .unwrap();
+    let clock = ManualClock::new(t0);
+    let mut running = Vec::new();
+    for i in 0..2 {
+        let (s, mut ev) = scheduler(
+            store,
+            &format!("stale-off-{i}"),
+            vec![daily.clone()],
+            setup.actions(store),
+            &clock,
+            alerts.clone(),
+        );
+        // the copier would copy the fresh backup if it were queued; it is not
+        let h = s.with_offsite(b.clone()).spawn();
+        ev.waiting().await;
+        running.push(h);
+    }
+    clock.set(t0 + chrono::Duration::seconds(10));
+    let got = http.wait_for(1).await;
+    let stale = got[0].json();
+    assert_eq!(stale["event"], "stale");
+    assert_eq!(
+        stale["key"], "stale:offsite",
+        "the local backup is fresh: {stale}"
+    );
+    assert!(
+        stale["error"]
+            .as_str()
+            .unwrap()
+            .contains("the newest verified off-site copy (on usb) is 3 days old"),
+        "{stale}"
+    );
+    for m in 1..=4 {
+        clock.set(t0 + chrono::Duration::minutes(6 * m));
+    }
+    // the fresh backup's copy is verified: recent again
+    copies::record_found(store, &fresh.id, "usb", &fresh.file, 1, "y", t0)
+        .await
+        .unwrap();
+    for m in 5..=8 {
+        clock.set(t0 + chrono::Duration::minutes(6 * m));
+    }
+    http.wait_for(2).await;
+    for m in 9..=12 {
+        clock.set(t0 + chrono::Duration::minutes(6 * m));
+    }
+    for h in running {
+        h.stop().await.unwrap();
+    }
+    let all = http.all();
+    let seen: Vec<(String, String)> = all
+        .iter()
+        .map(|r| {
+            let j = r.json();
+            (
+                j["event"].as_str().unwrap().to_string(),
+                j["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("stale".to_string(), "stale:offsite".to_string()),
+            ("cleared".to_string(), "stale:offsite".to_string())
+        ],
+        "{all:#?}"
+    );
 }
 
 // ---- command channels --------------------------------------------------------------------

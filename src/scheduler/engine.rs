@@ -42,6 +42,9 @@ pub const STALE_CHECK: Duration = Duration::from_secs(5 * 60);
 
 /// The alert key of the age of the newest backup.
 pub const STALE_KEY: &str = "stale:backup";
+/// The alert key of a late off-site copy (the newest verified one is older than the backup
+/// schedule allows).
+pub const STALE_OFFSITE_KEY: &str = "stale:offsite";
 
 pub fn stale_before(now: DateTime<Utc>) -> DateTime<Utc> {
     now - chrono::Duration::from_std(HEARTBEAT * 3).unwrap_or_default()
@@ -173,6 +176,9 @@ struct Runner {
     alerts: Arc<[AlertConfig]>,
     /// The jobs whose backups the "stale" alert watches (none for a one-off run).
     jobs: Vec<Job>,
+    /// Off-site targets are configured: the age of the newest verified off-site copy is
+    /// watched too (`stale:offsite`).
+    offsite_watched: bool,
 }
 
 struct Queued {
@@ -298,6 +304,10 @@ impl Scheduler {
             pending: Mutex::default(),
             alerts: self.alerts.clone(),
             jobs: self.jobs.clone(),
+            offsite_watched: self
+                .offsite
+                .as_ref()
+                .is_some_and(|b| b.offsite.iter().any(|t| t.enabled)),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let stopping = CancellationToken::new();
@@ -495,6 +505,23 @@ impl Runner {
                 alert::clear(&self.store, &self.alerts, &fresh, now).await
             }
             Err(e) => tracing::warn!("looking at the age of the newest backup: {e}"),
+        }
+        if !self.offsite_watched {
+            return;
+        }
+        let o = |message: String| Occurrence {
+            key: STALE_OFFSITE_KEY.into(),
+            job: None,
+            backup_id: None,
+            message,
+        };
+        match crate::scheduler::status::offsite_stale_reason(&self.store, &self.jobs, now).await {
+            Ok(Some(why)) => alert::fire(&self.store, &self.alerts, &o(why), now).await,
+            Ok(None) => {
+                let fresh = o("the newest verified off-site copy is recent enough again".into());
+                alert::clear(&self.store, &self.alerts, &fresh, now).await
+            }
+            Err(e) => tracing::warn!("looking at the age of the newest off-site copy: {e}"),
         }
     }
 
@@ -874,6 +901,7 @@ pub async fn run_now(
         pending: Mutex::default(),
         alerts: Arc::from(alerts.to_vec()),
         jobs: Vec::new(),
+        offsite_watched: false,
     };
     let q = Queued {
         job: job.clone(),

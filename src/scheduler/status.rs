@@ -349,3 +349,46 @@ pub async fn stale_reason(
         .collect();
     Ok((!reasons.is_empty()).then(|| reasons.join("; ")))
 }
+
+/// Why the newest verified off-site copy is late, or None: older than an enabled backup job
+/// allows (its longest gap between slots and the grace), or none at all once the job has
+/// been known longer than that.
+pub async fn offsite_stale_reason(
+    store: &Store,
+    jobs: &[Job],
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let newest = crate::backup::offsite::copies::newest_verified(store).await?;
+    let grace = chrono::Duration::minutes(LATE_GRACE_MINUTES);
+    let mut reasons = Vec::new();
+    for j in jobs {
+        if j.action != ScheduleAction::Backup
+            || !runs::enabled_override(store, &j.name)
+                .await?
+                .unwrap_or(j.enabled)
+        {
+            continue;
+        }
+        let allowed = j.schedule.max_interval(now) + grace;
+        match &newest {
+            Some((created_at, _, target)) if now - *created_at > allowed => reasons.push(format!(
+                "the newest verified off-site copy (on {target}) is {} old; job {} expects a backup {}",
+                human_age((now - *created_at).num_seconds()),
+                j.name,
+                j.schedule.describe()
+            )),
+            Some(_) => {}
+            None => {
+                let seen = runs::first_seen(store, &[j.name.as_str()], now).await?;
+                if seen.get(&j.name).is_some_and(|first| now - *first > allowed) {
+                    reasons.push(format!(
+                        "no verified off-site copy yet; job {} expects a backup {}",
+                        j.name,
+                        j.schedule.describe()
+                    ));
+                }
+            }
+        }
+    }
+    Ok((!reasons.is_empty()).then(|| reasons.join("; ")))
+}
