@@ -710,8 +710,54 @@ async fn failed_deliveries_are_audited_and_retried(store: &Store) {
     assert!(st[0].firing, "still firing, so its recovery is told");
 }
 
+/// Two schedulers observe at their own pace: a failure seen before another scheduler saw
+/// the recovery (and told it) is out of date and never re-fires; a success seen before
+/// the failure began never clears it. Found by CI: a scheduler that read the database at
+/// 10:30:10 claimed its "stale" after the other had cleared it at 11:18.
+async fn out_of_date_observations_are_not_told(store: &Store) {
+    let http = Receiver::start(200).await;
+    let chans = vec![webhook("ops", &http.url("/hook"))];
+    let o = somiti::alert::Occurrence {
+        key: "stale:offsite".into(),
+        job: None,
+        backup_id: None,
+        message: "the newest verified off-site copy is 3 days old".into(),
+    };
+    let ok = somiti::alert::Occurrence {
+        message: "recent enough again".into(),
+        ..o.clone()
+    };
+    let t = |m: i64| utc(2026, 5, 10, 10, 30, 0) + chrono::Duration::minutes(m);
+    somiti::alert::fire(store, &chans, &o, t(0)).await;
+    somiti::alert::clear(store, &chans, &ok, t(48)).await;
+    // the other scheduler's observation from 10:31 arrives late
+    somiti::alert::fire(store, &chans, &o, t(1)).await;
+    let kinds = |g: &[Req]| -> Vec<String> {
+        g.iter()
+            .map(|r| r.json()["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&http.all()), ["stale", "cleared"]);
+    let st = somiti::alert::state::all(store).await.unwrap();
+    assert!(
+        !st[0].firing,
+        "the late observation left it cleared: {st:?}"
+    );
+    // a newer observation does fire again
+    somiti::alert::fire(store, &chans, &o, t(60)).await;
+    // a success observed at 11:20 (before the firing of 11:30) does not clear it
+    somiti::alert::clear(store, &chans, &ok, t(50)).await;
+    assert_eq!(kinds(&http.all()), ["stale", "cleared", "stale"]);
+    let st = somiti::alert::state::all(store).await.unwrap();
+    assert!(st[0].firing, "{st:?}");
+    assert_eq!(st[0].since, Some(t(60)));
+    somiti::alert::clear(store, &chans, &ok, t(61)).await;
+    assert_eq!(kinds(&http.all()), ["stale", "cleared", "stale", "cleared"]);
+}
+
 on_both_backends!(
     one_scheduler,
+    out_of_date_observations_are_not_told,
     two_schedulers,
     concurrent_fires_send_once,
     failed_deliveries_are_audited_and_retried,

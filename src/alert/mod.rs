@@ -162,7 +162,7 @@ pub async fn clear(store: &Store, channels: &[AlertConfig], o: &Occurrence, now:
         if by_run_pings(ch, &o.key) {
             continue;
         }
-        match state::claim_clear(store, &ch.name, &o.key, &o.message).await {
+        match state::claim_clear(store, &ch.name, &o.key, &o.message, now).await {
             Ok(true) if hears(ch, AlertEventKind::Cleared) => {
                 let ev = Event::new(store, AlertEventKind::Cleared.as_str(), o, false, now);
                 let _ = send(store, ch, &ev, "system").await;

@@ -13,6 +13,10 @@ use crate::on_store;
 /// or was firing and last sent at least `repeat_hours` ago (or never delivered). Returns
 /// the claim's time (to release it when the delivery fails), or None when another process
 /// or an earlier occurrence has it.
+///
+/// `since` is when the row's present state began (firing or cleared). An observation made
+/// before that (`now < since`: a scheduler that read the database, then waited while
+/// another one saw the recovery and cleared it) is out of date and never re-fires the row.
 pub async fn claim_fire(
     store: &Store,
     channel: &str,
@@ -33,8 +37,10 @@ pub async fn claim_fire(
            last_sent_at = excluded.last_sent_at, \
            sends = alert_state.sends + 1, \
            detail = excluded.detail \
-         WHERE alert_state.firing = FALSE OR alert_state.last_sent_at IS NULL \
-            OR alert_state.last_sent_at <= $5"
+         WHERE (alert_state.firing = FALSE \
+                AND (alert_state.since IS NULL OR alert_state.since <= $3)) \
+            OR (alert_state.firing = TRUE \
+                AND (alert_state.last_sent_at IS NULL OR alert_state.last_sent_at <= $5))"
     )
     .bind(channel)
     .bind(key)
@@ -64,15 +70,25 @@ pub async fn unclaim(store: &Store, channel: &str, key: &str, at: DateTime<Utc>)
 }
 
 /// Claim the "cleared" of `key` on `channel`: won by the one process whose update turned
-/// the row from firing to not firing.
-pub async fn claim_clear(store: &Store, channel: &str, key: &str, detail: &str) -> Result<bool> {
+/// the row from firing to not firing, with an observation made no earlier than the firing
+/// began (an older success does not clear a newer failure).
+pub async fn claim_clear(
+    store: &Store,
+    channel: &str,
+    key: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let now = now.trunc_subsecs(0);
     let n = on_store!(store, |p| sqlx::query(
-        "UPDATE alert_state SET firing = FALSE, detail = $3 \
-         WHERE channel = $1 AND key = $2 AND firing = TRUE"
+        "UPDATE alert_state SET firing = FALSE, detail = $3, since = $4 \
+         WHERE channel = $1 AND key = $2 AND firing = TRUE \
+           AND (since IS NULL OR since <= $4)"
     )
     .bind(channel)
     .bind(key)
     .bind(detail)
+    .bind(now)
     .execute(p)
     .await?
     .rows_affected());
