@@ -1,20 +1,12 @@
-//! Somiti Console: the core (ledger, access, backup, scheduler) and its faces (CLI, TUI).
-//! The core never touches the terminal; the faces call the core and format its results.
+//! Somiti Console: the two faces, the command line (`cli`) and the console (`tui`), over
+//! the core crate `somiti_core` (ledger, access, backup, scheduler), re-exported here so
+//! `somiti::ledger` and `crate::ledger` name the core's modules. The core never touches
+//! the terminal; Cargo enforces it (see ARCHITECTURE.md).
 
-pub mod access;
-pub mod alert;
-pub mod backup;
+pub use somiti_core::{
+    Error, Result, access, alert, backup, config, csvio, db, demo, error, ledger, logging,
+    on_store, on_tx, scheduler, session, text,
+};
+
 pub mod cli;
-pub mod config;
-pub mod csvio;
-pub mod db;
-pub mod demo;
-pub mod error;
-pub mod ledger;
-pub mod logging;
-pub mod scheduler;
-pub mod session;
-pub mod text;
 pub mod tui;
-
-pub use error::{Error, Result};

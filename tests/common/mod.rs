@@ -392,7 +392,7 @@ pub async fn sqlite_through_migration(
     .execute(&mut c)
     .await
     .unwrap();
-    let mut files: Vec<_> = std::fs::read_dir("migrations/sqlite")
+    let mut files: Vec<_> = std::fs::read_dir("crates/somiti-core/migrations/sqlite")
         .unwrap()
         .flatten()
         .map(|e| e.path())

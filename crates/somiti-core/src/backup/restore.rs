@@ -56,9 +56,9 @@ pub struct RestorePlan {
     /// The word the operator types to confirm.
     pub confirm_word: String,
     #[serde(skip)]
-    pub(crate) archive_org: Option<i64>,
+    pub archive_org: Option<i64>,
     #[serde(skip)]
-    pub(crate) manifest: Option<Manifest>,
+    pub manifest: Option<Manifest>,
 }
 
 /// One control total in the cooperative's words ("loan collected"), in poisha, net of

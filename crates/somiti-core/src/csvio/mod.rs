@@ -34,7 +34,7 @@ pub use sheet::Problem as ImportProblem;
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The members template (BOM, the columns, one Bengali sample row).
-pub const MEMBERS_TEMPLATE: &[u8] = include_bytes!("../../assets/members-template.csv");
+pub const MEMBERS_TEMPLATE: &[u8] = include_bytes!("../../../../assets/members-template.csv");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
-pub const EXAMPLE_TOML: &str = include_str!("../config/example.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+pub const EXAMPLE_TOML: &str = include_str!("../../../config/example.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

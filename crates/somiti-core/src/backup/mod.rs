@@ -67,12 +67,9 @@ pub fn no_progress() -> ProgressTx {
 }
 
 pub(crate) fn report(tx: &ProgressTx, stage: &str, done: u64, total: u64) {
-    if std::env::var_os("SOMITI_TRACE_STAGES").is_some() && tx.borrow().stage != stage {
-        static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        eprintln!(
-            "TRACE {:?} {stage}",
-            T0.get_or_init(std::time::Instant::now).elapsed()
-        );
+    if tx.borrow().stage != stage {
+        // the log, never the terminal: `SOMITI_LOG=somiti_core::backup=debug` times the stages
+        tracing::debug!(stage, done, total, "backup stage");
     }
     tx.send_replace(Progress {
         stage: stage.to_string(),
