@@ -23,10 +23,10 @@ pub struct Config {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub schedule: Vec<ScheduleConfig>,
-    /// `[[offsite]]`: where every completed backup is copied (DESIGN §5, off-site copies).
+    /// `[[offsite]]`: where every completed backup is copied (README "Off-site copies").
     #[serde(default)]
     pub offsite: Vec<OffsiteConfig>,
-    /// `[[alert]]`: who is told when a backup, prune, drill or copy fails (DESIGN §9).
+    /// `[[alert]]`: who is told when a backup, prune, drill or copy fails (README "Alerts").
     #[serde(default)]
     pub alert: Vec<AlertConfig>,
 }

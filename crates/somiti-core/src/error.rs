@@ -1,5 +1,5 @@
 //! The one error type of the core. Every variant carries a sentence an operator can act on,
-//! and maps to one exit code of the command-line contract (DESIGN §7).
+//! and maps to one exit code of the command-line contract (the README's "Exit codes" line).
 
 use thiserror::Error;
 

@@ -1,4 +1,4 @@
-//! Alerts (DESIGN §9): `[[alert]]` channels (webhook, command, email) hear failed / cleared /
+//! Alerts (README "Alerts"): `[[alert]]` channels (webhook, command, email) hear failed / cleared /
 //! stale / restored events from whichever process saw them, once per event across processes
 //! (claimed in `alert_state`), repeated at most every `repeat_hours`, each delivery audited.
 //!

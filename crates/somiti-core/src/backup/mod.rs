@@ -1,4 +1,4 @@
-//! Backups (DESIGN §5): archive format v1, create, catalogue, verify, restore, download,
+//! Backups: the archive format (docs/archive-format.md), create, catalogue, verify, restore, download,
 //! delete, pin, prune, and the lock that keeps them one at a time.
 //!
 //! The core never prints: long work reports through a `watch` of [`Progress`] and stops on

@@ -1,4 +1,4 @@
-//! The scheduler (DESIGN §6): jobs from the config, slots computed in the job's real
+//! The scheduler (README "Scheduled backups and the daemon"): jobs from the config, slots computed in the job's real
 //! timezone (the daylight-saving rules are in `slots`), exactly-once claims in
 //! `scheduler_runs`, catch-up at start in dependency order and only for slots after a job
 //! was first known, one job at a time per scheduler, heartbeats that let anyone fail the

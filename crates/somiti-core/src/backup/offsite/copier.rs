@@ -1,4 +1,4 @@
-//! The copier (DESIGN §5): every completed backup (manual, scheduled, pre-restore) is owed a
+//! The copier (README "Off-site copies"): every completed backup (manual, scheduled, pre-restore) is owed a
 //! copy on every enabled `[[offsite]]` target (`queue_copies`, called where the backup is
 //! catalogued). A copy is claimed in `offsite_copies` first (two processes never upload the
 //! same copy), made only after the archive verifies, streamed up, read back, and counts only

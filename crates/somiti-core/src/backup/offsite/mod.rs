@@ -1,4 +1,4 @@
-//! Off-site copies (DESIGN §5): every completed backup is copied to each `[[offsite]]`
+//! Off-site copies (README "Off-site copies"): every completed backup is copied to each `[[offsite]]`
 //! target and read back; the catalogue records each copy (`copies`); `target` talks to the
 //! bucket or folder through `object_store`.
 
