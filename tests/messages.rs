@@ -1,8 +1,8 @@
-//! What the command line says when things go wrong (the command-line contract: the README's exit codes; issue 11 item 7), through
-//! the real binary on both backends: a full disk is one sentence (with `--json`, one JSON
-//! document) naming the file, the space and what to do; corrupt Deflate data is called
-//! corrupt and a real ZIP bomb a bomb; a FIFO or a folder given as a file is refused at
-//! once; a closed stdout pipe ends the program quietly.
+//! What the command line says when things go wrong (the command-line contract: the README's
+//! exit codes; issue 11 item 7), through the real binary on both backends: a full disk is one
+//! sentence (with `--json`, one JSON document) naming the file, the space and what to do;
+//! corrupt Deflate data is called corrupt and a real ZIP bomb a bomb; a FIFO or a folder given
+//! as a file is refused at once; a closed stdout pipe ends the program quietly.
 
 mod backup_support;
 mod common;

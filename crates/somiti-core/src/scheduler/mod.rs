@@ -1,9 +1,9 @@
-//! The scheduler (README "Scheduled backups and the daemon"): jobs from the config, slots computed in the job's real
-//! timezone (the daylight-saving rules are in `slots`), exactly-once claims in
-//! `scheduler_runs`, catch-up at start in dependency order and only for slots after a job
-//! was first known, one job at a time per scheduler, heartbeats that let anyone fail the
-//! runs of a process that stopped, no overlap, status for every face, and the loop that
-//! runs in the console and in `somiti daemon`. Time comes from a `clock::Clock` value.
+//! The scheduler (README "Scheduled backups and the daemon"): jobs from the config, slots
+//! computed in the job's real timezone (the daylight-saving rules are in `slots`), exactly-once
+//! claims in `scheduler_runs`, catch-up at start in dependency order and only for slots after a
+//! job was first known, one job at a time per scheduler, heartbeats that let anyone fail the
+//! runs of a process that stopped, no overlap, status for every face, and the loop that runs in
+//! the console and in `somiti daemon`. Time comes from a `clock::Clock` value.
 
 pub mod actions;
 pub mod clock;
