@@ -16,7 +16,7 @@ use super::{
     BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope, report,
 };
 use crate::access::{Operator, Permission, audit, require};
-use crate::db::{Store, Tx};
+use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::on_tx;
 
@@ -198,16 +198,7 @@ impl Backups {
 
 pub(crate) use crate::db::now_micros;
 
-/// One read transaction: every table is read from the same snapshot.
-pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
-    Ok(match store {
-        Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
-        Store::Postgres(p, _) => Tx::Postgres(
-            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await?,
-        ),
-    })
-}
+pub(crate) use crate::db::dialect::begin_snapshot;
 
 /// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>-<id8>.zip` (UTC): the backup id's first
 /// eight characters make the name its own, so no two backups ever share a file (a `-2`,

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use crate::error::{Error, Result};
 
 pub mod changes;
+pub mod dialect;
 pub mod lock;
 pub mod meta;
 

@@ -1,0 +1,259 @@
+//! Everything that differs between SQLite and PostgreSQL, behind named functions: how a
+//! snapshot begins, how an organization is serialised, how a restore holds other sessions
+//! off and defers its checks, which indexes and constraints a bulk load drops and builds
+//! again, how id sequences move forward, and the one bulk loader, [`insert_rows`] (multi-row
+//! INSERTs through `sqlx::QueryBuilder::push_values` on SQLite, `COPY … FROM STDIN` on
+//! PostgreSQL) that restore, the demo and the member import all use.
+//!
+//! The backend match lives here and in `db/` only: a module above picks no dialect. A query
+//! that is the same SQL on both backends stays where it is used, with `on_store!`/`on_tx!`.
+//! The SQLite half (and rusqlite) is in `sqlite.rs`, the PostgreSQL half in `postgres.rs`.
+
+use crate::backup::schema::{TableSpec, Values};
+use crate::db::{Store, Tx};
+use crate::error::{Error, Result};
+
+mod postgres;
+mod sqlite;
+
+/// One read transaction, every table read from the same snapshot (PostgreSQL `REPEATABLE
+/// READ READ ONLY`; SQLite's deferred read transaction).
+pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
+    Ok(match store {
+        Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
+        Store::Postgres(p, _) => Tx::Postgres(
+            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+        ),
+    })
+}
+
+/// Serialise posting against closing within one organization. SQLite's `BEGIN IMMEDIATE`
+/// already does; on PostgreSQL the organization row is locked for the transaction
+/// (`FOR UPDATE`).
+pub(crate) async fn lock_org(tx: &mut Tx, org_id: i64) -> Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => postgres::lock_org(t, org_id).await,
+    }
+}
+
+/// A restore's transaction: foreign keys are checked when it ends (SQLite
+/// `defer_foreign_keys`, PostgreSQL deferred constraints), and PostgreSQL holds off other
+/// sessions until it ends: writers of the replaced tables, and for whole tables (whose
+/// indexes and foreign keys are rebuilt) readers too, of every table a foreign key of
+/// theirs touches.
+pub(crate) async fn prepare_restore(tx: &mut Tx, names: &[&str], whole: bool) -> Result<()> {
+    match tx {
+        Tx::Sqlite(t) => sqlite::defer_foreign_keys(t).await,
+        Tx::Postgres(t) => postgres::prepare_restore(t, names, whole).await,
+    }
+}
+
+/// Check the deferred constraints now (PostgreSQL), so a broken one is told apart from
+/// the commit; SQLite checks its deferred foreign keys at commit.
+pub(crate) async fn check_deferred_now(tx: &mut Tx) -> std::result::Result<(), sqlx::Error> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => postgres::check_deferred_now(t).await,
+    }
+}
+
+/// What [`drop_for_load`] dropped, to put back.
+#[derive(Debug, Default)]
+pub(crate) struct Dropped {
+    /// `CREATE INDEX` statements.
+    indexes: Vec<String>,
+    /// PostgreSQL foreign keys: (table, constraint, definition).
+    foreign_keys: Vec<(String, String, String)>,
+    /// PostgreSQL UNIQUE constraints, (table, constraint, definition): built again after
+    /// the load, as `pg_restore` does, instead of an index insert per row.
+    uniques: Vec<(String, String, String)>,
+}
+
+/// Whole-table restores load the way `pg_restore` and a replayed `sqlite3` dump do: the
+/// secondary indexes of the replaced tables (and, on PostgreSQL, their UNIQUE constraints
+/// and the foreign keys that touch them) are dropped inside the restore's transaction and
+/// built again after the rows are in (one pass each instead of a check and an index update
+/// per row). It is all one transaction: a failure or a kill rolls the schema back with the
+/// data.
+pub(crate) async fn drop_for_load(tx: &mut Tx, names: &[&str]) -> Result<Dropped> {
+    match tx {
+        Tx::Sqlite(t) => sqlite::drop_indexes(t, names).await,
+        Tx::Postgres(t) => postgres::drop_for_load(t, names).await,
+    }
+}
+
+/// Build the indexes again and put the constraints back (each checked over its whole
+/// table in one query); a broken reference or uniqueness rule refuses the restore.
+pub(crate) async fn restore_after_load(tx: &mut Tx, d: Dropped) -> Result<()> {
+    match tx {
+        Tx::Sqlite(t) => sqlite::create_indexes(t, &d.indexes).await,
+        Tx::Postgres(t) => postgres::restore_after_load(t, d).await,
+    }
+}
+
+/// After a restore: each table's id sequence gives ids above both the highest it gave
+/// before and the highest now in the table (PostgreSQL; SQLite's AUTOINCREMENT keeps that
+/// in `sqlite_sequence` by itself).
+pub(crate) async fn keep_ids_ahead(tx: &mut Tx, tables: &[&str]) -> Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => {
+            for table in tables {
+                postgres::keep_sequence_ahead(t, table).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// After rows were loaded with explicit ids: each table's id sequence continues after its
+/// highest id (PostgreSQL; SQLite's AUTOINCREMENT follows the rows by itself).
+pub(crate) async fn ids_after_max(tx: &mut Tx, tables: &[&str]) -> Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => postgres::sequences_to_max(t, tables).await,
+    }
+}
+
+/// Before a load with explicit ids: keep other writers out of `written` and everyone out
+/// of `rebuilt` (whose foreign keys are dropped and added again) until commit, all locks
+/// taken up front so none has to be upgraded later (PostgreSQL; SQLite's `BEGIN
+/// IMMEDIATE` already keeps every other writer out).
+pub(crate) async fn lock_for_load(tx: &mut Tx, written: &[&str], rebuilt: &[&str]) -> Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => postgres::lock_for_load(t, written, rebuilt).await,
+    }
+}
+
+/// Foreign keys taken off a table for a load (see [`unchecked_load`]).
+#[derive(Debug, Default)]
+pub(crate) struct Unchecked {
+    table: String,
+    /// (quoted name, definition)
+    foreign_keys: Vec<(String, String)>,
+}
+
+/// Checking each row's foreign keys one by one costs more than the load itself; like
+/// pg_restore, PostgreSQL loads `table` with its foreign keys dropped and checks them
+/// afterwards with one pass each ([`checked_after_load`]). All inside the transaction: the
+/// constraints are back (and hold) before anything commits. A role that may not alter the
+/// table (not its owner) loads with the checks in place. SQLite: nothing to do.
+pub(crate) async fn unchecked_load(tx: &mut Tx, table: &str) -> Result<Unchecked> {
+    match tx {
+        Tx::Sqlite(_) => Ok(Unchecked::default()),
+        Tx::Postgres(t) => postgres::drop_foreign_keys(t, table).await,
+    }
+}
+
+/// Put back what [`unchecked_load`] took off.
+pub(crate) async fn checked_after_load(tx: &mut Tx, u: Unchecked) -> Result<()> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => postgres::add_foreign_keys(t, u).await,
+    }
+}
+
+/// Settings a long bulk load changes on its connection, to put back afterwards.
+#[derive(Debug)]
+pub(crate) struct BulkSettings(Option<i64>);
+
+/// Before a long bulk load whose rows arrive out of index order: SQLite gets a page cache
+/// that holds the indexes (restored by [`end_bulk`]: the connection goes back to the pool).
+pub(crate) async fn begin_bulk(tx: &mut Tx) -> Result<BulkSettings> {
+    match tx {
+        Tx::Sqlite(t) => Ok(BulkSettings(Some(sqlite::big_cache(t).await?))),
+        Tx::Postgres(_) => Ok(BulkSettings(None)),
+    }
+}
+
+/// Put back what [`begin_bulk`] changed.
+pub(crate) async fn end_bulk(tx: &mut Tx, s: BulkSettings) -> Result<()> {
+    match (tx, s.0) {
+        (Tx::Sqlite(t), Some(cache)) => sqlite::set_cache(t, cache).await,
+        _ => Ok(()),
+    }
+}
+
+/// A table's columns without its identity `id`: for rows the database gives ids to.
+pub(crate) fn without_id(spec: &'static TableSpec) -> TableSpec {
+    assert!(spec.identity && spec.cols.first().is_some_and(|c| c.name == "id"));
+    TableSpec {
+        name: spec.name,
+        cols: &spec.cols[1..],
+        pk: &[],
+        org_col: spec.org_col,
+        identity: false,
+        totals: &[],
+        refs: &[],
+    }
+}
+
+/// Insert `rows` (each with a value for every column of `spec`, in its order) into
+/// `spec`'s table: the one bulk loader (restore, demo, member import).
+pub(crate) async fn insert_rows(tx: &mut Tx, spec: &TableSpec, rows: Vec<Values>) -> Result<()> {
+    let mut l = RowLoader::begin(tx, spec).await?;
+    match l.send(rows).await {
+        Ok(()) => l.finish().await,
+        Err(e) => {
+            l.abort("the load failed").await;
+            Err(e)
+        }
+    }
+}
+
+/// [`insert_rows`] in batches, for a stream of rows (a restore): one `COPY` for the whole
+/// table on PostgreSQL, multi-row INSERTs of each batch on SQLite.
+pub(crate) enum RowLoader<'t, 's> {
+    Sqlite(sqlite::Inserts<'t, 's>),
+    Postgres(postgres::CopyIn<'t, 's>),
+}
+
+impl<'t, 's> RowLoader<'t, 's> {
+    pub(crate) async fn begin(tx: &'t mut Tx, spec: &'s TableSpec) -> Result<RowLoader<'t, 's>> {
+        Ok(match tx {
+            Tx::Sqlite(t) => RowLoader::Sqlite(sqlite::Inserts::new(t, spec)),
+            Tx::Postgres(t) => RowLoader::Postgres(postgres::CopyIn::begin(t, spec).await?),
+        })
+    }
+
+    pub(crate) async fn send(&mut self, rows: Vec<Values>) -> Result<()> {
+        if let Some(r) = rows.iter().find(|r| r.len() != self.spec().cols.len()) {
+            return Err(Error::Other(format!(
+                "a row for {} has {} values for {} columns",
+                self.spec().name,
+                r.len(),
+                self.spec().cols.len()
+            )));
+        }
+        match self {
+            RowLoader::Sqlite(i) => i.send(rows).await,
+            RowLoader::Postgres(c) => c.send(&rows).await,
+        }
+    }
+
+    fn spec(&self) -> &TableSpec {
+        match self {
+            RowLoader::Sqlite(i) => i.spec,
+            RowLoader::Postgres(c) => c.spec,
+        }
+    }
+
+    /// Every row is in.
+    pub(crate) async fn finish(self) -> Result<()> {
+        match self {
+            RowLoader::Sqlite(_) => Ok(()),
+            RowLoader::Postgres(c) => c.finish().await,
+        }
+    }
+
+    /// Stop (PostgreSQL: the COPY is aborted; the transaction is to be rolled back).
+    pub(crate) async fn abort(self, why: &str) {
+        match self {
+            RowLoader::Sqlite(_) => {}
+            RowLoader::Postgres(c) => c.abort(why).await,
+        }
+    }
+}
