@@ -9,12 +9,18 @@
 //! that is the same SQL on both backends stays where it is used, with `on_store!`/`on_tx!`.
 //! The SQLite half (and rusqlite) is in `sqlite.rs`, the PostgreSQL half in `postgres.rs`.
 
-use crate::backup::schema::{TableSpec, Values};
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use crate::backup::schema::{TableSpec, Val, Values};
 use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
 
 mod postgres;
 mod sqlite;
+
+pub(crate) use sqlite::count_operators as sqlite_operators;
 
 /// One read transaction, every table read from the same snapshot (PostgreSQL `REPEATABLE
 /// READ READ ONLY`; SQLite's deferred read transaction).
@@ -26,6 +32,58 @@ pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
                 .await?,
         ),
     })
+}
+
+/// What a snapshot's rows are handed to, table by table (the backup's archive writer):
+/// the reader calls `begin`, then `row` for each row (and sends what `full` gives when a
+/// batch is ready), then `end`; every message goes to the reader's channel.
+pub(crate) trait SnapshotSink: Send + 'static {
+    type Msg: Send + 'static;
+    /// The rows of every table, counted inside the snapshot before the first is read.
+    fn counted(&mut self, total: u64);
+    /// A table begins: the message that opens it.
+    fn begin(&mut self, spec: &'static TableSpec) -> Self::Msg;
+    fn row(&mut self, spec: &'static TableSpec, vals: &[Val]) -> Result<()>;
+    /// The rows gathered so far, when they make a full batch.
+    fn full(&mut self, spec: &'static TableSpec) -> Option<Self::Msg>;
+    /// The table ends: the message with its last rows.
+    fn end(&mut self, spec: &'static TableSpec) -> Self::Msg;
+    /// Every table was read.
+    fn finishing(&mut self);
+    fn cancelled(&self) -> bool;
+}
+
+/// The receiving end of a snapshot's channel stopped: its own error says why (the caller
+/// asks it).
+pub(crate) const SINK_STOPPED: &str = "archive writer stopped";
+
+/// Read `specs` (one organization's rows with `org`) from the snapshot `tx` into `sink`:
+/// on SQLite from the file `sqlite_file` on a blocking thread of its own (see `sqlite.rs`),
+/// on PostgreSQL through COPY on `tx` itself.
+pub(crate) async fn read_snapshot<S: SnapshotSink>(
+    tx: &mut Tx,
+    sqlite_file: Option<&Path>,
+    specs: Vec<&'static TableSpec>,
+    org: Option<i64>,
+    sink: S,
+    send: mpsc::Sender<S::Msg>,
+) -> Result<S> {
+    match tx {
+        Tx::Sqlite(_) => {
+            let Some(path) = sqlite_file.filter(|p| *p != Path::new(":memory:")) else {
+                return Err(Error::Other(
+                    "an in-memory SQLite database cannot be backed up".into(),
+                ));
+            };
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                sqlite::read_snapshot(&path, &specs, org, sink, &send)
+            })
+            .await
+            .map_err(|e| Error::Other(format!("the database reader failed: {e}")))?
+        }
+        Tx::Postgres(t) => postgres::read_snapshot(t, &specs, org, sink, &send).await,
+    }
 }
 
 /// Serialise posting against closing within one organization. SQLite's `BEGIN IMMEDIATE`

@@ -1,11 +1,15 @@
 //! The PostgreSQL half of the dialect: row locks, table locks, deferred constraints,
-//! constraint and index drops, sequences, and `COPY … FROM STDIN`.
+//! constraint and index drops, sequences, `COPY … FROM STDIN` for bulk loads, and the
+//! snapshot reader: the rows come from the caller's `REPEATABLE READ` transaction through
+//! `COPY (SELECT …) TO STDOUT`, the way `pg_dump` reads them, with dates and instants
+//! formatted by the server.
 
 use sqlx::PgConnection;
 use sqlx::postgres::PgCopyIn;
+use tokio::sync::mpsc;
 
-use super::{Dropped, Unchecked};
-use crate::backup::schema::{self, TableSpec, Values};
+use super::{Dropped, SINK_STOPPED, SnapshotSink, Unchecked};
+use crate::backup::schema::{self, ColType, TableSpec, Val, Values};
 use crate::error::{Error, Result};
 
 type Conn = PgConnection;
@@ -280,5 +284,255 @@ impl<'t, 's> CopyIn<'t, 's> {
 
     pub(super) async fn abort(self, why: &str) {
         let _ = self.copy.abort(why).await;
+    }
+}
+
+/// `COPY (SELECT …) TO STDOUT` for a table: dates as `YYYY-MM-DD` and instants in UTC with
+/// six fraction digits, whatever the session's settings; `org` is an integer, inlined
+/// because COPY takes no parameters.
+fn copy_out_sql(spec: &TableSpec, org: Option<i64>) -> String {
+    let cols: Vec<String> = spec
+        .cols
+        .iter()
+        .map(|c| match c.ty {
+            ColType::Date => format!("to_char({0}, 'YYYY-MM-DD')", c.name),
+            ColType::Instant => format!(
+                "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+                c.name
+            ),
+            _ => c.name.to_string(),
+        })
+        .collect();
+    let filter = match org {
+        Some(o) => format!(" WHERE {} = {o}", spec.org_col),
+        None => String::new(),
+    };
+    format!(
+        "COPY (SELECT {} FROM {}{filter} ORDER BY {}) TO STDOUT",
+        cols.join(", "),
+        spec.name,
+        spec.pk.join(", ")
+    )
+}
+
+/// One line of COPY's text format (without its newline) into `vals`, reusing its strings.
+fn parse_copy_line(
+    spec: &TableSpec,
+    line: &[u8],
+    vals: &mut Values,
+) -> std::result::Result<(), String> {
+    let mut fields = line.split(|&b| b == b'\t');
+    for (i, col) in spec.cols.iter().enumerate() {
+        let f = fields
+            .next()
+            .ok_or_else(|| format!("a row has no column {}", col.name))?;
+        let slot = &mut vals[i];
+        if f == b"\\N" {
+            *slot = Val::Null;
+            continue;
+        }
+        match col.ty {
+            ColType::Int => {
+                let v = std::str::from_utf8(f)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| format!("column {} is not an integer", col.name))?;
+                *slot = Val::Int(v);
+            }
+            ColType::Bool => {
+                *slot = Val::Bool(match f {
+                    b"t" => true,
+                    b"f" => false,
+                    _ => return Err(format!("column {} is not a boolean", col.name)),
+                });
+            }
+            ColType::Text | ColType::Date | ColType::Instant => {
+                let s = match slot {
+                    Val::Text(s) => {
+                        s.clear();
+                        s
+                    }
+                    _ => {
+                        *slot = Val::Text(String::new());
+                        let Val::Text(s) = slot else { unreachable!() };
+                        s
+                    }
+                };
+                unescape_copy(f, s).map_err(|m| format!("column {}: {m}", col.name))?;
+                if col.ty == ColType::Instant {
+                    autosi_utc(s);
+                }
+            }
+        }
+    }
+    if fields.next().is_some() {
+        return Err("a row has more columns than the schema".into());
+    }
+    Ok(())
+}
+
+/// COPY text escapes: `\\`, `\t`, `\n`, `\r`, `\b`, `\f`, `\v` (COPY TO writes no others).
+fn unescape_copy(f: &[u8], out: &mut String) -> std::result::Result<(), String> {
+    let bad_utf8 = |_| "is not valid UTF-8".to_string();
+    if !f.contains(&b'\\') {
+        out.push_str(std::str::from_utf8(f).map_err(bad_utf8)?);
+        return Ok(());
+    }
+    let mut bytes = Vec::with_capacity(f.len());
+    let mut it = f.iter();
+    while let Some(&b) = it.next() {
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        bytes.push(match it.next() {
+            Some(b'\\') => b'\\',
+            Some(b't') => b'\t',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b'b') => 0x08,
+            Some(b'f') => 0x0c,
+            Some(b'v') => 0x0b,
+            other => return Err(format!("unexpected escape {other:?}")),
+        });
+    }
+    out.push_str(&String::from_utf8(bytes).map_err(|e| bad_utf8(e.utf8_error()))?);
+    Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MI:SS.ffffff` (UTC) as `schema::instant_text` writes it: the fraction
+/// with 0, 3 or 6 digits, whichever shows every non-zero digit, and `+00:00`.
+fn autosi_utc(s: &mut String) {
+    if let Some(dot) = s.find('.') {
+        let frac = &s[dot + 1..];
+        let keep = if frac.bytes().all(|b| b == b'0') {
+            0
+        } else if frac.len() > 3 && frac[3..].bytes().all(|b| b == b'0') {
+            3
+        } else {
+            frac.len()
+        };
+        s.truncate(if keep == 0 { dot } else { dot + 1 + keep });
+    }
+    s.push_str("+00:00");
+}
+
+/// Read every table of `specs` (one organization's rows with `org`) through COPY on the
+/// caller's transaction, handing the rows to `sink` and its messages to `send`.
+pub(super) async fn read_snapshot<S: SnapshotSink>(
+    t: &mut Conn,
+    specs: &[&'static TableSpec],
+    org: Option<i64>,
+    mut sink: S,
+    send: &mpsc::Sender<S::Msg>,
+) -> Result<S> {
+    use futures::TryStreamExt;
+    let mut total = 0u64;
+    for spec in specs {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}{}",
+            spec.name,
+            spec.org_where(org.is_some())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(o) = org {
+            q = q.bind(o);
+        }
+        total += q.fetch_one(&mut *t).await? as u64;
+    }
+    sink.counted(total);
+    let stopped = |_| Error::Other(SINK_STOPPED.into());
+    for spec in specs {
+        if sink.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        send.send(sink.begin(spec)).await.map_err(stopped)?;
+        let mut vals: Values = vec![Val::Null; spec.cols.len()];
+        let mut n = 0u64;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut stream = t.copy_out_raw(&copy_out_sql(spec, org)).await?;
+        while let Some(chunk) = stream.try_next().await? {
+            pending.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(k) = pending[start..].iter().position(|&b| b == b'\n') {
+                let line = &pending[start..start + k];
+                parse_copy_line(spec, line, &mut vals)
+                    .map_err(|m| Error::Other(format!("{} row {}: {m}", spec.name, n + 1)))?;
+                sink.row(spec, &vals)?;
+                n += 1;
+                start += k + 1;
+            }
+            pending.drain(..start);
+            if let Some(m) = sink.full(spec) {
+                send.send(m).await.map_err(stopped)?;
+                if sink.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            return Err(Error::Other(format!(
+                "{}: COPY ended inside a row",
+                spec.name
+            )));
+        }
+        drop(stream);
+        send.send(sink.end(spec)).await.map_err(stopped)?;
+    }
+    sink.finishing();
+    Ok(sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_lines_come_back_as_values() {
+        let spec = schema::spec("collections").unwrap();
+        let mut vals = vec![Val::Null; spec.cols.len()];
+        let line = b"7\t1\t3\t2024-05-01\t10000\t0\t\\N\ttab\\there\\\\ \xe0\xa7\xb3\trahim\t2024-05-01T10:00:00.500000\t\\N";
+        parse_copy_line(spec, line, &mut vals).unwrap();
+        assert_eq!(vals[0], Val::Int(7));
+        assert_eq!(vals[6], Val::Null);
+        assert_eq!(vals[7], Val::Text("tab\there\\ ৳".into()));
+        assert_eq!(vals[9], Val::Text("2024-05-01T10:00:00.500+00:00".into()));
+        assert!(parse_copy_line(spec, b"7\t1", &mut vals).is_err());
+        assert!(
+            parse_copy_line(
+                spec,
+                b"x\t1\t3\t2024-05-01\t1\t0\t\\N\t\tr\t2024-05-01T10:00:00.000000\t\\N",
+                &mut vals
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn instants_match_what_the_sqlite_side_writes() {
+        let t = |s: &str| {
+            let mut s = s.to_string();
+            autosi_utc(&mut s);
+            s
+        };
+        for (raw, want) in [
+            ("2024-05-01T10:00:00.000000", "2024-05-01T10:00:00+00:00"),
+            (
+                "2024-05-01T10:00:00.500000",
+                "2024-05-01T10:00:00.500+00:00",
+            ),
+            (
+                "2024-05-01T10:00:00.123456",
+                "2024-05-01T10:00:00.123456+00:00",
+            ),
+            (
+                "2024-05-01T10:00:00.120000",
+                "2024-05-01T10:00:00.120+00:00",
+            ),
+        ] {
+            assert_eq!(t(raw), want);
+            let parsed = schema::parse_instant(want).unwrap();
+            assert_eq!(schema::instant_text(&parsed), want);
+        }
     }
 }

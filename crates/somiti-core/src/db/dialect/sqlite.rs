@@ -1,11 +1,25 @@
 //! The SQLite half of the dialect: deferred foreign keys, index drops, the page cache of a
-//! long load, and multi-row INSERTs.
+//! long load, multi-row INSERTs, and the snapshot reader, the one place rusqlite is used
+//! beside sqlx (`db::open_existing`'s probe is here too).
+//!
+//! The snapshot reader opens its own read-only connection on a blocking thread and reads
+//! every table in one read transaction with plain prepared statements (sqlx hands SQLite
+//! rows over one at a time through a channel, which costs more than reading them). It sees
+//! exactly what the caller's transaction sees: for `backup create` the caller holds no
+//! snapshot of its own, and the pre-restore backup runs while the restore's `BEGIN
+//! IMMEDIATE` keeps every other writer out, so the last commit is what is about to be
+//! replaced.
 
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use tokio::sync::mpsc;
 
-use super::Dropped;
-use crate::backup::schema::{TableSpec, Val, Values};
-use crate::error::Result;
+use super::{Dropped, SINK_STOPPED, SnapshotSink};
+use crate::backup::schema::{ColType, TableSpec, Val, Values};
+use crate::error::{Error, Result};
 
 type Conn = SqliteConnection;
 
@@ -100,4 +114,149 @@ impl<'t, 's> Inserts<'t, 's> {
         }
         Ok(())
     }
+}
+
+fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    Error::Other(format!("{what} in {}: {e}", path.display()))
+}
+
+/// Read every table of `specs` (one organization's rows with `org`) from the SQLite file at
+/// `path` in one read transaction, handing the rows to `sink` and its messages to `send`.
+pub(super) fn read_snapshot<S: SnapshotSink>(
+    path: &Path,
+    specs: &[&'static TableSpec],
+    org: Option<i64>,
+    mut sink: S,
+    send: &mpsc::Sender<S::Msg>,
+) -> Result<S> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| db_error(path, "opening the database", e))?;
+    conn.busy_timeout(Duration::from_secs(15))
+        .map_err(|e| db_error(path, "setting the busy timeout", e))?;
+    // Deferred: the snapshot starts with the first read (the counts) and holds to the end.
+    conn.execute_batch("BEGIN")
+        .map_err(|e| db_error(path, "starting the read transaction", e))?;
+    let by_org = org.is_some();
+    let bind: Vec<i64> = org.into_iter().collect();
+    let mut total = 0u64;
+    for spec in specs {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}{}",
+            spec.name,
+            spec.org_where(by_org)
+        );
+        let n: i64 = conn
+            .query_row(&sql, rusqlite::params_from_iter(&bind), |r| r.get(0))
+            .map_err(|e| db_error(path, &format!("counting {}", spec.name), e))?;
+        total += n as u64;
+    }
+    sink.counted(total);
+    let send = |m: S::Msg| {
+        send.blocking_send(m)
+            .map_err(|_| Error::Other(SINK_STOPPED.into()))
+    };
+    for spec in specs {
+        if sink.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        send(sink.begin(spec))?;
+        let what = format!("reading {}", spec.name);
+        let mut stmt = conn
+            .prepare(&spec.select_sql(by_org))
+            .map_err(|e| db_error(path, &what, e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(&bind))
+            .map_err(|e| db_error(path, &what, e))?;
+        let mut vals: Values = vec![Val::Null; spec.cols.len()];
+        let mut n = 0u64;
+        while let Some(row) = rows.next().map_err(|e| db_error(path, &what, e))? {
+            read_row(spec, row, &mut vals).map_err(|m| {
+                Error::Other(format!(
+                    "{} row {} in {}: {m}",
+                    spec.name,
+                    n + 1,
+                    path.display()
+                ))
+            })?;
+            sink.row(spec, &vals)?;
+            n += 1;
+            if let Some(m) = sink.full(spec) {
+                send(m)?;
+                if sink.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+            }
+        }
+        send(sink.end(spec))?;
+    }
+    let _ = conn.execute_batch("COMMIT");
+    sink.finishing();
+    Ok(sink)
+}
+
+/// One row into `vals`, reusing its strings; a value of the wrong type is an error that
+/// names the column.
+fn read_row(
+    spec: &TableSpec,
+    row: &rusqlite::Row<'_>,
+    vals: &mut Values,
+) -> std::result::Result<(), String> {
+    for (i, col) in spec.cols.iter().enumerate() {
+        let v = row.get_ref(i).map_err(|e| e.to_string())?;
+        let slot = &mut vals[i];
+        match (col.ty, v) {
+            (_, ValueRef::Null) => *slot = Val::Null,
+            (ColType::Int, ValueRef::Integer(x)) => *slot = Val::Int(x),
+            (ColType::Bool, ValueRef::Integer(x)) => *slot = Val::Bool(x != 0),
+            (ColType::Text | ColType::Date | ColType::Instant, ValueRef::Text(t)) => {
+                let t = std::str::from_utf8(t)
+                    .map_err(|_| format!("column {} is not valid UTF-8", col.name))?;
+                match slot {
+                    Val::Text(s) => {
+                        s.clear();
+                        s.push_str(t);
+                    }
+                    _ => *slot = Val::Text(t.to_string()),
+                }
+            }
+            (_, other) => {
+                return Err(format!(
+                    "column {} holds {:?} where {:?} belongs",
+                    col.name,
+                    other.data_type(),
+                    col.ty
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Somiti's operators in the SQLite file at `path`, read without creating anything: 0 when
+/// the file has no `users` table (or cannot be read).
+pub(crate) async fn count_operators(path: &Path) -> Result<i64> {
+    let probe = path.to_path_buf();
+    let n = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
+        let c = rusqlite::Connection::open_with_flags(
+            &probe,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let tables: i64 = c.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables == 0 {
+            return Ok(0);
+        }
+        c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+    })
+    .await
+    .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
+    .unwrap_or(0);
+    Ok(n)
 }
