@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 mod postgres;
 mod sqlite;
 
-pub(crate) use sqlite::count_operators as sqlite_operators;
+pub(crate) use sqlite::{count_operators as sqlite_operators, load_scratch};
 
 /// One read transaction, every table read from the same snapshot (PostgreSQL `REPEATABLE
 /// READ READ ONLY`; SQLite's deferred read transaction).
