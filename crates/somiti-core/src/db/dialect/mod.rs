@@ -14,6 +14,7 @@ use std::path::Path;
 use tokio::sync::mpsc;
 
 use crate::backup::schema::{TableSpec, Val, Values};
+use crate::db::lock::LockInfo;
 use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
 
@@ -83,6 +84,67 @@ pub(crate) async fn read_snapshot<S: SnapshotSink>(
             .map_err(|e| Error::Other(format!("the database reader failed: {e}")))?
         }
         Tx::Postgres(t) => postgres::read_snapshot(t, &specs, org, sink, &send).await,
+    }
+}
+
+/// The backup lock as held (see `db::lock`): an exclusive `flock` on `<db>.backup-lock`
+/// beside the SQLite file, or `pg_try_advisory_lock` on a PostgreSQL connection of its own
+/// plus the `backup_lock` row saying who; in-memory SQLite databases (drills) need none.
+pub(crate) enum HeldLock {
+    File(std::fs::File),
+    Postgres(sqlx::PgConnection),
+    None,
+}
+
+impl std::fmt::Debug for HeldLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeldLock::File(_) => "BackupLock::File",
+            HeldLock::Postgres(_) => "BackupLock::Postgres",
+            HeldLock::None => "BackupLock::None",
+        })
+    }
+}
+
+/// Take the backup lock if it is free, leaving `info` as the holder's note.
+pub(crate) async fn try_lock(store: &Store, info: &LockInfo) -> Result<Option<HeldLock>> {
+    match store {
+        Store::Sqlite(_, db) => match sqlite::lock_path(db) {
+            None => Ok(Some(HeldLock::None)),
+            Some(path) => Ok(sqlite::try_lock_file(&path, info)?.map(HeldLock::File)),
+        },
+        Store::Postgres(pool, _) => Ok(postgres::try_advisory_lock(pool, info)
+            .await?
+            .map(HeldLock::Postgres)),
+    }
+}
+
+/// Who holds the backup lock, as far as they said.
+pub(crate) async fn lock_holder(store: &Store) -> Option<LockInfo> {
+    match store {
+        Store::Sqlite(_, db) => sqlite::read_info(&sqlite::lock_path(db)?),
+        Store::Postgres(pool, _) => postgres::lock_holder(pool).await,
+    }
+}
+
+/// Who holds the backup lock right now: a held lock told apart from a stale holder note
+/// (SQLite: the `flock` itself; PostgreSQL: the advisory lock in `pg_locks`).
+pub(crate) async fn held_lock_holder(store: &Store) -> Result<Option<LockInfo>> {
+    match store {
+        Store::Sqlite(_, db) => match sqlite::lock_path(db) {
+            None => Ok(None),
+            Some(path) => sqlite::held_lock_holder(&path),
+        },
+        Store::Postgres(pool, _) => postgres::held_lock_holder(pool).await,
+    }
+}
+
+/// Let go of the backup lock.
+pub(crate) async fn unlock(l: HeldLock) {
+    match l {
+        HeldLock::File(f) => sqlite::unlock_file(f),
+        HeldLock::Postgres(c) => postgres::advisory_unlock(c).await,
+        HeldLock::None => {}
     }
 }
 

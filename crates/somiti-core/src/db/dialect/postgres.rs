@@ -4,12 +4,14 @@
 //! `COPY (SELECT …) TO STDOUT`, the way `pg_dump` reads them, with dates and instants
 //! formatted by the server.
 
-use sqlx::PgConnection;
-use sqlx::postgres::PgCopyIn;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgCopyIn, PgPool};
+use sqlx::{Connection, PgConnection};
 use tokio::sync::mpsc;
 
 use super::{Dropped, SINK_STOPPED, SnapshotSink, Unchecked};
 use crate::backup::schema::{self, ColType, TableSpec, Val, Values};
+use crate::db::lock::LockInfo;
 use crate::error::{Error, Result};
 
 type Conn = PgConnection;
@@ -481,6 +483,84 @@ pub(super) async fn read_snapshot<S: SnapshotSink>(
     }
     sink.finishing();
     Ok(sink)
+}
+
+// The backup lock: `pg_try_advisory_lock` on a connection of its own, kept for the
+// duration, plus a `backup_lock` row saying who. A process that dies lets go of both.
+
+/// The advisory lock key: "somiti" in ASCII.
+const PG_KEY: i64 = 0x736f_6d69_7469;
+
+type HolderRow = (String, String, i64, String, DateTime<Utc>);
+
+fn info_of(r: HolderRow) -> LockInfo {
+    LockInfo {
+        operation: r.0,
+        operator: r.1,
+        pid: r.2 as u32,
+        host: r.3,
+        since: r.4,
+    }
+}
+
+pub(super) async fn try_advisory_lock(pool: &PgPool, info: &LockInfo) -> Result<Option<Conn>> {
+    let mut conn = pool.acquire().await?.detach();
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(PG_KEY)
+        .fetch_one(&mut conn)
+        .await?;
+    if !got {
+        let _ = conn.close().await;
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO backup_lock (id, operation, operator, pid, host, since) \
+         VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+         operation = EXCLUDED.operation, operator = EXCLUDED.operator, pid = EXCLUDED.pid, \
+         host = EXCLUDED.host, since = EXCLUDED.since",
+    )
+    .bind(&info.operation)
+    .bind(&info.operator)
+    .bind(i64::from(info.pid))
+    .bind(&info.host)
+    .bind(info.since)
+    .execute(&mut conn)
+    .await?;
+    Ok(Some(conn))
+}
+
+pub(super) async fn lock_holder(pool: &PgPool) -> Option<LockInfo> {
+    let row: HolderRow = sqlx::query_as(
+        "SELECT operation, operator, pid, host, since FROM backup_lock WHERE id = 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .ok()??;
+    Some(info_of(row))
+}
+
+pub(super) async fn held_lock_holder(pool: &PgPool) -> Result<Option<LockInfo>> {
+    let row: Option<HolderRow> = sqlx::query_as(
+        "SELECT operation, operator, pid, host, since FROM backup_lock WHERE id = 1 \
+         AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
+    )
+    .bind(PG_KEY >> 32)
+    .bind(PG_KEY & 0xffff_ffff)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(info_of))
+}
+
+pub(super) async fn advisory_unlock(mut c: Conn) {
+    let _ = sqlx::query("DELETE FROM backup_lock WHERE id = 1")
+        .execute(&mut c)
+        .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(PG_KEY)
+        .execute(&mut c)
+        .await;
+    let _ = c.close().await;
 }
 
 #[cfg(test)]

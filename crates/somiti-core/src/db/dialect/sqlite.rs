@@ -11,7 +11,10 @@
 //! replaced.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::{Dropped, SINK_STOPPED, SnapshotSink};
 use crate::backup::schema::{ColType, TableSpec, Val, Values};
+use crate::db::lock::LockInfo;
 use crate::error::{Error, Result};
 
 type Conn = SqliteConnection;
@@ -357,4 +361,74 @@ pub(crate) fn load_scratch(
         out.push((rows, totals));
     }
     Ok(out)
+}
+
+// The backup lock: an exclusive `flock` on `<db>.backup-lock`, holding who has it.
+
+/// The lock file beside the database; none for an in-memory database.
+pub(super) fn lock_path(db: &Path) -> Option<PathBuf> {
+    let s = db.to_string_lossy();
+    if s.is_empty() || s.contains(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{}.backup-lock", db.display())))
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))
+}
+
+pub(super) fn read_info(path: &Path) -> Option<LockInfo> {
+    let mut s = String::new();
+    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+pub(super) fn try_lock_file(path: &Path, info: &LockInfo) -> Result<Option<File>> {
+    let mut f = open_lock_file(path)?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::io(format!("locking {}", path.display()), e));
+        }
+    }
+    let text = serde_json::to_string(info).unwrap_or_default();
+    let _ = f
+        .set_len(0)
+        .and_then(|_| f.seek(SeekFrom::Start(0)))
+        .and_then(|_| f.write_all(text.as_bytes()))
+        .and_then(|_| f.flush());
+    Ok(Some(f))
+}
+
+pub(super) fn held_lock_holder(path: &Path) -> Result<Option<LockInfo>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let f = open_lock_file(path)?;
+    // A shared lock never keeps out another shared one; only a holder's exclusive lock
+    // refuses it.
+    match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            Ok(None)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(read_info(path)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
+pub(super) fn unlock_file(f: File) {
+    let _ = f.set_len(0);
+    let _ = f.unlock();
 }
