@@ -315,8 +315,9 @@ pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> 
     })
 }
 
-/// Insert many validated members inside a transaction, several rows per statement
-/// (imports: 10,000 members in one transaction without 10,000 round trips).
+/// Insert many validated members inside a transaction through the one bulk loader
+/// (`db::dialect::insert_rows`: multi-row INSERTs on SQLite, `COPY` on PostgreSQL), so an
+/// import of 10,000 members is one transaction without 10,000 round trips.
 pub async fn insert_many_tx(
     tx: &mut crate::db::Tx,
     org_id: i64,
