@@ -287,6 +287,9 @@ fn insert_sql(spec: &TableSpec) -> String {
     )
 }
 
+/// A table's row count and control totals.
+pub(crate) type Counted = (u64, BTreeMap<String, i64>);
+
 /// The drill's scratch database (`backup::drill`): the rows from `rx` go in through
 /// prepared INSERTs with the schema's constraints in force, the plain secondary indexes
 /// dropped first (nobody queries it), references checked once at the end; then each
@@ -295,7 +298,7 @@ pub(crate) fn load_scratch(
     path: &Path,
     tables: &[&'static TableSpec],
     rx: Receiver<(&'static TableSpec, Vec<Values>)>,
-) -> std::result::Result<Vec<(u64, BTreeMap<String, i64>)>, String> {
+) -> std::result::Result<Vec<Counted>, String> {
     let e = |what: &str, x: rusqlite::Error| format!("{what}: {x}");
     let conn = rusqlite::Connection::open(path).map_err(|x| e("opening", x))?;
     // Scratch: no journal, no sync; the page cache small (the rows live in the file).
