@@ -10,15 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalogue::{self, BackupEntry};
 use super::schema::{self, TableSpec};
-use super::snapshot::{SqliteRead, WRITER_STOPPED, read_postgres, read_sqlite};
+use super::snapshot::ArchiveSink;
 use super::writer::{ArchiveWriter, Finished};
 use super::{
     BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, Passphrase, ProgressTx, Scope, report,
 };
 use crate::access::{Operator, Permission, audit, require};
-use crate::db::{Store, Tx};
+use crate::db::{Tx, dialect};
 use crate::error::{Error, Result};
-use crate::on_tx;
 
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -198,16 +197,7 @@ impl Backups {
 
 pub(crate) use crate::db::now_micros;
 
-/// One read transaction: every table is read from the same snapshot.
-pub(crate) async fn begin_snapshot(store: &Store) -> Result<Tx> {
-    Ok(match store {
-        Store::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
-        Store::Postgres(p, _) => Tx::Postgres(
-            p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await?,
-        ),
-    })
-}
+pub(crate) use crate::db::dialect::begin_snapshot;
 
 /// `somiti-<scope>-<YYYY-MM-DD_HH-MM-SS>-<kind>-<id8>.zip` (UTC): the backup id's first
 /// eight characters make the name its own, so no two backups ever share a file (a `-2`,
@@ -235,27 +225,6 @@ pub(crate) fn tables_of(scope: &Scope) -> Vec<&'static TableSpec> {
         .iter()
         .filter(|t| *scope == Scope::All || t.name != "users")
         .collect()
-}
-
-/// Count the rows in scope of every table (for progress and the pre-restore report).
-pub(crate) async fn count_rows(tx: &mut Tx, specs: &[&TableSpec], org: Option<i64>) -> Result<u64> {
-    let mut total = 0u64;
-    for spec in specs {
-        let sql = format!(
-            "SELECT COUNT(*) FROM {}{}",
-            spec.name,
-            spec.org_where(org.is_some())
-        );
-        let n: i64 = on_tx!(&mut *tx, |c| {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
-            if let Some(o) = org {
-                q = q.bind(o);
-            }
-            q.fetch_one(&mut *c).await?
-        });
-        total += n as u64;
-    }
-    Ok(total)
 }
 
 /// Write the archive `file` in `job.dir` from the transaction `tx` (its snapshot). The
@@ -298,56 +267,19 @@ async fn write_partial(
 ) -> Result<Finished> {
     let specs = tables_of(&job.scope);
     // An organization that is not in the database: the archive holds no rows at all.
-    let (by_org, org) = match (&job.scope, job.org_id) {
-        (Scope::All, _) => (false, None),
-        (Scope::Org(_), Some(id)) => (true, Some(id)),
-        (Scope::Org(_), None) => (true, Some(i64::MIN)),
+    let org = match (&job.scope, job.org_id) {
+        (Scope::All, _) => None,
+        (Scope::Org(_), Some(id)) => Some(id),
+        (Scope::Org(_), None) => Some(i64::MIN),
     };
     report(progress, "counting", 0, 0);
     let mut writer = ArchiveWriter::start(partial, job.passphrase.clone(), job.created_at)?;
-    let sqlite_file = job.sqlite.filter(|p| *p != Path::new(":memory:"));
-    let tables = match (&mut *tx, sqlite_file) {
-        (Tx::Sqlite(_), Some(path)) => {
-            let read = SqliteRead {
-                specs: specs.clone(),
-                by_org,
-                org,
-                include_csv: job.include_csv,
-                progress: progress.clone(),
-                cancel: cancel.clone(),
-            };
-            let path = path.to_path_buf();
-            let sender = writer.sender();
-            let r = tokio::task::spawn_blocking(move || read_sqlite(&path, read, sender))
-                .await
-                .map_err(|e| Error::Other(format!("the database reader failed: {e}")))?;
-            match r {
-                Err(Error::Other(m)) if m == WRITER_STOPPED => return Err(writer.fail().await),
-                r => r?,
-            }
-        }
-        (Tx::Sqlite(_), None) => {
-            return Err(Error::Other(
-                "an in-memory SQLite database cannot be backed up".into(),
-            ));
-        }
-        (t @ Tx::Postgres(_), _) => {
-            let total = count_rows(t, &specs, org).await?;
-            let Tx::Postgres(c) = t else {
-                unreachable!("matched above")
-            };
-            read_postgres(
-                c,
-                &specs,
-                org,
-                job.include_csv,
-                &mut writer,
-                total,
-                progress,
-                cancel,
-            )
-            .await?
-        }
+    let sink = ArchiveSink::new(job.include_csv, progress.clone(), cancel.clone());
+    let read = dialect::read_snapshot(tx, job.sqlite, specs, org, sink, writer.sender()).await;
+    let tables = match read {
+        Ok(sink) => sink.tables,
+        Err(Error::Other(m)) if m == dialect::SINK_STOPPED => return Err(writer.fail().await),
+        Err(e) => return Err(e),
     };
     let manifest = Manifest {
         format: FORMAT.into(),

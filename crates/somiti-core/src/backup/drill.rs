@@ -11,26 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
-
-use super::schema::{TableSpec, Val, Values};
+use super::schema::{TableSpec, Values};
 use super::verify::TableCheck;
 use crate::db::SQLITE_MIGRATOR;
 use crate::error::{Error, Result};
 
 /// Rows per message to the loading thread.
 const BATCH_ROWS: usize = 2048;
-
-impl rusqlite::ToSql for Val {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Val::Null => ValueRef::Null,
-            Val::Int(i) => ValueRef::Integer(*i),
-            Val::Bool(b) => ValueRef::Integer(*b as i64),
-            Val::Text(s) => ValueRef::Text(s.as_bytes()),
-        }))
-    }
-}
 
 /// A scratch database with the schema, in a private folder that goes with it.
 pub(crate) struct Scratch {
@@ -142,88 +129,22 @@ impl Loader {
     }
 }
 
-fn insert_sql(spec: &TableSpec) -> String {
-    format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        spec.name,
-        spec.col_list(),
-        vec!["?"; spec.cols.len()].join(", ")
-    )
-}
-
+/// The loading thread: the dialect's scratch loader, then each table's counts and control
+/// totals as verify reports them.
 fn load(
     path: &Path,
     tables: &[&'static TableSpec],
     rx: Receiver<Batch>,
 ) -> std::result::Result<Vec<TableCheck>, String> {
-    let e = |what: &str, x: rusqlite::Error| format!("{what}: {x}");
-    let conn = rusqlite::Connection::open(path).map_err(|x| e("opening", x))?;
-    // Scratch: no journal, no sync; the page cache small (the rows live in the file).
-    conn.execute_batch(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; \
-         PRAGMA cache_size = -8192; PRAGMA temp_store = FILE;",
-    )
-    .map_err(|x| e("setting up", x))?;
-    let indexes: Vec<(String, String)> = {
-        // (name, definition)
-        let mut st = conn
-            .prepare(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
-                 AND upper(sql) NOT LIKE 'CREATE UNIQUE%'",
-            )
-            .map_err(|x| e("listing indexes", x))?;
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|x| e("listing indexes", x))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|x| e("listing indexes", x))?
-    };
-    for (name, _) in &indexes {
-        conn.execute_batch(&format!("DROP INDEX \"{name}\""))
-            .map_err(|x| e("dropping an index", x))?;
-    }
-    conn.execute_batch("BEGIN").map_err(|x| e("beginning", x))?;
-    while let Ok((spec, rows)) = rx.recv() {
-        let what = format!("inserting into {}", spec.name);
-        let mut st = conn.prepare(&insert_sql(spec)).map_err(|x| e(&what, x))?;
-        for r in &rows {
-            st.execute(rusqlite::params_from_iter(r.iter()))
-                .map_err(|x| e(&what, x))?;
-        }
-    }
-    conn.execute_batch("COMMIT")
-        .map_err(|x| e("committing", x))?;
-    let bad: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT \"table\", rowid FROM pragma_foreign_key_check LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map(Some)
-        .or_else(|x| match x {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            x => Err(e("checking references", x)),
-        })?;
-    if let Some((table, rowid)) = bad {
-        return Err(format!("{table} row {rowid} points at a missing row"));
-    }
-    let mut out = Vec::new();
-    for spec in tables {
-        let (rows, totals) = conn
-            .query_row(&spec.count_sql(false), [], |r| {
-                let n: i64 = r.get(0)?;
-                let mut t = std::collections::BTreeMap::new();
-                for (i, c) in spec.totals.iter().enumerate() {
-                    t.insert(c.to_string(), r.get::<_, i64>(i + 1)?);
-                }
-                Ok((n as u64, t))
-            })
-            .map_err(|x| e(&format!("counting {}", spec.name), x))?;
-        out.push(TableCheck {
+    let counted = crate::db::dialect::load_scratch(path, tables, rx)?;
+    Ok(tables
+        .iter()
+        .zip(counted)
+        .map(|(spec, (rows, totals))| TableCheck {
             name: spec.name.into(),
             rows,
             totals,
             net: Vec::new(),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

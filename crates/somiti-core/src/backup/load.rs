@@ -1,6 +1,7 @@
 //! Loading an archive's rows into a transaction: a blocking thread reads and parses the
 //! archive (checking each data file's SHA-256 again at its end) and hands batches of rows
-//! to the database side — multi-row INSERTs on SQLite, `COPY` on PostgreSQL.
+//! to the database side, the dialect's bulk loader (`db::dialect::RowLoader`: multi-row
+//! INSERTs on SQLite, `COPY` on PostgreSQL).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,13 +10,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::ArchiveReader;
-use super::schema::{self, TableSpec, Val, Values};
+use super::schema::{self, TableSpec, Values};
 use super::{Passphrase, ProgressTx, report};
-use crate::db::Tx;
+use crate::db::{Tx, dialect};
 use crate::error::{Error, Result};
 
-/// SQLite's limit on bound parameters in one statement.
-const SQLITE_MAX_PARAMS: usize = 32766;
 const BATCH_ROWS: usize = 4096;
 
 /// One table to load, and which organization's rows (by the archive's id) to take.
@@ -175,65 +174,34 @@ async fn receive(
         let spec = specs[i];
         let stage = format!("restoring {}", spec.name);
         report(progress, &stage, done, total);
-        let loaded = match tx {
-            Tx::Sqlite(t) => {
-                let c: &mut sqlx::SqliteConnection = t;
-                let mut loaded = None;
-                while let Some(m) = recv.recv().await {
-                    match m {
-                        Msg::Rows(rows) => {
-                            done += rows.len() as u64;
-                            insert_sqlite(c, spec, rows).await?;
-                        }
-                        Msg::End(l) => {
-                            loaded = Some(l);
-                            break;
-                        }
-                        Msg::Begin(_) => break,
+        let mut rows_in = dialect::RowLoader::begin(tx, spec).await?;
+        let mut loaded = None;
+        while let Some(m) = recv.recv().await {
+            match m {
+                Msg::Rows(rows) => {
+                    done += rows.len() as u64;
+                    if let Err(e) = rows_in.send(rows).await {
+                        rows_in.abort("the load failed").await;
+                        return Err(e);
                     }
-                    if cancel.is_cancelled() {
-                        return Err(Error::Cancelled);
-                    }
-                    report(progress, &stage, done, total);
                 }
-                loaded
+                Msg::End(l) => {
+                    loaded = Some(l);
+                    break;
+                }
+                Msg::Begin(_) => break,
             }
-            Tx::Postgres(t) => {
-                let c: &mut sqlx::PgConnection = t;
-                let sql = format!("COPY {} ({}) FROM STDIN", spec.name, spec.col_list());
-                let mut copy = c.copy_in_raw(&sql).await?;
-                let mut loaded = None;
-                let mut buf = Vec::with_capacity(1 << 20);
-                while let Some(m) = recv.recv().await {
-                    match m {
-                        Msg::Rows(rows) => {
-                            done += rows.len() as u64;
-                            buf.clear();
-                            for r in &rows {
-                                schema::write_copy_line(spec, r, &mut buf);
-                            }
-                            copy.send(buf.as_slice()).await?;
-                        }
-                        Msg::End(l) => {
-                            loaded = Some(l);
-                            break;
-                        }
-                        Msg::Begin(_) => break,
-                    }
-                    if cancel.is_cancelled() {
-                        let _ = copy.abort("cancelled").await;
-                        return Err(Error::Cancelled);
-                    }
-                    report(progress, &stage, done, total);
-                }
-                if loaded.is_some() {
-                    copy.finish().await?;
-                } else {
-                    let _ = copy.abort("the archive reader stopped").await;
-                }
-                loaded
+            if cancel.is_cancelled() {
+                rows_in.abort("cancelled").await;
+                return Err(Error::Cancelled);
             }
-        };
+            report(progress, &stage, done, total);
+        }
+        if loaded.is_some() {
+            rows_in.finish().await?;
+        } else {
+            rows_in.abort("the archive reader stopped").await;
+        }
         match loaded {
             Some(l) => out.push(l),
             None => return Err(Error::Other("the archive reader stopped".into())),
@@ -241,36 +209,4 @@ async fn receive(
     }
     report(progress, "restored", done, total);
     Ok(out)
-}
-
-async fn insert_sqlite(
-    c: &mut sqlx::SqliteConnection,
-    spec: &TableSpec,
-    rows: Vec<Values>,
-) -> Result<()> {
-    let per = (SQLITE_MAX_PARAMS / spec.cols.len()).max(1);
-    let one = format!("({})", vec!["?"; spec.cols.len()].join(", "));
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Values> = rows.by_ref().take(per).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            spec.name,
-            spec.col_list(),
-            vec![one.as_str(); chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        for row in chunk {
-            for v in row {
-                q = match v {
-                    Val::Null => q.bind(None::<i64>),
-                    Val::Int(i) => q.bind(i),
-                    Val::Text(s) => q.bind(s),
-                    Val::Bool(b) => q.bind(b),
-                };
-            }
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
 }

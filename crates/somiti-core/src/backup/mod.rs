@@ -6,7 +6,6 @@
 //! ask the operator and show the results.
 
 pub mod archive;
-mod bulk;
 pub mod catalogue;
 pub mod create;
 mod drill;

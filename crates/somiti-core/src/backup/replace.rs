@@ -12,7 +12,7 @@ use super::schema::{self, TableSpec};
 use super::verify::Verifying;
 use super::{BackupKind, Backups, ProgressTx, Scope, report};
 use crate::access::{Operator, audit};
-use crate::db::Tx;
+use crate::db::{Tx, dialect};
 use crate::error::{Error, Result};
 use crate::on_tx;
 
@@ -80,7 +80,7 @@ impl Backups {
             };
             let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
             let dropped = if whole {
-                Some(super::bulk::drop_for_load(&mut tx, &names).await?)
+                Some(dialect::drop_for_load(&mut tx, &names).await?)
             } else {
                 None
             };
@@ -130,18 +130,16 @@ impl Backups {
             check_references(&mut tx, specs, plan, org_after).await?;
             report(progress, "indexing", 0, 0);
             if let Some(d) = dropped {
-                super::bulk::restore_after_load(&mut tx, d).await?;
+                dialect::restore_after_load(&mut tx, d).await?;
             }
             crate::db::changes::versions_forward(&mut tx, &versions, scope_org(plan, org_after))
                 .await?;
             report(progress, "checking", 0, 0);
             // Entry numbers move forward: never below the highest id this database gave
             // before the restore (SQLite's AUTOINCREMENT keeps that in sqlite_sequence).
-            if let Tx::Postgres(t) = &mut tx {
-                for s in specs.iter().filter(|s| s.identity) {
-                    keep_sequence_ahead(t, s.name).await?;
-                }
-            }
+            let identities: Vec<&str> =
+                specs.iter().filter(|s| s.identity).map(|s| s.name).collect();
+            dialect::keep_ids_ahead(&mut tx, &identities).await?;
             // Whole tables: what was loaded is what verify checked against the manifest
             // (the file cannot have been swapped in between).
             if plan.org.is_none()
@@ -227,36 +225,6 @@ impl Backups {
     }
 }
 
-/// Set a table's id sequence to the larger of its highest id given so far and the highest
-/// id now in the table.
-async fn keep_sequence_ahead(t: &mut sqlx::PgConnection, table: &str) -> Result<()> {
-    let seq: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
-        .bind(table)
-        .fetch_one(&mut *t)
-        .await?;
-    let Some(seq) = seq else {
-        return Ok(());
-    };
-    let sql = format!("SELECT last_value, is_called FROM {seq}");
-    let (last, called): (i64, bool) = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .fetch_one(&mut *t)
-        .await?;
-    let given = if called { last } else { last - 1 };
-    let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-    let max: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
-        .fetch_one(&mut *t)
-        .await?;
-    let high = given.max(max);
-    let (value, called) = if high >= 1 { (high, true) } else { (1, false) };
-    sqlx::query("SELECT setval($1::regclass, $2, $3)")
-        .bind(&seq)
-        .bind(value)
-        .bind(called)
-        .execute(&mut *t)
-        .await?;
-    Ok(())
-}
-
 pub(super) fn load_tables(specs: &[&'static TableSpec], plan: &RestorePlan) -> Vec<LoadTable> {
     specs
         .iter()
@@ -330,37 +298,11 @@ pub(crate) async fn net_in(
     Ok(super::restore::worded(spec.name, &vals))
 }
 
-/// Foreign keys are checked when the transaction ends (SQLite `defer_foreign_keys`,
-/// PostgreSQL deferrable constraints). PostgreSQL also holds off other sessions until the
-/// restore ends: writers of the replaced tables, and for whole tables (whose indexes and
-/// foreign keys are rebuilt) readers too.
+/// Foreign keys are checked when the transaction ends, and other sessions are held off
+/// until the restore ends (see `dialect::prepare_restore`).
 pub(crate) async fn prepare_tx(tx: &mut Tx, specs: &[&TableSpec], whole: bool) -> Result<()> {
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let locked = super::bulk::fk_tables(tx, &names).await?;
-    match tx {
-        Tx::Sqlite(t) => {
-            sqlx::query("PRAGMA defer_foreign_keys = ON")
-                .execute(&mut **t)
-                .await?;
-        }
-        Tx::Postgres(t) => {
-            sqlx::query("SET CONSTRAINTS ALL DEFERRED")
-                .execute(&mut **t)
-                .await?;
-            let sql = if whole {
-                format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", locked.join(", "))
-            } else {
-                format!(
-                    "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-                    names.join(", ")
-                )
-            };
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .execute(&mut **t)
-                .await?;
-        }
-    }
-    Ok(())
+    dialect::prepare_restore(tx, &names, whole).await
 }
 
 /// Delete a table's rows in scope: all of them, or one organization's (`Some(None)`: an
@@ -429,15 +371,10 @@ async fn check_references(
             }
         }
     }
-    if let Tx::Postgres(t) = tx {
-        sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
-            .execute(&mut **t)
-            .await
-            .map_err(|e| {
-                Error::Refused(format!(
-                    "the restore would leave rows pointing at missing rows ({e}); nothing was changed"
-                ))
-            })?;
-    }
+    dialect::check_deferred_now(tx).await.map_err(|e| {
+        Error::Refused(format!(
+            "the restore would leave rows pointing at missing rows ({e}); nothing was changed"
+        ))
+    })?;
     Ok(())
 }

@@ -7,19 +7,15 @@
 //! running restore may hold) and held until its transaction has committed or rolled back,
 //! so a second caller is told "busy" at once instead of waiting behind the first. Ledger
 //! writes ask [`restore_in_progress`] before they begin, and are refused while another
-//! process restores.
+//! process restores. The two halves (the file lock, the advisory lock) are in `db::dialect`;
+//! here is what they share: who holds it, how long to wait, and when a write is refused.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
 
-use super::Store;
+use super::{Store, dialect};
 use crate::error::{Error, Result};
 
 /// What `catalogue::startup` calls its short hold of the lock.
@@ -27,9 +23,6 @@ pub const STARTUP: &str = "startup";
 
 /// The operation name of a restore (ledger writes are refused while one runs).
 pub const RESTORE: &str = "restore";
-
-/// The advisory lock key: "somiti" in ASCII.
-const PG_KEY: i64 = 0x736f_6d69_7469;
 
 /// How long a caller waits for a holder that is only tidying the store at its start.
 const STARTUP_WAIT: Duration = Duration::from_secs(10);
@@ -47,7 +40,7 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
-    fn now(operation: &str, operator: &str) -> LockInfo {
+    pub(crate) fn now(operation: &str, operator: &str) -> LockInfo {
         LockInfo {
             operation: operation.into(),
             operator: operator.into(),
@@ -77,30 +70,14 @@ impl LockInfo {
     }
 }
 
-pub enum BackupLock {
-    File(File),
-    Postgres(sqlx::PgConnection),
-    /// In-memory databases (drills) need no lock.
-    None,
-}
+/// The held lock (SQLite: the `flock`ed file; PostgreSQL: the advisory lock's own
+/// connection; see `db::dialect`). Dropping it lets go too, less tidily than `release`.
+pub struct BackupLock(dialect::HeldLock);
 
 impl std::fmt::Debug for BackupLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            BackupLock::File(_) => "BackupLock::File",
-            BackupLock::Postgres(_) => "BackupLock::Postgres",
-            BackupLock::None => "BackupLock::None",
-        })
+        self.0.fmt(f)
     }
-}
-
-fn lock_path(store: &Store) -> Option<PathBuf> {
-    let p = store.sqlite_path()?;
-    let s = p.to_string_lossy();
-    if s.is_empty() || s.contains(":memory:") {
-        return None;
-    }
-    Some(PathBuf::from(format!("{}.backup-lock", p.display())))
 }
 
 /// Take the lock, or `Busy` naming who holds it, at once. Only a holder that is tidying the
@@ -138,139 +115,19 @@ pub async fn try_acquire(
     operator: &str,
 ) -> Result<Option<BackupLock>> {
     let info = LockInfo::now(operation, operator);
-    match store {
-        Store::Sqlite(..) => {
-            let Some(path) = lock_path(store) else {
-                return Ok(Some(BackupLock::None));
-            };
-            let mut f = open_lock_file(&path)?;
-            match f.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::io(format!("locking {}", path.display()), e));
-                }
-            }
-            let text = serde_json::to_string(&info).unwrap_or_default();
-            let _ = f
-                .set_len(0)
-                .and_then(|_| f.seek(SeekFrom::Start(0)))
-                .and_then(|_| f.write_all(text.as_bytes()))
-                .and_then(|_| f.flush());
-            Ok(Some(BackupLock::File(f)))
-        }
-        Store::Postgres(pool, _) => {
-            let mut conn = pool.acquire().await?.detach();
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(PG_KEY)
-                .fetch_one(&mut conn)
-                .await?;
-            if !got {
-                let _ = conn.close().await;
-                return Ok(None);
-            }
-            sqlx::query(
-                "INSERT INTO backup_lock (id, operation, operator, pid, host, since) \
-                 VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
-                 operation = EXCLUDED.operation, operator = EXCLUDED.operator, pid = EXCLUDED.pid, \
-                 host = EXCLUDED.host, since = EXCLUDED.since",
-            )
-            .bind(&info.operation)
-            .bind(&info.operator)
-            .bind(i64::from(info.pid))
-            .bind(&info.host)
-            .bind(info.since)
-            .execute(&mut conn)
-            .await?;
-            Ok(Some(BackupLock::Postgres(conn)))
-        }
-    }
-}
-
-fn open_lock_file(path: &std::path::Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))
-}
-
-fn read_info(path: &std::path::Path) -> Option<LockInfo> {
-    let mut s = String::new();
-    File::open(path).ok()?.read_to_string(&mut s).ok()?;
-    serde_json::from_str(&s).ok()
+    Ok(dialect::try_lock(store, &info).await?.map(BackupLock))
 }
 
 /// Who holds the lock, as far as they said.
 pub async fn holder(store: &Store) -> Option<LockInfo> {
-    match store {
-        Store::Sqlite(..) => read_info(&lock_path(store)?),
-        Store::Postgres(pool, _) => {
-            let row: (String, String, i64, String, DateTime<Utc>) = sqlx::query_as(
-                "SELECT operation, operator, pid, host, since FROM backup_lock WHERE id = 1",
-            )
-            .fetch_optional(pool)
-            .await
-            .ok()??;
-            Some(LockInfo {
-                operation: row.0,
-                operator: row.1,
-                pid: row.2 as u32,
-                host: row.3,
-                since: row.4,
-            })
-        }
-    }
+    dialect::lock_holder(store).await
 }
 
 /// A restore run by another process holds the lock right now (who, since when). Ledger
 /// writes ask this before they begin; a held lock is told apart from a stale holder note
 /// (SQLite: the `flock` itself; PostgreSQL: the advisory lock in `pg_locks`).
 pub async fn restore_in_progress(store: &Store) -> Result<Option<LockInfo>> {
-    let info = match store {
-        Store::Sqlite(..) => {
-            let Some(path) = lock_path(store) else {
-                return Ok(None);
-            };
-            if !path.exists() {
-                return Ok(None);
-            }
-            let f = open_lock_file(&path)?;
-            // A shared lock never keeps out another shared one; only a holder's exclusive
-            // lock refuses it.
-            match f.try_lock_shared() {
-                Ok(()) => {
-                    let _ = f.unlock();
-                    return Ok(None);
-                }
-                Err(std::fs::TryLockError::WouldBlock) => read_info(&path),
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::io(format!("locking {}", path.display()), e));
-                }
-            }
-        }
-        Store::Postgres(pool, _) => {
-            let row: Option<(String, String, i64, String, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT operation, operator, pid, host, since FROM backup_lock WHERE id = 1 \
-                 AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
-            )
-            .bind(PG_KEY >> 32)
-            .bind(PG_KEY & 0xffff_ffff)
-            .fetch_optional(pool)
-            .await?;
-            row.map(|r| LockInfo {
-                operation: r.0,
-                operator: r.1,
-                pid: r.2 as u32,
-                host: r.3,
-                since: r.4,
-            })
-        }
-    };
+    let info = dialect::held_lock_holder(store).await?;
     Ok(info.filter(|i| i.operation == RESTORE && !i.is_mine()))
 }
 
@@ -289,23 +146,7 @@ pub async fn refuse_during_restore(store: &Store) -> Result<()> {
 impl BackupLock {
     /// Let go (dropping the lock does the same, less tidily).
     pub async fn release(self) {
-        match self {
-            BackupLock::File(f) => {
-                let _ = f.set_len(0);
-                let _ = f.unlock();
-            }
-            BackupLock::Postgres(mut c) => {
-                let _ = sqlx::query("DELETE FROM backup_lock WHERE id = 1")
-                    .execute(&mut c)
-                    .await;
-                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(PG_KEY)
-                    .execute(&mut c)
-                    .await;
-                let _ = c.close().await;
-            }
-            BackupLock::None => {}
-        }
+        dialect::unlock(self.0).await
     }
 }
 

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use crate::error::{Error, Result};
 
 pub mod changes;
+pub mod dialect;
 pub mod lock;
 pub mod meta;
 
@@ -153,26 +154,7 @@ impl Store {
         if !path.is_file() {
             return Err(missing(&path.display().to_string()));
         }
-        let probe = path.clone();
-        let operators = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
-            let c = rusqlite::Connection::open_with_flags(
-                &probe,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            let tables: i64 = c.query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables == 0 {
-                return Ok(0);
-            }
-            c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-        })
-        .await
-        .map_err(|e| Error::Other(format!("reading {}: {e}", path.display())))?
-        .unwrap_or(0);
+        let operators = dialect::sqlite_operators(&path).await?;
         if operators == 0 {
             return Err(missing(&path.display().to_string()));
         }

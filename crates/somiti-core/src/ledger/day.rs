@@ -35,13 +35,7 @@ pub async fn closed_through_tx(tx: &mut Tx, org_id: i64) -> Result<Option<NaiveD
 /// Serialise posting against closing within one organization. SQLite's `BEGIN IMMEDIATE`
 /// already does; on PostgreSQL the organization row is locked for the transaction.
 pub async fn lock_org(tx: &mut Tx, org_id: i64) -> Result<()> {
-    if let Tx::Postgres(t) = tx {
-        sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
-            .bind(org_id)
-            .execute(&mut **t)
-            .await?;
-    }
-    Ok(())
+    crate::db::dialect::lock_org(tx, org_id).await
 }
 
 pub async fn close(

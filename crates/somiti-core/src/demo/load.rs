@@ -1,0 +1,194 @@
+//! Loading the demo's rows in one transaction: workers, members, then the collections as
+//! the simulator makes them, all through the dialect's one bulk loader
+//! (`db::dialect::insert_rows`: multi-row INSERTs on SQLite, `COPY` on PostgreSQL), each
+//! row in the columns of `backup::schema::TABLES`.
+
+use crate::backup::schema::{self, TableSpec, Val, Values};
+use crate::db::{Tx, dialect};
+use crate::error::Result;
+
+use super::plan::{NewMember, NewWorker, OrgPlan};
+use super::sim::{CHUNK_ROWS, Entry, EntryStream};
+
+fn spec(name: &str) -> &'static TableSpec {
+    schema::spec(name).expect("a backup table")
+}
+
+fn text(s: &str) -> Val {
+    Val::Text(s.to_string())
+}
+
+fn opt(v: Option<i64>) -> Val {
+    v.map_or(Val::Null, Val::Int)
+}
+
+/// A `workers` row, in the columns of `TABLES`.
+pub(super) fn worker_values(w: &NewWorker) -> Values {
+    vec![
+        Val::Int(w.id),
+        Val::Int(w.org_id),
+        text(&w.name),
+        text(&w.mobile),
+        Val::Bool(true),
+    ]
+}
+
+/// A `members` row, in the columns of `TABLES`.
+pub(super) fn member_values(m: &NewMember) -> Values {
+    vec![
+        Val::Int(m.id),
+        Val::Int(m.org_id),
+        text(&m.member_no),
+        text(&m.name),
+        text(&m.nid),
+        text(&m.mobile),
+        opt(m.worker_id),
+        Val::Int(m.loan_amount),
+        Val::Int(m.daily_installment),
+        Val::Int(m.daily_savings),
+        text(m.status),
+        Val::Text(m.joined_on.format("%Y-%m-%d").to_string()),
+    ]
+}
+
+/// A `collections` row, in the columns of `TABLES`.
+pub(super) fn entry_values(e: &Entry<'_>) -> Values {
+    vec![
+        Val::Int(e.id),
+        Val::Int(e.org_id),
+        Val::Int(e.member_id),
+        Val::Text(e.collected_on.format("%Y-%m-%d").to_string()),
+        Val::Int(e.loan),
+        Val::Int(e.savings),
+        opt(e.worker_id),
+        text(e.note),
+        text(e.entered_by),
+        Val::Text(schema::instant_text(&e.entered_at)),
+        opt(e.reversal_of),
+    ]
+}
+
+/// Load every row of `plans` and of the stream (explicit ids, given by the plan).
+pub(super) async fn load<'a>(
+    tx: &mut Tx,
+    plans: &'a [OrgPlan],
+    stream: &mut EntryStream<'a>,
+) -> Result<()> {
+    let settings = dialect::begin_bulk(tx).await?;
+    let r = load_rows(tx, plans, stream).await;
+    let restore = dialect::end_bulk(tx, settings).await;
+    r?;
+    restore?;
+    Ok(())
+}
+
+async fn load_rows<'a>(
+    tx: &mut Tx,
+    plans: &'a [OrgPlan],
+    stream: &mut EntryStream<'a>,
+) -> Result<()> {
+    let workers = plans.iter().flat_map(|p| &p.new_workers).map(worker_values);
+    insert_chunked(tx, spec("workers"), workers).await?;
+    let members = plans.iter().flat_map(|p| &p.members).map(member_values);
+    insert_chunked(tx, spec("members"), members).await?;
+
+    let unchecked = dialect::unchecked_load(tx, "collections").await?;
+    let mut rows_in = dialect::RowLoader::begin(tx, spec("collections")).await?;
+    let mut buf = Vec::with_capacity(CHUNK_ROWS + 64);
+    while stream.fill(&mut buf, CHUNK_ROWS) {
+        let rows = buf.iter().map(entry_values).collect();
+        buf.clear();
+        if let Err(e) = rows_in.send(rows).await {
+            rows_in.abort("demo load failed").await;
+            return Err(e);
+        }
+    }
+    rows_in.finish().await?;
+    dialect::checked_after_load(tx, unchecked).await?;
+
+    // The identity sequences continue after the ids given here.
+    dialect::ids_after_max(tx, &["workers", "members", "collections"]).await
+}
+
+/// Rows from `rows`, `CHUNK_ROWS` at a time (a million members are not all held as
+/// values at once).
+async fn insert_chunked(
+    tx: &mut Tx,
+    spec: &TableSpec,
+    rows: impl Iterator<Item = Values>,
+) -> Result<()> {
+    let mut rows_in = dialect::RowLoader::begin(tx, spec).await?;
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let chunk = rows.by_ref().take(CHUNK_ROWS).collect();
+        if let Err(e) = rows_in.send(chunk).await {
+            rows_in.abort("demo load failed").await;
+            return Err(e);
+        }
+    }
+    rows_in.finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::schema::ColType;
+
+    /// Each row has a value of the right kind for every column of its table in `TABLES`.
+    fn fits(table: &str, row: &Values) {
+        let s = spec(table);
+        assert_eq!(row.len(), s.cols.len(), "{table}: one value per column");
+        for (c, v) in s.cols.iter().zip(row) {
+            let ok = match (c.ty, v) {
+                (_, Val::Null) => c.nullable,
+                (ColType::Int, Val::Int(_)) | (ColType::Bool, Val::Bool(_)) => true,
+                (ColType::Text, Val::Text(_)) => true,
+                (ColType::Date, Val::Text(t)) => schema::parse_date(t).is_some(),
+                (ColType::Instant, Val::Text(t)) => schema::parse_instant(t).is_some(),
+                _ => false,
+            };
+            assert!(ok, "{table}.{}: {v:?}", c.name);
+        }
+    }
+
+    #[test]
+    fn rows_follow_the_backup_tables() {
+        let w = NewWorker {
+            id: 1,
+            org_id: 1,
+            name: "Rahim".into(),
+            mobile: "01712345678".into(),
+        };
+        fits("workers", &worker_values(&w));
+        let m = NewMember {
+            id: 2,
+            org_id: 1,
+            member_no: "1".into(),
+            name: "Rahima".into(),
+            nid: "1234567890".into(),
+            mobile: "01812345678".into(),
+            worker_id: None,
+            loan_amount: 1,
+            daily_installment: 1,
+            daily_savings: 1,
+            status: "active",
+            joined_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            user: 0,
+        };
+        fits("members", &member_values(&m));
+        let e = Entry {
+            id: 3,
+            org_id: 1,
+            member_id: 2,
+            collected_on: m.joined_on,
+            loan: 1,
+            savings: 1,
+            worker_id: Some(1),
+            note: "",
+            entered_by: "rahim",
+            entered_at: chrono::Utc::now(),
+            reversal_of: None,
+        };
+        fits("collections", &entry_values(&e));
+    }
+}
