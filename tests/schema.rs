@@ -24,7 +24,8 @@ struct DbCol {
 async fn rows<T>(store: &Store, sql: &str, table: Option<&str>) -> Vec<T>
 where
     T: Send + Unpin,
-    for<'r> T: sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    for<'r> T:
+        sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
     on_store!(store, |p| {
         let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
@@ -182,7 +183,11 @@ async fn check_table(store: &Store, spec: &TableSpec) {
     if store.backend() == Backend::Postgres {
         let identity = identity_columns(store, spec.name).await;
         let want: &[&str] = if spec.identity { &["id"] } else { &[] };
-        assert_eq!(identity, want, "postgres: the identity column of {}", spec.name);
+        assert_eq!(
+            identity, want,
+            "postgres: the identity column of {}",
+            spec.name
+        );
     }
 }
 
@@ -192,7 +197,11 @@ async fn tables_are_the_migrated_schema(store: &Store) {
     let archived: BTreeMap<&str, &TableSpec> = TABLES.iter().map(|t| (t.name, t)).collect();
     let not_archived: BTreeMap<&str, &str> = NOT_ARCHIVED.iter().copied().collect();
     assert_eq!(archived.len(), TABLES.len(), "a table twice in TABLES");
-    assert_eq!(not_archived.len(), NOT_ARCHIVED.len(), "a table twice in NOT_ARCHIVED");
+    assert_eq!(
+        not_archived.len(),
+        NOT_ARCHIVED.len(),
+        "a table twice in NOT_ARCHIVED"
+    );
 
     for t in &in_db {
         assert!(

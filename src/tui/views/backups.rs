@@ -29,8 +29,8 @@ pub fn human_size(bytes: i64) -> String {
 
 fn verified_text(e: &BackupEntry, app: &App) -> String {
     match (&e.verify_result, e.verified_at) {
-        (Some(r), Some(at)) if r == "ok" => format!("ok {}", age(app.now, at)),
-        (Some(r), _) if r.starts_with("failed") => "FAILED".into(),
+        (Some(r), Some(at)) if r.is_ok() => format!("ok {}", age(app.now, at)),
+        (Some(r), _) if r.is_failed() => "FAILED".into(),
         _ => "-".into(),
     }
 }
@@ -225,11 +225,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let mut values = vec![
             e.short_id().to_string(),
             created,
-            e.kind.clone(),
+            e.kind.to_string(),
             if e.missing_since.is_some() {
                 "missing".into()
             } else {
-                e.status.clone()
+                e.status.to_string()
             },
         ];
         if wide {
@@ -259,12 +259,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             t.selected()
         } else if e.is_deleted() {
             t.muted()
-        } else if e.status != "completed"
-            || e.missing_since.is_some()
-            || e.verify_result
-                .as_deref()
-                .is_some_and(|r| r.starts_with("failed"))
-        {
+        } else if !e.status.is_completed() || e.missing_since.is_some() || e.verify_failed() {
             t.bad()
         } else {
             t.text()

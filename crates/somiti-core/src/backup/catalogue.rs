@@ -56,7 +56,9 @@ impl BackupEntry {
 
     /// Its last verify found the archive bad.
     pub fn verify_failed(&self) -> bool {
-        self.verify_result.as_ref().is_some_and(VerifyResult::is_failed)
+        self.verify_result
+            .as_ref()
+            .is_some_and(VerifyResult::is_failed)
     }
 
     /// Pre-restore backups: the restore this one undoes.
@@ -157,9 +159,9 @@ impl VerifyResult {
 impl fmt::Display for VerifyResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerifyResult::Ok => f.write_str("ok"),
-            VerifyResult::Failed(what) => write!(f, "failed: {what}"),
-            VerifyResult::Other(s) => f.write_str(s),
+            VerifyResult::Ok => f.pad("ok"),
+            VerifyResult::Failed(what) => f.pad(&format!("failed: {what}")),
+            VerifyResult::Other(s) => f.pad(s),
         }
     }
 }
@@ -172,13 +174,13 @@ impl Serialize for VerifyResult {
 
 impl fmt::Display for BackupStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
 impl fmt::Display for BackupKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -206,9 +208,7 @@ macro_rules! text_column {
                 value: <DB as sqlx::Database>::ValueRef<'r>,
             ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
                 let $s = <&str as sqlx::Decode<DB>>::decode(value)?;
-                $parse.ok_or_else(|| {
-                    format!("{:?} is not a {}", $s, stringify!($t)).into()
-                })
+                $parse.ok_or_else(|| format!("{:?} is not a {}", $s, stringify!($t)).into())
             }
         }
 

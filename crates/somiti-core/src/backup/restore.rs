@@ -522,7 +522,9 @@ impl Backups {
     async fn record_verdict(&self, target: &Target, v: &Verifying) -> Result<()> {
         if let Some(e) = &target.entry {
             match &v.outcome {
-                Some(Ok(())) => catalogue::set_verify(&self.store, &e.id, &VerifyResult::Ok).await?,
+                Some(Ok(())) => {
+                    catalogue::set_verify(&self.store, &e.id, &VerifyResult::Ok).await?
+                }
                 Some(Err(m)) => {
                     catalogue::set_verify(&self.store, &e.id, &VerifyResult::Failed(m.clone()))
                         .await?

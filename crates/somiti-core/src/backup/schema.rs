@@ -209,21 +209,39 @@ pub const LEDGER_TABLES: [&str; 5] = [
 /// (a new table must be archived, or listed here with its reason), and on a column of an
 /// archived table that is in neither `cols` nor `live`.
 pub const NOT_ARCHIVED: [(&str, &str); 15] = [
-    ("audit_log", "the record of who did what; append-only, never restored"),
-    ("backups", "the catalogue of archives, rebuilt from the store"),
+    (
+        "audit_log",
+        "the record of who did what; append-only, never restored",
+    ),
+    (
+        "backups",
+        "the catalogue of archives, rebuilt from the store",
+    ),
     ("backup_lock", "who holds the backup lock (PostgreSQL only)"),
     ("scheduler_runs", "scheduler state: runs"),
     ("scheduler_runners", "scheduler state: live processes"),
-    ("scheduler_job_overrides", "scheduler state: jobs switched on or off"),
-    ("scheduler_jobs", "scheduler state: when each job was first seen"),
+    (
+        "scheduler_job_overrides",
+        "scheduler state: jobs switched on or off",
+    ),
+    (
+        "scheduler_jobs",
+        "scheduler state: when each job was first seen",
+    ),
     ("close_balances", "a cache of sums over collections"),
-    ("close_balance_marks", "which closed day the cache was built for"),
+    (
+        "close_balance_marks",
+        "which closed day the cache was built for",
+    ),
     ("change_log", "committed changes, read by open consoles"),
     ("somiti_meta", "this database's identity"),
     ("offsite_copies", "where each archive's off-site copies are"),
     ("alert_state", "which alerts fire and when they were sent"),
     ("_sqlx_migrations", "the migrations applied"),
-    ("sqlite_sequence", "SQLite's highest ids (AUTOINCREMENT; SQLite only)"),
+    (
+        "sqlite_sequence",
+        "SQLite's highest ids (AUTOINCREMENT; SQLite only)",
+    ),
 ];
 
 /// The tables in [`NOT_ARCHIVED`] that only one backend has.

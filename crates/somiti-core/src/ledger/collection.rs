@@ -28,7 +28,8 @@ pub struct Collection {
 }
 
 /// Every column of `collections`, from `backup::schema::TABLES`.
-pub static COLLECTION_COLS: crate::backup::schema::ColumnList = crate::backup::schema::ColumnList::of("collections");
+pub static COLLECTION_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("collections");
 
 #[derive(Debug, Clone, Default)]
 pub struct CollectionInput {

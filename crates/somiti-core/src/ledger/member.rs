@@ -36,7 +36,8 @@ pub struct Member {
 }
 
 /// Every column of `members`, from `backup::schema::TABLES`.
-pub static MEMBER_COLS: crate::backup::schema::ColumnList = crate::backup::schema::ColumnList::of("members");
+pub static MEMBER_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("members");
 
 /// A member as typed or imported, before validation. Money in poisha.
 #[derive(Debug, Clone, Default)]

@@ -26,7 +26,8 @@ pub struct Organization {
 }
 
 /// Every column of `organizations`, from `backup::schema::TABLES`.
-pub static ORG_COLS: crate::backup::schema::ColumnList = crate::backup::schema::ColumnList::of("organizations");
+pub static ORG_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("organizations");
 
 /// Every day but Friday, as most somitis collect.
 pub const DEFAULT_COLLECTION_DAYS: &str = "sat,sun,mon,tue,wed,thu";
@@ -350,7 +351,8 @@ pub struct Worker {
 }
 
 /// Every column of `workers`, from `backup::schema::TABLES`.
-pub static WORKER_COLS: crate::backup::schema::ColumnList = crate::backup::schema::ColumnList::of("workers");
+pub static WORKER_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("workers");
 
 pub async fn workers(store: &Store, org_id: i64) -> Result<Vec<Worker>> {
     let sql = format!("SELECT {WORKER_COLS} FROM workers WHERE org_id = $1 ORDER BY id");

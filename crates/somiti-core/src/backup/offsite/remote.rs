@@ -523,10 +523,7 @@ impl Backups {
                 &self.store,
                 &id,
                 &t.name,
-                &format!(
-                    "the drill from the target failed: {}",
-                    result.what()
-                ),
+                &format!("the drill from the target failed: {}", result.what()),
                 now,
                 now,
             )
