@@ -39,12 +39,13 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
 /// copied or queued), `✗ bucket` (failed), `—` (no copy); with several targets the count
 /// verified of all (`✓ 1/2`, `… 0/2`, `✗ 0/2`). `wide`: each target with its mark.
 pub fn offsite_cell(p: &Places, wide: bool) -> String {
+    use crate::backup::offsite::copies;
     let mark = |c: Option<&crate::backup::offsite::OffsiteCopy>| match c.map(|c| c.status.as_str())
     {
-        Some("verified") => "✓",
-        Some("copying") | Some("pending") => "…",
-        Some("failed") => "✗",
-        Some("deleted") => "-",
+        Some(copies::VERIFIED) => "✓",
+        Some(copies::COPYING) | Some(copies::PENDING) => "…",
+        Some(copies::FAILED) => "✗",
+        Some(copies::DELETED) => "-",
         _ => "—",
     };
     if wide && p.targets.len() > 1 && p.targets.iter().any(|(_, c)| c.is_some()) {
