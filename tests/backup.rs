@@ -14,6 +14,7 @@ use backup_support::*;
 use common::*;
 use somiti::Error;
 use somiti::access::audit::{self, AuditFilter};
+use somiti::backup::{BackupKind, BackupStatus, VerifyResult};
 use somiti::backup::{Confirm, CreateOptions, RestoreOptions, Scope, catalogue, lock};
 use somiti::db::Store;
 
@@ -65,7 +66,7 @@ async fn a_backup_is_a_zip_of_every_table_with_the_manifest_last(store: &Store) 
         .create(&op, &CreateOptions::default(), &p, &never())
         .await
         .unwrap();
-    assert_eq!(e.status, "completed");
+    assert_eq!(e.status, BackupStatus::Completed);
     let path = b.path_of(&e.file);
     let re = regex_like(&e.file, e.short_id());
     assert!(
@@ -344,8 +345,8 @@ async fn the_pre_restore_backup_undoes_a_restore_exactly(store: &Store) {
         "restored the old backup",
     );
     let pre = r.pre_restore.expect("a pre-restore backup");
-    assert_eq!(pre.kind, "pre-restore");
-    assert_eq!(pre.status, "completed");
+    assert_eq!(pre.kind, BackupKind::PreRestore);
+    assert_eq!(pre.status, BackupStatus::Completed);
     let members = r.tables.iter().find(|t| t.name == "members").unwrap();
     assert_eq!(members.rows_now, members.rows_backup + 1);
 
@@ -356,7 +357,12 @@ async fn the_pre_restore_backup_undoes_a_restore_exactly(store: &Store) {
     assert_same(&dump(store).await, &changed, "undone");
     // Two restores, two pre-restore backups, all catalogued.
     let all = catalogue::all(store).await.unwrap();
-    assert_eq!(all.iter().filter(|e| e.kind == "pre-restore").count(), 2);
+    assert_eq!(
+        all.iter()
+            .filter(|e| e.kind == BackupKind::PreRestore)
+            .count(),
+        2
+    );
 }
 
 async fn an_organization_restore_leaves_other_organizations_untouched(store: &Store) {
@@ -559,14 +565,14 @@ async fn verify_with_drill_passes_and_is_recorded_in_catalogue_and_audit(store: 
         .verify(&op, &e.id[..8], true, &progress(), &never())
         .await
         .unwrap();
-    assert_eq!(r.result, "ok");
+    assert_eq!(r.result, VerifyResult::Ok);
     let drill = r.drill.expect("drill ran");
     assert_eq!(drill.len(), 6);
     for (t, d) in r.tables.iter().zip(&drill) {
         assert_eq!((t.rows, &t.totals), (d.rows, &d.totals), "{}", t.name);
     }
     let now = catalogue::get(store, &e.id).await.unwrap().unwrap();
-    assert_eq!(now.verify_result.as_deref(), Some("ok"));
+    assert_eq!(now.verify_result, Some(VerifyResult::Ok));
     assert!(now.verified_at.is_some());
     let a = audit::list(
         store,

@@ -10,6 +10,7 @@ use backup_support::*;
 use common::*;
 use somiti::Error;
 use somiti::access::audit::{self, AuditFilter};
+use somiti::backup::BackupStatus;
 use somiti::backup::{
     BackupKind, Confirm, CreateOptions, KeepPolicy, Passphrase, RestoreOptions, catalogue, lock,
 };
@@ -279,12 +280,12 @@ async fn leftover_partials_and_in_progress_entries_are_tidied_only_when_nobody_h
     // While someone holds the lock, their partial file and entry are theirs.
     let held = lock::acquire(store, "backup", "rahim").await.unwrap();
     let l = b.list(&op).await.unwrap();
-    assert_eq!(l.backups[0].status, "in_progress");
+    assert_eq!(l.backups[0].status, BackupStatus::InProgress);
     assert_eq!(files(&b.dir).len(), 1);
     held.release().await;
     // Nobody holds it: the backup was interrupted.
     let l = b.list(&op).await.unwrap();
-    assert_eq!(l.backups[0].status, "failed");
+    assert_eq!(l.backups[0].status, BackupStatus::Failed);
     assert!(
         l.backups[0]
             .error
@@ -362,10 +363,10 @@ async fn a_pinned_backup_cannot_be_deleted_until_unpinned(store: &Store) {
     assert!(b.path_of(&e.file).exists());
     assert!(!b.pin(&op, &e.id, false).await.unwrap().pinned);
     let d = b.delete(&op, &e.id).await.unwrap();
-    assert_eq!(d.status, "deleted");
+    assert_eq!(d.status, BackupStatus::Deleted);
     assert!(!b.path_of(&e.file).exists());
     let l = b.list(&op).await.unwrap();
-    assert_eq!(l.backups[0].status, "deleted");
+    assert_eq!(l.backups[0].status, BackupStatus::Deleted);
     let err = b
         .verify(&op, &e.id, false, &progress(), &never())
         .await
@@ -511,7 +512,7 @@ async fn prune_keeps_what_the_policy_says_by_recorded_time_and_never_the_protect
         (&manual, false),
     ] {
         let e = all.iter().find(|e| &e.id == id).unwrap();
-        assert_eq!(e.status == "deleted", gone, "{id}");
+        assert_eq!(e.status == BackupStatus::Deleted, gone, "{id}");
         assert_eq!(b.path_of(&e.file).exists(), !gone, "{id}");
     }
     // A policy that keeps nothing is refused.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use backup_support::*;
 use chrono::Utc;
 use somiti::backup::{BackupKind, Confirm, CreateOptions, RestoreOptions, catalogue, lock};
+use somiti::backup::{BackupStatus, VerifyResult};
 use somiti::db::Store;
 use somiti::ledger::collection::{self, CollectionInput};
 use somiti::ledger::org;
@@ -92,23 +93,23 @@ async fn a_failed_entry_that_shares_a_file_name_never_deletes_the_good_archive(s
     .await;
     let listed = b.list(&op).await.unwrap();
     let g = listed.backups.iter().find(|e| e.id == good.id).unwrap();
-    assert_eq!(g.status, "completed");
+    assert_eq!(g.status, BackupStatus::Completed);
     assert!(g.missing_since.is_none());
     let d = b.delete(&op, &ghost[..8]).await.unwrap();
-    assert_eq!(d.status, "deleted");
+    assert_eq!(d.status, BackupStatus::Deleted);
     assert!(
         b.path_of(&good.file).is_file(),
         "the pinned archive is still there"
     );
     let listed = b.list(&op).await.unwrap();
     let g = listed.backups.iter().find(|e| e.id == good.id).unwrap();
-    assert_eq!(g.status, "completed");
+    assert_eq!(g.status, BackupStatus::Completed);
     assert!(g.pinned && g.missing_since.is_none(), "{g:?}");
     let r = b
         .verify(&op, &good.id, false, &progress(), &never())
         .await
         .unwrap();
-    assert_eq!(r.result, "ok");
+    assert_eq!(r.result, VerifyResult::Ok);
 }
 
 async fn a_failed_entry_without_a_file_can_be_deleted(store: &Store) {
@@ -125,7 +126,7 @@ async fn a_failed_entry_without_a_file_can_be_deleted(store: &Store) {
     )
     .await;
     let d = b.delete(&op, &ghost).await.unwrap();
-    assert_eq!(d.status, "deleted");
+    assert_eq!(d.status, BackupStatus::Deleted);
     let e = b.delete(&op, &ghost).await.unwrap_err();
     assert!(e.to_string().contains("no backup"), "{e}");
 }
@@ -143,7 +144,7 @@ async fn a_copy_under_a_second_name_is_listed_beside_the_original_with_a_warning
         let r = b.list(&op).await.unwrap();
         let original = r.backups.iter().find(|x| x.id == e.id).unwrap();
         assert_eq!(original.file, e.file, "the original stays listed");
-        assert_eq!(original.status, "completed");
+        assert_eq!(original.status, BackupStatus::Completed);
         assert_eq!(r.duplicates.len(), 1, "{:?}", r.duplicates);
         let d = &r.duplicates[0];
         assert_eq!(
@@ -302,7 +303,7 @@ async fn a_pre_restore_archive_says_which_restore_it_undoes(store: &Store) {
         .await
         .unwrap();
     let pre = r.pre_restore.expect("a pre-restore backup");
-    assert_eq!(pre.kind, BackupKind::PreRestore.as_str());
+    assert_eq!(pre.kind, BackupKind::PreRestore);
     let u = pre.undoes().expect("it says what it undoes");
     assert_eq!(u.backup_id, e.id);
     assert_eq!(u.file, e.file);
@@ -356,7 +357,7 @@ async fn a_restore_that_fails_before_its_commit_leaves_no_pre_restore_archive(st
         .await
         .unwrap()
         .into_iter()
-        .filter(|x| x.kind == "pre-restore")
+        .filter(|x| x.kind == BackupKind::PreRestore)
         .collect();
     assert!(pre.is_empty(), "{pre:?}");
 }

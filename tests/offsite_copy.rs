@@ -21,6 +21,7 @@ use somiti::access::Operator;
 use somiti::access::audit::{self, AuditFilter};
 use somiti::backup::offsite::copier::{self, copy_one};
 use somiti::backup::offsite::copies::{self, OffsiteCopy};
+use somiti::backup::{BackupKind, BackupStatus};
 use somiti::backup::{Backups, Confirm, CreateOptions, Passphrase, RestoreOptions, catalogue};
 use somiti::config::OffsiteConfig;
 use somiti::db::Store;
@@ -177,7 +178,7 @@ async fn a_wrong_secret_fails_the_copy_not_the_backup_and_the_copy_is_retried_af
         .create(&op, &CreateOptions::default(), &progress(), &never())
         .await
         .expect("the local backup does not depend on the target");
-    assert_eq!(e.status, "completed");
+    assert_eq!(e.status, BackupStatus::Completed);
 
     let clock = clock();
     let t0 = clock.now();
@@ -190,7 +191,7 @@ async fn a_wrong_secret_fails_the_copy_not_the_backup_and_the_copy_is_retried_af
     assert_eq!(c.attempts, 1);
     assert_eq!(c.next_try_at, Some(t0 + copies::backoff(1)));
     let local = catalogue::get(&store, &e.id).await.unwrap().unwrap();
-    assert_eq!(local.status, "completed");
+    assert_eq!(local.status, BackupStatus::Completed);
     assert!(m.objects(BUCKET, "sonali/").is_empty());
     let a = offsite_audit(&store).await;
     assert_eq!(a.len(), 1);
@@ -329,7 +330,7 @@ async fn a_pre_restore_backup_is_copied_too() {
         .await
         .unwrap();
     let pre = r.pre_restore.expect("a pre-restore backup");
-    assert_eq!(pre.kind, "pre-restore");
+    assert_eq!(pre.kind, BackupKind::PreRestore);
     // The restore queued its pre-restore backup's copy.
     assert_eq!(
         the_copy(&store, &pre.id, "bucket").await.status,
@@ -673,7 +674,7 @@ async fn a_scheduled_backup_is_copied_by_the_schedulers_copier() {
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "scheduled")
+        .find(|e| e.kind == BackupKind::Scheduled)
         .expect("a scheduled backup");
     let c = await_status(&store, &e.id, "bucket", copies::VERIFIED).await;
     assert_eq!(c.sha256, e.sha256);

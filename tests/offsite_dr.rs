@@ -13,6 +13,7 @@ use std::path::Path;
 use backup_support::*;
 use common::s3::Moto;
 use somiti::backup::offsite::Target;
+use somiti::backup::{BackupStatus, VerifyResult};
 use somiti::config::OffsiteConfig;
 use somiti::db::Store;
 
@@ -236,8 +237,8 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(e.status, "completed");
-    assert_eq!(e.verify_result.as_deref(), Some("ok"));
+    assert_eq!(e.status, BackupStatus::Completed);
+    assert_eq!(e.verify_result, Some(VerifyResult::Ok));
     let c = somiti::backup::offsite::copies::get(&store, &id, "bucket")
         .await
         .unwrap()

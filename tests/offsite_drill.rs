@@ -12,6 +12,7 @@ use std::path::Path;
 use backup_support::*;
 use common::s3::Moto;
 use common::*;
+use somiti::backup::VerifyResult;
 use somiti::backup::offsite::Target;
 use somiti::backup::{BackupKind, Backups, CreateOptions, catalogue};
 use somiti::scheduler::{Actions, JobOutcome};
@@ -106,7 +107,7 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
     );
     assert_eq!(files(&b.dir), store_files, "nothing was put into the store");
     let e = catalogue::get(&store, &first.id).await.unwrap().unwrap();
-    assert_eq!(e.verify_result.as_deref(), Some("ok"));
+    assert_eq!(e.verify_result, Some(VerifyResult::Ok));
     assert!(e.verified_at.is_some());
     let c = somiti::backup::offsite::copies::get(&store, &first.id, "bucket")
         .await
@@ -133,7 +134,7 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
     assert!(err.contains(&second.file), "{err}");
     assert!(err.contains("off-site target bucket"), "{err}");
     let e2 = catalogue::get(&store, &second.id).await.unwrap().unwrap();
-    let v = e2.verify_result.unwrap_or_default();
+    let v = e2.verify_result.map(|r| r.to_string()).unwrap_or_default();
     eprintln!("{msg}\n{err}\n{v}");
     assert!(v.starts_with("failed: "), "{v}");
     assert!(
@@ -148,7 +149,7 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
         .await
         .unwrap();
     let e = catalogue::get(&store, &first.id).await.unwrap().unwrap();
-    assert_eq!(e.verify_result.as_deref(), Some("ok"));
+    assert_eq!(e.verify_result, Some(VerifyResult::Ok));
     let audit = somiti::access::audit::list(
         &store,
         &somiti::access::audit::AuditFilter {

@@ -5,6 +5,7 @@ mod tui_support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use somiti::access::Role;
+use somiti::backup::BackupStatus;
 use somiti::csvio::{AlreadyPresent, ExportReport, ImportProblem, ImportReport, Table};
 use somiti::tui::app::{Overlay, Tab};
 use somiti::tui::backup_tasks::BackupEffect;
@@ -1006,7 +1007,7 @@ fn relist(app: &mut somiti::tui::app::App, backups: Vec<somiti::backup::BackupEn
 
 fn deleted(i: i64) -> somiti::backup::BackupEntry {
     let mut e = backup(i, "manual", false, false);
-    e.status = "deleted".into();
+    e.status = BackupStatus::Deleted;
     e
 }
 
@@ -1102,7 +1103,7 @@ fn the_highlight_follows_the_backup_through_reloads() {
     assert_eq!(app.backups.selected, 4);
     // It is deleted (and hidden): the highlight goes to the row below it, not onto it.
     let below = more[5].id.clone();
-    more[4].status = "deleted".into();
+    more[4].status = BackupStatus::Deleted;
     relist(&mut app, more.clone());
     assert_eq!(selected_id(&app), below);
     // The last row goes: the one above it.

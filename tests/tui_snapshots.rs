@@ -7,6 +7,7 @@
 mod tui_support;
 
 use crossterm::event::KeyCode;
+use somiti::backup::BackupStatus;
 use somiti::csvio::{AlreadyPresent, ImportProblem, ImportReport};
 use somiti::tui::app::{App, Overlay, Tab};
 use somiti::tui::tasks::Outcome;
@@ -344,7 +345,7 @@ fn backups_deleted_and_pinned() {
         let mut app = on_tab(Tab::Backups)(s);
         if let Some(l) = app.backups.list.as_mut() {
             let mut gone = backup(5, "manual", false, false);
-            gone.status = "deleted".into();
+            gone.status = BackupStatus::Deleted;
             gone.created_at = l.backups[1].created_at + chrono::Duration::hours(1);
             l.backups.insert(1, gone);
         }

@@ -222,7 +222,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
             }
             for e in &r.backups {
                 if let Some(u) = e.undoes()
-                    && e.status == "completed"
+                    && e.status.is_completed()
                 {
                     outln!("{} {}", e.short_id(), u.describe())?;
                 }
@@ -353,7 +353,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                         .into(),
                         l.id[..8].to_string(),
                         clock.minute(l.created_at),
-                        l.kind.clone(),
+                        l.kind.to_string(),
                         l.reasons.join("; "),
                     ]
                 })
@@ -568,18 +568,18 @@ fn list_row(e: &BackupEntry, r: &ListReport, clock: &Clock) -> Vec<String> {
     let status = if e.missing_since.is_some() {
         format!("{} (file missing)", e.status)
     } else {
-        e.status.clone()
+        e.status.to_string()
     };
-    let verified = match (&e.verified_at, e.verify_result.as_deref()) {
-        (Some(t), Some("ok")) => format!("ok {}", &clock.minute(*t)[5..]),
-        (_, Some(r)) if r.starts_with("failed") => "FAILED".into(),
-        (_, Some(r)) => r.chars().take(20).collect(),
+    let verified = match (&e.verified_at, &e.verify_result) {
+        (Some(t), Some(r)) if r.is_ok() => format!("ok {}", &clock.minute(*t)[5..]),
+        (_, Some(r)) if r.is_failed() => "FAILED".into(),
+        (_, Some(r)) => r.to_string().chars().take(20).collect(),
         _ => "-".into(),
     };
     let mut row = vec![
         e.short_id().to_string(),
         clock.second(e.created_at),
-        e.kind.clone(),
+        e.kind.to_string(),
         e.scope.clone(),
         status,
         e.size_bytes.map(human).unwrap_or_else(|| "-".into()),

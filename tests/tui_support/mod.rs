@@ -13,6 +13,7 @@ use somiti::access::audit::AuditEntry;
 use somiti::access::{Operator, Role};
 use somiti::backup::BackupEntry;
 use somiti::backup::ops::ListReport;
+use somiti::backup::{BackupKind, BackupStatus, VerifyResult};
 use somiti::ledger::collection::Collection;
 use somiti::ledger::member::{Member, MemberRow};
 use somiti::ledger::org::{Organization, Worker};
@@ -287,9 +288,9 @@ pub fn backup(i: i64, kind: &str, verified: bool, pinned: bool) -> BackupEntry {
     BackupEntry {
         id: format!("{i:x}a1b2c3d-0000-4000-8000-00000000000{i}"),
         file: format!("somiti-all-{}-{kind}.zip", at.format("%Y-%m-%d_%H-%M-%S")),
-        kind: kind.into(),
+        kind: BackupKind::parse(kind).expect("a backup kind"),
         scope: "all".into(),
-        status: "completed".into(),
+        status: BackupStatus::Completed,
         error: None,
         created_at: at,
         created_by: if kind == "scheduled" {
@@ -304,7 +305,7 @@ pub fn backup(i: i64, kind: &str, verified: bool, pinned: bool) -> BackupEntry {
         sha256: Some("ab".repeat(32)),
         encrypted: false,
         verified_at: verified.then_some(at + chrono::Duration::minutes(120)),
-        verify_result: verified.then(|| "ok".into()),
+        verify_result: verified.then_some(VerifyResult::Ok),
         pinned,
         missing_since: None,
         undoes_json: None,

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backup::ops::ListReport;
 use crate::backup::restore::RestoreReport;
-use crate::backup::{BackupEntry, Progress};
+use crate::backup::{BackupEntry, BackupKind, Progress};
 use crate::tui::app::{App, Level, Overlay, movement, scroll_to, step};
 use crate::tui::backup_tasks::{BackupEffect, BackupOutcome, RestoreScope};
 use crate::tui::keymap::Action;
@@ -65,14 +65,13 @@ pub fn stats(list: &[BackupEntry]) -> BackupStats {
             continue;
         }
         s.total += 1;
-        match e.kind.as_str() {
-            "manual" => s.manual += 1,
-            "scheduled" => s.scheduled += 1,
-            "pre-restore" => s.pre_restore += 1,
-            _ => {}
+        match e.kind {
+            BackupKind::Manual => s.manual += 1,
+            BackupKind::Scheduled => s.scheduled += 1,
+            BackupKind::PreRestore => s.pre_restore += 1,
         }
         s.bytes += e.size_bytes.unwrap_or(0);
-        if e.status == "completed" {
+        if e.status.is_completed() {
             s.newest = s.newest.max(Some(e.created_at));
         }
         s.last_verified = s.last_verified.max(e.verified_at);
@@ -374,7 +373,7 @@ impl App {
             ),
             kv(
                 "verified",
-                match (e.verify_result.as_deref(), e.verified_at) {
+                match (&e.verify_result, e.verified_at) {
                     (Some(r), Some(at)) => format!("{r} {}", clock.minute(at)),
                     (Some(r), None) => r.to_string(),
                     _ => "not yet".into(),

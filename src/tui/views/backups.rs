@@ -29,8 +29,8 @@ pub fn human_size(bytes: i64) -> String {
 
 fn verified_text(e: &BackupEntry, app: &App) -> String {
     match (&e.verify_result, e.verified_at) {
-        (Some(r), Some(at)) if r == "ok" => format!("ok {}", age(app.now, at)),
-        (Some(r), _) if r.starts_with("failed") => "FAILED".into(),
+        (Some(r), Some(at)) if r.is_ok() => format!("ok {}", age(app.now, at)),
+        (Some(r), _) if r.is_failed() => "FAILED".into(),
         _ => "-".into(),
     }
 }
@@ -39,12 +39,13 @@ fn verified_text(e: &BackupEntry, app: &App) -> String {
 /// copied or queued), `✗ bucket` (failed), `—` (no copy); with several targets the count
 /// verified of all (`✓ 1/2`, `… 0/2`, `✗ 0/2`). `wide`: each target with its mark.
 pub fn offsite_cell(p: &Places, wide: bool) -> String {
+    use crate::backup::offsite::copies;
     let mark = |c: Option<&crate::backup::offsite::OffsiteCopy>| match c.map(|c| c.status.as_str())
     {
-        Some("verified") => "✓",
-        Some("copying") | Some("pending") => "…",
-        Some("failed") => "✗",
-        Some("deleted") => "-",
+        Some(copies::VERIFIED) => "✓",
+        Some(copies::COPYING) | Some(copies::PENDING) => "…",
+        Some(copies::FAILED) => "✗",
+        Some(copies::DELETED) => "-",
         _ => "—",
     };
     if wide && p.targets.len() > 1 && p.targets.iter().any(|(_, c)| c.is_some()) {
@@ -225,11 +226,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let mut values = vec![
             e.short_id().to_string(),
             created,
-            e.kind.clone(),
+            e.kind.to_string(),
             if e.missing_since.is_some() {
                 "missing".into()
             } else {
-                e.status.clone()
+                e.status.to_string()
             },
         ];
         if wide {
@@ -259,12 +260,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             t.selected()
         } else if e.is_deleted() {
             t.muted()
-        } else if e.status != "completed"
-            || e.missing_since.is_some()
-            || e.verify_result
-                .as_deref()
-                .is_some_and(|r| r.starts_with("failed"))
-        {
+        } else if !e.status.is_completed() || e.missing_since.is_some() || e.verify_failed() {
             t.bad()
         } else {
             t.text()

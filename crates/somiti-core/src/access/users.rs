@@ -19,7 +19,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-const COLS: &str = "id, username, full_name, role, org_id, active, created_at";
+/// Every column of `users`, from `backup::schema::TABLES`.
+static COLS: crate::backup::schema::ColumnList = crate::backup::schema::ColumnList::of("users");
 
 pub async fn find(store: &Store, username: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLS} FROM users WHERE username = $1");

@@ -1,9 +1,12 @@
 //! The catalogue (`backups` table): an index of the store, one entry per archive with its
 //! status, sizes, hashes, verify result and pin. `store` keeps it in step with the folder.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::fmt;
 
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use super::BackupKind;
 use super::create::{Job, Written};
 use crate::db::Store;
 use crate::error::{Error, Result};
@@ -16,9 +19,9 @@ pub(crate) use super::store::{cleanup, entry_from_manifest, file_backup_id};
 pub struct BackupEntry {
     pub id: String,
     pub file: String,
-    pub kind: String,
+    pub kind: BackupKind,
     pub scope: String,
-    pub status: String,
+    pub status: BackupStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
@@ -28,7 +31,7 @@ pub struct BackupEntry {
     pub sha256: Option<String>,
     pub encrypted: bool,
     pub verified_at: Option<DateTime<Utc>>,
-    pub verify_result: Option<String>,
+    pub verify_result: Option<VerifyResult>,
     pub pinned: bool,
     pub missing_since: Option<DateTime<Utc>>,
     /// Pre-restore backups: the restore they undo, as the manifest's JSON.
@@ -44,11 +47,18 @@ impl BackupEntry {
 
     /// Deleted from the store (the catalogue keeps the entry for the record).
     pub fn is_deleted(&self) -> bool {
-        self.status == "deleted"
+        self.status == BackupStatus::Deleted
     }
 
     pub fn verified_ok(&self) -> bool {
-        self.verify_result.as_deref() == Some("ok")
+        self.verify_result.as_ref().is_some_and(VerifyResult::is_ok)
+    }
+
+    /// Its last verify found the archive bad.
+    pub fn verify_failed(&self) -> bool {
+        self.verify_result
+            .as_ref()
+            .is_some_and(VerifyResult::is_failed)
     }
 
     /// Pre-restore backups: the restore this one undoes.
@@ -56,6 +66,169 @@ impl BackupEntry {
         serde_json::from_str(self.undoes_json.as_deref()?).ok()
     }
 }
+
+/// Where an archive is in its life, as the catalogue's `status` column says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStatus {
+    /// Being written.
+    InProgress,
+    Completed,
+    /// The backup did not finish (`error` says why), or the file is not a readable archive.
+    Failed,
+    /// Deleted from the store; the entry stays for the record.
+    Deleted,
+}
+
+impl BackupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupStatus::InProgress => "in_progress",
+            BackupStatus::Completed => "completed",
+            BackupStatus::Failed => "failed",
+            BackupStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BackupStatus> {
+        [
+            BackupStatus::InProgress,
+            BackupStatus::Completed,
+            BackupStatus::Failed,
+            BackupStatus::Deleted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    pub fn is_completed(self) -> bool {
+        self == BackupStatus::Completed
+    }
+
+    pub fn is_failed(self) -> bool {
+        self == BackupStatus::Failed
+    }
+}
+
+/// What the last verify of an archive found (the catalogue's `verify_result`): `ok`, or
+/// what failed, in words. Stored and shown as that text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyResult {
+    /// Every check passed (`ok`).
+    Ok,
+    /// A check failed: what failed (`failed: <what>`).
+    Failed(String),
+    /// Any other text: why the store's scan could not read the file as an archive.
+    Other(String),
+}
+
+impl VerifyResult {
+    pub fn parse(s: &str) -> VerifyResult {
+        match s {
+            "ok" => VerifyResult::Ok,
+            _ => match s.strip_prefix("failed: ") {
+                Some(what) => VerifyResult::Failed(what.to_string()),
+                None => VerifyResult::Other(s.to_string()),
+            },
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, VerifyResult::Ok)
+    }
+
+    /// What failed, in words (the text without its `failed: `).
+    pub fn what(&self) -> &str {
+        match self {
+            VerifyResult::Ok => "ok",
+            VerifyResult::Failed(w) => w.trim_start_matches("failed: "),
+            VerifyResult::Other(s) => s,
+        }
+    }
+
+    /// The archive failed a check: shown as FAILED.
+    pub fn is_failed(&self) -> bool {
+        match self {
+            VerifyResult::Ok => false,
+            VerifyResult::Failed(_) => true,
+            VerifyResult::Other(s) => s.starts_with("failed"),
+        }
+    }
+}
+
+impl fmt::Display for VerifyResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyResult::Ok => f.pad("ok"),
+            VerifyResult::Failed(what) => f.pad(&format!("failed: {what}")),
+            VerifyResult::Other(s) => f.pad(s),
+        }
+    }
+}
+
+impl Serialize for VerifyResult {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for BackupStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl fmt::Display for BackupKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A catalogue column held as text on both backends: encoded as its text, decoded from
+/// it (a text the type does not know is an error, as a CHECK constraint would be).
+macro_rules! text_column {
+    ($t:ty, |$s:ident| $parse:expr) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                let $s = <&str as sqlx::Decode<DB>>::decode(value)?;
+                $parse.ok_or_else(|| format!("{:?} is not a {}", $s, stringify!($t)).into())
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode(self.to_string(), buf)
+            }
+        }
+    };
+}
+
+text_column!(BackupKind, |s| BackupKind::parse(s));
+text_column!(BackupStatus, |s| BackupStatus::parse(s));
+text_column!(VerifyResult, |s| Some(VerifyResult::parse(s)));
 
 pub(crate) fn undoes_json(u: Option<&super::Undoes>) -> Option<String> {
     u.and_then(|u| serde_json::to_string(u).ok())
@@ -95,7 +268,7 @@ pub(crate) async fn find(store: &Store, what: &str) -> Result<BackupEntry> {
         all(store)
             .await?
             .into_iter()
-            .filter(|e| e.id.starts_with(what) && e.status != "deleted")
+            .filter(|e| e.id.starts_with(what) && !e.is_deleted())
             .collect()
     } else {
         Vec::new()
@@ -138,9 +311,9 @@ pub(super) async fn insert(store: &Store, e: &BackupEntry) -> Result<()> {
     on_store!(store, |p| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(&e.id)
         .bind(&e.file)
-        .bind(&e.kind)
+        .bind(e.kind)
         .bind(&e.scope)
-        .bind(&e.status)
+        .bind(e.status)
         .bind(&e.error)
         .bind(e.created_at)
         .bind(&e.created_by)
@@ -166,9 +339,9 @@ pub(crate) async fn started(store: &Store, job: &Job<'_>, file: &str) -> Result<
     let e = BackupEntry {
         id: job.id.clone(),
         file: file.to_string(),
-        kind: job.kind.as_str().into(),
+        kind: job.kind,
         scope: job.scope.as_str().into(),
-        status: "in_progress".into(),
+        status: BackupStatus::InProgress,
         error: None,
         created_at: job.created_at,
         created_by: job.created_by.clone(),
@@ -234,7 +407,7 @@ pub(crate) async fn failed(store: &Store, id: &str, why: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn set_verify(store: &Store, id: &str, result: &str) -> Result<()> {
+pub(crate) async fn set_verify(store: &Store, id: &str, result: &VerifyResult) -> Result<()> {
     let n = on_store!(store, |p| sqlx::query(
         "UPDATE backups SET verified_at = $1, verify_result = $2 WHERE id = $3"
     )

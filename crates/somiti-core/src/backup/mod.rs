@@ -41,7 +41,7 @@ use crate::db::{Backend, Store};
 use crate::error::{Error, Result};
 use crate::on_store;
 
-pub use catalogue::BackupEntry;
+pub use catalogue::{BackupEntry, BackupStatus, VerifyResult};
 pub use create::CreateOptions;
 pub use prune::KeepPolicy;
 pub use restore::{Confirm, RestoreOptions};

@@ -170,7 +170,7 @@ pub fn plan_with(
 pub struct PruneLine {
     pub id: String,
     pub file: String,
-    pub kind: String,
+    pub kind: BackupKind,
     pub created_at: DateTime<Utc>,
     pub keep: bool,
     pub reasons: Vec<String>,
@@ -235,13 +235,13 @@ impl Backups {
         let entries: Vec<BackupEntry> = catalogue::all(&self.store)
             .await?
             .into_iter()
-            .filter(|e| e.status == "completed" && e.missing_since.is_none())
+            .filter(|e| e.status.is_completed() && e.missing_since.is_none())
             .collect();
         let cands: Vec<Candidate> = entries
             .iter()
             .map(|e| Candidate {
                 id: e.id.clone(),
-                kind: BackupKind::parse(&e.kind).unwrap_or(BackupKind::Manual),
+                kind: e.kind,
                 created_at: e.created_at,
                 pinned: e.pinned,
                 verified_ok: e.verified_ok(),
@@ -271,7 +271,7 @@ impl Backups {
             lines.push(PruneLine {
                 id: e.id.clone(),
                 file: e.file.clone(),
-                kind: e.kind.clone(),
+                kind: e.kind,
                 created_at: e.created_at,
                 keep: v.keep,
                 reasons: v.reasons,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{ArchiveReader, file_name};
-use super::catalogue::{self, BackupEntry, Target};
+use super::catalogue::{self, BackupEntry, Target, VerifyResult};
 use super::create::Written;
 use super::load::{self, Loaded};
 use super::replace::{count_in, load_tables, net_in, scope_org};
@@ -522,9 +522,12 @@ impl Backups {
     async fn record_verdict(&self, target: &Target, v: &Verifying) -> Result<()> {
         if let Some(e) = &target.entry {
             match &v.outcome {
-                Some(Ok(())) => catalogue::set_verify(&self.store, &e.id, "ok").await?,
+                Some(Ok(())) => {
+                    catalogue::set_verify(&self.store, &e.id, &VerifyResult::Ok).await?
+                }
                 Some(Err(m)) => {
-                    catalogue::set_verify(&self.store, &e.id, &format!("failed: {m}")).await?
+                    catalogue::set_verify(&self.store, &e.id, &VerifyResult::Failed(m.clone()))
+                        .await?
                 }
                 None => {}
             }

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::archive::{self, ArchiveReader};
-use super::catalogue::{BackupEntry, INTERRUPTED, all, exec, get, insert};
+use super::catalogue::{
+    BackupEntry, BackupStatus, INTERRUPTED, VerifyResult, all, exec, get, insert,
+};
 use super::{BackupKind, Backups, FORMAT, FORMAT_VERSION, Manifest, lock};
 use crate::error::{Error, Result};
 use crate::on_store;
@@ -50,9 +52,9 @@ pub(crate) fn entry_from_manifest(m: &Manifest, file: &str, size: u64, sha: &str
     BackupEntry {
         id: m.backup_id.clone(),
         file: file.to_string(),
-        kind: m.kind.as_str().into(),
+        kind: m.kind,
         scope: m.scope.clone(),
-        status: "completed".into(),
+        status: BackupStatus::Completed,
         error: None,
         created_at: m.created_at,
         created_by: m.created_by.clone(),
@@ -85,9 +87,9 @@ fn entry_from_comment(path: &Path, file: &str, size: u64, sha: &str) -> Option<B
     Some(BackupEntry {
         id: id.to_string(),
         file: file.to_string(),
-        kind: kind.as_str().into(),
+        kind,
         scope: v.get("scope")?.as_str()?.to_string(),
-        status: "completed".into(),
+        status: BackupStatus::Completed,
         error: None,
         created_at: v.get("created_at")?.as_str()?.parse().ok()?,
         created_by: String::new(),
@@ -190,11 +192,12 @@ pub async fn scan(b: &Backups) -> Result<Scan> {
         if let Some(e) = known {
             // A backup that finished on disk but not in the catalogue (killed just after
             // the rename), or a file that came back.
-            let interrupted = e.status == "failed"
+            let interrupted = e.status.is_failed()
                 && e.error
                     .as_deref()
                     .is_some_and(|m| m.starts_with(INTERRUPTED));
-            let revive = e.status == "in_progress" || interrupted || e.missing_since.is_some();
+            let revive =
+                e.status == BackupStatus::InProgress || interrupted || e.missing_since.is_some();
             if !revive {
                 continue;
             }
@@ -254,9 +257,9 @@ pub async fn scan(b: &Backups) -> Result<Scan> {
                 let mut bad = BackupEntry {
                     id: uuid::Uuid::new_v4().to_string(),
                     file: file.clone(),
-                    kind: "manual".into(),
+                    kind: BackupKind::Manual,
                     scope: "?".into(),
-                    status: "failed".into(),
+                    status: BackupStatus::Failed,
                     error: Some(format!("not a readable somiti backup: {e}")),
                     created_at: modified(&path),
                     created_by: String::new(),
@@ -271,7 +274,7 @@ pub async fn scan(b: &Backups) -> Result<Scan> {
                     missing_since: None,
                     undoes_json: None,
                 };
-                bad.verify_result = bad.error.clone();
+                bad.verify_result = bad.error.as_deref().map(VerifyResult::parse);
                 insert(&b.store, &bad).await?;
             }
             (Err(_), Some(_)) => {}
@@ -282,7 +285,7 @@ pub async fn scan(b: &Backups) -> Result<Scan> {
         let mut n = 0;
         for e in &entries {
             let gone =
-                e.status == "completed" && e.missing_since.is_none() && !files.contains(&e.file);
+                e.status.is_completed() && e.missing_since.is_none() && !files.contains(&e.file);
             if gone {
                 n += sqlx::query("UPDATE backups SET missing_since = $1 WHERE id = $2")
                     .bind(Utc::now())
@@ -365,11 +368,11 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
     }
     if let Some(e) = by_id.first() {
         // Deleted or missing here, but perhaps still on an off-site target.
-        let gone = e.status == "deleted" || !b.path_of(&e.file).is_file();
+        let gone = e.is_deleted() || !b.path_of(&e.file).is_file();
         if gone && let Some(t) = super::offsite::remote::fetch_for(b, &e.id).await? {
             return Ok(t);
         }
-        if e.status == "deleted" {
+        if e.is_deleted() {
             return Err(Error::NotFound(format!(
                 "backup {} was deleted",
                 e.short_id()
@@ -417,7 +420,7 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
     // A path to a catalogued file in the store is that entry.
     let canon = std::fs::canonicalize(&path).ok();
     let entry = entries.into_iter().find(|e| {
-        e.status != "deleted"
+        !e.is_deleted()
             && canon.is_some()
             && std::fs::canonicalize(b.path_of(&e.file)).ok() == canon
     });

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{ArchiveReader, file_name};
-use super::catalogue::{self, Target};
+use super::catalogue::{self, Target, VerifyResult};
 use super::drill::{LOADER_STOPPED, Loader, Scratch};
 use super::schema::{self, Val, Values};
 use super::{Backups, Manifest, Passphrase, ProgressTx, Scope, report};
@@ -42,7 +42,7 @@ pub struct VerifyReport {
     pub tables: Vec<TableCheck>,
     /// Counts and totals found after the drill restore (same shape as `tables`).
     pub drill: Option<Vec<TableCheck>>,
-    pub result: String,
+    pub result: VerifyResult,
 }
 
 impl Backups {
@@ -94,15 +94,16 @@ impl Backups {
             .await
         }
         .await;
+        // Not a verdict on the archive (cancelled, unreadable): nothing recorded.
         let result = match &r {
-            Ok(_) => "ok".to_string(),
-            Err(Error::VerifyFailed(m)) => format!("failed: {m}"),
-            Err(_) => String::new(),
+            Ok(_) => Some(VerifyResult::Ok),
+            Err(Error::VerifyFailed(m)) => Some(VerifyResult::Failed(m.clone())),
+            Err(_) => None,
         };
         if let Some(e) = &target.entry
-            && !result.is_empty()
+            && let Some(result) = &result
         {
-            catalogue::set_verify(&self.store, &e.id, &result).await?;
+            catalogue::set_verify(&self.store, &e.id, result).await?;
         }
         let mut r =
             audit::record_if_failed(&self.store, &op.username, "backup.verify", &label, r).await?;
@@ -115,7 +116,7 @@ impl Backups {
             audit::Outcome::Ok,
         )
         .await?;
-        r.result = result;
+        r.result = result.unwrap_or(VerifyResult::Ok);
         Ok(r)
     }
 }
@@ -201,7 +202,7 @@ pub(crate) async fn verify_archive(
         source: manifest.source.as_str().into(),
         tables,
         drill,
-        result: "ok".into(),
+        result: VerifyResult::Ok,
     })
 }
 

@@ -27,7 +27,9 @@ pub struct Collection {
     pub reversal_of: Option<i64>,
 }
 
-pub const COLLECTION_COLS: &str = "id, org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of";
+/// Every column of `collections`, from `backup::schema::TABLES`.
+pub static COLLECTION_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("collections");
 
 #[derive(Debug, Clone, Default)]
 pub struct CollectionInput {

@@ -35,7 +35,9 @@ pub struct Member {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub const MEMBER_COLS: &str = "id, org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on, version, updated_by, updated_at";
+/// Every column of `members`, from `backup::schema::TABLES`.
+pub static MEMBER_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("members");
 
 /// A member as typed or imported, before validation. Money in poisha.
 #[derive(Debug, Clone, Default)]
@@ -654,11 +656,7 @@ pub async fn list(
     let pattern = filter_pattern(q.filter.as_deref());
     let where_filter = if pattern.is_some() { FILTER_SQL } else { "" };
     let limit = if q.limit <= 0 { 50 } else { q.limit };
-    let cols = MEMBER_COLS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = MEMBER_COLS.qualified("m");
     // The page is chosen first, so the balances are summed for its rows only (not for
     // every member before the sort): the first page of 10,000 members stays fast.
     let sql = format!(

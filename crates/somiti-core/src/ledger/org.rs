@@ -25,8 +25,9 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
-pub const ORG_COLS: &str =
-    "id, code, name, address, contact_person, mobile, email, timezone, collection_days, created_at";
+/// Every column of `organizations`, from `backup::schema::TABLES`.
+pub static ORG_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("organizations");
 
 /// Every day but Friday, as most somitis collect.
 pub const DEFAULT_COLLECTION_DAYS: &str = "sat,sun,mon,tue,wed,thu";
@@ -349,7 +350,9 @@ pub struct Worker {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub const WORKER_COLS: &str = "id, org_id, name, mobile, active, version, updated_by, updated_at";
+/// Every column of `workers`, from `backup::schema::TABLES`.
+pub static WORKER_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("workers");
 
 pub async fn workers(store: &Store, org_id: i64) -> Result<Vec<Worker>> {
     let sql = format!("SELECT {WORKER_COLS} FROM workers WHERE org_id = $1 ORDER BY id");

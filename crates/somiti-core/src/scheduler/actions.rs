@@ -138,7 +138,7 @@ impl CoreActions {
         let Some(newest) = catalogue::all(&self.store)
             .await?
             .into_iter()
-            .filter(|e| e.status == "completed")
+            .filter(|e| e.status.is_completed())
             .max_by_key(|e| e.created_at)
         else {
             return Ok(JobOutcome::Skipped(NO_BACKUP_YET.into()));

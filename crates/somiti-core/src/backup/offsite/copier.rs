@@ -82,7 +82,7 @@ pub fn object_key(cfg: &OffsiteConfig, file: &str) -> String {
 /// row that exists is left as it is), then the copier of this process is woken. Returns
 /// how many targets the backup is owed to.
 pub async fn queue_copies(b: &Backups, e: &BackupEntry, now: DateTime<Utc>) -> Result<usize> {
-    if e.status != "completed" {
+    if !e.status.is_completed() {
         return Ok(0);
     }
     let mut n = 0;
@@ -292,7 +292,7 @@ async fn attempt(
     clock: &dyn Clock,
 ) -> std::result::Result<(u64, String), Failure> {
     let label = format!("off-site target {} ({})", cfg.name, cfg.url.trim());
-    if e.status != "completed" {
+    if !e.status.is_completed() {
         return Err(Failure::refused(format!(
             "backup {} is {}, not completed: there is nothing to copy",
             e.short_id(),

@@ -15,7 +15,7 @@ use super::copies;
 use super::target::{RemoteObject, Target, target_named, targets};
 use crate::access::{Operator, Permission, audit, require};
 use crate::backup::archive::ArchiveReader;
-use crate::backup::catalogue::{self, BackupEntry};
+use crate::backup::catalogue::{self, BackupEntry, VerifyResult};
 use crate::backup::verify::VerifyReport;
 use crate::backup::{Backups, Manifest, Passphrase, ProgressTx};
 use crate::error::{Error, Result};
@@ -418,19 +418,19 @@ impl Backups {
                 &v.backup_id,
                 serde_json::json!({ "source": name, "file": v.file, "drill": drill,
                     "result": v.result, "recorded": v.recorded }),
-                if v.result == "ok" {
+                if v.result.is_ok() {
                     audit::Outcome::Ok
                 } else {
                     audit::Outcome::Failed
                 },
             )
             .await?;
-            if v.result != "ok" {
+            if !v.result.is_ok() {
                 return Err(Error::VerifyFailed(format!(
                     "{} from {}: {}",
                     v.file,
                     v.target_label,
-                    v.result.trim_start_matches("failed: ")
+                    v.result.what()
                 )));
             }
         }
@@ -483,8 +483,8 @@ impl Backups {
         };
         drop(tmp);
         let result = match &r {
-            Ok(_) => Some("ok".to_string()),
-            Err(Error::VerifyFailed(m)) => Some(format!("failed: {m}")),
+            Ok(_) => Some(VerifyResult::Ok),
+            Err(Error::VerifyFailed(m)) => Some(VerifyResult::Failed(m.clone())),
             Err(_) => None,
         };
         // Not a verdict on the archive (cancelled, the disk full): the error as it is.
@@ -497,7 +497,7 @@ impl Backups {
             catalogue::set_verify(&self.store, &id, &result).await?;
         }
         let now = Utc::now();
-        if result == "ok" {
+        if result.is_ok() {
             // A drill that restored the object proves the copy, whether or not a copier
             // had recorded it yet (a pending or failed row), when its bytes are the
             // catalogue's.
@@ -523,10 +523,7 @@ impl Backups {
                 &self.store,
                 &id,
                 &t.name,
-                &format!(
-                    "the drill from the target failed: {}",
-                    result.trim_start_matches("failed: ")
-                ),
+                &format!("the drill from the target failed: {}", result.what()),
                 now,
                 now,
             )
@@ -560,7 +557,7 @@ pub struct OffsiteVerify {
     pub sha256: String,
     pub drill: bool,
     /// "ok" or "failed: <the check that failed>".
-    pub result: String,
+    pub result: VerifyResult,
     /// Whether the catalogue has an entry for the backup the result went on.
     pub recorded: bool,
 }
