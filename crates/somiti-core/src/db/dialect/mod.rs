@@ -308,6 +308,7 @@ pub(crate) fn without_id(spec: &'static TableSpec) -> TableSpec {
         identity: false,
         totals: &[],
         refs: &[],
+        live: &[],
     }
 }
 
