@@ -7,8 +7,6 @@
 mod backup_support;
 mod common;
 
-use std::path::Path;
-
 use backup_support::*;
 use common::s3::Moto;
 use common::*;

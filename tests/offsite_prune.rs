@@ -16,7 +16,6 @@ use common::s3::{self, Moto};
 use common::*;
 use somiti::backup::offsite::{Target, copies};
 use somiti::backup::{BackupKind, CreateOptions, KeepPolicy, Passphrase};
-use somiti::config::OffsiteConfig;
 
 enum Db<'a> {
     Same,
