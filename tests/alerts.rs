@@ -1000,20 +1000,7 @@ async fn a_late_offsite_copy_fires_stale_offsite_once(store: &Store) {
     .rows_affected());
     let disk = setup.dir.path().join("usb");
     std::fs::create_dir(&disk).unwrap();
-    b.offsite = vec![somiti::config::OffsiteConfig {
-        name: "usb".into(),
-        url: format!("file://{}", disk.display()),
-        endpoint: String::new(),
-        region: String::new(),
-        allow_http: false,
-        credentials_file: String::new(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    }];
+    b.offsite = vec![common::folder_target("usb", &disk)];
     copies::record_found(store, &old.id, "usb", &old.file, 1, "x", t0)
         .await
         .unwrap();

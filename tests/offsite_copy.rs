@@ -8,13 +8,13 @@
 mod backup_support;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backup_support::*;
 use chrono::Utc;
-use common::s3::Moto;
+use common::s3::{Moto, creds_file};
 use common::sqlite_store;
 use serde_json::Value;
 use somiti::access::Operator;
@@ -23,41 +23,11 @@ use somiti::backup::offsite::copier::{self, copy_one};
 use somiti::backup::offsite::copies::{self, OffsiteCopy};
 use somiti::backup::{BackupKind, BackupStatus};
 use somiti::backup::{Backups, Confirm, CreateOptions, Passphrase, RestoreOptions, catalogue};
-use somiti::config::OffsiteConfig;
 use somiti::db::Store;
 use somiti::scheduler::clock::{Clock, ManualClock, SharedClock};
 use tokio_util::sync::CancellationToken;
 
 const BUCKET: &str = "somiti-backups";
-
-fn creds_file(dir: &Path, key: &str, secret: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("creds");
-    std::fs::write(
-        &p,
-        format!("[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
-}
-
-fn target(m: &Moto, name: &str, prefix: &str, creds: &Path) -> OffsiteConfig {
-    OffsiteConfig {
-        name: name.into(),
-        url: format!("s3://{BUCKET}/{prefix}"),
-        endpoint: m.endpoint.clone(),
-        region: "us-east-1".into(),
-        allow_http: true,
-        credentials_file: creds.display().to_string(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    }
-}
 
 /// A clock set by hand, a little ahead of the wall clock: a copy queued by a backup (at
 /// the wall clock's now) is due on it at once.
@@ -117,11 +87,10 @@ async fn a_backup_is_copied_read_back_and_matches_the_catalogue() {
     let (store, tmp) = sqlite_store().await;
     let op = seeded(&store, 40, 10, 1).await;
     let mut b = engine(&store, tmp.path());
-    b.offsite = vec![target(
-        &m,
+    b.offsite = vec![m.target(
         "bucket",
-        "sonali",
-        &creds_file(tmp.path(), &m.key, &m.secret),
+        &format!("{BUCKET}/sonali"),
+        &m.creds_file(tmp.path()),
     )];
     let e = b
         .create(&op, &CreateOptions::default(), &progress(), &never())
@@ -173,7 +142,7 @@ async fn a_wrong_secret_fails_the_copy_not_the_backup_and_the_copy_is_retried_af
     let op = seeded(&store, 20, 5, 1).await;
     let creds = creds_file(tmp.path(), &m.key, "not-the-secret");
     let mut b = engine(&store, tmp.path());
-    b.offsite = vec![target(&m, "bucket", "sonali", &creds)];
+    b.offsite = vec![m.target("bucket", &format!("{BUCKET}/sonali"), &creds)];
     let e = b
         .create(&op, &CreateOptions::default(), &progress(), &never())
         .await
@@ -221,7 +190,7 @@ async fn a_wrong_secret_fails_the_copy_not_the_backup_and_the_copy_is_retried_af
     assert_eq!(copies::backoff(2), chrono::Duration::seconds(60));
 
     // The secret is fixed; past the backoff the copy is made.
-    creds_file(tmp.path(), &m.key, &m.secret);
+    m.creds_file(tmp.path());
     clock.set(t1 + copies::backoff(2) + chrono::Duration::seconds(1));
     assert_eq!(
         copies::due(&store, clock.now(), clock.now() - copier::stale_after())
@@ -246,12 +215,7 @@ async fn a_target_that_requires_encryption_refuses_plaintext_and_takes_an_encryp
     let (store, tmp) = sqlite_store().await;
     let op = seeded(&store, 20, 5, 1).await;
     let mut b = engine(&store, tmp.path());
-    let mut t = target(
-        &m,
-        "vault",
-        "enc",
-        &creds_file(tmp.path(), &m.key, &m.secret),
-    );
+    let mut t = m.target("vault", &format!("{BUCKET}/enc"), &m.creds_file(tmp.path()));
     t.require_encrypted = true;
     b.offsite = vec![t];
     b.passphrase = Some(Passphrase::new("a long pass phrase"));
@@ -306,11 +270,10 @@ async fn a_pre_restore_backup_is_copied_too() {
     let (store, tmp) = sqlite_store().await;
     let op = seeded(&store, 20, 5, 1).await;
     let mut b = engine(&store, tmp.path());
-    b.offsite = vec![target(
-        &m,
+    b.offsite = vec![m.target(
         "bucket",
-        "sonali",
-        &creds_file(tmp.path(), &m.key, &m.secret),
+        &format!("{BUCKET}/sonali"),
+        &m.creds_file(tmp.path()),
     )];
     let e = b
         .create(&op, &CreateOptions::default(), &progress(), &never())
@@ -371,13 +334,8 @@ async fn the_worker_copies_when_woken_and_retries_after_the_backoff(store: &Stor
     std::fs::create_dir(&bad).unwrap();
     let bad_creds = creds_file(&bad, &m.key, "wrong");
     b.offsite = vec![
-        target(
-            &m,
-            "bucket",
-            "sonali",
-            &creds_file(&good, &m.key, &m.secret),
-        ),
-        target(&m, "second", "second", &bad_creds),
+        m.target("bucket", &format!("{BUCKET}/sonali"), &m.creds_file(&good)),
+        m.target("second", &format!("{BUCKET}/second"), &bad_creds),
     ];
     let clock = clock();
     let shared: SharedClock = clock.clone();
@@ -440,25 +398,7 @@ on_both_backends!(the_worker_copies_when_woken_and_retries_after_the_backoff);
 /// A data directory with a SQLite database holding demo data and the admin `boss`, and a
 /// config with the target.
 async fn data_dir(m: &Moto) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
-        .await
-        .unwrap();
-    binary_admin(&store, "boss").await;
-    somiti::demo::generate(
-        &store,
-        "test",
-        &somiti::demo::DemoOptions {
-            members: 20,
-            days: 5,
-            orgs: 1,
-            seed: 3,
-        },
-        today(),
-    )
-    .await
-    .unwrap();
-    store.close().await;
+    let dir = common::demo_data_dir("boss", 20, 5, 1, today()).await;
     std::fs::write(
         dir.path().join("config.toml"),
         m.offsite_toml("bucket", BUCKET, "sonali"),
@@ -627,7 +567,7 @@ async fn a_scheduled_backup_is_copied_by_the_schedulers_copier() {
     let Some(m) = Moto::start() else { return };
     m.create_bucket(BUCKET);
     let dir = tempfile::tempdir().unwrap();
-    let creds = creds_file(dir.path(), &m.key, &m.secret);
+    let creds = m.creds_file(dir.path());
     std::fs::write(
         dir.path().join("config.toml"),
         format!(
@@ -694,11 +634,10 @@ async fn a_claimed_copy_is_left_to_its_copier_until_it_stops_beating() {
     let (store, tmp) = sqlite_store().await;
     let op = seeded(&store, 20, 5, 1).await;
     let mut b = engine(&store, tmp.path());
-    b.offsite = vec![target(
-        &m,
+    b.offsite = vec![m.target(
         "bucket",
-        "sonali",
-        &creds_file(tmp.path(), &m.key, &m.secret),
+        &format!("{BUCKET}/sonali"),
+        &m.creds_file(tmp.path()),
     )];
     let e = b
         .create(&op, &CreateOptions::default(), &progress(), &never())

@@ -14,7 +14,6 @@ use backup_support::*;
 use common::s3::Moto;
 use somiti::backup::offsite::Target;
 use somiti::backup::{BackupStatus, VerifyResult};
-use somiti::config::OffsiteConfig;
 use somiti::db::Store;
 
 /// The README's placeholders, replaced by this test's values when it runs the commands.
@@ -58,21 +57,6 @@ fn readme_cmd(
         })
         .collect();
     somiti().args(&args).envs(moto.env()).assert()
-}
-
-fn creds_file(dir: &Path, m: &Moto) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("creds");
-    std::fs::write(
-        &p,
-        format!(
-            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            m.key, m.secret
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
 }
 
 async fn disaster_recovery(pg: Option<(String, String)>) {
@@ -127,22 +111,8 @@ async fn disaster_recovery(pg: Option<(String, String)>) {
     store.close().await;
 
     // Its archive into the bucket (as the copier puts it: the same bytes, under the prefix).
-    let creds = creds_file(keep.path(), &m);
-    let t = Target::open(&OffsiteConfig {
-        name: "bucket".into(),
-        url: "s3://somiti-backups/sonali".into(),
-        endpoint: m.endpoint.clone(),
-        region: "us-east-1".into(),
-        allow_http: true,
-        credentials_file: creds.display().to_string(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    })
-    .unwrap();
+    let creds = m.creds_file(keep.path());
+    let t = Target::open(&m.target("bucket", "somiti-backups/sonali", &creds)).unwrap();
     t.upload(&old_dir.join("backups").join(&file), &file, &|_| {})
         .await
         .unwrap();

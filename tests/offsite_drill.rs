@@ -7,8 +7,6 @@
 mod backup_support;
 mod common;
 
-use std::path::Path;
-
 use backup_support::*;
 use common::s3::Moto;
 use common::*;
@@ -16,21 +14,6 @@ use somiti::backup::VerifyResult;
 use somiti::backup::offsite::Target;
 use somiti::backup::{BackupKind, Backups, CreateOptions, catalogue};
 use somiti::scheduler::{Actions, JobOutcome};
-
-fn creds_file(dir: &Path, m: &Moto) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("creds");
-    std::fs::write(
-        &p,
-        format!(
-            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            m.key, m.secret
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it() {
@@ -40,7 +23,7 @@ async fn a_drill_from_the_bucket_records_its_result_and_a_damaged_copy_fails_it(
     let op = seeded(&store, 30, 8, 1).await;
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let creds = creds_file(tmp.path(), &m);
+    let creds = m.creds_file(tmp.path());
     let config = data.join("config.toml");
     std::fs::write(
         &config,

@@ -16,26 +16,7 @@ use somiti::backup::offsite::copies;
 use somiti::db::Store;
 
 async fn data_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
-        .await
-        .unwrap();
-    binary_admin(&store, "boss").await;
-    somiti::demo::generate(
-        &store,
-        "test",
-        &somiti::demo::DemoOptions {
-            members: 12,
-            days: 5,
-            orgs: 1,
-            seed: 3,
-        },
-        today(),
-    )
-    .await
-    .unwrap();
-    store.close().await;
-    dir
+    common::demo_data_dir("boss", 12, 5, 1, today()).await
 }
 
 fn cli(dir: &Path) -> assert_cmd::Command {

@@ -12,43 +12,10 @@ use std::path::{Path, PathBuf};
 
 use backup_support::*;
 use chrono::{DateTime, Duration, Utc};
-use common::s3::Moto;
+use common::s3::{self, Moto};
 use common::*;
 use somiti::backup::offsite::{Target, copies};
 use somiti::backup::{BackupKind, CreateOptions, KeepPolicy, Passphrase};
-use somiti::config::OffsiteConfig;
-
-fn s3_config(name: &str, endpoint: &str, creds: &Path) -> OffsiteConfig {
-    OffsiteConfig {
-        name: name.into(),
-        url: "s3://somiti-backups/sonali".into(),
-        endpoint: endpoint.into(),
-        region: "us-east-1".into(),
-        allow_http: true,
-        credentials_file: creds.display().to_string(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    }
-}
-
-fn creds_file(dir: &Path, m: &Moto) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("creds");
-    std::fs::write(
-        &p,
-        format!(
-            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            m.key, m.secret
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
-}
 
 enum Db<'a> {
     Same,
@@ -115,8 +82,8 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
         keep_weekly: 0,
         keep_monthly: 0,
     };
-    let creds = creds_file(tmp.path(), &m);
-    let mut cfg = s3_config("bucket", &m.endpoint, &creds);
+    let creds = m.creds_file(tmp.path());
+    let mut cfg = m.target("bucket", "somiti-backups/sonali", &creds);
     cfg.keep_last = Some(2);
     let t = Target::open(&cfg).unwrap();
     let sched = CreateOptions {
@@ -269,7 +236,12 @@ async fn a_target_is_pruned_by_its_own_archives_and_never_loses_what_it_cannot_p
         .local_addr()
         .unwrap()
         .port();
-    let down = s3_config("down", &format!("http://127.0.0.1:{closed}"), &creds);
+    let down = s3::s3_target(
+        "down",
+        "somiti-backups/sonali",
+        &format!("http://127.0.0.1:{closed}"),
+        &creds,
+    );
     b.offsite = vec![cfg.clone(), down];
     let r = b.prune(&op, false).await.unwrap();
     let mut want: Vec<String> = before

@@ -6,40 +6,10 @@ mod backup_support;
 mod common;
 
 use backup_support::*;
-use common::s3::Moto;
+use common::s3::{Moto, creds_file};
 use common::*;
 use somiti::backup::offsite::Target;
 use somiti::backup::{CreateOptions, Passphrase};
-use somiti::config::OffsiteConfig;
-
-fn s3_config(m: &Moto, bucket: &str, prefix: &str, creds: &std::path::Path) -> OffsiteConfig {
-    OffsiteConfig {
-        name: "bucket".into(),
-        url: format!("s3://{bucket}/{prefix}"),
-        endpoint: m.endpoint.clone(),
-        region: "us-east-1".into(),
-        allow_http: true,
-        credentials_file: creds.display().to_string(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    }
-}
-
-fn creds_file(dir: &std::path::Path, key: &str, secret: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("creds");
-    std::fs::write(
-        &p,
-        format!("[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_goes_up_comes_back_and_its_manifest_reads_by_ranges() {
@@ -66,8 +36,8 @@ async fn a_backup_goes_up_comes_back_and_its_manifest_reads_by_ranges() {
         )
         .await
         .unwrap();
-    let creds = creds_file(tmp.path(), &m.key, &m.secret);
-    let t = Target::open(&s3_config(&m, "somiti-backups", "sonali", &creds)).unwrap();
+    let creds = m.creds_file(tmp.path());
+    let t = Target::open(&m.target("bucket", "somiti-backups/sonali", &creds)).unwrap();
     for e in [&plain, &enc] {
         let (n, sha) = t
             .upload(&b.path_of(&e.file), &e.file, &|_| {})
@@ -137,7 +107,7 @@ async fn a_backup_goes_up_comes_back_and_its_manifest_reads_by_ranges() {
 
     // a wrong secret is refused, in words that say so
     let bad = creds_file(out.path(), &m.key, "not-the-secret");
-    let t = Target::open(&s3_config(&m, "somiti-backups", "sonali", &bad)).unwrap();
+    let t = Target::open(&m.target("bucket", "somiti-backups/sonali", &bad)).unwrap();
     let err = t
         .upload(&b.path_of(&enc.file), "x.zip", &|_| {})
         .await
@@ -160,20 +130,7 @@ async fn a_folder_target_works_the_same_and_a_missing_folder_is_named() {
         .await
         .unwrap();
     let disk = tmp.path().join("usb");
-    let mut cfg = OffsiteConfig {
-        name: "usb".into(),
-        url: format!("file://{}", disk.display()),
-        endpoint: String::new(),
-        region: String::new(),
-        allow_http: false,
-        credentials_file: String::new(),
-        require_encrypted: false,
-        keep_last: None,
-        keep_daily: None,
-        keep_weekly: None,
-        keep_monthly: None,
-        enabled: true,
-    };
+    let mut cfg = folder_target("usb", &disk);
     let err = Target::open(&cfg).unwrap_err().to_string();
     assert!(
         err.contains("does not exist") && err.contains("mounted"),

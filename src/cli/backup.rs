@@ -21,6 +21,7 @@ use crate::backup::{
 use crate::cli::{Ctx, table};
 use crate::error::{Error, Result};
 use crate::ledger::org::Clock;
+use crate::text::human_bytes;
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
@@ -158,7 +159,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                     "backup {} created: {} ({}, {} rows{}) in {:.1}s",
                     e.short_id(),
                     e.file,
-                    human(e.size_bytes.unwrap_or(0)),
+                    human_bytes(e.size_bytes.unwrap_or(0)),
                     e.total_rows.unwrap_or(0),
                     if e.encrypted { ", encrypted" } else { "" },
                     started.elapsed().as_secs_f64()
@@ -315,7 +316,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCmd) -> Result<()> {
                 "copied {} to {} ({}, SHA-256 {} checked)",
                 r.file,
                 r.dest.display(),
-                human(r.bytes as i64),
+                human_bytes(r.bytes),
                 &r.sha256[..16]
             )?;
             outln!("fetch it to your machine with:\n  {}", r.scp)?;
@@ -551,19 +552,6 @@ where
     r
 }
 
-pub(crate) fn human(bytes: i64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
-}
-
 fn list_row(e: &BackupEntry, r: &ListReport, clock: &Clock) -> Vec<String> {
     let status = if e.missing_since.is_some() {
         format!("{} (file missing)", e.status)
@@ -582,7 +570,7 @@ fn list_row(e: &BackupEntry, r: &ListReport, clock: &Clock) -> Vec<String> {
         e.kind.to_string(),
         e.scope.clone(),
         status,
-        e.size_bytes.map(human).unwrap_or_else(|| "-".into()),
+        e.size_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
         e.total_rows
             .map(|n| n.to_string())
             .unwrap_or_else(|| "-".into()),
@@ -648,7 +636,7 @@ fn duplicate_row(d: &crate::backup::catalogue::Duplicate, r: &ListReport) -> Vec
         String::new(),
         String::new(),
         format!("duplicate of {}", d.of_file),
-        human(d.size_bytes as i64),
+        human_bytes(d.size_bytes),
         String::new(),
         String::new(),
         String::new(),

@@ -9,6 +9,7 @@ use crate::backup::{BackupEntry, Backups};
 use crate::cli::Ctx;
 use crate::error::{Error, Result};
 use crate::scheduler::clock::SystemClock;
+use crate::text::human_bytes;
 
 /// After a local backup: copy it to every enabled target now, one line per target. A copy
 /// that fails is a warning (the backup itself succeeded; the scheduler retries the copy).
@@ -91,7 +92,7 @@ pub async fn pull(
         p.target,
         p.url,
         p.path.display(),
-        human(p.bytes)
+        human_bytes(p.bytes)
     )?;
     Ok(())
 }
@@ -104,7 +105,7 @@ fn print_line(b: &Backups, c: &OffsiteCopy, short: &str, push: bool) -> Result<(
         copies::VERIFIED => outln!(
             "copied to {} ({url}): {}, SHA-256 matches",
             c.target,
-            human(c.size_bytes.unwrap_or(0).max(0) as u64)
+            human_bytes(c.size_bytes.unwrap_or(0))
         ),
         copies::COPYING => {
             crate::cli::write_err(&format!(
@@ -122,18 +123,5 @@ fn print_line(b: &Backups, c: &OffsiteCopy, short: &str, push: bool) -> Result<(
             ));
             Ok(())
         }
-    }
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
     }
 }

@@ -5,10 +5,10 @@ use crate::access::Operator;
 use crate::backup::Backups;
 use crate::backup::offsite::remote::RemoteArchive;
 use crate::backup::prune::PruneReport;
-use crate::cli::backup::human;
 use crate::cli::{Ctx, table};
 use crate::error::{Error, Result};
 use crate::ledger::org::Clock;
+use crate::text::human_bytes;
 
 /// The archives on the target `name`, newest first, with the objects that are not usable
 /// archives and why.
@@ -32,7 +32,7 @@ pub async fn list(ctx: &Ctx, b: &Backups, op: &Operator, name: &str) -> Result<(
                 a.created_at.map(|t| utc.second(t)).unwrap_or_default(),
                 a.kind.clone().unwrap_or_default(),
                 a.scope.clone().unwrap_or_default(),
-                human(a.size as i64),
+                human_bytes(a.size),
                 a.rows.map(|n| n.to_string()).unwrap_or_default(),
                 if a.encrypted { "yes" } else { "no" }.into(),
                 a.database.clone().unwrap_or_default(),
@@ -65,7 +65,7 @@ pub async fn list(ctx: &Ctx, b: &Backups, op: &Operator, name: &str) -> Result<(
         outln!(
             "{} ({}, {}): {}",
             a.file,
-            human(a.size as i64),
+            human_bytes(a.size),
             a.status,
             a.problem.as_deref().unwrap_or("")
         )?;

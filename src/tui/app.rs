@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::access::{Operator, Role};
+use crate::access::Operator;
 use crate::ledger::org::{Organization, Worker};
 use crate::tui::keymap::Action;
 use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage, SchedulerPage};
@@ -67,8 +67,10 @@ pub struct HeaderFacts {
     pub scheduler: String,
     /// When the newest verified backup was taken; `None` when there is none.
     pub newest_verified: Option<DateTime<Utc>>,
-    /// Older than this is stale (shown red).
-    pub stale_after_hours: i64,
+    /// How old the newest backup may be before it is late (shown red), as the core
+    /// computes it from the schedule (`scheduler::status::backup_allowance`); `None`: no
+    /// enabled backup job, nothing is late.
+    pub backup_allowance: Option<chrono::Duration>,
     /// The enabled `[[offsite]]` targets (empty: the header says nothing of off-site).
     pub offsite_targets: Vec<String>,
     /// When the newest backup with a verified off-site copy was taken.
@@ -223,16 +225,9 @@ impl App {
         if !self.in_build(action) {
             return false;
         }
-        match action {
-            Action::AddMember | Action::EditMember => self.operator.role >= Role::Manager,
-            Action::RecordCollection => self.operator.role >= Role::Worker,
-            Action::ExportCsv | Action::ImportCsv => self.operator.role >= Role::Manager,
-            Action::ReverseEntry | Action::CloseDay => self.operator.role >= Role::Manager,
-            Action::ReopenDay => self
-                .operator
-                .role
-                .allows(crate::access::Permission::ReopenDay),
-            _ => true,
+        match action.permission() {
+            Some(p) => self.operator.role.allows(p),
+            None => true,
         }
     }
 

@@ -64,6 +64,25 @@ pub enum Action {
     Confirm,
 }
 
+impl Action {
+    /// The core's permission behind an action whose key the footer shows only to those who
+    /// have it (the console asks `Role::allows`, the question the core enforces). The other
+    /// keys are offered to everyone; the core still refuses what is not allowed.
+    pub fn permission(self) -> Option<crate::access::Permission> {
+        use crate::access::Permission as P;
+        match self {
+            Action::AddMember | Action::EditMember => Some(P::ManageMembers),
+            Action::RecordCollection => Some(P::EnterCollection),
+            Action::ExportCsv => Some(P::Export),
+            Action::ImportCsv => Some(P::Import),
+            Action::ReverseEntry => Some(P::ReverseCollection),
+            Action::CloseDay => Some(P::CloseDay),
+            Action::ReopenDay => Some(P::ReopenDay),
+            _ => None,
+        }
+    }
+}
+
 /// Which table of keys applies: the overlay on top wins, else the tab's view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

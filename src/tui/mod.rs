@@ -154,7 +154,8 @@ pub async fn prepare(ctx: &Session, store: &Store, op: &Operator, size: (u16, u1
             database: store.describe(),
             scheduler: "…".into(),
             newest_verified: None,
-            stale_after_hours: 26,
+            // set from the jobs once the scheduler is set up (`run`), then by its status
+            backup_allowance: None,
             offsite_targets: ctx
                 .settings
                 .config
@@ -198,6 +199,14 @@ pub async fn run(ctx: &Session) -> Result<()> {
     let manual_runs = tokio_util::sync::CancellationToken::new();
     match scheduler_setup(ctx, &store, manual_runs.clone()).await {
         Ok((mut cx, host)) => {
+            // how old a backup may be before the header shows it late: the core's rule
+            app.facts.backup_allowance =
+                crate::scheduler::status::current_backup_allowance(&store, &cx.jobs, Utc::now())
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("reading the jobs' on/off: {e}");
+                        None
+                    });
             if host {
                 let (stx, mut srx) = mpsc::unbounded_channel();
                 let h = crate::scheduler::Scheduler::new(

@@ -26,6 +26,47 @@ pub mod s3;
 
 pub const PG_ENV: &str = "SOMITI_TEST_PG_URL";
 
+/// A data directory for the real binary: `somiti.db` (SQLite) with the admin `admin` (the
+/// binary acts as it through `SOMITI_OPERATOR`) and demo data: `members` members over `days`
+/// days up to `today` in `orgs` organizations (seed 3).
+pub async fn demo_data_dir(
+    admin: &str,
+    members: u32,
+    days: u32,
+    orgs: u32,
+    today: NaiveDate,
+) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
+        .await
+        .unwrap();
+    make_operator(&store, admin, Role::Admin, None).await;
+    somiti::demo::generate(
+        &store,
+        "test",
+        &somiti::demo::DemoOptions {
+            members,
+            days,
+            orgs,
+            seed: 3,
+        },
+        today,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    dir
+}
+
+/// A folder target (`file://{dir}`), everything else as `[[offsite]]` defaults it.
+pub fn folder_target(name: &str, dir: &std::path::Path) -> somiti::config::OffsiteConfig {
+    somiti::config::OffsiteConfig {
+        name: name.into(),
+        url: format!("file://{}", dir.display()),
+        ..Default::default()
+    }
+}
+
 /// A fresh SQLite database in its own temporary directory (kept alive by the `TempDir`).
 pub async fn sqlite_store() -> (Store, TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -4,8 +4,11 @@
 //! moto_server skips the test with a note; under CI=true it is a failure.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use somiti::config::OffsiteConfig;
 
 pub struct Moto {
     child: Child,
@@ -136,6 +139,17 @@ impl Moto {
         )
     }
 
+    /// An S3 target on this server: `s3://{bucket_and_prefix}` (say "somiti-backups/sonali"),
+    /// with the keys in the file `creds` (see [`creds_file`]).
+    pub fn target(&self, name: &str, bucket_and_prefix: &str, creds: &Path) -> OffsiteConfig {
+        s3_target(name, bucket_and_prefix, &self.endpoint, creds)
+    }
+
+    /// The server's good keys in a credentials file `creds` in `dir`.
+    pub fn creds_file(&self, dir: &Path) -> PathBuf {
+        creds_file(dir, &self.key, &self.secret)
+    }
+
     /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for a child process.
     pub fn env(&self) -> [(&'static str, String); 2] {
         [
@@ -143,6 +157,37 @@ impl Moto {
             ("AWS_SECRET_ACCESS_KEY", self.secret.clone()),
         ]
     }
+}
+
+/// An S3 target at `endpoint` (plain http, region us-east-1), keys from `creds`.
+pub fn s3_target(
+    name: &str,
+    bucket_and_prefix: &str,
+    endpoint: &str,
+    creds: &Path,
+) -> OffsiteConfig {
+    OffsiteConfig {
+        name: name.into(),
+        url: format!("s3://{bucket_and_prefix}"),
+        endpoint: endpoint.into(),
+        region: "us-east-1".into(),
+        allow_http: true,
+        credentials_file: creds.display().to_string(),
+        ..Default::default()
+    }
+}
+
+/// A credentials file `creds` in `dir` (mode 0600, the AWS format) with these keys.
+pub fn creds_file(dir: &Path, key: &str, secret: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("creds");
+    std::fs::write(
+        &p,
+        format!("[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
 }
 
 impl Drop for Moto {

@@ -486,9 +486,13 @@ pub fn scheduler_status() -> somiti::scheduler::status::SchedulerStatus {
         newest_backup: None,
         newest_verified_backup: None,
         newest_verified_offsite: None,
+        backup_allowance: Some(DAILY_ALLOWANCE),
         warnings: vec![],
     }
 }
+
+/// What a daily backup job allows (a day and the grace), as the core computes it.
+pub const DAILY_ALLOWANCE: chrono::Duration = chrono::Duration::minutes(24 * 60 + 30);
 
 /// An app at the fixed clock with nothing loaded yet.
 pub fn bare_app(size: (u16, u16)) -> App {
@@ -503,7 +507,7 @@ pub fn bare_app(size: (u16, u16)) -> App {
             database: "sqlite /var/lib/somiti/somiti.db".into(),
             scheduler: "this console".into(),
             newest_verified: None,
-            stale_after_hours: 26,
+            backup_allowance: Some(DAILY_ALLOWANCE),
             offsite_targets: vec![],
             newest_offsite: None,
             scheduler_available: true,

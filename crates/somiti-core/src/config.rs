@@ -66,6 +66,27 @@ pub struct OffsiteConfig {
     pub enabled: bool,
 }
 
+impl Default for OffsiteConfig {
+    /// An enabled target with nothing else set (what a `[[offsite]]` block with only its
+    /// `name` and `url` means).
+    fn default() -> OffsiteConfig {
+        OffsiteConfig {
+            name: String::new(),
+            url: String::new(),
+            endpoint: String::new(),
+            region: String::new(),
+            allow_http: false,
+            credentials_file: String::new(),
+            require_encrypted: false,
+            keep_last: None,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
+            enabled: true,
+        }
+    }
+}
+
 /// One `[[alert]]` channel: exactly one of `webhook`, `email_to` (with `smtp_url`) or
 /// `command`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -536,6 +557,21 @@ pub fn load(over: &Overrides) -> Result<Settings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offsite_block_with_a_name_and_url_is_the_default_target() {
+        let c = parse(
+            "[[offsite]]\nname = \"usb\"\nurl = \"file:///mnt/usb\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let want = OffsiteConfig {
+            name: "usb".into(),
+            url: "file:///mnt/usb".into(),
+            ..Default::default()
+        };
+        assert_eq!(c.offsite, vec![want]);
+    }
 
     #[test]
     fn defaults_parse_with_three_jobs() {

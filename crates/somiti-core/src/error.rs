@@ -145,13 +145,16 @@ impl Error {
     /// Add an estimate of the space needed to a `DiskFull` (`why`: where the estimate comes
     /// from, e.g. "the size of the last backup of this scope"); other errors are unchanged.
     pub fn needing(self, bytes: u64, why: &str) -> Self {
-        self.with_needed(format!("about {}, {why}", human_bytes(bytes)))
+        self.with_needed(format!("about {}, {why}", crate::text::human_bytes(bytes)))
     }
 
     /// Add a lower bound of the space needed to a `DiskFull`: the write filled the `bytes`
     /// that were free; other errors are unchanged.
     pub fn needing_more_than(self, bytes: u64) -> Self {
-        self.with_needed(format!("more than the {} it filled", human_bytes(bytes)))
+        self.with_needed(format!(
+            "more than the {} it filled",
+            crate::text::human_bytes(bytes)
+        ))
     }
 
     fn with_needed(self, text: String) -> Self {
@@ -230,21 +233,6 @@ fn needed_text(needed: &Option<String>) -> String {
     match needed {
         Some(n) => format!(" (it needs {n})"),
         None => String::new(),
-    }
-}
-
-/// 1.5 MiB, 820 KiB, 12 B.
-pub fn human_bytes(bytes: u64) -> String {
-    const K: f64 = 1024.0;
-    let b = bytes as f64;
-    if b >= K * K * K {
-        format!("{:.1} GiB", b / (K * K * K))
-    } else if b >= K * K {
-        format!("{:.1} MiB", b / (K * K))
-    } else if b >= K {
-        format!("{:.1} KiB", b / K)
-    } else {
-        format!("{bytes} B")
     }
 }
 

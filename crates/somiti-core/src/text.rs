@@ -37,9 +37,37 @@ pub fn terminal_width(s: &str) -> usize {
     s.chars().map(wcwidth).sum()
 }
 
+/// A byte count in binary units, one decimal: "1.5 MiB", "820.0 KiB", "12 B" (every face and
+/// every message says sizes this way). A negative count (never a real size) is 0 B.
+pub fn human_bytes(bytes: impl TryInto<u64>) -> String {
+    const K: f64 = 1024.0;
+    let n: u64 = bytes.try_into().unwrap_or(0);
+    let b = n as f64;
+    if b >= K * K * K {
+        format!("{:.1} GiB", b / (K * K * K))
+    } else if b >= K * K {
+        format!("{:.1} MiB", b / (K * K))
+    } else if b >= K {
+        format!("{:.1} KiB", b / K)
+    } else {
+        format!("{n} B")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes_in_binary_units_with_one_decimal() {
+        assert_eq!(human_bytes(0u64), "0 B");
+        assert_eq!(human_bytes(1023i64), "1023 B");
+        assert_eq!(human_bytes(1024u64), "1.0 KiB");
+        assert_eq!(human_bytes(1536i64), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 + 300 * 1024u64), "5.3 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024u64), "3.0 GiB");
+        assert_eq!(human_bytes(-5i64), "0 B");
+    }
 
     #[test]
     fn spacing_vowel_signs_take_a_column_and_the_virama_none() {

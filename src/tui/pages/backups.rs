@@ -342,7 +342,7 @@ impl App {
     /// reason a copy failed.
     pub(crate) fn backup_details(&self, e: &BackupEntry) -> Vec<String> {
         use crate::backup::offsite::copies;
-        use crate::tui::views::backups::human_size;
+        use crate::text::human_bytes;
         let clock = self.clock();
         let kv = |k: &str, v: String| format!("{k:<9} {v}");
         let mut lines = vec![
@@ -362,7 +362,7 @@ impl App {
                 "size",
                 format!(
                     "{} · {} rows · {}",
-                    e.size_bytes.map_or("-".into(), human_size),
+                    e.size_bytes.map_or("-".into(), human_bytes),
                     e.total_rows.map_or("-".into(), |n| n.to_string()),
                     if e.encrypted {
                         "encrypted"
@@ -429,7 +429,7 @@ impl App {
                 Some(c) => {
                     let size = c
                         .size_bytes
-                        .map(|b| format!(" · {}", human_size(b)))
+                        .map(|b| format!(" · {}", human_bytes(b)))
                         .unwrap_or_default();
                     match c.status.as_str() {
                         copies::VERIFIED => format!(
@@ -943,7 +943,7 @@ mod tests {
                 database: String::new(),
                 scheduler: String::new(),
                 newest_verified: None,
-                stale_after_hours: 26,
+                backup_allowance: Some(chrono::Duration::minutes(24 * 60 + 30)),
                 offsite_targets: vec![],
                 newest_offsite: None,
                 scheduler_available: true,

@@ -60,21 +60,6 @@ fn display_index(r: &Review, line: usize) -> usize {
     line + groups
 }
 
-/// The entry `x` reverses: the member's latest entry of the day that still stands.
-pub fn reversible_entry(l: &ReviewLine) -> Option<&Collection> {
-    let reversed: Vec<i64> = l.entries.iter().filter_map(|c| c.reversal_of).collect();
-    l.entries
-        .iter()
-        .rev()
-        .find(|c| c.reversal_of.is_none() && !reversed.contains(&c.id))
-}
-
-/// What the record form offers: the day's due split into savings first, then loan.
-pub fn prefill(l: &ReviewLine) -> (i64, i64) {
-    let savings = l.savings_due.min(l.due);
-    (l.due - savings, savings)
-}
-
 impl App {
     pub(crate) fn review_reload(&mut self) -> Vec<Effect> {
         let Some(org) = self.org_box() else {
@@ -169,7 +154,7 @@ impl App {
             },
             Action::RecordCollection => {
                 if let Some(l) = self.selected_line().cloned() {
-                    let (loan, savings) = prefill(&l);
+                    let (loan, savings) = l.due_split();
                     let mut form = Form::new(
                         format!("Record a collection — {} {}", l.member_no, l.name),
                         FormPurpose::RecordCollection,
@@ -202,7 +187,7 @@ impl App {
                 let Some(l) = self.selected_line().cloned() else {
                     return Vec::new();
                 };
-                match reversible_entry(&l) {
+                match l.reversible_entry() {
                     Some(c) => {
                         let mut form = Form::new(
                             format!("Reverse an entry — {} {}", l.member_no, l.name),

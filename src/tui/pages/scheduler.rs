@@ -127,6 +127,7 @@ impl App {
                             .next()
                             .unwrap_or_default()
                             .to_string();
+                        self.facts.backup_allowance = s.backup_allowance;
                         if let Some(b) = &s.newest_verified_backup {
                             self.facts.newest_verified = Some(b.created_at);
                         }

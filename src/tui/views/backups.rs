@@ -8,24 +8,12 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::backup::BackupEntry;
 use crate::backup::ops::{ListReport, Places};
+use crate::scheduler::status::is_late;
+use crate::text::human_bytes;
 use crate::tui::app::App;
 use crate::tui::pages::stats;
 use crate::tui::views::{Align, age, notice, row, shown_error, table_line};
 use crate::tui::widgets::fit;
-
-/// "1.2 MiB"
-pub fn human_size(bytes: i64) -> String {
-    let b = bytes.max(0) as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
-}
 
 fn verified_text(e: &BackupEntry, app: &App) -> String {
     match (&e.verify_result, e.verified_at) {
@@ -127,7 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         s.manual,
         s.scheduled,
         s.pre_restore,
-        human_size(s.bytes)
+        human_bytes(s.bytes)
     );
     if s.deleted > 0 && w < 100 {
         line1.push_str(&format!(" · {} deleted (x)", s.deleted));
@@ -139,7 +127,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         });
     }
     let newest_verified_style = match s.newest_verified {
-        Some(at) if (app.now - at).num_hours() < app.facts.stale_after_hours => t.ok(),
+        Some(at) if !is_late(at, app.now, app.facts.backup_allowance) => t.ok(),
         _ => t.bad(),
     };
     let line2 = Line::from(vec![
@@ -240,7 +228,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             values.push(e.total_rows.map_or("-".into(), |r| r.to_string()));
         }
         values.extend([
-            e.size_bytes.map_or("-".into(), human_size),
+            e.size_bytes.map_or("-".into(), human_bytes),
             verified_text(e, app),
             if e.pinned {
                 "yes".into()

@@ -16,6 +16,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::scheduler::status::is_late;
 use crate::tui::app::{App, Level, MIN_HEIGHT, MIN_WIDTH, Overlay, Tab};
 use crate::tui::keymap;
 use crate::tui::text;
@@ -124,7 +125,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(" "),
     ]);
     let offsite = !app.facts.offsite_targets.is_empty();
-    let stale = |at: DateTime<Utc>| (app.now - at).num_hours() >= app.facts.stale_after_hours;
+    let stale = |at: DateTime<Utc>| is_late(at, app.now, app.facts.backup_allowance);
     let (backup_text, backup_style) = match app.facts.newest_verified {
         None => ("backup: none verified".to_string(), t.bad()),
         // with off-site targets, shorter: "verified backup 3 h · off-site 3 h"

@@ -244,6 +244,22 @@ mod tests {
         assert!(Role::Viewer.allows(Permission::Read));
     }
 
+    /// The ledger's gates by rank: members, export, import, reversals and closing need a
+    /// manager, entering a collection a worker, reopening an admin (what the console's keys
+    /// ask through `allows`).
+    #[test]
+    fn ledger_permissions_follow_the_ranks() {
+        use Permission::*;
+        let roles = [Role::Viewer, Role::Worker, Role::Manager, Role::Admin];
+        for r in roles {
+            for p in [ManageMembers, Export, Import, ReverseCollection, CloseDay] {
+                assert_eq!(r.allows(p), r >= Role::Manager, "{r:?} {p:?}");
+            }
+            assert_eq!(r.allows(EnterCollection), r >= Role::Worker, "{r:?}");
+            assert_eq!(r.allows(ReopenDay), r == Role::Admin, "{r:?}");
+        }
+    }
+
     #[test]
     fn org_bound_operator_stays_in_its_org() {
         let op = Operator {

@@ -115,6 +115,24 @@ impl ReviewLine {
     pub fn carried_text(&self) -> String {
         balance::carried_text(self.arrears_in, self.advance_in)
     }
+
+    /// The entry a reversal of this line cancels: the member's latest entry of the day that
+    /// still stands (not itself a reversal, not reversed already); `None` when nothing
+    /// stands. Posting the reversal still refuses a closed day.
+    pub fn reversible_entry(&self) -> Option<&Collection> {
+        let reversed: Vec<i64> = self.entries.iter().filter_map(|c| c.reversal_of).collect();
+        self.entries
+            .iter()
+            .rev()
+            .find(|c| c.reversal_of.is_none() && !reversed.contains(&c.id))
+    }
+
+    /// The day's due split into (loan, savings): savings first, up to the day's savings
+    /// due, and the rest to the loan (what an entry of the whole due posts).
+    pub fn due_split(&self) -> (i64, i64) {
+        let savings = self.savings_due.min(self.due);
+        (self.due - savings, savings)
+    }
 }
 
 /// What the review's totals mean, for a legend under them (console and command line).
@@ -405,4 +423,70 @@ pub async fn daily(
         workers: per_worker,
         totals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64, reversal_of: Option<i64>) -> Collection {
+        Collection {
+            id,
+            org_id: 1,
+            member_id: 1,
+            collected_on: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            loan_paisa: 40_000,
+            savings_paisa: 2_000,
+            worker_id: None,
+            note: String::new(),
+            entered_by: "rahim".into(),
+            entered_at: chrono::DateTime::UNIX_EPOCH,
+            reversal_of,
+        }
+    }
+
+    fn line(due: i64, savings_due: i64, entries: Vec<Collection>) -> ReviewLine {
+        ReviewLine {
+            member_id: 1,
+            member_no: "1".into(),
+            name: "Amina".into(),
+            worker_id: None,
+            worker_name: String::new(),
+            installment_due: due - savings_due,
+            savings_due,
+            arrears_in: 0,
+            advance_in: 0,
+            due,
+            collected_loan: 0,
+            collected_savings: 0,
+            collected: 0,
+            shortfall: 0,
+            flags: vec![],
+            entries,
+        }
+    }
+
+    #[test]
+    fn the_reversible_entry_is_the_latest_that_still_stands() {
+        assert!(line(0, 0, vec![]).reversible_entry().is_none());
+        let one = line(0, 0, vec![entry(1, None), entry(2, None)]);
+        assert_eq!(one.reversible_entry().map(|c| c.id), Some(2));
+        // #2 reversed by #3: #1 is what stands; a reversal is never offered
+        let l = line(
+            0,
+            0,
+            vec![entry(1, None), entry(2, None), entry(3, Some(2))],
+        );
+        assert_eq!(l.reversible_entry().map(|c| c.id), Some(1));
+        let none = line(0, 0, vec![entry(1, None), entry(2, Some(1))]);
+        assert!(none.reversible_entry().is_none());
+    }
+
+    #[test]
+    fn a_due_is_split_savings_first_then_loan() {
+        assert_eq!(line(44_000, 2_000, vec![]).due_split(), (42_000, 2_000));
+        // less due than the savings (paid ahead): all of it is savings
+        assert_eq!(line(1_500, 2_000, vec![]).due_split(), (0, 1_500));
+        assert_eq!(line(0, 2_000, vec![]).due_split(), (0, 0));
+    }
 }

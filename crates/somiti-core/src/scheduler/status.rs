@@ -75,6 +75,10 @@ pub struct SchedulerStatus {
     pub newest_verified_backup: Option<BackupAge>,
     /// The newest backup with a verified off-site copy (`None`: no copy verified yet).
     pub newest_verified_offsite: Option<OffsiteAge>,
+    /// How old the newest backup may be before it is late ([`backup_allowance`]); a face
+    /// colours the ages it shows by it ([`is_late`]).
+    #[serde(skip)]
+    pub backup_allowance: Option<chrono::Duration>,
     pub warnings: Vec<String>,
 }
 
@@ -208,6 +212,7 @@ pub async fn status_at(
             }
         });
     let enabled: Vec<bool> = out.iter().map(|j| j.enabled).collect();
+    let backup_allowance = backup_allowance(jobs, &enabled, now);
     let mut warnings: Vec<String> = late(
         jobs,
         &enabled,
@@ -230,12 +235,67 @@ pub async fn status_at(
         newest_backup,
         newest_verified_backup,
         newest_verified_offsite,
+        backup_allowance,
         warnings,
     })
 }
 
 /// How long past its schedule's longest gap a backup may be before it counts as late.
 pub const LATE_GRACE_MINUTES: i64 = 30;
+
+/// How much time `job`'s schedule allows between two backups as of `now`: its longest gap
+/// between slots and the grace.
+pub fn allowance(job: &Job, now: DateTime<Utc>) -> chrono::Duration {
+    job.schedule.max_interval(now) + chrono::Duration::minutes(LATE_GRACE_MINUTES)
+}
+
+/// How old the newest backup (and so its verification and its off-site copy) may be
+/// before it is late: the least any enabled backup job allows. `None` when no enabled job
+/// takes backups: then nothing counts as late (no warning, no alert, no red age).
+pub fn backup_allowance(
+    jobs: &[Job],
+    enabled: &[bool],
+    now: DateTime<Utc>,
+) -> Option<chrono::Duration> {
+    jobs.iter()
+        .zip(enabled)
+        .filter(|(j, on)| **on && j.action == ScheduleAction::Backup)
+        .map(|(j, _)| allowance(j, now))
+        .min()
+}
+
+/// [`backup_allowance`] with each job's on/off as it stands in the database.
+pub async fn current_backup_allowance(
+    store: &Store,
+    jobs: &[Job],
+    now: DateTime<Utc>,
+) -> Result<Option<chrono::Duration>> {
+    let enabled = enabled_now(store, jobs).await?;
+    Ok(backup_allowance(jobs, &enabled, now))
+}
+
+/// Whether a backup taken at `taken` is late as of `now` under `allowance` (older than
+/// it allows; never without an allowance).
+pub fn is_late(
+    taken: DateTime<Utc>,
+    now: DateTime<Utc>,
+    allowance: Option<chrono::Duration>,
+) -> bool {
+    allowance.is_some_and(|a| now - taken > a)
+}
+
+/// Each job's on/off: the database's override, else the configuration's.
+async fn enabled_now(store: &Store, jobs: &[Job]) -> Result<Vec<bool>> {
+    let mut enabled = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        enabled.push(
+            runs::enabled_override(store, &j.name)
+                .await?
+                .unwrap_or(j.enabled),
+        );
+    }
+    Ok(enabled)
+}
 
 /// A job whose newest backup (or verified backup, for a drill) is older than its schedule
 /// allows.
@@ -260,7 +320,6 @@ pub fn late(
     now: DateTime<Utc>,
 ) -> Vec<Late> {
     let mut out = Vec::new();
-    let grace = chrono::Duration::minutes(LATE_GRACE_MINUTES);
     for (j, on) in jobs.iter().zip(enabled) {
         if !on {
             continue;
@@ -270,7 +329,7 @@ pub fn late(
             ScheduleAction::VerifyLatest => (newest_verified_backup, "verified backup"),
             _ => continue,
         };
-        let allowed = j.schedule.max_interval(now) + grace;
+        let allowed = allowance(j, now);
         match have {
             None => out.push(Late {
                 job: j.name.clone(),
@@ -307,14 +366,7 @@ pub async fn stale_reason(
     jobs: &[Job],
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
-    let mut enabled = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        enabled.push(
-            runs::enabled_override(store, &j.name)
-                .await?
-                .unwrap_or(j.enabled),
-        );
-    }
+    let enabled = enabled_now(store, jobs).await?;
     if !jobs.iter().zip(&enabled).any(|(j, on)| {
         *on && matches!(
             j.action,
@@ -359,7 +411,6 @@ pub async fn offsite_stale_reason(
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
     let newest = crate::backup::offsite::copies::newest_verified(store).await?;
-    let grace = chrono::Duration::minutes(LATE_GRACE_MINUTES);
     let mut reasons = Vec::new();
     for j in jobs {
         if j.action != ScheduleAction::Backup
@@ -369,7 +420,7 @@ pub async fn offsite_stale_reason(
         {
             continue;
         }
-        let allowed = j.schedule.max_interval(now) + grace;
+        let allowed = allowance(j, now);
         match &newest {
             Some((created_at, _, target)) if now - *created_at > allowed => reasons.push(format!(
                 "the newest verified off-site copy (on {target}) is {} old; job {} expects a backup {}",
@@ -391,4 +442,48 @@ pub async fn offsite_stale_reason(
         }
     }
     Ok((!reasons.is_empty()).then(|| reasons.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::slots::Schedule;
+    use chrono::TimeZone;
+
+    fn job(name: &str, cron: &str, action: ScheduleAction) -> Job {
+        Job {
+            name: name.into(),
+            schedule: Schedule::parse(name, cron, "Asia/Dhaka").unwrap(),
+            action,
+            scope: None,
+            drill: false,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn a_backup_is_late_once_older_than_the_least_an_enabled_backup_job_allows() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).unwrap();
+        let jobs = [
+            job("weekly", "0 3 * * SUN", ScheduleAction::Backup),
+            job("daily", "0 2 * * *", ScheduleAction::Backup),
+            job("hourly-drill", "0 * * * *", ScheduleAction::VerifyLatest),
+        ];
+        let day_and_grace = chrono::Duration::minutes(24 * 60 + LATE_GRACE_MINUTES);
+        let a = backup_allowance(&jobs, &[true, true, true], now);
+        assert_eq!(a, Some(day_and_grace));
+        // the daily job off: the weekly one decides
+        let weekly = backup_allowance(&jobs, &[true, false, true], now);
+        assert_eq!(
+            weekly,
+            Some(chrono::Duration::minutes(7 * 24 * 60 + LATE_GRACE_MINUTES))
+        );
+        // no backup job: nothing is late
+        assert_eq!(backup_allowance(&jobs, &[false, false, true], now), None);
+        let hours = |h: i64| now - chrono::Duration::hours(h);
+        assert!(!is_late(hours(24), now, a));
+        assert!(is_late(hours(25), now, a));
+        assert!(!is_late(hours(25), now, weekly));
+        assert!(!is_late(hours(24 * 30), now, None));
+    }
 }
