@@ -115,7 +115,7 @@ async fn a_v1_archive_verifies_and_restores_with_the_balances_its_rows_give(stor
         .verify(&op, &what, true, &progress(), &never())
         .await
         .expect("a v1 archive verifies, with a drill");
-    assert_eq!(v.result, "ok");
+    assert_eq!(v.result, somiti::backup::VerifyResult::Ok, "{}", v.result);
     let r = b
         .restore(
             &op,
