@@ -144,6 +144,12 @@ async fn a_backup_is_a_zip_of_every_table_with_the_manifest_last(store: &Store) 
             csv.starts_with("\u{feff}".as_bytes()),
             "CSV starts with a BOM"
         );
+        // A CSV reader finds the manifest's columns and one record per row.
+        let mut r = csv::Reader::from_reader(&csv[3..]);
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(serde_json::json!(header), t["columns"], "{name}");
+        let records = r.records().collect::<Result<Vec<_>, _>>().unwrap();
+        assert_eq!(records.len(), d[name].len(), "{name}: a CSV record per row");
     }
     let sums = sums(store).await;
     let c = m["tables"]

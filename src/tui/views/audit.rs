@@ -92,7 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let s = table_line(&cols, &values, selected, w);
         let style = if selected {
             t.selected()
-        } else if e.outcome == "refused" || e.outcome == "failed" {
+        } else if e.went_wrong() {
             t.bad()
         } else {
             t.text()

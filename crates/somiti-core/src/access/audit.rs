@@ -37,6 +37,13 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+impl AuditEntry {
+    /// The attempt was refused or failed (an outcome other than `ok`).
+    pub fn went_wrong(&self) -> bool {
+        self.outcome == Outcome::Refused.as_str() || self.outcome == Outcome::Failed.as_str()
+    }
+}
+
 const INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, detail, outcome) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Write an entry on its own (refusals, failures, read-side events).

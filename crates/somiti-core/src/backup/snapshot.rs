@@ -17,11 +17,10 @@ use crate::error::{Error, Result};
 /// Rows of one table on their way into the archive.
 pub(crate) struct TableOut {
     pub data: Vec<u8>,
-    csv: Vec<u8>,
+    csv: Option<schema::CsvRows>,
     pub rows: u64,
     totals: Vec<i64>,
     total_idx: Vec<usize>,
-    with_csv: bool,
 }
 
 pub(crate) const BATCH_BYTES: usize = 128 * 1024;
@@ -30,11 +29,7 @@ impl TableOut {
     pub fn new(spec: &TableSpec, with_csv: bool) -> TableOut {
         TableOut {
             data: Vec::with_capacity(BATCH_BYTES * 2),
-            csv: if with_csv {
-                schema::csv_header(spec)
-            } else {
-                Vec::new()
-            },
+            csv: with_csv.then(|| schema::CsvRows::new(spec)),
             rows: 0,
             totals: vec![0; spec.totals.len()],
             total_idx: spec
@@ -42,14 +37,13 @@ impl TableOut {
                 .iter()
                 .filter_map(|c| spec.index_of(c))
                 .collect(),
-            with_csv,
         }
     }
 
     pub fn push(&mut self, spec: &TableSpec, vals: &[Val]) -> Result<()> {
         schema::write_json_line(spec, vals, &mut self.data);
-        if self.with_csv {
-            schema::write_csv_record(vals, &mut self.csv);
+        if let Some(csv) = &mut self.csv {
+            csv.push(vals);
         }
         for (k, &i) in self.total_idx.iter().enumerate() {
             let v = vals[i].as_int().unwrap_or(0);
@@ -72,10 +66,10 @@ impl TableOut {
     pub fn take(&mut self) -> Msg {
         Msg::Rows(
             std::mem::replace(&mut self.data, Vec::with_capacity(BATCH_BYTES * 2)),
-            std::mem::replace(
-                &mut self.csv,
-                Vec::with_capacity(if self.with_csv { BATCH_BYTES } else { 0 }),
-            ),
+            self.csv
+                .as_mut()
+                .map(schema::CsvRows::take)
+                .unwrap_or_default(),
         )
     }
 
@@ -103,7 +97,7 @@ impl TableOut {
                 .zip(&self.totals)
                 .map(|(c, v)| (c.to_string(), *v))
                 .collect::<BTreeMap<_, _>>(),
-            csv: self.with_csv.then(|| FileManifest {
+            csv: self.csv.is_some().then(|| FileManifest {
                 file: csv_file(spec),
                 bytes: 0,
                 sha256: String::new(),
