@@ -19,7 +19,10 @@ CREATE TABLE loans (
     principal      BIGINT  NOT NULL CHECK (principal > 0),
     -- flat service charge, owed with the principal (0 allowed)
     service_charge BIGINT  NOT NULL DEFAULT 0 CHECK (service_charge >= 0),
-    -- due on each collection day from the disbursement until the loan is fully due
+    -- the first collection day an installment falls due (a loan made today is first due on
+    -- a later collection day; a migrated loan, as before, from the day the member joined)
+    first_due_on   DATE    NOT NULL,
+    -- due on each collection day from first_due_on until the loan is fully due
     installment    BIGINT  NOT NULL CHECK (installment >= 0),
     -- the number of installments agreed (informational; NULL when not agreed)
     installments   BIGINT  CHECK (installments > 0),
@@ -72,8 +75,8 @@ ALTER TABLE members ADD COLUMN closed_on DATE;
 
 -- Existing data: each member's loan becomes a first loan disbursed on joining.
 INSERT INTO loans (org_id, member_id, cycle, disbursed_on, principal, service_charge,
-                   installment, status, entered_by, entered_at)
-SELECT org_id, id, 1, joined_on, loan_amount, 0, daily_installment, 'active',
+                   first_due_on, installment, status, entered_by, entered_at)
+SELECT org_id, id, 1, joined_on, loan_amount, 0, joined_on, daily_installment, 'active',
        'migration 0009', now()
 FROM members WHERE loan_amount > 0 ORDER BY id;
 UPDATE collections SET loan_id = (SELECT l.id FROM loans l WHERE l.member_id = collections.member_id)

@@ -184,47 +184,7 @@ impl fmt::Display for BackupKind {
     }
 }
 
-/// A catalogue column held as text on both backends: encoded as its text, decoded from
-/// it (a text the type does not know is an error, as a CHECK constraint would be).
-macro_rules! text_column {
-    ($t:ty, |$s:ident| $parse:expr) => {
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
-        where
-            String: sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <String as sqlx::Type<DB>>::type_info()
-            }
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <String as sqlx::Type<DB>>::compatible(ty)
-            }
-        }
-
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
-        where
-            &'r str: sqlx::Decode<'r, DB>,
-        {
-            fn decode(
-                value: <DB as sqlx::Database>::ValueRef<'r>,
-            ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
-                let $s = <&str as sqlx::Decode<DB>>::decode(value)?;
-                $parse.ok_or_else(|| format!("{:?} is not a {}", $s, stringify!($t)).into())
-            }
-        }
-
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
-        where
-            String: sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
-            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <String as sqlx::Encode<'q, DB>>::encode(self.to_string(), buf)
-            }
-        }
-    };
-}
+use crate::db::text_column;
 
 text_column!(BackupKind, |s| BackupKind::parse(s));
 text_column!(BackupStatus, |s| BackupStatus::parse(s));

@@ -4,6 +4,7 @@
 pub mod balance;
 pub mod collection;
 pub mod day;
+pub mod loan;
 pub mod member;
 pub mod money;
 pub mod org;

@@ -94,6 +94,25 @@ impl CollectionDays {
         }
         n
     }
+
+    /// The `n`-th collection day (1-based) on or after `from`, in O(1): the inverse of
+    /// [`count_between`](Self::count_between) (`count_between(from, nth_from(from, n)) == n`).
+    pub fn nth_from(&self, from: NaiveDate, n: i64) -> NaiveDate {
+        let per_week = self.0.iter().filter(|d| **d).count() as i64;
+        let n = n.max(1);
+        let weeks = (n - 1) / per_week;
+        let mut left = n - weeks * per_week;
+        let mut d = from + chrono::Days::new((weeks * 7) as u64);
+        loop {
+            if self.is_collection_day(d) {
+                left -= 1;
+                if left == 0 {
+                    return d;
+                }
+            }
+            d = d.succ_opt().unwrap_or(d);
+        }
+    }
 }
 
 impl Organization {
