@@ -70,8 +70,16 @@ CREATE INDEX savings_accounts_org ON savings_accounts(org_id);
 
 -- A loan payment belongs to a loan (NULL when the entry pays no loan).
 ALTER TABLE collections ADD COLUMN loan_id INTEGER REFERENCES loans(id);
--- The day a member was closed (by the close procedure).
-ALTER TABLE members ADD COLUMN closed_on TEXT;
+-- A member closed by the close procedure (loan repaid or written off, savings paid out):
+-- an entry of its own, as the ledger's other events are.
+CREATE TABLE member_closures (
+    member_id  INTEGER PRIMARY KEY REFERENCES members(id),
+    org_id     INTEGER NOT NULL REFERENCES organizations(id),
+    closed_on  TEXT    NOT NULL,
+    reason     TEXT    NOT NULL DEFAULT '',
+    closed_by  TEXT    NOT NULL,
+    closed_at  TEXT    NOT NULL
+);
 
 -- Existing data: each member's loan becomes a first loan disbursed on joining.
 INSERT INTO loans (org_id, member_id, cycle, disbursed_on, principal, service_charge,

@@ -48,6 +48,7 @@ impl Role {
             Role::Manager => !matches!(
                 p,
                 ReopenDay
+                    | WriteOffLoan
                     | ManageUsers
                     | RestoreBackup
                     | DeleteBackup
@@ -81,6 +82,10 @@ pub enum Permission {
     Export,
     Import,
     RunScheduledJob,
+    DisburseLoan,
+    WriteOffLoan,
+    WithdrawSavings,
+    CloseMember,
 }
 
 impl Permission {
@@ -106,6 +111,10 @@ impl Permission {
             Export => "export data",
             Import => "import data",
             RunScheduledJob => "run scheduled jobs",
+            DisburseLoan => "disburse loans",
+            WriteOffLoan => "write off loans",
+            WithdrawSavings => "pay out savings",
+            CloseMember => "close members",
         }
     }
 }

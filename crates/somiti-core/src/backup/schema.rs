@@ -72,7 +72,7 @@ const ROW_VERSION: &[Col] = &[
 ];
 
 /// Every table an archive may hold, parents before children (insert order).
-pub static TABLES: [TableSpec; 6] = [
+pub static TABLES: [TableSpec; 10] = [
     TableSpec {
         name: "organizations",
         cols: &[
@@ -120,8 +120,6 @@ pub static TABLES: [TableSpec; 6] = [
             c("nid", Text),
             c("mobile", Text),
             n("worker_id", Int),
-            c("loan_amount", Int),
-            c("daily_installment", Int),
             c("daily_savings", Int),
             c("status", Text),
             c("joined_on", Date),
@@ -129,9 +127,38 @@ pub static TABLES: [TableSpec; 6] = [
         pk: &["id"],
         org_col: "org_id",
         identity: true,
-        totals: &["loan_amount"],
+        totals: &[],
         refs: &[("org_id", "organizations"), ("worker_id", "workers")],
         live: ROW_VERSION,
+    },
+    TableSpec {
+        name: "loans",
+        cols: &[
+            c("id", Int),
+            c("org_id", Int),
+            c("member_id", Int),
+            c("cycle", Int),
+            c("disbursed_on", Date),
+            c("principal", Int),
+            c("service_charge", Int),
+            c("first_due_on", Date),
+            c("installment", Int),
+            n("installments", Int),
+            c("status", Text),
+            n("closed_on", Date),
+            c("written_off", Int),
+            c("close_reason", Text),
+            c("entered_by", Text),
+            c("entered_at", Instant),
+            c("paid", Int),
+            n("last_paid_on", Date),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &["principal", "service_charge", "paid", "written_off"],
+        refs: &[("org_id", "organizations"), ("member_id", "members")],
+        live: &[],
     },
     TableSpec {
         name: "collections",
@@ -147,6 +174,7 @@ pub static TABLES: [TableSpec; 6] = [
             c("entered_by", Text),
             c("entered_at", Instant),
             n("reversal_of", Int),
+            n("loan_id", Int),
         ],
         pk: &["id"],
         org_col: "org_id",
@@ -157,7 +185,65 @@ pub static TABLES: [TableSpec; 6] = [
             ("member_id", "members"),
             ("worker_id", "workers"),
             ("reversal_of", "collections"),
+            ("loan_id", "loans"),
         ],
+        live: &[],
+    },
+    TableSpec {
+        name: "withdrawals",
+        cols: &[
+            c("id", Int),
+            c("org_id", Int),
+            c("member_id", Int),
+            c("withdrawn_on", Date),
+            c("amount", Int),
+            c("reason", Text),
+            c("entered_by", Text),
+            c("entered_at", Instant),
+            n("reversal_of", Int),
+        ],
+        pk: &["id"],
+        org_col: "org_id",
+        identity: true,
+        totals: &["amount"],
+        refs: &[
+            ("org_id", "organizations"),
+            ("member_id", "members"),
+            ("reversal_of", "withdrawals"),
+        ],
+        live: &[],
+    },
+    TableSpec {
+        name: "savings_accounts",
+        cols: &[
+            c("member_id", Int),
+            c("org_id", Int),
+            c("deposited", Int),
+            c("withdrawn", Int),
+            n("last_paid_on", Date),
+        ],
+        pk: &["member_id"],
+        org_col: "org_id",
+        identity: false,
+        totals: &["deposited", "withdrawn"],
+        refs: &[("member_id", "members"), ("org_id", "organizations")],
+        live: &[],
+    },
+    TableSpec {
+        name: "member_closures",
+        cols: &[
+            c("member_id", Int),
+            c("org_id", Int),
+            c("closed_on", Date),
+            c("reason", Text),
+            c("closed_by", Text),
+            c("closed_at", Instant),
+        ],
+        pk: &["member_id"],
+        org_col: "org_id",
+        identity: false,
+        totals: &[],
+        refs: &[("member_id", "members"), ("org_id", "organizations")],
         live: &[],
     },
     TableSpec {
@@ -196,11 +282,15 @@ pub static TABLES: [TableSpec; 6] = [
 ];
 
 /// The ledger tables a plain restore replaces; `users` only when asked for.
-pub const LEDGER_TABLES: [&str; 5] = [
+pub const LEDGER_TABLES: [&str; 9] = [
     "organizations",
     "workers",
     "members",
+    "loans",
     "collections",
+    "withdrawals",
+    "savings_accounts",
+    "member_closures",
     "day_closes",
 ];
 

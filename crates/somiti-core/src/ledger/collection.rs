@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
-use crate::ledger::day;
 use crate::ledger::member::{self, Member};
+use crate::ledger::money::grouped;
+use crate::ledger::{Rules, day, loan, savings};
 use crate::ledger::org::Organization;
 use crate::{on_store, on_tx};
 
@@ -25,6 +26,8 @@ pub struct Collection {
     pub entered_by: String,
     pub entered_at: DateTime<Utc>,
     pub reversal_of: Option<i64>,
+    /// The loan a loan payment belongs to (None when the entry pays no loan).
+    pub loan_id: Option<i64>,
 }
 
 /// Every column of `collections`, from `backup::schema::TABLES`.
@@ -97,25 +100,26 @@ pub fn check_entry(
     Ok(())
 }
 
-/// Refuse a change on or before the organization's closed date (checked inside `tx`).
-async fn refuse_if_closed(tx: &mut Tx, org: &Organization, date: NaiveDate) -> Result<()> {
-    day::lock_org(tx, org.id).await?;
-    if let Some(closed) = day::closed_through_tx(tx, org.id).await?
-        && date <= closed
-    {
-        return Err(Error::Refused(format!(
-            "{date} is closed for {} (closed through {closed}); an admin can reopen it with `somiti day reopen --date {date} --org {}`",
-            org.code, org.code
-        )));
-    }
-    Ok(())
-}
-
+/// Post an entry under the default [`Rules`] (faces pass their configuration's to
+/// [`add_with`]).
 pub async fn add(
     store: &Store,
     op: &Operator,
     org: &Organization,
     input: &CollectionInput,
+) -> Result<Collection> {
+    add_with(store, op, org, input, &Rules::default()).await
+}
+
+/// Post an entry: a loan payment (on the member's active loan, never above what is
+/// outstanding), a savings deposit, or both, within the ceiling for one entry. The loan's and
+/// the savings account's running balances change in the same transaction.
+pub async fn add_with(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    input: &CollectionInput,
+    rules: &Rules,
 ) -> Result<Collection> {
     let target = format!("{}/{}", org.code, input.member_no.trim());
     require(
@@ -127,7 +131,7 @@ pub async fn add(
         &target,
     )
     .await?;
-    let r = add_checked(store, op, org, input).await;
+    let r = add_checked(store, op, org, input, rules).await;
     audit::record_if_failed(store, &op.username, "collection.add", &target, r).await
 }
 
@@ -136,18 +140,35 @@ async fn add_checked(
     op: &Operator,
     org: &Organization,
     input: &CollectionInput,
+    rules: &Rules,
 ) -> Result<Collection> {
     let date = input.collected_on.unwrap_or_else(|| org.today());
     crate::ledger::validate::no_control("note", input.note.trim())?;
     // The member number is resolved inside the transaction, after the organization's lock:
     // a restore that committed meanwhile cannot leave the entry on another member.
     let mut tx = store.begin().await?;
-    refuse_if_closed(&mut tx, org, date).await?;
+    day::refuse_if_closed(&mut tx, org, date).await?;
     let m = member::find_by_no_tx(&mut tx, org, &input.member_no).await?;
     check_entry(org, &m, date, input.loan_paisa, input.savings_paisa)?;
+    rules.check_entry("amount", input.loan_paisa.saturating_add(input.savings_paisa))?;
+    let loan = if input.loan_paisa > 0 {
+        let Some(l) = loan::active_for_tx(&mut tx, m.id).await? else {
+            return Err(Error::invalid(
+                "loan",
+                format!(
+                    "member {} has no active loan; enter savings only, or disburse a loan first (`somiti loan disburse`)",
+                    m.member_no
+                ),
+            ));
+        };
+        check_loan_payment(&l, input.loan_paisa)?;
+        Some(l)
+    } else {
+        None
+    };
     let sql = format!(
-        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL) RETURNING {COLLECTION_COLS}"
+        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of, loan_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10) RETURNING {COLLECTION_COLS}"
     );
     let c = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
         sqlx::AssertSqlSafe(sql.as_str())
@@ -161,8 +182,13 @@ async fn add_checked(
     .bind(input.note.trim())
     .bind(&op.username)
     .bind(crate::db::now_micros())
+    .bind(loan.as_ref().map(|l| l.id))
     .fetch_one(&mut *c)
     .await?);
+    if let Some(l) = &loan {
+        loan::apply_payment_tx(&mut tx, l.id, c.loan_paisa, date).await?;
+    }
+    savings::apply_tx(&mut tx, org.id, m.id, c.savings_paisa, 0, savings::LastPaid::Paid(date)).await?;
     audit::record_tx(
         &mut tx,
         &op.username,
@@ -173,6 +199,51 @@ async fn add_checked(
     .await?;
     tx.commit().await?;
     Ok(c)
+}
+
+/// A loan payment must not take the loan below zero: the refusal names what is outstanding.
+pub fn check_loan_payment(l: &loan::Loan, amount: i64) -> Result<()> {
+    let outstanding = l.outstanding();
+    if amount > outstanding {
+        return Err(Error::invalid(
+            "loan",
+            format!(
+                "{} is more than the {} outstanding on loan cycle {}; enter at most {} (the rest as savings)",
+                grouped(amount),
+                grouped(outstanding),
+                l.cycle,
+                grouped(outstanding)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The date of a member's latest standing payment (not reversed, not a reversal): of one
+/// loan's payments when `loan_id` is given, of any payment otherwise. Read by the member's
+/// index (a member has hundreds of entries, not millions).
+pub(crate) async fn last_standing_payment_tx(
+    tx: &mut Tx,
+    member_id: i64,
+    loan_id: Option<i64>,
+) -> Result<Option<NaiveDate>> {
+    let sql = format!(
+        "SELECT MAX(c.collected_on) FROM collections c WHERE c.member_id = $1 AND c.reversal_of IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM collections r WHERE r.reversal_of = c.id){}",
+        if loan_id.is_some() {
+            " AND c.loan_id = $2 AND c.loan_paisa > 0"
+        } else {
+            ""
+        }
+    );
+    Ok(on_tx!(tx, |c| {
+        let mut q = sqlx::query_scalar::<_, Option<NaiveDate>>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(member_id);
+        if let Some(l) = loan_id {
+            q = q.bind(l);
+        }
+        q.fetch_one(&mut *c).await?
+    }))
 }
 
 pub async fn get(store: &Store, id: i64) -> Result<Collection> {
@@ -227,7 +298,7 @@ async fn reverse_checked(
         return Err(Error::NotFound(format!("collection #{id} in {}", org.code)));
     }
     let mut tx = store.begin().await?;
-    refuse_if_closed(&mut tx, org, orig.collected_on).await?;
+    day::refuse_if_closed(&mut tx, org, orig.collected_on).await?;
     // Read again inside the transaction: what is reversed is the entry as it stands now.
     let sql = format!("SELECT {COLLECTION_COLS} FROM collections WHERE id = $1");
     let now: Option<Collection> = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
@@ -263,8 +334,8 @@ async fn reverse_checked(
         ));
     }
     let sql = format!(
-        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLLECTION_COLS}"
+        "INSERT INTO collections (org_id, member_id, collected_on, loan_paisa, savings_paisa, worker_id, note, entered_by, entered_at, reversal_of, loan_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLLECTION_COLS}"
     );
     let rev = on_tx!(&mut tx, |c| sqlx::query_as::<_, Collection>(
         sqlx::AssertSqlSafe(sql.as_str())
@@ -279,8 +350,21 @@ async fn reverse_checked(
     .bind(&op.username)
     .bind(crate::db::now_micros())
     .bind(id)
+    .bind(orig.loan_id)
     .fetch_one(&mut *c)
     .await?);
+    if let Some(l) = orig.loan_id {
+        loan::apply_payment_tx(&mut tx, l, -orig.loan_paisa, orig.collected_on).await?;
+    }
+    savings::apply_tx(
+        &mut tx,
+        org.id,
+        orig.member_id,
+        -orig.savings_paisa,
+        0,
+        savings::LastPaid::Reread,
+    )
+    .await?;
     audit::record_tx(
         &mut tx,
         &op.username,

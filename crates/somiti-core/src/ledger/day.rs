@@ -38,6 +38,20 @@ pub async fn lock_org(tx: &mut Tx, org_id: i64) -> Result<()> {
     crate::db::dialect::lock_org(tx, org_id).await
 }
 
+/// Refuse a change on or before the organization's closed date (checked inside `tx`).
+pub(crate) async fn refuse_if_closed(tx: &mut Tx, org: &Organization, date: NaiveDate) -> Result<()> {
+    lock_org(tx, org.id).await?;
+    if let Some(closed) = closed_through_tx(tx, org.id).await?
+        && date <= closed
+    {
+        return Err(Error::Refused(format!(
+            "{date} is closed for {} (closed through {closed}); an admin can reopen it with `somiti day reopen --date {date} --org {}`",
+            org.code, org.code
+        )));
+    }
+    Ok(())
+}
+
 pub async fn close(
     store: &Store,
     op: &Operator,

@@ -9,7 +9,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::ledger::org::CollectionDays;
+use crate::access::{Operator, Permission, audit, require};
+use crate::db::{Store, Tx};
+use crate::error::{Error, Result};
+use crate::ledger::money::grouped;
+use crate::ledger::org::{CollectionDays, Organization};
+use crate::ledger::{day, member};
+use crate::{on_store, on_tx};
 
 /// How a loan stands: paying, paid in full, or written off by an admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,6 +140,315 @@ impl Loan {
 /// due unless the disbursement says otherwise.
 pub fn default_first_due(days: &CollectionDays, disbursed_on: NaiveDate) -> NaiveDate {
     days.nth_from(disbursed_on.succ_opt().unwrap_or(disbursed_on), 1)
+}
+
+/// Every column of `loans`, from `backup::schema::TABLES`.
+pub static LOAN_COLS: crate::backup::schema::ColumnList =
+    crate::backup::schema::ColumnList::of("loans");
+
+/// A loan as an operator asks for it. Money in poisha.
+#[derive(Debug, Clone, Default)]
+pub struct Disbursement {
+    pub member_no: String,
+    /// The day the money is handed over (today when not given).
+    pub disbursed_on: Option<NaiveDate>,
+    pub principal: i64,
+    pub service_charge: i64,
+    pub installment: i64,
+    pub installments: Option<i64>,
+    /// The first day an installment falls due (the next collection day when not given).
+    pub first_due_on: Option<NaiveDate>,
+}
+
+/// The field rules of a disbursement that need no database.
+pub fn check_disbursement(d: &Disbursement) -> Result<()> {
+    if d.principal <= 0 {
+        return Err(Error::invalid("principal", "must be more than zero"));
+    }
+    if d.service_charge < 0 {
+        return Err(Error::invalid("service_charge", "must not be negative"));
+    }
+    if d.installment <= 0 {
+        return Err(Error::invalid("installment", "must be more than zero"));
+    }
+    if d.installment > d.principal.saturating_add(d.service_charge) {
+        return Err(Error::invalid(
+            "installment",
+            format!(
+                "{} is more than the whole loan ({} with the service charge)",
+                grouped(d.installment),
+                grouped(d.principal.saturating_add(d.service_charge))
+            ),
+        ));
+    }
+    if let Some(n) = d.installments
+        && n <= 0
+    {
+        return Err(Error::invalid("installments", "must be more than zero"));
+    }
+    Ok(())
+}
+
+/// The member's active loan, read inside `tx`.
+pub async fn active_for_tx(tx: &mut Tx, member_id: i64) -> Result<Option<Loan>> {
+    let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE member_id = $1 AND status = 'active'");
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(member_id)
+    .fetch_optional(&mut *c)
+    .await?))
+}
+
+/// Every loan of a member, oldest cycle first.
+pub async fn for_member(store: &Store, member_id: i64) -> Result<Vec<Loan>> {
+    let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE member_id = $1 ORDER BY cycle");
+    Ok(on_store!(store, |p| sqlx::query_as::<_, Loan>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(member_id)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Hand a member a new loan: an entry (audited; refused on a closed day), at most one active
+/// loan per member, the next cycle number.
+pub async fn disburse(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    d: &Disbursement,
+) -> Result<Loan> {
+    let target = format!("{}/{}", org.code, d.member_no.trim());
+    require(
+        store,
+        op,
+        Permission::DisburseLoan,
+        Some(org.id),
+        "loan.disburse",
+        &target,
+    )
+    .await?;
+    let r = disburse_checked(store, op, org, d).await;
+    audit::record_if_failed(store, &op.username, "loan.disburse", &target, r).await
+}
+
+async fn disburse_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    d: &Disbursement,
+) -> Result<Loan> {
+    check_disbursement(d)?;
+    let today = org.today();
+    let date = d.disbursed_on.unwrap_or(today);
+    if date > today {
+        return Err(Error::invalid(
+            "date",
+            format!("{date} is in the future (today is {today} in {})", org.timezone),
+        ));
+    }
+    let days = org.collection_days();
+    let first_due = d
+        .first_due_on
+        .unwrap_or_else(|| default_first_due(&days, date));
+    if first_due < date {
+        return Err(Error::invalid(
+            "first_due_on",
+            format!("{first_due} is before the disbursement ({date})"),
+        ));
+    }
+    let mut tx = store.begin().await?;
+    day::refuse_if_closed(&mut tx, org, date).await?;
+    let m = member::find_by_no_tx(&mut tx, org, &d.member_no).await?;
+    if m.status != "active" {
+        return Err(Error::invalid(
+            "member",
+            format!(
+                "member {} is {}; only an active member can get a loan",
+                m.member_no, m.status
+            ),
+        ));
+    }
+    if date < m.joined_on {
+        return Err(Error::invalid(
+            "date",
+            format!("{date} is before member {} joined ({})", m.member_no, m.joined_on),
+        ));
+    }
+    if let Some(l) = active_for_tx(&mut tx, m.id).await? {
+        return Err(Error::Refused(format!(
+            "member {} still has loan cycle {} with {} outstanding; it must be repaid (or written off by an admin) before a new loan",
+            m.member_no,
+            l.cycle,
+            grouped(l.outstanding())
+        )));
+    }
+    let cycle: i64 = on_tx!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(cycle), 0) + 1 AS BIGINT) FROM loans WHERE member_id = $1"
+    )
+    .bind(m.id)
+    .fetch_one(&mut *c)
+    .await?);
+    let sql = format!(
+        "INSERT INTO loans (org_id, member_id, cycle, disbursed_on, principal, service_charge, first_due_on, installment, installments, status, entered_by, entered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $11) RETURNING {LOAN_COLS}"
+    );
+    let loan = on_tx!(&mut tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(org.id)
+    .bind(m.id)
+    .bind(cycle)
+    .bind(date)
+    .bind(d.principal)
+    .bind(d.service_charge)
+    .bind(first_due)
+    .bind(d.installment)
+    .bind(d.installments)
+    .bind(&op.username)
+    .bind(crate::db::now_micros())
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "loan.disburse",
+        &format!("{}/{}", org.code, m.member_no),
+        serde_json::json!({
+            "loan_id": loan.id, "cycle": cycle, "date": date, "principal": loan.principal,
+            "service_charge": loan.service_charge, "installment": loan.installment,
+            "first_due_on": first_due,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(loan)
+}
+
+/// Write off what is still owed on a member's active loan (an admin, with a reason): the
+/// loan closes today with `written_off` = its outstanding amount.
+pub async fn write_off(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    member_no: &str,
+    reason: &str,
+) -> Result<Loan> {
+    let target = format!("{}/{}", org.code, member_no.trim());
+    require(
+        store,
+        op,
+        Permission::WriteOffLoan,
+        Some(org.id),
+        "loan.write_off",
+        &target,
+    )
+    .await?;
+    let r = write_off_checked(store, op, org, member_no, reason).await;
+    audit::record_if_failed(store, &op.username, "loan.write_off", &target, r).await
+}
+
+async fn write_off_checked(
+    store: &Store,
+    op: &Operator,
+    org: &Organization,
+    member_no: &str,
+    reason: &str,
+) -> Result<Loan> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "is required: say why the loan is written off",
+        ));
+    }
+    crate::ledger::validate::no_control("reason", reason)?;
+    let today = org.today();
+    let mut tx = store.begin().await?;
+    day::refuse_if_closed(&mut tx, org, today).await?;
+    let m = member::find_by_no_tx(&mut tx, org, member_no).await?;
+    let Some(l) = active_for_tx(&mut tx, m.id).await? else {
+        return Err(Error::invalid(
+            "member",
+            format!("member {} has no active loan to write off", m.member_no),
+        ));
+    };
+    let amount = l.outstanding();
+    let sql = format!(
+        "UPDATE loans SET status = 'written_off', closed_on = $1, written_off = $2, close_reason = $3 \
+         WHERE id = $4 AND status = 'active' RETURNING {LOAN_COLS}"
+    );
+    let loan = on_tx!(&mut tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(today)
+    .bind(amount)
+    .bind(reason)
+    .bind(l.id)
+    .fetch_one(&mut *c)
+    .await?);
+    audit::record_tx(
+        &mut tx,
+        &op.username,
+        "loan.write_off",
+        &format!("{}/{}", org.code, m.member_no),
+        serde_json::json!({ "loan_id": l.id, "cycle": l.cycle, "written_off": amount, "reason": reason }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(loan)
+}
+
+/// Apply a change of `delta` poisha (a payment, or minus a reversed one) to a loan's running
+/// balance inside `tx`: the loan is repaid when its payments reach what is owed, and active
+/// again when a reversal takes it below (refused when the member has a newer active loan).
+/// `last_paid_on` is the latest standing payment's date.
+pub(crate) async fn apply_payment_tx(
+    tx: &mut Tx,
+    loan_id: i64,
+    delta: i64,
+    on: NaiveDate,
+) -> Result<Loan> {
+    let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE id = $1");
+    let l = on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(loan_id)
+    .fetch_one(&mut *c)
+    .await?);
+    let paid = l.paid + delta;
+    let (status, closed_on) = match l.status {
+        LoanStatus::WrittenOff => (LoanStatus::WrittenOff, l.closed_on),
+        _ if paid >= l.owed() => (LoanStatus::Repaid, Some(l.closed_on.unwrap_or(on).max(on))),
+        _ => (LoanStatus::Active, None),
+    };
+    if status == LoanStatus::Active && l.status == LoanStatus::Repaid {
+        if let Some(newer) = active_for_tx(tx, l.member_id).await? {
+            return Err(Error::Refused(format!(
+                "this takes loan cycle {} below repaid, but the member already has loan cycle {} active; reverse that loan's entries first",
+                l.cycle, newer.cycle
+            )));
+        }
+    }
+    let last = if delta >= 0 {
+        l.last_paid_on.max(Some(on))
+    } else {
+        crate::ledger::collection::last_standing_payment_tx(tx, l.member_id, Some(loan_id)).await?
+    };
+    let sql = format!(
+        "UPDATE loans SET paid = $1, status = $2, closed_on = $3, last_paid_on = $4 WHERE id = $5 RETURNING {LOAN_COLS}"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(paid)
+    .bind(status)
+    .bind(closed_on)
+    .bind(last)
+    .bind(loan_id)
+    .fetch_one(&mut *c)
+    .await?))
 }
 
 #[cfg(test)]
