@@ -156,8 +156,9 @@ pub struct TableManifest {
     pub bytes: u64,
     pub sha256: String,
     pub columns: Vec<String>,
-    /// Control totals: Σ of each money column (collections: loan_paisa, savings_paisa;
-    /// members: loan_amount).
+    /// Control totals: Σ of each money column (`TableSpec::totals`: collections' loan_paisa
+    /// and savings_paisa, loans' principal, service_charge, paid and written_off,
+    /// withdrawals' amount, savings accounts' deposited and withdrawn).
     #[serde(default)]
     pub totals: BTreeMap<String, i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

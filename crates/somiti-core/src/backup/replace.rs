@@ -89,8 +89,6 @@ impl Backups {
             for spec in specs.iter().rev() {
                 delete_rows(&mut tx, spec, plan.org.is_some().then_some(db_org)).await?;
             }
-            // The review's cached sums through the closed day describe the rows going away.
-            crate::ledger::balance::forget_close_balances(&mut tx, None).await?;
             let total = plan
                 .manifest
                 .as_ref()

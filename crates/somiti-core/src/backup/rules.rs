@@ -10,7 +10,6 @@
 use std::collections::{HashMap, HashSet};
 
 use super::schema::{TableSpec, Val};
-use crate::ledger::member::check_status;
 use crate::ledger::org::{NewOrganization, validate_org};
 use crate::ledger::{collection, validate};
 
@@ -186,23 +185,13 @@ impl Rules {
             Err(e) => return Err(broke(&who, e)),
         }
         let status = row.text("status");
-        if check_status(status).ok().as_deref() != Some(status) {
-            return Err(broke(
-                &who,
-                check_status(status).err().unwrap_or_else(|| {
-                    crate::error::Error::invalid("status", "must be stored lower-case")
-                }),
-            ));
-        }
-        for col in ["loan_amount", "daily_installment", "daily_savings"] {
-            if row.int(col).is_some_and(|v| v < 0) {
-                return Err(format!("{who}: {col} must not be negative"));
-            }
-        }
-        if row.int("loan_amount").unwrap_or(0) > 0 && row.int("daily_installment") == Some(0) {
+        if !crate::ledger::member::is_stored_status(status) {
             return Err(format!(
-                "{who}: daily_installment must be more than zero when there is a loan"
+                "{who}: status must be active, inactive or closed, stored lower-case (got {status:?})"
             ));
+        }
+        if row.int("daily_savings").is_some_and(|v| v < 0) {
+            return Err(format!("{who}: daily_savings must not be negative"));
         }
         if let Some(w) = row.int("worker_id")
             && let Some(&worker_org) = self.workers.get(&w)

@@ -1,49 +1,38 @@
-//! Derived balances. Nothing here is stored: loan outstanding, savings balance and arrears
-//! are computed from the member's terms, the collection calendar and the collections.
+//! Balances, read from the accounts' running balances (migration 0009): a loan's `paid`
+//! and a savings account's `deposited`/`withdrawn` change in the transaction of every entry,
+//! so nothing here sums the history. What fell due comes from the loan's schedule
+//! (`ledger::loan`) and the member's savings plan over the collection calendar.
 //!
-//! Dues: from the day a member joins, every collection day falls due with the daily
-//! installment (until the loan is fully due) plus the daily savings. A reversal row carries
-//! the amounts of the entry it cancels, so "effective" sums subtract reversal rows.
+//! Arrears combine the two: past loan installments and savings dues, less what was paid
+//! towards them (a member's extra savings count against a late installment, as they always
+//! did here).
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::db::{Store, Tx};
+use crate::db::Store;
 use crate::error::Result;
+use crate::ledger::collection::EFFECTIVE_SUMS;
+use crate::ledger::loan::{LOAN_COLS, Loan, LoanStatus};
 use crate::ledger::member::Member;
 use crate::ledger::org::CollectionDays;
-use crate::{on_store, on_tx};
+use crate::ledger::savings::SavingsAccount;
+use crate::on_store;
 
-/// Effective amounts paid by `m` (all time), as two columns `loan_paid`, `savings_paid`.
-pub const PAID_SUBQUERIES: &str = "\
-CAST(COALESCE((SELECT SUM(CASE WHEN c.reversal_of IS NULL THEN c.loan_paisa ELSE -c.loan_paisa END) \
-FROM collections c WHERE c.member_id = m.id), 0) AS BIGINT) AS loan_paid, \
-CAST(COALESCE((SELECT SUM(CASE WHEN c.reversal_of IS NULL THEN c.savings_paisa ELSE -c.savings_paisa END) \
-FROM collections c WHERE c.member_id = m.id), 0) AS BIGINT) AS savings_paid";
-
-/// SQL expressions for effective sums over a `collections` row set.
-pub const EFFECTIVE_LOAN: &str = "CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN loan_paisa ELSE -loan_paisa END), 0) AS BIGINT)";
-pub const EFFECTIVE_SAVINGS: &str = "CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN savings_paisa ELSE -savings_paisa END), 0) AS BIGINT)";
-
-/// What fell due from joining through `through` (inclusive): (loan, savings).
-pub fn due_through(m: &Member, days: &CollectionDays, through: NaiveDate) -> (i64, i64) {
-    let n = days.count_between(m.joined_on, through);
-    let loan = n.saturating_mul(m.daily_installment).min(m.loan_amount);
-    let savings = n.saturating_mul(m.daily_savings);
-    (loan, savings)
+/// What a member's savings plan made due from joining through `through` (inclusive).
+pub fn savings_due_through(m: &Member, days: &CollectionDays, through: NaiveDate) -> i64 {
+    days.count_between(m.joined_on, through)
+        .saturating_mul(m.daily_savings)
 }
 
-/// What falls due on `date` alone: (loan, savings); zero on a day off or before joining.
-pub fn due_on(m: &Member, days: &CollectionDays, date: NaiveDate) -> (i64, i64) {
+/// The savings due on `date` alone (zero on a day off or before joining).
+pub fn savings_due_on(m: &Member, days: &CollectionDays, date: NaiveDate) -> i64 {
     if date < m.joined_on || !days.is_collection_day(date) {
-        return (0, 0);
+        0
+    } else {
+        m.daily_savings
     }
-    let (loan_before, _) = due_through(m, days, date.pred_opt().unwrap_or(date));
-    let loan = m
-        .daily_installment
-        .min((m.loan_amount - loan_before).max(0));
-    (loan, m.daily_savings)
 }
 
 /// Arrears and advance are one balance seen from two sides: unpaid past dues, or payments
@@ -95,28 +84,41 @@ pub struct Balances {
     pub advance: i64,
 }
 
+/// A member's accounts as the faces read them: the loan that counts (the active one, or
+/// else the latest) and the savings account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Accounts {
+    pub loan: Option<Loan>,
+    pub savings: SavingsAccount,
+}
+
+impl Accounts {
+    /// The loan still being paid, if any.
+    pub fn active_loan(&self) -> Option<&Loan> {
+        self.loan.as_ref().filter(|l| l.status == LoanStatus::Active)
+    }
+}
+
 impl Balances {
-    /// Balances on `today`, given everything paid so far.
-    pub fn as_of(
-        m: &Member,
-        days: &CollectionDays,
-        today: NaiveDate,
-        loan_paid: i64,
-        savings_paid: i64,
-    ) -> Balances {
+    /// Balances on `today` from the running balances.
+    pub fn of(m: &Member, a: &Accounts, days: &CollectionDays, today: NaiveDate) -> Balances {
         let yesterday = today.pred_opt().unwrap_or(today);
-        let (loan_due, sav_due) = due_through(m, days, yesterday);
-        let carried = loan_due + sav_due - loan_paid - savings_paid;
+        let (loan_due, loan_paid, installment) = match a.active_loan() {
+            Some(l) => (l.due_through(days, yesterday), l.paid, l.installment),
+            None => (0, 0, 0),
+        };
+        let sav_due = savings_due_through(m, days, yesterday);
+        let carried = loan_due + sav_due - loan_paid - a.savings.deposited;
         let (arrears, advance) = (carried.max(0), (-carried).max(0));
-        let daily = m.daily_installment + m.daily_savings;
+        let daily = installment + m.daily_savings;
         let days_in_arrears = if daily > 0 {
             (arrears + daily - 1) / daily
         } else {
             0
         };
         Balances {
-            loan_outstanding: m.loan_amount - loan_paid,
-            savings_balance: savings_paid,
+            loan_outstanding: a.active_loan().map_or(0, Loan::outstanding),
+            savings_balance: a.savings.balance(),
             arrears,
             days_in_arrears,
             advance,
@@ -124,224 +126,97 @@ impl Balances {
     }
 }
 
-/// Effective (loan, savings) paid by a member, optionally only before a date.
-pub async fn paid_through(
-    store: &Store,
-    member_id: i64,
-    before: Option<NaiveDate>,
-) -> Result<(i64, i64)> {
-    let sql = format!(
-        "SELECT {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections WHERE member_id = $1{}",
-        if before.is_some() {
-            " AND collected_on < $2"
-        } else {
-            ""
-        }
+/// The accounts of the given members (a register page): two reads, whatever the history.
+pub async fn accounts_of(store: &Store, member_ids: &[i64]) -> Result<HashMap<i64, Accounts>> {
+    let mut out: HashMap<i64, Accounts> = HashMap::new();
+    if member_ids.is_empty() {
+        return Ok(out);
+    }
+    let ids = member_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    // The latest cycle of each member is the active loan when there is one.
+    let loans_sql = format!(
+        "SELECT {LOAN_COLS} FROM loans l WHERE l.member_id IN ({ids}) \
+         AND l.cycle = (SELECT MAX(x.cycle) FROM loans x WHERE x.member_id = l.member_id)"
     );
-    Ok(on_store!(store, |p| {
-        let mut q =
-            sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.as_str())).bind(member_id);
-        if let Some(d) = before {
-            q = q.bind(d);
-        }
-        q.fetch_one(p).await?
-    }))
+    let savings_sql = format!(
+        "SELECT member_id, org_id, deposited, withdrawn, last_paid_on FROM savings_accounts WHERE member_id IN ({ids})"
+    );
+    let (loans, savings) = on_store!(store, |p| {
+        let l = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()))
+            .fetch_all(p)
+            .await?;
+        let s = sqlx::query_as::<_, SavingsAccount>(sqlx::AssertSqlSafe(savings_sql.as_str()))
+            .fetch_all(p)
+            .await?;
+        (l, s)
+    });
+    for l in loans {
+        out.entry(l.member_id).or_default().loan = Some(l);
+    }
+    for s in savings {
+        out.entry(s.member_id).or_default().savings = s;
+    }
+    Ok(out)
 }
 
-/// Effective (loan, savings) paid by each member of an organization on days before `date`.
-///
-/// Summing every collection before a date grows with the ledger's age; instead the sums
-/// through the latest closed day come from `close_balances` (see migration 0004), and only
-/// the days between that close and `date` are read.
-pub async fn paid_before(
+/// What an organization's members stood at when the day `date` began, for the review of
+/// that day: each member's loans that were running on it and the savings deposited before
+/// it. The running balances less the entries dated on or after `date` (a handful for a
+/// recent day), so the review reads no history.
+pub async fn accounts_at(
     store: &Store,
     org_id: i64,
     date: NaiveDate,
-) -> Result<HashMap<i64, (i64, i64)>> {
-    let Some(closed) = crate::ledger::day::closed_through(store, org_id).await? else {
-        return sums(store, org_id, None, Some(date)).await;
-    };
-    let mut paid = close_balances(store, org_id, closed).await?;
-    if date > closed {
-        // add what came after the close and before the date
-        let after = closed.succ_opt().unwrap_or(closed);
-        for (m, (l, s)) in sums(store, org_id, Some(after), Some(date)).await? {
-            let e = paid.entry(m).or_insert((0, 0));
-            e.0 += l;
-            e.1 += s;
-        }
-    } else {
-        // take back what came on or after the date, up to the close
-        let through = closed.succ_opt().unwrap_or(closed);
-        for (m, (l, s)) in sums(store, org_id, Some(date), Some(through)).await? {
-            let e = paid.entry(m).or_insert((0, 0));
-            e.0 -= l;
-            e.1 -= s;
-        }
-    }
-    Ok(paid)
-}
-
-/// Effective sums per member over `from <= collected_on < until` (either bound optional).
-async fn sums(
-    store: &Store,
-    org_id: i64,
-    from: Option<NaiveDate>,
-    until: Option<NaiveDate>,
-) -> Result<HashMap<i64, (i64, i64)>> {
-    let mut sql = format!(
-        "SELECT member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections WHERE org_id = $1"
+) -> Result<HashMap<i64, (Vec<Loan>, i64)>> {
+    let loans_sql = format!(
+        "SELECT {LOAN_COLS} FROM loans WHERE org_id = $1 AND disbursed_on <= $2 \
+         AND (status = 'active' OR closed_on >= $2) ORDER BY member_id, cycle"
     );
-    let mut n = 1;
-    if from.is_some() {
-        n += 1;
-        sql += &format!(" AND collected_on >= ${n}");
-    }
-    if until.is_some() {
-        n += 1;
-        sql += &format!(" AND collected_on < ${n}");
-    }
-    sql += " GROUP BY member_id";
-    let rows = on_store!(store, |p| {
-        let mut q =
-            sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(sql.as_str())).bind(org_id);
-        if let Some(f) = from {
-            q = q.bind(f);
-        }
-        if let Some(u) = until {
-            q = q.bind(u);
-        }
-        q.fetch_all(p).await?
-    });
-    Ok(rows.into_iter().map(|(m, l, s)| (m, (l, s))).collect())
-}
-
-/// The sums through `closed`, rebuilt first when the cache was built for another day.
-async fn close_balances(
-    store: &Store,
-    org_id: i64,
-    closed: NaiveDate,
-) -> Result<HashMap<i64, (i64, i64)>> {
-    let mark: Option<NaiveDate> = on_store!(store, |p| sqlx::query_scalar(
-        "SELECT closed_on FROM close_balance_marks WHERE org_id = $1"
-    )
-    .bind(org_id)
-    .fetch_optional(p)
-    .await?);
-    if mark != Some(closed) {
-        rebuild_close_balances(store, org_id).await?;
-    }
-    let rows: Vec<(i64, i64, i64)> = on_store!(store, |p| sqlx::query_as(
-        "SELECT member_id, loan_paid, savings_paid FROM close_balances WHERE org_id = $1"
-    )
-    .bind(org_id)
-    .fetch_all(p)
-    .await?);
-    Ok(rows.into_iter().map(|(m, l, s)| (m, (l, s))).collect())
-}
-
-/// Rebuild an organization's close balances for its current closed day, in one write
-/// transaction that also holds off closes and reopens.
-pub async fn rebuild_close_balances(store: &Store, org_id: i64) -> Result<()> {
-    let mut tx = store.begin().await?;
-    crate::ledger::day::lock_org(&mut tx, org_id).await?;
-    let closed = crate::ledger::day::closed_through_tx(&mut tx, org_id).await?;
-    forget_close_balances(&mut tx, Some(org_id)).await?;
-    if let Some(closed) = closed {
-        let insert = format!(
-            "INSERT INTO close_balances (org_id, member_id, loan_paid, savings_paid) \
-             SELECT org_id, member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
-             WHERE org_id = $1 AND collected_on <= $2 GROUP BY org_id, member_id"
-        );
-        on_tx!(&mut tx, |c| {
-            sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
-                .bind(org_id)
-                .bind(closed)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query(
-                "INSERT INTO close_balance_marks (org_id, closed_on, built_at) VALUES ($1, $2, $3)",
-            )
-            .bind(org_id)
-            .bind(closed)
-            .bind(chrono::Utc::now())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
-    }
-    tx.commit().await
-}
-
-/// Drop the close balances (one organization, or all): the next review rebuilds them.
-/// Close, reopen and restore call this inside their own transaction.
-pub async fn forget_close_balances(tx: &mut Tx, org_id: Option<i64>) -> Result<()> {
-    let (marks, rows) = match org_id {
-        Some(_) => (
-            "DELETE FROM close_balance_marks WHERE org_id = $1",
-            "DELETE FROM close_balances WHERE org_id = $1",
-        ),
-        None => (
-            "DELETE FROM close_balance_marks",
-            "DELETE FROM close_balances",
-        ),
-    };
-    on_tx!(tx, |c| {
-        let mut a = sqlx::query(marks);
-        let mut b = sqlx::query(rows);
-        if let Some(o) = org_id {
-            a = a.bind(o);
-            b = b.bind(o);
-        }
-        a.execute(&mut *c).await?;
-        b.execute(&mut *c).await?.rows_affected()
-    });
-    Ok(())
-}
-
-/// A day is being closed (`previous` → `closed`): when the cache was built for `previous`,
-/// add the collections in between; otherwise drop it for a rebuild.
-pub async fn advance_close_balances(
-    tx: &mut Tx,
-    org_id: i64,
-    previous: Option<NaiveDate>,
-    closed: NaiveDate,
-) -> Result<()> {
-    let mark: Option<NaiveDate> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT closed_on FROM close_balance_marks WHERE org_id = $1"
-    )
-    .bind(org_id)
-    .fetch_optional(&mut *c)
-    .await?);
-    let Some(prev) = previous.filter(|p| mark == Some(*p)) else {
-        return forget_close_balances(tx, Some(org_id)).await;
-    };
-    let upsert = format!(
-        "INSERT INTO close_balances (org_id, member_id, loan_paid, savings_paid) \
-         SELECT org_id, member_id, {EFFECTIVE_LOAN}, {EFFECTIVE_SAVINGS} FROM collections \
-         WHERE org_id = $1 AND collected_on > $2 AND collected_on <= $3 GROUP BY org_id, member_id \
-         ON CONFLICT (org_id, member_id) DO UPDATE SET \
-         loan_paid = close_balances.loan_paid + excluded.loan_paid, \
-         savings_paid = close_balances.savings_paid + excluded.savings_paid"
+    let since_sql = format!(
+        "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
+         WHERE org_id = $1 AND collected_on >= $2 GROUP BY member_id, loan_id"
     );
-    on_tx!(tx, |c| {
-        sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+    let (loans, savings, since) = on_store!(store, |p| {
+        let l = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()))
             .bind(org_id)
-            .bind(prev)
-            .bind(closed)
-            .execute(&mut *c)
+            .bind(date)
+            .fetch_all(p)
             .await?;
-        sqlx::query(
-            "UPDATE close_balance_marks SET closed_on = $1, built_at = $2 WHERE org_id = $3",
+        let s = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT member_id, deposited FROM savings_accounts WHERE org_id = $1",
         )
-        .bind(closed)
-        .bind(chrono::Utc::now())
         .bind(org_id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected()
+        .fetch_all(p)
+        .await?;
+        let a = sqlx::query_as::<_, (i64, Option<i64>, i64, i64)>(sqlx::AssertSqlSafe(
+            since_sql.as_str(),
+        ))
+        .bind(org_id)
+        .bind(date)
+        .fetch_all(p)
+        .await?;
+        (l, s, a)
     });
-    Ok(())
+    let mut out: HashMap<i64, (Vec<Loan>, i64)> = HashMap::new();
+    for (member, deposited) in savings {
+        out.entry(member).or_default().1 = deposited;
+    }
+    let mut later_loan: HashMap<i64, i64> = HashMap::new();
+    for (member, loan, l, s) in since {
+        out.entry(member).or_default().1 -= s;
+        if let Some(loan) = loan {
+            *later_loan.entry(loan).or_default() += l;
+        }
+    }
+    for mut loan in loans {
+        loan.paid -= later_loan.get(&loan.id).copied().unwrap_or(0);
+        out.entry(loan.member_id).or_default().0.push(loan);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -360,8 +235,6 @@ mod tests {
             nid: "1234567890".into(),
             mobile: "01712345678".into(),
             worker_id: None,
-            loan_amount: 1_000_00,
-            daily_installment: 300_00,
             daily_savings: 20_00,
             status: "active".into(),
             joined_on: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), // Monday
@@ -371,16 +244,47 @@ mod tests {
         }
     }
 
+    fn accounts(m: &Member, loan_paid: i64, deposited: i64) -> Accounts {
+        Accounts {
+            loan: Some(Loan {
+                id: 1,
+                org_id: 1,
+                member_id: m.id,
+                cycle: 1,
+                disbursed_on: m.joined_on,
+                principal: 1_000_00,
+                service_charge: 0,
+                first_due_on: m.joined_on,
+                installment: 300_00,
+                installments: None,
+                status: LoanStatus::Active,
+                closed_on: None,
+                written_off: 0,
+                close_reason: String::new(),
+                entered_by: "t".into(),
+                entered_at: chrono::Utc::now(),
+                paid: loan_paid,
+                last_paid_on: None,
+            }),
+            savings: SavingsAccount {
+                member_id: m.id,
+                org_id: 1,
+                deposited,
+                withdrawn: 0,
+                last_paid_on: None,
+            },
+        }
+    }
+
     #[test]
-    fn loan_due_stops_at_the_loan_amount() {
+    fn savings_fall_due_on_collection_days_from_joining() {
         let m = member();
         let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
         let thu = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
-        // Mon..Thu = 4 collection days; loan 1000 due in 300s caps at 1000
-        assert_eq!(due_through(&m, &days, thu), (1_000_00, 80_00));
-        assert_eq!(due_on(&m, &days, thu), (100_00, 20_00));
+        assert_eq!(savings_due_through(&m, &days, thu), 80_00);
+        assert_eq!(savings_due_on(&m, &days, thu), 20_00);
         let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        assert_eq!(due_on(&m, &days, fri), (0, 0));
+        assert_eq!(savings_due_on(&m, &days, fri), 0);
     }
 
     #[test]
@@ -389,7 +293,7 @@ mod tests {
         let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
         let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
         // due Mon+Tue = 640; paid 320 -> arrears 320 = 1 day
-        let b = Balances::as_of(&m, &days, wed, 300_00, 20_00);
+        let b = Balances::of(&m, &accounts(&m, 300_00, 20_00), &days, wed);
         assert_eq!(b.arrears, 320_00);
         assert_eq!(b.days_in_arrears, 1);
         assert_eq!(b.loan_outstanding, 700_00);
@@ -407,7 +311,7 @@ mod tests {
         let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
         let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
         // due Mon+Tue = 640; paid 980 -> 340 ahead
-        let b = Balances::as_of(&m, &days, wed, 900_00, 80_00);
+        let b = Balances::of(&m, &accounts(&m, 900_00, 80_00), &days, wed);
         assert_eq!((b.arrears, b.advance, b.days_in_arrears), (0, 340_00, 0));
         assert_eq!(carried_text(b.arrears, b.advance), "advance 340.00");
         assert_eq!(carried_text(440_00, 0), "440.00");
@@ -416,5 +320,18 @@ mod tests {
             standing_text(b.arrears, b.days_in_arrears, b.advance),
             "advance 340.00 (paid ahead)"
         );
+    }
+
+    #[test]
+    fn a_repaid_or_written_off_loan_owes_nothing_and_only_savings_fall_due() {
+        let m = member();
+        let days = CollectionDays::parse(DEFAULT_COLLECTION_DAYS).unwrap();
+        let wed = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        let mut a = accounts(&m, 200_00, 0);
+        a.loan.as_mut().unwrap().status = LoanStatus::WrittenOff;
+        let b = Balances::of(&m, &a, &days, wed);
+        assert_eq!(b.loan_outstanding, 0);
+        assert_eq!(b.arrears, 40_00, "two days of savings");
+        assert_eq!(b.days_in_arrears, 2);
     }
 }

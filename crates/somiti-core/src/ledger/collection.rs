@@ -34,6 +34,12 @@ pub struct Collection {
 pub static COLLECTION_COLS: crate::backup::schema::ColumnList =
     crate::backup::schema::ColumnList::of("collections");
 
+/// SQL for the effective sums over a `collections` row set, as two BIGINT columns (loan,
+/// savings): a reversal row carries the amounts of the entry it cancels, so it subtracts.
+pub const EFFECTIVE_SUMS: &str = "\
+CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN loan_paisa ELSE -loan_paisa END), 0) AS BIGINT), \
+CAST(COALESCE(SUM(CASE WHEN reversal_of IS NULL THEN savings_paisa ELSE -savings_paisa END), 0) AS BIGINT)";
+
 #[derive(Debug, Clone, Default)]
 pub struct CollectionInput {
     pub member_no: String,

@@ -6,7 +6,6 @@ use chrono::NaiveDate;
 use crate::access::{Operator, Permission, audit, require};
 use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
-use crate::ledger::balance;
 use crate::ledger::org::Organization;
 use crate::{on_store, on_tx};
 
@@ -99,7 +98,6 @@ async fn close_checked(
             format!("{} is already closed through {closed}", org.code),
         ));
     }
-    balance::advance_close_balances(&mut tx, org.id, previous, date).await?;
     on_tx!(&mut tx, |c| sqlx::query(
         "INSERT INTO day_closes (org_id, closed_on, closed_by, closed_at) VALUES ($1, $2, $3, $4)"
     )
@@ -178,7 +176,6 @@ async fn reopen_checked(
     .execute(&mut *c)
     .await?
     .rows_affected());
-    balance::forget_close_balances(&mut tx, Some(org.id)).await?;
     audit::record_tx(
         &mut tx,
         &op.username,

@@ -326,6 +326,36 @@ async fn disburse_checked(
     Ok(loan)
 }
 
+/// A new member's first loan, disbursed on the day they join and first due that day (as a
+/// member's loan always was before loans were accounts), inside the caller's transaction.
+/// `by` is who enters it. (To do: refuse a joining day that is closed, as disburse does.)
+pub(crate) async fn insert_first_tx(
+    tx: &mut Tx,
+    org_id: i64,
+    member_id: i64,
+    joined_on: NaiveDate,
+    principal: i64,
+    installment: i64,
+    by: &str,
+) -> Result<Loan> {
+    let sql = format!(
+        "INSERT INTO loans (org_id, member_id, cycle, disbursed_on, principal, service_charge, first_due_on, installment, installments, status, entered_by, entered_at) \
+         VALUES ($1, $2, 1, $3, $4, 0, $3, $5, NULL, 'active', $6, $7) RETURNING {LOAN_COLS}"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(org_id)
+    .bind(member_id)
+    .bind(joined_on)
+    .bind(principal)
+    .bind(installment)
+    .bind(by)
+    .bind(crate::db::now_micros())
+    .fetch_one(&mut *c)
+    .await?))
+}
+
 /// Write off what is still owed on a member's active loan (an admin, with a reason): the
 /// loan closes today with `written_off` = its outstanding amount.
 pub async fn write_off(

@@ -20,8 +20,8 @@ pub struct Member {
     pub nid: String,
     pub mobile: String,
     pub worker_id: Option<i64>,
-    pub loan_amount: i64,
-    pub daily_installment: i64,
+    /// The savings plan: what falls due on each collection day (money itself is in the
+    /// member's accounts: `ledger::loan`, `ledger::savings`).
     pub daily_savings: i64,
     pub status: String,
     pub joined_on: NaiveDate,
@@ -48,6 +48,8 @@ pub struct MemberInput {
     pub mobile: String,
     /// Worker id or name; empty for none.
     pub worker: String,
+    /// A first loan, disbursed on the day the member joins (adding and importing only; an
+    /// edit never changes money: `loan::disburse` gives the next loan).
     pub loan_amount: i64,
     pub daily_installment: i64,
     pub daily_savings: i64,
@@ -70,13 +72,26 @@ pub struct ValidMember {
     pub joined_on: NaiveDate,
 }
 
+/// The statuses a form or an import may set. `closed` is not one of them: a member is
+/// closed by [`close`], which settles the loan and pays the savings out first.
+pub const SETTABLE_STATUSES: [&str; 2] = ["active", "inactive"];
+
+/// A status as the database may hold it (`closed` only by the close procedure).
+pub fn is_stored_status(s: &str) -> bool {
+    matches!(s, "active" | "inactive" | "closed")
+}
+
 pub fn check_status(s: &str) -> Result<String> {
     let s = s.trim().to_ascii_lowercase();
     match s.as_str() {
-        "active" | "inactive" | "closed" => Ok(s),
+        "active" | "inactive" => Ok(s),
+        "closed" => Err(Error::invalid(
+            "status",
+            "a member is closed by `somiti member close NO` (or Close in the console), which settles the loan and pays the savings out first",
+        )),
         _ => Err(Error::invalid(
             "status",
-            format!("must be active, inactive or closed (got {s:?})"),
+            format!("must be active or inactive (got {s:?})"),
         )),
     }
 }
@@ -282,11 +297,12 @@ async fn add_checked(
     Ok(member)
 }
 
-/// Insert one validated member inside a transaction (imports reuse this).
+/// Insert one validated member inside a transaction (imports reuse this), with an empty
+/// savings account and, when the input has one, a first loan disbursed on joining.
 pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> Result<Member> {
     let sql = format!(
-        "INSERT INTO members (org_id, member_no, name, nid, mobile, worker_id, loan_amount, daily_installment, daily_savings, status, joined_on) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {MEMBER_COLS}"
+        "INSERT INTO members (org_id, member_no, name, nid, mobile, worker_id, daily_savings, status, joined_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MEMBER_COLS}"
     );
     let res = on_tx!(tx, |c| sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(
         sql.as_str()
@@ -297,14 +313,12 @@ pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> 
     .bind(&m.nid)
     .bind(&m.mobile)
     .bind(m.worker_id)
-    .bind(m.loan_amount)
-    .bind(m.daily_installment)
     .bind(m.daily_savings)
     .bind(&m.status)
     .bind(m.joined_on)
     .fetch_one(&mut *c)
     .await);
-    res.map_err(|e| {
+    let member = res.map_err(|e| {
         let e = Error::from(e);
         if e.is_unique_violation() {
             Error::invalid(
@@ -314,7 +328,29 @@ pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> 
         } else {
             e
         }
-    })
+    })?;
+    crate::ledger::savings::apply_tx(
+        tx,
+        org_id,
+        member.id,
+        0,
+        0,
+        crate::ledger::savings::LastPaid::Unchanged,
+    )
+    .await?;
+    if m.loan_amount > 0 {
+        crate::ledger::loan::insert_first_tx(
+            tx,
+            org_id,
+            member.id,
+            m.joined_on,
+            m.loan_amount,
+            m.daily_installment,
+            "member.add",
+        )
+        .await?;
+    }
+    Ok(member)
 }
 
 /// Insert many validated members inside a transaction through the one bulk loader
@@ -340,8 +376,6 @@ pub async fn insert_many_tx(
                 text(&m.nid),
                 text(&m.mobile),
                 m.worker_id.map_or(Val::Null, Val::Int),
-                Val::Int(m.loan_amount),
-                Val::Int(m.daily_installment),
                 Val::Int(m.daily_savings),
                 text(&m.status),
                 Val::Text(m.joined_on.format("%Y-%m-%d").to_string()),
@@ -358,6 +392,46 @@ pub async fn insert_many_tx(
             e
         }
     })?;
+    // Each new member's savings account, and the first loans, by the same loader.
+    let numbers: std::collections::HashMap<&str, &ValidMember> =
+        members.iter().map(|m| (m.member_no.as_str(), m)).collect();
+    let ids: Vec<(i64, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, member_no FROM members WHERE org_id = $1 AND id NOT IN (SELECT member_id FROM savings_accounts)"
+    )
+    .bind(org_id)
+    .fetch_all(&mut *c)
+    .await?);
+    let mut accounts = Vec::new();
+    let mut first_loans = Vec::new();
+    for (id, no) in ids {
+        let Some(m) = numbers.get(no.as_str()) else {
+            continue;
+        };
+        accounts.push(vec![
+            Val::Int(id),
+            Val::Int(org_id),
+            Val::Int(0),
+            Val::Int(0),
+            Val::Null,
+        ]);
+        if m.loan_amount > 0 {
+            first_loans.push((id, m.joined_on, m.loan_amount, m.daily_installment));
+        }
+    }
+    let spec_accounts = schema::spec("savings_accounts").expect("an archived table");
+    dialect::insert_rows(tx, spec_accounts, accounts).await?;
+    for (id, joined_on, amount, installment) in first_loans {
+        crate::ledger::loan::insert_first_tx(
+            tx,
+            org_id,
+            id,
+            joined_on,
+            amount,
+            installment,
+            "member.import",
+        )
+        .await?;
+    }
     Ok(members.len() as u64)
 }
 
@@ -450,10 +524,10 @@ async fn update_checked(
     // The version is checked by the UPDATE itself, so a change that lands between the
     // check above and this statement is caught too.
     let sql = format!(
-        "UPDATE members SET member_no = $1, name = $2, nid = $3, mobile = $4, worker_id = $5, loan_amount = $6, \
-         daily_installment = $7, daily_savings = $8, status = $9, joined_on = $10, \
-         version = version + 1, updated_by = $12, updated_at = $13 \
-         WHERE id = $11 AND version = $14 RETURNING {MEMBER_COLS}"
+        "UPDATE members SET member_no = $1, name = $2, nid = $3, mobile = $4, worker_id = $5, \
+         daily_savings = $6, status = $7, joined_on = $8, \
+         version = version + 1, updated_by = $10, updated_at = $11 \
+         WHERE id = $9 AND version = $12 RETURNING {MEMBER_COLS}"
     );
     let after = on_tx!(&mut tx, |c| sqlx::query_as::<_, Member>(
         sqlx::AssertSqlSafe(sql.as_str())
@@ -463,8 +537,6 @@ async fn update_checked(
     .bind(&m.nid)
     .bind(&m.mobile)
     .bind(m.worker_id)
-    .bind(m.loan_amount)
-    .bind(m.daily_installment)
     .bind(m.daily_savings)
     .bind(&m.status)
     .bind(m.joined_on)
@@ -620,6 +692,8 @@ pub struct MemberRow {
     #[serde(flatten)]
     pub member: Member,
     pub worker_name: Option<String>,
+    /// The member's loan (the active one, or the latest) and savings account.
+    pub accounts: balance::Accounts,
     pub loan_outstanding: i64,
     pub savings_balance: i64,
     pub arrears: i64,
@@ -633,8 +707,6 @@ struct RegisterRow {
     #[sqlx(flatten)]
     member: Member,
     worker_name: Option<String>,
-    loan_paid: i64,
-    savings_paid: i64,
 }
 
 /// A page of the member register, in the database's order; never loads every row.
@@ -657,16 +729,15 @@ pub async fn list(
     let where_filter = if pattern.is_some() { FILTER_SQL } else { "" };
     let limit = if q.limit <= 0 { 50 } else { q.limit };
     let cols = MEMBER_COLS.qualified("m");
-    // The page is chosen first, so the balances are summed for its rows only (not for
-    // every member before the sort): the first page of 10,000 members stays fast.
+    // The page is chosen first; its members' accounts are read after (running balances,
+    // no sums over the history).
     let sql = format!(
-        "SELECT {cols}, w.name AS worker_name, {paid} FROM (\
+        "SELECT {cols}, w.name AS worker_name FROM (\
          SELECT m.* FROM members m LEFT JOIN workers w ON w.id = m.worker_id \
          WHERE m.org_id = $1{where_filter} ORDER BY {order} LIMIT {limit} OFFSET {}) m \
          LEFT JOIN workers w ON w.id = m.worker_id ORDER BY {order}",
         q.offset.max(0),
         order = q.sort.order_by(),
-        paid = balance::PAID_SUBQUERIES,
     );
     let count_sql = format!("SELECT COUNT(*) FROM members m WHERE m.org_id = $1{where_filter}");
     let (rows, total) = on_store!(store, |p| {
@@ -682,12 +753,16 @@ pub async fn list(
     });
     let today = org.today();
     let days = org.collection_days();
+    let ids: Vec<i64> = rows.iter().map(|r| r.member.id).collect();
+    let mut accounts = balance::accounts_of(store, &ids).await?;
     let rows = rows
         .into_iter()
         .map(|r| {
-            let b = balance::Balances::as_of(&r.member, &days, today, r.loan_paid, r.savings_paid);
+            let a = accounts.remove(&r.member.id).unwrap_or_default();
+            let b = balance::Balances::of(&r.member, &a, &days, today);
             MemberRow {
                 worker_name: r.worker_name,
+                accounts: a,
                 loan_outstanding: b.loan_outstanding,
                 savings_balance: b.savings_balance,
                 arrears: b.arrears,
@@ -724,7 +799,10 @@ pub async fn show(
     )
     .await?;
     let m = find_by_no(store, org, member_no).await?;
-    let (loan_paid, savings_paid) = balance::paid_through(store, m.id, None).await?;
+    let a = balance::accounts_of(store, &[m.id])
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default();
     let worker_name = match m.worker_id {
         Some(w) => org::workers(store, org.id)
             .await?
@@ -733,17 +811,12 @@ pub async fn show(
             .map(|x| x.name),
         None => None,
     };
-    let b = balance::Balances::as_of(
-        &m,
-        &org.collection_days(),
-        org.today(),
-        loan_paid,
-        savings_paid,
-    );
+    let b = balance::Balances::of(&m, &a, &org.collection_days(), org.today());
     let recent = crate::ledger::collection::for_member(store, m.id, 20).await?;
     Ok(MemberDetail {
         row: MemberRow {
             worker_name,
+            accounts: a,
             loan_outstanding: b.loan_outstanding,
             savings_balance: b.savings_balance,
             arrears: b.arrears,

@@ -301,7 +301,7 @@ pub async fn daily(
             .await?;
         (m, e)
     });
-    let paid_before = balance::paid_before(store, org.id, date).await?;
+    let mut at = balance::accounts_at(store, org.id, date).await?;
     let reversed_ids: std::collections::HashSet<i64> =
         entries.iter().filter_map(|c| c.reversal_of).collect();
     let mut by_member: HashMap<i64, Vec<Collection>> = HashMap::new();
@@ -315,11 +315,15 @@ pub async fn daily(
         .into_iter()
         .filter(|m| worker.is_none() || m.worker_id == worker)
         .map(|m| {
-            let (loan_before, sav_before) = paid_before.get(&m.id).copied().unwrap_or((0, 0));
-            let (loan_due_before, sav_due_before) = balance::due_through(&m, &days, yesterday);
+            // The loans running on the day, paid as the day began, and the savings before it.
+            let (loans, sav_before) = at.remove(&m.id).unwrap_or_default();
+            let loan_before: i64 = loans.iter().map(|l| l.paid).sum();
+            let loan_due_before: i64 = loans.iter().map(|l| l.due_through(&days, yesterday)).sum();
+            let sav_due_before = balance::savings_due_through(&m, &days, yesterday);
             let carried = loan_due_before + sav_due_before - loan_before - sav_before;
             let (arrears_in, advance_in) = (carried.max(0), (-carried).max(0));
-            let (installment_due, savings_due) = balance::due_on(&m, &days, date);
+            let installment_due: i64 = loans.iter().map(|l| l.due_on(&days, date)).sum();
+            let savings_due = balance::savings_due_on(&m, &days, date);
             let owed = (installment_due + savings_due + arrears_in - advance_in).max(0);
             let due = if collection_day { owed } else { 0 };
             let entries = by_member.remove(&m.id).unwrap_or_default();
