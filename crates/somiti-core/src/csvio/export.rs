@@ -173,8 +173,6 @@ struct MemberLine {
     #[sqlx(flatten)]
     member: Member,
     worker_name: Option<String>,
-    loan_paid: i64,
-    savings_paid: i64,
 }
 
 async fn write_members(
@@ -190,9 +188,8 @@ async fn write_members(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {cols}, w.name AS worker_name, {paid} FROM members m LEFT JOIN workers w ON w.id = m.worker_id \
+        "SELECT {cols}, w.name AS worker_name FROM members m LEFT JOIN workers w ON w.id = m.worker_id \
          WHERE m.org_id = $1{filter} ORDER BY LENGTH(m.member_no), m.member_no",
-        paid = balance::PAID_SUBQUERIES,
         filter = if pattern.is_some() {
             member::FILTER_SQL
         } else {
@@ -200,11 +197,16 @@ async fn write_members(
         },
     );
     let (today, days) = (org.today(), org.collection_days());
+    let mut accounts = balance::org_accounts(store, org.id).await?;
     let mut csv = CsvOut::create(out, &MEMBER_HEADER)?;
     let mut rep = report(Table::Members, org, out);
     let mut write = |r: MemberLine| -> Result<()> {
-        let b = Balances::as_of(&r.member, &days, today, r.loan_paid, r.savings_paid);
+        let a = accounts.remove(&r.member.id).unwrap_or_default();
+        let b = Balances::of(&r.member, &a, &days, today);
         let m = &r.member;
+        // loan_amount and daily_installment: the terms of the member's current (or latest)
+        // loan, so an exported file still reads as it always did.
+        let (loan_amount, installment) = a.loan.as_ref().map_or((0, 0), |l| (l.principal, l.installment));
         rep.rows += 1;
         rep.loan_total += b.loan_outstanding;
         rep.savings_total += b.savings_balance;
@@ -216,8 +218,8 @@ async fn write_members(
             &m.nid,
             &m.mobile,
             &safe_text(r.worker_name.as_deref().unwrap_or("")),
-            &plain(m.loan_amount),
-            &plain(m.daily_installment),
+            &plain(loan_amount),
+            &plain(installment),
             &plain(m.daily_savings),
             &m.status,
             &m.joined_on.to_string(),

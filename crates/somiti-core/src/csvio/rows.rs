@@ -167,6 +167,7 @@ impl RowCtx<'_> {
             return Some("its organization or member number".into());
         };
         let has = |f: Field| self.map.column_of(f).is_some();
+        let (loan_amount, installment) = existing.loan_terms(m.id);
         let checks = [
             ("organization", m.org_id != self.org.id),
             ("member_no", m.member_no != v.member_no),
@@ -174,11 +175,11 @@ impl RowCtx<'_> {
             ("mobile", m.mobile != v.mobile),
             (
                 "loan_amount",
-                has(Field::LoanAmount) && m.loan_amount != v.loan_amount,
+                has(Field::LoanAmount) && loan_amount != v.loan_amount,
             ),
             (
                 "daily_installment",
-                has(Field::DailyInstallment) && m.daily_installment != v.daily_installment,
+                has(Field::DailyInstallment) && installment != v.daily_installment,
             ),
             (
                 "daily_savings",

@@ -19,6 +19,8 @@ const CHUNK: usize = 500;
 pub struct Existing {
     by_nid: HashMap<String, Member>,
     numbers: HashSet<String>,
+    /// The terms (principal, installment) of each found member's current or latest loan.
+    loans: HashMap<i64, (i64, i64)>,
 }
 
 impl Existing {
@@ -29,6 +31,11 @@ impl Existing {
 
     pub fn by_nid(&self, nid: &str) -> Option<&Member> {
         self.by_nid.get(nid)
+    }
+
+    /// (principal, installment) of the member's current or latest loan; (0, 0) for none.
+    pub fn loan_terms(&self, member_id: i64) -> (i64, i64) {
+        self.loans.get(&member_id).copied().unwrap_or((0, 0))
     }
 }
 
@@ -75,6 +82,13 @@ pub async fn existing(
             q.fetch_all(p).await?
         });
         found.numbers.extend(rows);
+    }
+    let ids: Vec<i64> = found.by_nid.values().map(|m| m.id).collect();
+    for chunk in ids.chunks(CHUNK) {
+        let accounts = crate::ledger::balance::accounts_of(store, chunk).await?;
+        found.loans.extend(accounts.into_iter().filter_map(|(id, a)| {
+            a.loan.map(|l| (id, (l.principal, l.installment)))
+        }));
     }
     Ok(found)
 }

@@ -43,12 +43,38 @@ pub(super) fn member_values(m: &NewMember) -> Values {
         text(&m.nid),
         text(&m.mobile),
         opt(m.worker_id),
-        Val::Int(m.loan_amount),
-        Val::Int(m.daily_installment),
         Val::Int(m.daily_savings),
         text(m.status),
         Val::Text(m.joined_on.format("%Y-%m-%d").to_string()),
     ]
+}
+
+/// A member's first loan as a `loans` row (its id is the member's: one first loan each),
+/// disbursed and first due on joining; `paid` is written after the collections.
+pub(super) fn loan_values(m: &NewMember) -> Option<Values> {
+    (m.loan_amount > 0).then(|| {
+        let joined = Val::Text(m.joined_on.format("%Y-%m-%d").to_string());
+        vec![
+            Val::Int(m.id),
+            Val::Int(m.org_id),
+            Val::Int(m.id),
+            Val::Int(1),
+            joined.clone(),
+            Val::Int(m.loan_amount),
+            Val::Int(0),
+            joined,
+            Val::Int(m.daily_installment),
+            Val::Null,
+            text("active"),
+            Val::Null,
+            Val::Int(0),
+            text(""),
+            text("demo"),
+            Val::Text(schema::instant_text(&chrono::Utc::now())),
+            Val::Int(0),
+            Val::Null,
+        ]
+    })
 }
 
 /// A `collections` row, in the columns of `TABLES`.
@@ -65,6 +91,12 @@ pub(super) fn entry_values(e: &Entry<'_>) -> Values {
         text(e.entered_by),
         Val::Text(schema::instant_text(&e.entered_at)),
         opt(e.reversal_of),
+        // a loan payment belongs to the member's loan, whose id is the member's
+        if e.loan > 0 {
+            Val::Int(e.member_id)
+        } else {
+            Val::Null
+        },
     ]
 }
 
@@ -91,6 +123,11 @@ async fn load_rows<'a>(
     insert_chunked(tx, spec("workers"), workers).await?;
     let members = plans.iter().flat_map(|p| &p.members).map(member_values);
     insert_chunked(tx, spec("members"), members).await?;
+    let loans = plans
+        .iter()
+        .flat_map(|p| &p.members)
+        .filter_map(loan_values);
+    insert_chunked(tx, spec("loans"), loans).await?;
 
     let unchecked = dialect::unchecked_load(tx, "collections").await?;
     let mut rows_in = dialect::RowLoader::begin(tx, spec("collections")).await?;
@@ -105,9 +142,13 @@ async fn load_rows<'a>(
     }
     rows_in.finish().await?;
     dialect::checked_after_load(tx, unchecked).await?;
+    // The running balances of the accounts, from the entries just loaded.
+    for p in plans {
+        crate::ledger::accounts::rebuild_tx(tx, Some(p.org.id)).await?;
+    }
 
     // The identity sequences continue after the ids given here.
-    dialect::ids_after_max(tx, &["workers", "members", "collections"]).await
+    dialect::ids_after_max(tx, &["workers", "members", "loans", "collections"]).await
 }
 
 /// Rows from `rows`, `CHUNK_ROWS` at a time (a million members are not all held as
@@ -176,6 +217,7 @@ mod tests {
             user: 0,
         };
         fits("members", &member_values(&m));
+        fits("loans", &loan_values(&m).expect("a member with a loan"));
         let e = Entry {
             id: 3,
             org_id: 1,

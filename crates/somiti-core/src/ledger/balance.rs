@@ -128,32 +128,46 @@ impl Balances {
 
 /// The accounts of the given members (a register page): two reads, whatever the history.
 pub async fn accounts_of(store: &Store, member_ids: &[i64]) -> Result<HashMap<i64, Accounts>> {
-    let mut out: HashMap<i64, Accounts> = HashMap::new();
     if member_ids.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids = member_ids
         .iter()
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    accounts_where(store, &format!("member_id IN ({ids})"), None).await
+}
+
+/// The accounts of every member of an organization (an export).
+pub async fn org_accounts(store: &Store, org_id: i64) -> Result<HashMap<i64, Accounts>> {
+    accounts_where(store, "org_id = $1", Some(org_id)).await
+}
+
+async fn accounts_where(
+    store: &Store,
+    cond: &str,
+    org_id: Option<i64>,
+) -> Result<HashMap<i64, Accounts>> {
     // The latest cycle of each member is the active loan when there is one.
     let loans_sql = format!(
-        "SELECT {LOAN_COLS} FROM loans l WHERE l.member_id IN ({ids}) \
+        "SELECT {LOAN_COLS} FROM loans l WHERE l.{cond} \
          AND l.cycle = (SELECT MAX(x.cycle) FROM loans x WHERE x.member_id = l.member_id)"
     );
     let savings_sql = format!(
-        "SELECT member_id, org_id, deposited, withdrawn, last_paid_on FROM savings_accounts WHERE member_id IN ({ids})"
+        "SELECT member_id, org_id, deposited, withdrawn, last_paid_on FROM savings_accounts WHERE {cond}"
     );
     let (loans, savings) = on_store!(store, |p| {
-        let l = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()))
-            .fetch_all(p)
-            .await?;
-        let s = sqlx::query_as::<_, SavingsAccount>(sqlx::AssertSqlSafe(savings_sql.as_str()))
-            .fetch_all(p)
-            .await?;
-        (l, s)
+        let mut lq = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()));
+        let mut sq =
+            sqlx::query_as::<_, SavingsAccount>(sqlx::AssertSqlSafe(savings_sql.as_str()));
+        if let Some(o) = org_id {
+            lq = lq.bind(o);
+            sq = sq.bind(o);
+        }
+        (lq.fetch_all(p).await?, sq.fetch_all(p).await?)
     });
+    let mut out: HashMap<i64, Accounts> = HashMap::new();
     for l in loans {
         out.entry(l.member_id).or_default().loan = Some(l);
     }

@@ -1,6 +1,7 @@
 //! The cooperative's ledger: organizations and workers, members, collections, day close,
 //! derived balances and the daily review. Money is `i64` poisha throughout.
 
+pub mod accounts;
 pub mod balance;
 pub mod collection;
 pub mod day;
