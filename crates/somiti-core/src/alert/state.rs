@@ -101,6 +101,8 @@ pub struct AlertState {
     pub channel: String,
     pub key: String,
     pub firing: bool,
+    /// When the present state began: the first failure of a firing row, the clear of a
+    /// cleared one (claims older than it are out of date).
     pub since: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
     pub sends: i64,

@@ -17,10 +17,11 @@ use crate::error::{Error, Result};
 /// Rows of one table on their way into the archive.
 pub(crate) struct TableOut {
     pub data: Vec<u8>,
-    csv: Option<schema::CsvRows>,
+    csv: Vec<u8>,
     pub rows: u64,
     totals: Vec<i64>,
     total_idx: Vec<usize>,
+    with_csv: bool,
 }
 
 pub(crate) const BATCH_BYTES: usize = 128 * 1024;
@@ -29,7 +30,11 @@ impl TableOut {
     pub fn new(spec: &TableSpec, with_csv: bool) -> TableOut {
         TableOut {
             data: Vec::with_capacity(BATCH_BYTES * 2),
-            csv: with_csv.then(|| schema::CsvRows::new(spec)),
+            csv: if with_csv {
+                schema::csv_header(spec)
+            } else {
+                Vec::new()
+            },
             rows: 0,
             totals: vec![0; spec.totals.len()],
             total_idx: spec
@@ -37,13 +42,14 @@ impl TableOut {
                 .iter()
                 .filter_map(|c| spec.index_of(c))
                 .collect(),
+            with_csv,
         }
     }
 
     pub fn push(&mut self, spec: &TableSpec, vals: &[Val]) -> Result<()> {
         schema::write_json_line(spec, vals, &mut self.data);
-        if let Some(csv) = &mut self.csv {
-            csv.push(vals);
+        if self.with_csv {
+            schema::write_csv_record(vals, &mut self.csv);
         }
         for (k, &i) in self.total_idx.iter().enumerate() {
             let v = vals[i].as_int().unwrap_or(0);
@@ -66,10 +72,10 @@ impl TableOut {
     pub fn take(&mut self) -> Msg {
         Msg::Rows(
             std::mem::replace(&mut self.data, Vec::with_capacity(BATCH_BYTES * 2)),
-            self.csv
-                .as_mut()
-                .map(schema::CsvRows::take)
-                .unwrap_or_default(),
+            std::mem::replace(
+                &mut self.csv,
+                Vec::with_capacity(if self.with_csv { BATCH_BYTES } else { 0 }),
+            ),
         )
     }
 
@@ -97,7 +103,7 @@ impl TableOut {
                 .zip(&self.totals)
                 .map(|(c, v)| (c.to_string(), *v))
                 .collect::<BTreeMap<_, _>>(),
-            csv: self.csv.is_some().then(|| FileManifest {
+            csv: self.with_csv.then(|| FileManifest {
                 file: csv_file(spec),
                 bytes: 0,
                 sha256: String::new(),
