@@ -797,6 +797,7 @@ mod tests {
             Val::Text("rahim".into()),
             Val::Text("2024-05-01T10:00:00.5+00:00".into()),
             Val::Null,
+            Val::Int(4),
         ];
         let mut line = Vec::new();
         write_json_line(spec, &row, &mut line);

@@ -206,7 +206,10 @@ async fn write_members(
         let m = &r.member;
         // loan_amount and daily_installment: the terms of the member's current (or latest)
         // loan, so an exported file still reads as it always did.
-        let (loan_amount, installment) = a.loan.as_ref().map_or((0, 0), |l| (l.principal, l.installment));
+        let (loan_amount, installment) = a
+            .loan
+            .as_ref()
+            .map_or((0, 0), |l| (l.principal, l.installment));
         rep.rows += 1;
         rep.loan_total += b.loan_outstanding;
         rep.savings_total += b.savings_balance;

@@ -86,9 +86,11 @@ pub async fn existing(
     let ids: Vec<i64> = found.by_nid.values().map(|m| m.id).collect();
     for chunk in ids.chunks(CHUNK) {
         let accounts = crate::ledger::balance::accounts_of(store, chunk).await?;
-        found.loans.extend(accounts.into_iter().filter_map(|(id, a)| {
-            a.loan.map(|l| (id, (l.principal, l.installment)))
-        }));
+        found.loans.extend(
+            accounts
+                .into_iter()
+                .filter_map(|(id, a)| a.loan.map(|l| (id, (l.principal, l.installment)))),
+        );
     }
     Ok(found)
 }

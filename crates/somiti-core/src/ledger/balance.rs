@@ -95,7 +95,9 @@ pub struct Accounts {
 impl Accounts {
     /// The loan still being paid, if any.
     pub fn active_loan(&self) -> Option<&Loan> {
-        self.loan.as_ref().filter(|l| l.status == LoanStatus::Active)
+        self.loan
+            .as_ref()
+            .filter(|l| l.status == LoanStatus::Active)
     }
 }
 
@@ -159,8 +161,7 @@ async fn accounts_where(
     );
     let (loans, savings) = on_store!(store, |p| {
         let mut lq = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()));
-        let mut sq =
-            sqlx::query_as::<_, SavingsAccount>(sqlx::AssertSqlSafe(savings_sql.as_str()));
+        let mut sq = sqlx::query_as::<_, SavingsAccount>(sqlx::AssertSqlSafe(savings_sql.as_str()));
         if let Some(o) = org_id {
             lq = lq.bind(o);
             sq = sq.bind(o);
@@ -169,7 +170,8 @@ async fn accounts_where(
     });
     let mut out: HashMap<i64, Accounts> = HashMap::new();
     for l in loans {
-        out.entry(l.member_id).or_default().loan = Some(l);
+        let member = l.member_id;
+        out.entry(member).or_default().loan = Some(l);
     }
     for s in savings {
         out.entry(s.member_id).or_default().savings = s;

@@ -9,8 +9,8 @@ use crate::db::{Store, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::member::{self, Member};
 use crate::ledger::money::grouped;
-use crate::ledger::{Rules, day, loan, savings};
 use crate::ledger::org::Organization;
+use crate::ledger::{Rules, day, loan, savings};
 use crate::{on_store, on_tx};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Eq)]
@@ -156,7 +156,10 @@ async fn add_checked(
     day::refuse_if_closed(&mut tx, org, date).await?;
     let m = member::find_by_no_tx(&mut tx, org, &input.member_no).await?;
     check_entry(org, &m, date, input.loan_paisa, input.savings_paisa)?;
-    rules.check_entry("amount", input.loan_paisa.saturating_add(input.savings_paisa))?;
+    rules.check_entry(
+        "amount",
+        input.loan_paisa.saturating_add(input.savings_paisa),
+    )?;
     let loan = if input.loan_paisa > 0 {
         let Some(l) = loan::active_for_tx(&mut tx, m.id).await? else {
             return Err(Error::invalid(
@@ -194,7 +197,15 @@ async fn add_checked(
     if let Some(l) = &loan {
         loan::apply_payment_tx(&mut tx, l.id, c.loan_paisa, date).await?;
     }
-    savings::apply_tx(&mut tx, org.id, m.id, c.savings_paisa, 0, savings::LastPaid::Paid(date)).await?;
+    savings::apply_tx(
+        &mut tx,
+        org.id,
+        m.id,
+        c.savings_paisa,
+        0,
+        savings::LastPaid::Paid(date),
+    )
+    .await?;
     audit::record_tx(
         &mut tx,
         &op.username,

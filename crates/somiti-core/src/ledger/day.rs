@@ -38,7 +38,11 @@ pub async fn lock_org(tx: &mut Tx, org_id: i64) -> Result<()> {
 }
 
 /// Refuse a change on or before the organization's closed date (checked inside `tx`).
-pub(crate) async fn refuse_if_closed(tx: &mut Tx, org: &Organization, date: NaiveDate) -> Result<()> {
+pub(crate) async fn refuse_if_closed(
+    tx: &mut Tx,
+    org: &Organization,
+    date: NaiveDate,
+) -> Result<()> {
     lock_org(tx, org.id).await?;
     if let Some(closed) = closed_through_tx(tx, org.id).await?
         && date <= closed

@@ -36,9 +36,13 @@ impl LoanStatus {
     }
 
     pub fn parse(s: &str) -> Option<LoanStatus> {
-        [LoanStatus::Active, LoanStatus::Repaid, LoanStatus::WrittenOff]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            LoanStatus::Active,
+            LoanStatus::Repaid,
+            LoanStatus::WrittenOff,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// As the faces write it: "active", "repaid", "written off".
@@ -192,9 +196,9 @@ pub fn check_disbursement(d: &Disbursement) -> Result<()> {
 /// The member's active loan, read inside `tx`.
 pub async fn active_for_tx(tx: &mut Tx, member_id: i64) -> Result<Option<Loan>> {
     let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE member_id = $1 AND status = 'active'");
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
     .bind(member_id)
     .fetch_optional(&mut *c)
     .await?))
@@ -245,7 +249,10 @@ async fn disburse_checked(
     if date > today {
         return Err(Error::invalid(
             "date",
-            format!("{date} is in the future (today is {today} in {})", org.timezone),
+            format!(
+                "{date} is in the future (today is {today} in {})",
+                org.timezone
+            ),
         ));
     }
     let days = org.collection_days();
@@ -273,7 +280,10 @@ async fn disburse_checked(
     if date < m.joined_on {
         return Err(Error::invalid(
             "date",
-            format!("{date} is before member {} joined ({})", m.member_no, m.joined_on),
+            format!(
+                "{date} is before member {} joined ({})",
+                m.member_no, m.joined_on
+            ),
         ));
     }
     if let Some(l) = active_for_tx(&mut tx, m.id).await? {
@@ -342,9 +352,9 @@ pub(crate) async fn insert_first_tx(
         "INSERT INTO loans (org_id, member_id, cycle, disbursed_on, principal, service_charge, first_due_on, installment, installments, status, entered_by, entered_at) \
          VALUES ($1, $2, 1, $3, $4, 0, $3, $5, NULL, 'active', $6, $7) RETURNING {LOAN_COLS}"
     );
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
     .bind(org_id)
     .bind(member_id)
     .bind(joined_on)
@@ -453,13 +463,14 @@ pub(crate) async fn apply_payment_tx(
         _ if paid >= l.owed() => (LoanStatus::Repaid, Some(l.closed_on.unwrap_or(on).max(on))),
         _ => (LoanStatus::Active, None),
     };
-    if status == LoanStatus::Active && l.status == LoanStatus::Repaid {
-        if let Some(newer) = active_for_tx(tx, l.member_id).await? {
-            return Err(Error::Refused(format!(
-                "this takes loan cycle {} below repaid, but the member already has loan cycle {} active; reverse that loan's entries first",
-                l.cycle, newer.cycle
-            )));
-        }
+    if status == LoanStatus::Active
+        && l.status == LoanStatus::Repaid
+        && let Some(newer) = active_for_tx(tx, l.member_id).await?
+    {
+        return Err(Error::Refused(format!(
+            "this takes loan cycle {} below repaid, but the member already has loan cycle {} active; reverse that loan's entries first",
+            l.cycle, newer.cycle
+        )));
     }
     let last = if delta >= 0 {
         l.last_paid_on.max(Some(on))
@@ -469,9 +480,9 @@ pub(crate) async fn apply_payment_tx(
     let sql = format!(
         "UPDATE loans SET paid = $1, status = $2, closed_on = $3, last_paid_on = $4 WHERE id = $5 RETURNING {LOAN_COLS}"
     );
-    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, Loan>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
     .bind(paid)
     .bind(status)
     .bind(closed_on)
@@ -538,7 +549,11 @@ mod tests {
         let l = loan();
         let d = days();
         assert_eq!(l.owed(), 1_100_00);
-        assert_eq!(l.due_through(&d, date("2026-11-15")), 0, "before the first due day");
+        assert_eq!(
+            l.due_through(&d, date("2026-11-15")),
+            0,
+            "before the first due day"
+        );
         assert_eq!(l.due_on(&d, date("2026-11-16")), 300_00);
         // Mon..Thu: 4 × 300 = 1,200 capped at 1,100; Thursday owes the last 200.
         assert_eq!(l.due_through(&d, date("2026-11-19")), 1_100_00);
@@ -550,9 +565,15 @@ mod tests {
     #[test]
     fn the_first_installment_of_a_new_loan_is_the_next_collection_day() {
         let d = days();
-        assert_eq!(default_first_due(&d, date("2026-11-14")), date("2026-11-15"));
+        assert_eq!(
+            default_first_due(&d, date("2026-11-14")),
+            date("2026-11-15")
+        );
         // disbursed on Thursday: Friday is off, so Saturday
-        assert_eq!(default_first_due(&d, date("2026-11-19")), date("2026-11-21"));
+        assert_eq!(
+            default_first_due(&d, date("2026-11-19")),
+            date("2026-11-21")
+        );
     }
 
     #[test]
@@ -560,12 +581,19 @@ mod tests {
         let d = days();
         let mut l = loan();
         // Nothing paid: Monday's installment is the oldest unpaid.
-        assert_eq!(l.days_overdue(&d, date("2026-11-16")), 0, "due today is not overdue");
+        assert_eq!(
+            l.days_overdue(&d, date("2026-11-16")),
+            0,
+            "due today is not overdue"
+        );
         assert_eq!(l.days_overdue(&d, date("2026-11-17")), 1);
         assert_eq!(l.days_overdue(&d, date("2026-11-26")), 10);
         // One and a half installments paid: Tuesday's is the oldest unpaid.
         l.paid = 450_00;
-        assert_eq!(l.oldest_unpaid_due(&d, date("2026-11-26")), Some(date("2026-11-17")));
+        assert_eq!(
+            l.oldest_unpaid_due(&d, date("2026-11-26")),
+            Some(date("2026-11-17"))
+        );
         assert_eq!(l.days_overdue(&d, date("2026-11-26")), 9);
         assert_eq!(l.outstanding(), 650_00);
         // Paid in full, or written off: never overdue, nothing outstanding.

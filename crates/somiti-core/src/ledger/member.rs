@@ -395,12 +395,14 @@ pub async fn insert_many_tx(
     // Each new member's savings account, and the first loans, by the same loader.
     let numbers: std::collections::HashMap<&str, &ValidMember> =
         members.iter().map(|m| (m.member_no.as_str(), m)).collect();
-    let ids: Vec<(i64, String)> = on_tx!(tx, |c| sqlx::query_as(
+    let ids: Vec<(i64, String)> = on_tx!(tx, |c| {
+        sqlx::query_as(
         "SELECT id, member_no FROM members WHERE org_id = $1 AND id NOT IN (SELECT member_id FROM savings_accounts)"
     )
     .bind(org_id)
     .fetch_all(&mut *c)
-    .await?);
+    .await?
+    });
     let mut accounts = Vec::new();
     let mut first_loans = Vec::new();
     for (id, no) in ids {

@@ -446,6 +446,7 @@ mod tests {
             entered_by: "rahim".into(),
             entered_at: chrono::DateTime::UNIX_EPOCH,
             reversal_of,
+            loan_id: Some(1),
         }
     }
 

@@ -54,12 +54,11 @@ const ACCOUNT_COLS: &str = "member_id, org_id, deposited, withdrawn, last_paid_o
 /// A member's savings account (a member with no entries yet has an empty one).
 pub async fn account(store: &Store, org_id: i64, member_id: i64) -> Result<SavingsAccount> {
     let sql = format!("SELECT {ACCOUNT_COLS} FROM savings_accounts WHERE member_id = $1");
-    let a: Option<SavingsAccount> = on_store!(store, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(member_id)
-    .fetch_optional(p)
-    .await?);
+    let a: Option<SavingsAccount> =
+        on_store!(store, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(member_id)
+            .fetch_optional(p)
+            .await?);
     Ok(a.unwrap_or(SavingsAccount {
         member_id,
         org_id,
@@ -67,18 +66,13 @@ pub async fn account(store: &Store, org_id: i64, member_id: i64) -> Result<Savin
     }))
 }
 
-pub(crate) async fn account_tx(
-    tx: &mut Tx,
-    org_id: i64,
-    member_id: i64,
-) -> Result<SavingsAccount> {
+pub(crate) async fn account_tx(tx: &mut Tx, org_id: i64, member_id: i64) -> Result<SavingsAccount> {
     let sql = format!("SELECT {ACCOUNT_COLS} FROM savings_accounts WHERE member_id = $1");
-    let a: Option<SavingsAccount> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(member_id)
-    .fetch_optional(&mut *c)
-    .await?);
+    let a: Option<SavingsAccount> =
+        on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(member_id)
+            .fetch_optional(&mut *c)
+            .await?);
     Ok(a.unwrap_or(SavingsAccount {
         member_id,
         org_id,
@@ -186,7 +180,10 @@ pub(crate) async fn withdraw_tx(
     if date > today {
         return Err(Error::invalid(
             "date",
-            format!("{date} is in the future (today is {today} in {})", org.timezone),
+            format!(
+                "{date} is in the future (today is {today} in {})",
+                org.timezone
+            ),
         ));
     }
     if input.amount <= 0 {
@@ -211,7 +208,10 @@ pub(crate) async fn withdraw_tx(
     if date < m.joined_on {
         return Err(Error::invalid(
             "date",
-            format!("{date} is before member {} joined ({})", m.member_no, m.joined_on),
+            format!(
+                "{date} is before member {} joined ({})",
+                m.member_no, m.joined_on
+            ),
         ));
     }
     let acct = account_tx(tx, org.id, m.id).await?;
@@ -230,9 +230,9 @@ pub(crate) async fn withdraw_tx(
         "INSERT INTO withdrawals (org_id, member_id, withdrawn_on, amount, reason, entered_by, entered_at, reversal_of) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) RETURNING {WITHDRAWAL_COLS}"
     );
-    let w = on_tx!(tx, |c| sqlx::query_as::<_, Withdrawal>(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+    let w = on_tx!(tx, |c| sqlx::query_as::<_, Withdrawal>(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
     .bind(org.id)
     .bind(m.id)
     .bind(date)
@@ -338,7 +338,15 @@ async fn reverse_checked(
     .bind(id)
     .fetch_one(&mut *c)
     .await?);
-    apply_tx(&mut tx, org.id, orig.member_id, 0, -orig.amount, LastPaid::Unchanged).await?;
+    apply_tx(
+        &mut tx,
+        org.id,
+        orig.member_id,
+        0,
+        -orig.amount,
+        LastPaid::Unchanged,
+    )
+    .await?;
     audit::record_tx(
         &mut tx,
         &op.username,

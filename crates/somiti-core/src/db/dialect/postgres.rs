@@ -571,7 +571,7 @@ mod tests {
     fn copy_lines_come_back_as_values() {
         let spec = schema::spec("collections").unwrap();
         let mut vals = vec![Val::Null; spec.cols.len()];
-        let line = b"7\t1\t3\t2024-05-01\t10000\t0\t\\N\ttab\\there\\\\ \xe0\xa7\xb3\trahim\t2024-05-01T10:00:00.500000\t\\N";
+        let line = b"7\t1\t3\t2024-05-01\t10000\t0\t\\N\ttab\\there\\\\ \xe0\xa7\xb3\trahim\t2024-05-01T10:00:00.500000\t\\N\t4";
         parse_copy_line(spec, line, &mut vals).unwrap();
         assert_eq!(vals[0], Val::Int(7));
         assert_eq!(vals[6], Val::Null);
