@@ -67,11 +67,11 @@ pub struct EditArgs {
     /// New worker, by id or name (an active worker); "" for none
     #[arg(long)]
     pub worker: Option<String>,
-    /// New loan amount in taka
-    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
+    /// Refused: a loan is never edited (`somiti loan disburse` gives the next one)
+    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, hide = true)]
     pub loan: Option<String>,
-    /// New daily installment in taka
-    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
+    /// Refused, like --loan
+    #[arg(long, value_name = "TAKA", allow_hyphen_values = true, hide = true)]
     pub installment: Option<String>,
     /// New daily savings in taka
     #[arg(long, value_name = "TAKA", allow_hyphen_values = true, value_parser = amount_arg)]
@@ -138,14 +138,20 @@ async fn edit(ctx: &Ctx, store: &Store, op: &Operator, a: EditArgs) -> Result<()
             None => Ok(now),
         }
     };
+    if a.loan.is_some() || a.installment.is_some() {
+        return Err(crate::Error::invalid(
+            "loan",
+            "a loan's amount and installment are never edited; repay or write off the loan, then `somiti loan disburse` gives the next one",
+        ));
+    }
     let input = MemberInput {
         member_no: a.new_no.unwrap_or_else(|| m.member_no.clone()),
         name: a.name.unwrap_or_else(|| m.name.clone()),
         nid: a.nid.unwrap_or_else(|| m.nid.clone()),
         mobile: a.mobile.unwrap_or_else(|| m.mobile.clone()),
         worker,
-        loan_amount: taka("loan", &a.loan, m.loan_amount)?,
-        daily_installment: taka("installment", &a.installment, m.daily_installment)?,
+        loan_amount: 0,
+        daily_installment: 0,
         daily_savings: taka("savings", &a.savings, m.daily_savings)?,
         status: Some(a.status.unwrap_or_else(|| m.status.clone())),
         joined_on: match a.joined.as_deref() {
@@ -272,11 +278,20 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
                 m.mobile,
                 d.row.worker_name.as_deref().unwrap_or("-")
             )?;
+            let loan = match &d.row.accounts.loan {
+                Some(l) => format!(
+                    "loan cycle {} {} ({}) · installment {}",
+                    l.cycle,
+                    money::taka(l.principal),
+                    l.status.label(),
+                    money::taka(l.installment)
+                ),
+                None => "no loan".to_string(),
+            };
             outln!(
-                "joined {}   loan {}   daily {} + savings {}",
+                "joined {}   {}   savings {}/day",
                 m.joined_on,
-                money::taka(m.loan_amount),
-                money::taka(m.daily_installment),
+                loan,
                 money::taka(m.daily_savings)
             )?;
             outln!(

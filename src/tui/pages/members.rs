@@ -78,7 +78,16 @@ fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<
         "type to narrow, ↑↓ pick".to_string()
     };
     let v = |f: fn(&Member) -> String| m.map(f).unwrap_or_default();
-    vec![
+    // A new member may come with a first loan; an edit never changes money.
+    let first_loan = if m.is_none() {
+        vec![
+            Field::new("loan_amount", "First loan (taka)", String::new()),
+            Field::new("daily_installment", "Installment/day", String::new()),
+        ]
+    } else {
+        Vec::new()
+    };
+    let mut fields = vec![
         Field::new("member_no", "Member no", v(|m| m.member_no.clone())),
         Field::new("name", "Name", v(|m| m.name.clone())),
         Field::new("nid", "NID", v(|m| m.nid.clone())).hint("10, 13 or 17 digits"),
@@ -86,16 +95,6 @@ fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<
         Field::new("worker", "Worker", worker)
             .hint(worker_hint)
             .choices(workers),
-        Field::new(
-            "loan_amount",
-            "Loan (taka)",
-            v(|m| money::plain(m.loan_amount)),
-        ),
-        Field::new(
-            "daily_installment",
-            "Installment/day",
-            v(|m| money::plain(m.daily_installment)),
-        ),
         Field::new(
             "daily_savings",
             "Savings/day",
@@ -107,10 +106,19 @@ fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<
             m.map(|m| m.status.clone())
                 .unwrap_or_else(|| "active".into()),
         )
-        .hint("active, inactive or closed"),
+        .hint("↑↓ pick: closing is its own step")
+        .choices(
+            crate::ledger::member::SETTABLE_STATUSES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
         Field::new("joined_on", "Joined on", v(|m| m.joined_on.to_string()))
             .hint("YYYY-MM-DD, empty for today"),
-    ]
+    ];
+    let at = fields.len() - 3;
+    fields.splice(at..at, first_loan);
+    fields
 }
 
 impl App {

@@ -50,12 +50,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DetailPage) {
             ));
             lines.push(kv(
                 "loan · per day",
-                format!(
-                    "{} · installment {} · savings {}",
-                    grouped(m.loan_amount),
-                    grouped(m.daily_installment),
-                    grouped(m.daily_savings)
-                ),
+                match &x.row.accounts.loan {
+                    Some(l) => format!(
+                        "cycle {} {} ({}) · installment {} · savings {}",
+                        l.cycle,
+                        grouped(l.principal),
+                        l.status.label(),
+                        grouped(l.installment),
+                        grouped(m.daily_savings)
+                    ),
+                    None => format!("no loan · savings {}", grouped(m.daily_savings)),
+                },
             ));
             lines.push(Line::from(vec![
                 Span::styled(format!("{:>18}  ", "loan outstanding"), t.muted()),
