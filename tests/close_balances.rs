@@ -1,5 +1,6 @@
-//! The daily review reads sums through the latest closed day from a cache; whatever the
-//! closes, reopens and restores in between, its numbers equal sums taken from scratch.
+//! The daily review reads the accounts' running balances less the entries dated on or
+//! after the day (`balance::accounts_at`); whatever the closes, reopens and restores in
+//! between, what it finds paid before each day equals sums taken from scratch.
 // amounts are written taka_poisha: 100_00 is 100 taka
 #![allow(clippy::inconsistent_digit_grouping)]
 
@@ -42,7 +43,12 @@ async fn from_scratch(
 async fn agree(store: &Store, org: &Organization, first: NaiveDate, last: NaiveDate, when: &str) {
     let mut d = first;
     while d <= last {
-        let mut cached = balance::paid_before(store, org.id, d).await.unwrap();
+        let mut cached: HashMap<i64, (i64, i64)> = balance::accounts_at(store, org.id, d)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(m, (loans, savings))| (m, (loans.iter().map(|l| l.paid).sum(), savings)))
+            .collect();
         cached.retain(|_, v| *v != (0, 0));
         let mut plain = from_scratch(store, org, d).await;
         plain.retain(|_, v| *v != (0, 0));

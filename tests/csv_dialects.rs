@@ -65,6 +65,11 @@ async fn members_after_import(text: &str) -> (ImportReport, Vec<String>) {
         .iter()
         .map(|r| {
             let m = &r.member;
+            let (loan, installment) = r
+                .accounts
+                .loan
+                .as_ref()
+                .map_or((0, 0), |l| (l.principal, l.installment));
             format!(
                 "{}|{}|{}|{}|{:?}|{}|{}|{}|{}|{}",
                 m.member_no,
@@ -72,8 +77,8 @@ async fn members_after_import(text: &str) -> (ImportReport, Vec<String>) {
                 m.nid,
                 m.mobile,
                 r.worker_name,
-                m.loan_amount,
-                m.daily_installment,
+                loan,
+                installment,
                 m.daily_savings,
                 m.joined_on,
                 m.status

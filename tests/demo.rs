@@ -139,8 +139,21 @@ impl PgDb {
 struct Snapshot {
     workers: Vec<(i64, i64, String, String, bool)>,
     members: Vec<Member>,
+    /// Each member's loans: (member_id, principal, installment, paid).
+    loans: Vec<(i64, i64, i64, i64)>,
     collections: Vec<Collection>,
     closes: Vec<(i64, NaiveDate, String)>,
+}
+
+impl Snapshot {
+    /// (principal, installment) of member `id`'s first loan.
+    fn loan(&self, id: i64) -> (i64, i64) {
+        self.loans
+            .iter()
+            .find(|l| l.0 == id)
+            .map(|l| (l.1, l.2))
+            .unwrap_or_else(|| panic!("member {id} has no loan"))
+    }
 }
 
 impl Snapshot {
@@ -169,6 +182,12 @@ async fn snapshot(store: &Store) -> Snapshot {
                 .fetch_all(p)
                 .await
                 .unwrap(),
+            loans: sqlx::query_as(
+                "SELECT member_id, principal, installment, paid FROM loans ORDER BY member_id, cycle",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap(),
             collections: sqlx::query_as::<_, Collection>(sqlx::AssertSqlSafe(csql.as_str()))
                 .fetch_all(p)
                 .await
@@ -216,10 +235,11 @@ async fn check(store: &Store, s: &DemoSummary, o: &DemoOptions, today: NaiveDate
         assert!(nids.insert(m.nid.clone()), "duplicate NID {}", m.nid);
         assert_eq!(validate::mobile(&m.mobile).unwrap(), m.mobile);
         assert!(!m.name.trim().is_empty());
-        assert!((1_000_000..=10_000_000).contains(&m.loan_amount));
-        assert_eq!(m.loan_amount % 50_000, 0, "loans round to 500 taka");
-        assert_eq!(m.daily_installment % 100, 0, "installments in whole taka");
-        let days_to_repay = (m.loan_amount + m.daily_installment - 1) / m.daily_installment;
+        let (loan_amount, installment) = snap.loan(m.id);
+        assert!((1_000_000..=10_000_000).contains(&loan_amount));
+        assert_eq!(loan_amount % 50_000, 0, "loans round to 500 taka");
+        assert_eq!(installment % 100, 0, "installments in whole taka");
+        let days_to_repay = (loan_amount + installment - 1) / installment;
         assert!((95..=305).contains(&days_to_repay), "{days_to_repay} days");
         assert!((1_000..=10_000).contains(&m.daily_savings));
         assert!(m.joined_on <= today);
@@ -287,8 +307,17 @@ async fn check(store: &Store, s: &DemoSummary, o: &DemoOptions, today: NaiveDate
     }
     for (id, paid) in &loan_paid {
         assert!(
-            *paid <= members[id].loan_amount,
+            *paid <= snap.loan(members[id].id).0,
             "loan overpaid by member {id}"
+        );
+    }
+    // The loans' running balances are the entries' sums.
+    for l in &snap.loans {
+        assert_eq!(
+            l.3,
+            loan_paid.get(&l.0).copied().unwrap_or(0),
+            "running balance of member {}'s loan",
+            l.0
         );
     }
     assert_eq!(s.collections, snap.collections.len() as u64);

@@ -99,8 +99,6 @@ pub fn member(i: i64) -> Member {
         nid: format!("{}", 1_234_567_000 + i),
         mobile: format!("0171234{i:04}"),
         worker_id: Some(if i % 2 == 0 { 1 } else { 2 }),
-        loan_amount: 20_000_00,
-        daily_installment: 200_00,
         daily_savings: 20_00,
         status: if i == 7 {
             "inactive".into()
@@ -114,10 +112,45 @@ pub fn member(i: i64) -> Member {
     }
 }
 
+/// Member `i`'s first loan: 20,000 at 200 a day from joining.
+pub fn loan(i: i64) -> somiti::ledger::loan::Loan {
+    let m = member(i);
+    somiti::ledger::loan::Loan {
+        id: i,
+        org_id: 1,
+        member_id: i,
+        cycle: 1,
+        disbursed_on: m.joined_on,
+        principal: 20_000_00,
+        service_charge: 0,
+        first_due_on: m.joined_on,
+        installment: 200_00,
+        installments: None,
+        status: somiti::ledger::loan::LoanStatus::Active,
+        closed_on: None,
+        written_off: 0,
+        close_reason: String::new(),
+        entered_by: "rahim".into(),
+        entered_at: now(),
+        paid: i * 1_000_00,
+        last_paid_on: Some(today()),
+    }
+}
+
 pub fn member_rows(n: i64) -> Vec<MemberRow> {
     (1..=n)
         .map(|i| MemberRow {
             member: member(i),
+            accounts: somiti::ledger::balance::Accounts {
+                loan: Some(loan(i)),
+                savings: somiti::ledger::savings::SavingsAccount {
+                    member_id: i,
+                    org_id: 1,
+                    deposited: i * 100_00,
+                    withdrawn: 0,
+                    last_paid_on: Some(today()),
+                },
+            },
             worker_name: Some(
                 if i % 2 == 0 {
                     "Karim Uddin"
@@ -148,6 +181,7 @@ pub fn collection(id: i64, member_id: i64, loan: i64, savings: i64) -> Collectio
         note: String::new(),
         entered_by: "rahim".into(),
         entered_at: now(),
+        loan_id: (loan > 0).then_some(member_id),
         reversal_of: None,
     }
 }
