@@ -413,16 +413,20 @@ async fn collections_in_the_future_are_rejected(s: &Store) {
 
 async fn inactive_members_cannot_pay(s: &Store) {
     let w = world(s).await;
-    for (no, status) in [("1", "inactive"), ("2", "closed")] {
-        let mut m = member_input(no, days_before(w.today, 3));
-        m.status = Some(status.into());
-        add_member(s, &w.org, m).await;
-        let e = collection::add(s, &w.manager, &w.org, &entry(no, w.today, 100_00, 0))
-            .await
-            .unwrap_err();
-        assert_eq!(invalid_field(&e), "member");
-        assert!(e.to_string().contains(status), "{e}");
-    }
+    let mut m = member_input("1", days_before(w.today, 3));
+    m.status = Some("inactive".into());
+    add_member(s, &w.org, m).await;
+    let e = collection::add(s, &w.manager, &w.org, &entry("1", w.today, 100_00, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&e), "member");
+    assert!(e.to_string().contains("inactive"), "{e}");
+    // "closed" is not a status a form or an import sets: closing is its own procedure
+    let mut m = member_input("2", days_before(w.today, 3));
+    m.status = Some("closed".into());
+    let e = member::add(s, &w.manager, &w.org, &m).await.unwrap_err();
+    assert_eq!(invalid_field(&e), "status");
+    assert!(e.to_string().contains("member close"), "{e}");
     assert_eq!(collection_rows(s).await, 0);
 
     // a member made inactive later cannot pay either
