@@ -14,10 +14,12 @@ use somiti::Error;
 use somiti::access::{self, Operator, Role, users};
 use somiti::db::Store;
 use somiti::ledger::collection::{self, Collection, CollectionInput};
+use somiti::ledger::loan::{self, Disbursement, LoanStatus};
 use somiti::ledger::member::{self, MemberQuery, MemberRow};
 use somiti::ledger::org::{CollectionDays, DEFAULT_COLLECTION_DAYS, Organization};
 use somiti::ledger::review::{self, Flag, Review, ReviewLine, Totals};
-use somiti::ledger::{day, org};
+use somiti::ledger::savings::{self, WithdrawalInput};
+use somiti::ledger::{Rules, day, org};
 
 on_both_backends!(
     a_correction_is_a_reversal_that_leaves_the_original_row_unchanged,
@@ -50,6 +52,12 @@ on_both_backends!(
     the_audit_log_cannot_be_updated_or_deleted,
     an_unknown_login_is_told_how_to_be_added,
     the_last_admin_cannot_be_demoted,
+    a_loan_payment_above_what_is_outstanding_is_refused_naming_it,
+    an_entry_above_the_ceiling_is_refused,
+    a_member_without_an_active_loan_pays_savings_only,
+    a_repaid_loan_makes_way_for_the_next_cycle,
+    only_an_admin_writes_a_loan_off_and_it_owes_nothing_after,
+    a_withdrawal_never_takes_savings_below_zero_and_is_reversed_by_an_entry,
 );
 
 // ---- helpers --------------------------------------------------------------------------
@@ -1332,4 +1340,227 @@ async fn the_last_admin_cannot_be_demoted(s: &Store) {
     );
     // a worker may not change roles at all
     assert_refused(users::set_role(s, &w.worker, &w.viewer.username, Role::Admin).await);
+}
+
+// ---- loan and savings accounts (migration 0009) ---------------------------------------
+
+fn loan_of(paid_for: &str) -> String {
+    format!("loan outstanding for {paid_for}")
+}
+
+async fn a_loan_payment_above_what_is_outstanding_is_refused_naming_it(s: &Store) {
+    let w = world(s).await;
+    let mut m = member_input("1", days_before(w.today, 3));
+    m.loan_amount = 500_00;
+    m.daily_installment = 100_00;
+    add_member(s, &w.org, m).await;
+    post(s, &w, "1", w.today, 200_00, 0).await;
+    // 300 is outstanding: 99,999,999 taka (the typo of the report) and 300.01 are refused
+    for too_much in [99_999_999_00, 300_01] {
+        let e = collection::add(s, &w.manager, &w.org, &entry("1", w.today, too_much, 0))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            invalid_field(&e),
+            if too_much > 300_01 { "amount" } else { "loan" }
+        );
+        if too_much == 300_01 {
+            assert!(e.to_string().contains("300.00 outstanding"), "{e}");
+        }
+    }
+    let r = row(s, &w.manager, &w.org, "1").await;
+    assert_eq!(r.loan_outstanding, 300_00, "{}", loan_of("member 1"));
+    // exactly what is outstanding repays the loan
+    post(s, &w, "1", w.today, 300_00, 0).await;
+    let r = row(s, &w.manager, &w.org, "1").await;
+    assert_eq!(r.loan_outstanding, 0);
+    let l = r.accounts.loan.expect("the loan");
+    assert_eq!(l.status, LoanStatus::Repaid);
+    assert_eq!(l.closed_on, Some(w.today));
+    // reversing the last payment makes it active again with 300 outstanding
+    let last = collection::for_member(s, r.member.id, 1).await.unwrap();
+    collection::reverse(s, &w.manager, &w.org, last[0].id, "entered twice")
+        .await
+        .unwrap();
+    let r = row(s, &w.manager, &w.org, "1").await;
+    let l = r.accounts.loan.expect("the loan");
+    assert_eq!(
+        (l.status, l.closed_on, r.loan_outstanding),
+        (LoanStatus::Active, None, 300_00)
+    );
+}
+
+async fn an_entry_above_the_ceiling_is_refused(s: &Store) {
+    let w = world(s).await;
+    add_member(s, &w.org, member_input("1", days_before(w.today, 3))).await;
+    let rules = Rules {
+        max_entry: 1_000_00,
+    };
+    let e = collection::add_with(
+        s,
+        &w.manager,
+        &w.org,
+        &entry("1", w.today, 0, 1_000_01),
+        &rules,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_field(&e), "amount");
+    assert!(e.to_string().contains("ledger.max_entry_taka"), "{e}");
+    assert!(e.to_string().contains("1,000.00"), "{e}");
+    collection::add_with(
+        s,
+        &w.manager,
+        &w.org,
+        &entry("1", w.today, 0, 1_000_00),
+        &rules,
+    )
+    .await
+    .unwrap();
+    // the default ceiling is 100,000 taka
+    assert_eq!(Rules::default().max_entry, 100_000_00);
+    assert_eq!(collection_rows(s).await, 1);
+}
+
+async fn a_member_without_an_active_loan_pays_savings_only(s: &Store) {
+    let w = world(s).await;
+    let mut m = member_input("1", days_before(w.today, 3));
+    m.loan_amount = 0;
+    m.daily_installment = 0;
+    add_member(s, &w.org, m).await;
+    let e = collection::add(s, &w.manager, &w.org, &entry("1", w.today, 100_00, 20_00))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&e), "loan");
+    assert!(e.to_string().contains("no active loan"), "{e}");
+    let c = post(s, &w, "1", w.today, 0, 20_00).await;
+    assert_eq!(c.loan_id, None);
+    let r = row(s, &w.manager, &w.org, "1").await;
+    assert_eq!((r.loan_outstanding, r.savings_balance), (0, 20_00));
+    assert!(r.accounts.loan.is_none());
+}
+
+async fn a_repaid_loan_makes_way_for_the_next_cycle(s: &Store) {
+    let w = world(s).await;
+    let mut m = member_input("1", days_before(w.today, 10));
+    m.loan_amount = 300_00;
+    m.daily_installment = 100_00;
+    add_member(s, &w.org, m).await;
+    let next = Disbursement {
+        member_no: "1".into(),
+        principal: 5_000_00,
+        service_charge: 250_00,
+        installment: 100_00,
+        ..Default::default()
+    };
+    // not while the first loan runs
+    let e = loan::disburse(s, &w.manager, &w.org, &next)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("still has loan cycle 1"), "{e}");
+    post(s, &w, "1", days_before(w.today, 1), 300_00, 0).await;
+    let before = row(s, &w.manager, &w.org, "1").await;
+    let l = loan::disburse(s, &w.manager, &w.org, &next).await.unwrap();
+    assert_eq!(
+        (l.cycle, l.status, l.owed()),
+        (2, LoanStatus::Active, 5_250_00)
+    );
+    assert!(
+        l.first_due_on > w.today,
+        "first due on a later collection day"
+    );
+    let r = row(s, &w.manager, &w.org, "1").await;
+    assert_eq!(r.loan_outstanding, 5_250_00);
+    assert_eq!(
+        r.arrears, before.arrears,
+        "nothing of the new loan is due yet (the arrears are the unpaid savings)"
+    );
+    // a payment now belongs to cycle 2
+    let c = post(s, &w, "1", w.today, 100_00, 0).await;
+    assert_eq!(c.loan_id, Some(l.id));
+    let loans = loan::for_member(s, r.member.id).await.unwrap();
+    assert_eq!(
+        loans
+            .iter()
+            .map(|l| (l.cycle, l.status, l.paid))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, LoanStatus::Repaid, 300_00),
+            (2, LoanStatus::Active, 100_00)
+        ]
+    );
+    assert_eq!(audit_rows(s, "loan.disburse", "ok").await, 1);
+    // a worker may not disburse
+    assert_refused(loan::disburse(s, &w.worker, &w.org, &next).await);
+}
+
+async fn only_an_admin_writes_a_loan_off_and_it_owes_nothing_after(s: &Store) {
+    let w = world(s).await;
+    add_member(s, &w.org, member_input("1", days_before(w.today, 3))).await;
+    post(s, &w, "1", w.today, 100_00, 0).await;
+    let msg = assert_refused(loan::write_off(s, &w.manager, &w.org, "1", "moved away").await);
+    assert!(msg.contains("may not write off loans"), "{msg}");
+    let e = loan::write_off(s, &w.admin, &w.org, "1", "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&e), "reason");
+    let l = loan::write_off(s, &w.admin, &w.org, "1", "moved away")
+        .await
+        .unwrap();
+    assert_eq!(
+        (l.status, l.written_off),
+        (LoanStatus::WrittenOff, 9_900_00)
+    );
+    let r = row(s, &w.manager, &w.org, "1").await;
+    assert_eq!(r.loan_outstanding, 0);
+    let e = collection::add(s, &w.manager, &w.org, &entry("1", w.today, 100_00, 0))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no active loan"), "{e}");
+    assert_eq!(audit_rows(s, "loan.write_off", "ok").await, 1);
+}
+
+async fn a_withdrawal_never_takes_savings_below_zero_and_is_reversed_by_an_entry(s: &Store) {
+    let w = world(s).await;
+    add_member(s, &w.org, member_input("1", days_before(w.today, 3))).await;
+    post(s, &w, "1", w.today, 0, 500_00).await;
+    let ask = |amount| WithdrawalInput {
+        member_no: "1".into(),
+        amount,
+        reason: "school fees".into(),
+        ..Default::default()
+    };
+    let e = savings::withdraw(s, &w.manager, &w.org, &ask(500_01), &Rules::default())
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&e), "amount");
+    assert!(e.to_string().contains("savings balance of 500.00"), "{e}");
+    let wd = savings::withdraw(s, &w.manager, &w.org, &ask(200_00), &Rules::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        row(s, &w.manager, &w.org, "1").await.savings_balance,
+        300_00
+    );
+    assert_refused(savings::withdraw(s, &w.worker, &w.org, &ask(1_00), &Rules::default()).await);
+    savings::reverse_withdrawal(s, &w.manager, &w.org, wd.id, "paid twice")
+        .await
+        .unwrap();
+    assert_eq!(
+        row(s, &w.manager, &w.org, "1").await.savings_balance,
+        500_00
+    );
+    let e = savings::reverse_withdrawal(s, &w.manager, &w.org, wd.id, "again")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already reversed"), "{e}");
+    // withdrawing does not count as paying: arrears are unchanged by it
+    assert_eq!(
+        sql_i64!(
+            s,
+            "SELECT COUNT(*) FROM withdrawals WHERE member_id = $1",
+            wd.member_id
+        ),
+        2
+    );
 }
