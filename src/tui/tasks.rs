@@ -136,7 +136,7 @@ pub enum Outcome {
         offset: i64,
         result: Result<(Vec<MemberRow>, i64), String>,
     },
-    Member(Result<MemberDetail, String>),
+    Member(Result<Box<MemberDetail>, String>),
     Workers {
         org_id: i64,
         result: Result<Vec<Worker>, String>,
@@ -310,9 +310,12 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
             offset: query.offset,
             result: member::list(store, op, &org, &query).await.map_err(s),
         },
-        Effect::LoadMember { org, member_no } => {
-            Outcome::Member(member::show(store, op, &org, &member_no).await.map_err(s))
-        }
+        Effect::LoadMember { org, member_no } => Outcome::Member(
+            member::show(store, op, &org, &member_no)
+                .await
+                .map(Box::new)
+                .map_err(s),
+        ),
         Effect::LoadWorkers { org } => Outcome::Workers {
             org_id: org.id,
             result: org::workers(store, org.id).await.map_err(s),

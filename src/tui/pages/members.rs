@@ -286,12 +286,12 @@ impl App {
         vec![Effect::LoadMember { org, member_no }]
     }
 
-    pub(crate) fn detail_loaded(&mut self, r: Result<MemberDetail, String>) -> Vec<Effect> {
+    pub(crate) fn detail_loaded(&mut self, r: Result<Box<MemberDetail>, String>) -> Vec<Effect> {
         for o in self.overlays.iter_mut().rev() {
             if let Overlay::Detail(d) = o {
                 match r {
                     Ok(detail) if detail.row.member.member_no == d.member_no => {
-                        d.detail = Some(detail);
+                        d.detail = Some(*detail);
                         d.error = None;
                     }
                     Ok(_) => {}
