@@ -69,7 +69,7 @@ fn member_detail() {
         let mut app = full_app(s);
         press(&mut app, key(KeyCode::Enter));
         let row = app.members.rows[0].clone();
-        app.apply(somiti::tui::tasks::Outcome::Member(Ok(
+        app.apply(somiti::tui::tasks::Outcome::Member(Ok(Box::new(
             somiti::ledger::member::MemberDetail {
                 row,
                 recent: vec![
@@ -77,7 +77,7 @@ fn member_detail() {
                     collection(11, 1, 180_00, 20_00),
                 ],
             },
-        )));
+        ))));
         app
     });
 }
@@ -91,12 +91,12 @@ fn member_detail_of_a_member_paid_ahead() {
         press(&mut app, ch('j'));
         press(&mut app, key(KeyCode::Enter));
         let row = app.members.rows[3].clone();
-        app.apply(somiti::tui::tasks::Outcome::Member(Ok(
+        app.apply(somiti::tui::tasks::Outcome::Member(Ok(Box::new(
             somiti::ledger::member::MemberDetail {
                 row,
                 recent: vec![collection(14, 4, 1_000_00, 20_00)],
             },
-        )));
+        ))));
         app
     });
 }
