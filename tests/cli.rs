@@ -592,10 +592,16 @@ fn edits_through_the_command_line(url: Option<&str>) {
         .stdout(predicates::str::contains("version 3"));
     // bad input is the ledger's message
     on_db(d, url)
-        .args(["member", "edit", "7", "--installment", "-5"])
+        .args(["member", "edit", "7", "--savings", "-5"])
         .assert()
         .code(1)
         .stderr(predicates::str::contains("negative"));
+    // and a loan is never edited: the next one is a disbursement
+    on_db(d, url)
+        .args(["member", "edit", "7", "--installment", "50"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("loan disburse"));
 
     let w = json_of(on_db(d, url).args([
         "worker",

@@ -187,7 +187,7 @@ impl Rules {
         let status = row.text("status");
         if !crate::ledger::member::is_stored_status(status) {
             return Err(format!(
-                "{who}: status must be active, inactive or closed, stored lower-case (got {status:?})"
+                "{who}: status: must be active, inactive or closed, stored lower-case (got {status:?})"
             ));
         }
         if row.int("daily_savings").is_some_and(|v| v < 0) {
