@@ -81,7 +81,7 @@ fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<
     // A new member may come with a first loan; an edit never changes money.
     let first_loan = if m.is_none() {
         vec![
-            Field::new("loan_amount", "First loan (taka)", String::new()),
+            Field::new("loan_amount", "Loan (taka)", String::new()),
             Field::new("daily_installment", "Installment/day", String::new()),
         ]
     } else {

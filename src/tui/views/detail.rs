@@ -51,14 +51,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DetailPage) {
             lines.push(kv(
                 "loan · per day",
                 match &x.row.accounts.loan {
-                    Some(l) => format!(
-                        "cycle {} {} ({}) · installment {} · savings {}",
-                        l.cycle,
-                        grouped(l.principal),
-                        l.status.label(),
-                        grouped(l.installment),
-                        grouped(m.daily_savings)
-                    ),
+                    Some(l) => {
+                        // the loan's cycle and standing only when they are not the usual
+                        let mut notes = Vec::new();
+                        if l.cycle > 1 {
+                            notes.push(format!("cycle {}", l.cycle));
+                        }
+                        if l.status != crate::ledger::loan::LoanStatus::Active {
+                            notes.push(l.status.label().to_string());
+                        }
+                        let notes = if notes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", notes.join(", "))
+                        };
+                        format!(
+                            "{}{notes} · installment {} · savings {}",
+                            grouped(l.principal),
+                            grouped(l.installment),
+                            grouped(m.daily_savings)
+                        )
+                    }
                     None => format!("no loan · savings {}", grouped(m.daily_savings)),
                 },
             ));
