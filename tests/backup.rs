@@ -160,13 +160,13 @@ async fn a_backup_is_a_zip_of_every_table_with_the_manifest_last(store: &Store) 
         .unwrap();
     assert_eq!(c["totals"]["loan_paisa"], sums.0);
     assert_eq!(c["totals"]["savings_paisa"], sums.1);
-    let mm = m["tables"]
+    let loans = m["tables"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["name"] == "members")
+        .find(|t| t["name"] == "loans")
         .unwrap();
-    assert_eq!(mm["totals"]["loan_amount"], sums.2);
+    assert_eq!(loans["totals"]["principal"], sums.2);
     assert!(sums.0 > 0 && sums.1 > 0 && sums.2 > 0);
     // Rows in primary-key order.
     let ids: Vec<i64> = String::from_utf8(
@@ -244,7 +244,7 @@ async fn sums(store: &Store) -> (i64, i64, i64) {
     somiti::on_store!(store, |p| sqlx::query_as::<_, (i64, i64, i64)>(
         "SELECT CAST((SELECT COALESCE(SUM(loan_paisa),0) FROM collections) AS BIGINT), \
          CAST((SELECT COALESCE(SUM(savings_paisa),0) FROM collections) AS BIGINT), \
-         CAST((SELECT COALESCE(SUM(loan_amount),0) FROM members) AS BIGINT)"
+         CAST((SELECT COALESCE(SUM(principal),0) FROM loans) AS BIGINT)"
     )
     .fetch_one(p)
     .await
@@ -543,8 +543,10 @@ async fn a_dry_run_reports_rows_and_totals_and_changes_nothing(store: &Store) {
     assert!(r.pre_restore.is_none());
     let m = r.tables.iter().find(|t| t.name == "members").unwrap();
     assert_eq!(m.rows_now, m.rows_backup + 1);
+    let l = r.tables.iter().find(|t| t.name == "loans").unwrap();
+    assert_eq!(l.rows_now, l.rows_backup + 1, "the new member's first loan");
     assert_eq!(
-        m.totals_now["loan_amount"] - m.totals_backup["loan_amount"],
+        l.totals_now["principal"] - l.totals_backup["principal"],
         10_000_00
     );
     let c = r.tables.iter().find(|t| t.name == "collections").unwrap();
@@ -573,7 +575,11 @@ async fn verify_with_drill_passes_and_is_recorded_in_catalogue_and_audit(store: 
         .unwrap();
     assert_eq!(r.result, VerifyResult::Ok);
     let drill = r.drill.expect("drill ran");
-    assert_eq!(drill.len(), 6);
+    assert_eq!(
+        drill.len(),
+        somiti::backup::schema::TABLES.len(),
+        "every table drilled"
+    );
     for (t, d) in r.tables.iter().zip(&drill) {
         assert_eq!((t.rows, &t.totals), (d.rows, &d.totals), "{}", t.name);
     }

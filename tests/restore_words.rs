@@ -338,9 +338,9 @@ async fn control_totals_are_worded_and_net_of_reversals(store: &Store) {
         c.totals_now["loan_paisa"] - c.totals_backup["loan_paisa"],
         70_00 + 2 * 500_00
     );
-    let m = r.tables.iter().find(|t| t.name == "members").unwrap();
-    assert_eq!(m.net_now[0].label, "loans given");
-    assert_eq!(m.net_now[0].poisha - m.net_backup[0].poisha, 10_000_00);
+    let l = r.tables.iter().find(|t| t.name == "loans").unwrap();
+    assert_eq!(l.net_now[0].label, "loans disbursed");
+    assert_eq!(l.net_now[0].poisha - l.net_backup[0].poisha, 10_000_00);
 }
 
 async fn a_confirmation_in_other_letters_is_refused_and_says_why(store: &Store) {
