@@ -613,6 +613,14 @@ fn check_confirmation(confirm: &Confirm, word: &str) -> Result<()> {
     )))
 }
 
+/// The tables that hold the members' accounts (migration 0009).
+const ACCOUNT_TABLES: [&str; 4] = [
+    "loans",
+    "withdrawals",
+    "savings_accounts",
+    "member_closures",
+];
+
 fn choose_tables(m: &Manifest, opts: &RestoreOptions) -> Result<Vec<String>> {
     let mut names: Vec<String> = match &opts.tables {
         Some(t) if !t.is_empty() => t.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
@@ -627,6 +635,15 @@ fn choose_tables(m: &Manifest, opts: &RestoreOptions) -> Result<Vec<String>> {
             v
         }
     };
+    // A member's accounts travel with the members and their entries: restoring either
+    // without them would leave balances that no longer match (or rows without their parent).
+    if names.iter().any(|n| n == "members" || n == "collections") {
+        for a in ACCOUNT_TABLES {
+            if m.table(a).is_some() && !names.iter().any(|n| n == a) {
+                names.push(a.to_string());
+            }
+        }
+    }
     names.sort_by_key(|n| schema::order(n));
     names.dedup();
     for n in &names {
@@ -634,7 +651,8 @@ fn choose_tables(m: &Manifest, opts: &RestoreOptions) -> Result<Vec<String>> {
             return Err(Error::invalid(
                 "tables",
                 format!(
-                    "{n:?} is not restored; choose from organizations, workers, members, collections, day_closes, users"
+                    "{n:?} is not restored; choose from {}, users",
+                    schema::LEDGER_TABLES.join(", ")
                 ),
             ));
         }
