@@ -307,7 +307,11 @@ async fn a_pre_restore_archive_says_which_restore_it_undoes(store: &Store) {
     let u = pre.undoes().expect("it says what it undoes");
     assert_eq!(u.backup_id, e.id);
     assert_eq!(u.file, e.file);
-    assert_eq!(u.scope, "tables members, collections");
+    // the members' accounts travel with them
+    assert_eq!(
+        u.scope,
+        "tables members, loans, collections, withdrawals, savings_accounts, member_closures"
+    );
     assert_eq!(u.by, op.username);
     assert!(u.describe().contains(e.short_id()), "{}", u.describe());
     // The catalogue rebuilt from the store alone knows it too (it is in the manifest).

@@ -36,11 +36,13 @@ impl Parents {
     }
 }
 
-/// Tables other rows point at, and the column that names a row of each.
-const PARENTS: [(&str, &str); 3] = [
+/// Tables other rows point at, and the column that names a row of each (a loan by its
+/// cycle number).
+const PARENTS: [(&str, &str); 4] = [
     ("organizations", "code"),
     ("workers", "name"),
     ("members", "member_no"),
+    ("loans", "cycle"),
 ];
 
 fn words(table: &str) -> (&'static str, &'static str) {
@@ -49,6 +51,10 @@ fn words(table: &str) -> (&'static str, &'static str) {
         "workers" => ("worker", "workers"),
         "members" => ("member", "members"),
         "collections" => ("collection", "collections"),
+        "loans" => ("loan", "loans"),
+        "withdrawals" => ("withdrawal", "withdrawals"),
+        "savings_accounts" => ("savings account", "savings accounts"),
+        "member_closures" => ("closure", "closures"),
         "day_closes" => ("closed day", "closed days"),
         "users" => ("operator", "operators"),
         _ => ("row", "rows"),
@@ -208,7 +214,11 @@ impl Backups {
                             id,
                             Named {
                                 org: v[org_i].as_int(),
-                                label: v[label_i].as_text().unwrap_or_default().to_string(),
+                                label: v[label_i]
+                                    .as_text()
+                                    .map(str::to_string)
+                                    .or_else(|| v[label_i].as_int().map(|n| n.to_string()))
+                                    .unwrap_or_default(),
                             },
                         );
                     }
@@ -380,7 +390,7 @@ async fn read_db(
     for (t, label_col) in PARENTS {
         let spec = schema::spec(t).expect("parent table");
         let sql = format!(
-            "SELECT id, {}, {label_col} FROM {t}",
+            "SELECT id, {}, CAST({label_col} AS TEXT) FROM {t}",
             if spec.org_col == "id" {
                 "id"
             } else {
