@@ -13,28 +13,10 @@ use backup_support::*;
 use serde_json::Value;
 use somiti::db::Store;
 
-/// A data directory with a SQLite database holding demo data and the admin `boss`.
+/// A data directory with a SQLite database holding demo data (two organizations) and the
+/// admin `boss`.
 async fn data_dir(members: u32, days: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("somiti.db"))
-        .await
-        .unwrap();
-    binary_admin(&store, "boss").await;
-    somiti::demo::generate(
-        &store,
-        "test",
-        &somiti::demo::DemoOptions {
-            members,
-            days,
-            orgs: 2,
-            seed: 3,
-        },
-        today(),
-    )
-    .await
-    .unwrap();
-    store.close().await;
-    dir
+    common::demo_data_dir("boss", members, days, 2, today()).await
 }
 
 fn cli(dir: &Path) -> assert_cmd::Command {

@@ -69,7 +69,8 @@ pub struct HeaderFacts {
     pub newest_verified: Option<DateTime<Utc>>,
     /// How old the newest backup may be before it is late (shown red), as the core
     /// computes it from the schedule (`scheduler::status::backup_allowance`); `None`: no
-    /// enabled backup job, nothing is late.
+    /// enabled backup job, nothing is late. While the schedule cannot be read it is
+    /// `scheduler::status::fallback_allowance`.
     pub backup_allowance: Option<chrono::Duration>,
     /// The enabled `[[offsite]]` targets (empty: the header says nothing of off-site).
     pub offsite_targets: Vec<String>,

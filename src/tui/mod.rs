@@ -154,8 +154,9 @@ pub async fn prepare(ctx: &Session, store: &Store, op: &Operator, size: (u16, u1
             database: store.describe(),
             scheduler: "…".into(),
             newest_verified: None,
-            // set from the jobs once the scheduler is set up (`run`), then by its status
-            backup_allowance: None,
+            // until the jobs are read (`run`), then by the scheduler's status: an unknown
+            // schedule is taken as the default daily one, never as "nothing is late"
+            backup_allowance: Some(crate::scheduler::status::fallback_allowance()),
             offsite_targets: ctx
                 .settings
                 .config
@@ -200,13 +201,13 @@ pub async fn run(ctx: &Session) -> Result<()> {
     match scheduler_setup(ctx, &store, manual_runs.clone()).await {
         Ok((mut cx, host)) => {
             // how old a backup may be before the header shows it late: the core's rule
-            app.facts.backup_allowance =
-                crate::scheduler::status::current_backup_allowance(&store, &cx.jobs, Utc::now())
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!("reading the jobs' on/off: {e}");
-                        None
-                    });
+            match crate::scheduler::status::current_backup_allowance(&store, &cx.jobs, Utc::now())
+                .await
+            {
+                Ok(a) => app.facts.backup_allowance = a,
+                // the fallback stays: an unread on/off is not "no backup job"
+                Err(e) => tracing::warn!("reading the jobs' on/off: {e}"),
+            }
             if host {
                 let (stx, mut srx) = mpsc::unbounded_channel();
                 let h = crate::scheduler::Scheduler::new(

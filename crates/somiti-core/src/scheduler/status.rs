@@ -264,6 +264,13 @@ pub fn backup_allowance(
         .min()
 }
 
+/// The allowance a face uses while the schedule cannot be read (the jobs did not load, or
+/// their on/off did not): a day and the grace, what the default daily backup job allows.
+/// An unknown schedule never hides an old backup (`None` means "no backup job", a fact).
+pub fn fallback_allowance() -> chrono::Duration {
+    chrono::Duration::hours(24) + chrono::Duration::minutes(LATE_GRACE_MINUTES)
+}
+
 /// [`backup_allowance`] with each job's on/off as it stands in the database.
 pub async fn current_backup_allowance(
     store: &Store,
@@ -485,5 +492,7 @@ mod tests {
         assert!(is_late(hours(25), now, a));
         assert!(!is_late(hours(25), now, weekly));
         assert!(!is_late(hours(24 * 30), now, None));
+        // what a face assumes while the schedule is unknown: the default daily job's
+        assert_eq!(fallback_allowance(), day_and_grace);
     }
 }
