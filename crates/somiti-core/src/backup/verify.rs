@@ -43,6 +43,10 @@ pub struct VerifyReport {
     /// Counts and totals found after the drill restore (same shape as `tables`).
     pub drill: Option<Vec<TableCheck>>,
     pub result: VerifyResult,
+    /// The archive's own format version when it was older and read through an upgrade
+    /// (`backup::upgrade`): the checks ran on the upgraded rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgraded_from: Option<u32>,
 }
 
 impl Backups {
@@ -139,11 +143,15 @@ pub(crate) async fn verify_archive(
     progress: &ProgressTx,
     cancel: &CancellationToken,
 ) -> Result<VerifyReport> {
+    // A version-1 archive is checked as its version-2 upgrade (same file name, so every
+    // message names the archive as the operator knows it).
+    let up = super::upgrade::readable(path, pass.clone(), schema_version).await?;
+    let read = up.as_ref().map_or(path, |u| u.path.as_path());
     let scratch = match drill {
         Some(dir) => Some(Scratch::create(dir).await?),
         None => None,
     };
-    let p = path.to_path_buf();
+    let p = read.to_path_buf();
     let c = cancel.clone();
     let pr = progress.clone();
     let loader = scratch.as_ref().map(|s| {
@@ -203,6 +211,7 @@ pub(crate) async fn verify_archive(
         tables,
         drill,
         result: VerifyResult::Ok,
+        upgraded_from: up.map(|_| 1),
     })
 }
 
