@@ -196,6 +196,22 @@ pub(crate) async fn verify_archive(
     })
     .await
     .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
+    if drilled.is_some()
+        && let Some(s) = &scratch
+    {
+        let bad = s.balance_mismatches().await?;
+        if !bad.is_empty() {
+            return Err(Error::VerifyFailed(format!(
+                "{}: drill: {} running balance{} disagree{} with the entries: {}{}",
+                file_name(path),
+                bad.len(),
+                if bad.len() == 1 { "" } else { "s" },
+                if bad.len() == 1 { "s" } else { "" },
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if bad.len() > 5 { "; …" } else { "" }
+            )));
+        }
+    }
     drop(scratch);
     let drill = match drilled {
         Some(found) => Some(compare_drill(path, &manifest, found)?),
@@ -433,8 +449,8 @@ fn check_content(
         for (row, v) in self_refs {
             if !mine.contains(v) {
                 return Err(fail(format!(
-                    "entry {}: row {row}: reversal_of {v} is not in collections of the archive",
-                    tm.file
+                    "entry {}: row {row}: reversal_of {v} is not in {} of the archive",
+                    tm.file, spec.name
                 )));
             }
         }
@@ -462,6 +478,8 @@ fn check_content(
             reader.check_file(csv)?;
         }
     }
+    // Every running balance equals its entries (read above, parents first).
+    rules.finish().map_err(fail)?;
     report(progress, "verified", done, total);
     Ok((m, reader.encrypted, out))
 }
