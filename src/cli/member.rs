@@ -43,6 +43,21 @@ pub enum MemberCmd {
     /// Change a member's details (what the console's edit form changes); fields not given
     /// stay as they are
     Edit(EditArgs),
+    /// Close a member: needs the loan repaid or written off; pays the savings out by a
+    /// final withdrawal. Without --yes, says what it would take and changes nothing
+    Close {
+        /// Member number
+        member_no: String,
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
+        org: Option<String>,
+        /// Why the member leaves (kept with the closure)
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Close now (without it: a dry run)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +279,12 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             outln!("member {}/{} {} added", org.code, m.member_no, m.name)?;
         }
         MemberCmd::Edit(a) => edit(ctx, &store, &op, a).await?,
+        MemberCmd::Close {
+            member_no,
+            org,
+            reason,
+            yes,
+        } => return super::ledger::close_member(ctx, member_no, org, reason, yes).await,
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let d = member::show(&store, &op, &org, &member_no).await?;
