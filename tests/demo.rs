@@ -139,8 +139,11 @@ impl PgDb {
 struct Snapshot {
     workers: Vec<(i64, i64, String, String, bool)>,
     members: Vec<Member>,
-    /// Each member's loans: (member_id, principal, installment, paid).
-    loans: Vec<(i64, i64, i64, i64)>,
+    /// Every loan: (member_id, principal, installment, paid, id, cycle, status).
+    loans: Vec<(i64, i64, i64, i64, i64, i64, String)>,
+    /// Withdrawals (member_id, amount) and closures (member_id).
+    withdrawals: Vec<(i64, i64)>,
+    closures: Vec<i64>,
     collections: Vec<Collection>,
     closes: Vec<(i64, NaiveDate, String)>,
 }
@@ -150,7 +153,7 @@ impl Snapshot {
     fn loan(&self, id: i64) -> (i64, i64) {
         self.loans
             .iter()
-            .find(|l| l.0 == id)
+            .find(|l| l.0 == id && l.5 == 1)
             .map(|l| (l.1, l.2))
             .unwrap_or_else(|| panic!("member {id} has no loan"))
     }
@@ -183,7 +186,8 @@ async fn snapshot(store: &Store) -> Snapshot {
                 .await
                 .unwrap(),
             loans: sqlx::query_as(
-                "SELECT member_id, principal, installment, paid FROM loans ORDER BY member_id, cycle",
+                "SELECT member_id, principal, installment, paid, id, cycle, status FROM loans \
+                 ORDER BY member_id, cycle",
             )
             .fetch_all(p)
             .await
@@ -194,6 +198,16 @@ async fn snapshot(store: &Store) -> Snapshot {
                 .unwrap(),
             closes: sqlx::query_as(
                 "SELECT org_id, closed_on, closed_by FROM day_closes ORDER BY org_id, closed_on",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap(),
+            withdrawals: sqlx::query_as("SELECT member_id, amount FROM withdrawals ORDER BY id")
+                .fetch_all(p)
+                .await
+                .unwrap(),
+            closures: sqlx::query_scalar(
+                "SELECT member_id FROM member_closures ORDER BY member_id",
             )
             .fetch_all(p)
             .await
@@ -240,7 +254,8 @@ async fn check(store: &Store, s: &DemoSummary, o: &DemoOptions, today: NaiveDate
         assert_eq!(loan_amount % 50_000, 0, "loans round to 500 taka");
         assert_eq!(installment % 100, 0, "installments in whole taka");
         let days_to_repay = (loan_amount + installment - 1) / installment;
-        assert!((95..=305).contains(&days_to_repay), "{days_to_repay} days");
+        // most over 100-300 days, some fast (25-60 days) so there are second cycles
+        assert!((20..=305).contains(&days_to_repay), "{days_to_repay} days");
         assert!((1_000..=10_000).contains(&m.daily_savings));
         assert!(m.joined_on <= today);
         let wid = m.worker_id.expect("every member has a worker");
@@ -303,23 +318,59 @@ async fn check(store: &Store, s: &DemoSummary, o: &DemoOptions, today: NaiveDate
         } else {
             1
         };
-        *loan_paid.entry(c.member_id).or_default() += sign * c.loan_paisa;
+        if c.loan_paisa > 0 {
+            let l = c.loan_id.expect("a loan payment names its loan");
+            let loan = snap.loans.iter().find(|x| x.4 == l).expect("the loan");
+            assert_eq!(loan.0, c.member_id, "the member's own loan");
+            *loan_paid.entry(l).or_default() += sign * c.loan_paisa;
+        }
     }
-    for (id, paid) in &loan_paid {
-        assert!(
-            *paid <= snap.loan(members[id].id).0,
-            "loan overpaid by member {id}"
-        );
-    }
-    // The loans' running balances are the entries' sums.
+    // Each loan: never overpaid, its running balance the entries' sum, and one running
+    // loan per member; a member who repaid often took the next cycle.
     for l in &snap.loans {
-        assert_eq!(
-            l.3,
-            loan_paid.get(&l.0).copied().unwrap_or(0),
-            "running balance of member {}'s loan",
-            l.0
+        let paid = loan_paid.get(&l.4).copied().unwrap_or(0);
+        assert!(paid <= l.1, "loan #{} overpaid", l.4);
+        assert_eq!(l.3, paid, "running balance of loan #{}", l.4);
+        if l.6 == "repaid" {
+            assert_eq!(paid, l.1, "a repaid loan is paid in full");
+        }
+    }
+    let cycles = snap.loans.iter().filter(|l| l.5 >= 2).count();
+    assert!(cycles > 0, "some members are on a second loan cycle");
+    assert!(
+        snap.loans
+            .iter()
+            .any(|l| l.6 == "written_off" && members[&l.0].status == "inactive"),
+        "a loan written off"
+    );
+    // A few withdrawals; a closed member is settled (no running loan, nothing saved).
+    assert!(!snap.withdrawals.is_empty(), "some savings paid out");
+    for m in snap.members.iter().filter(|m| m.status == "closed") {
+        assert!(
+            snap.closures.contains(&m.id),
+            "member {} has its closure",
+            m.id
+        );
+        assert!(
+            snap.loans
+                .iter()
+                .filter(|l| l.0 == m.id)
+                .all(|l| l.6 != "active"),
+            "closed member {} has no running loan",
+            m.id
         );
     }
+    // Every running balance equals its entries (the ledger's own check, as an admin).
+    let op = somiti::access::Operator {
+        username: "demo-check".into(),
+        full_name: "demo check".into(),
+        role: somiti::access::Role::Admin,
+        org_id: None,
+    };
+    let bad = somiti::ledger::accounts::check(store, &op, None)
+        .await
+        .unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
     assert_eq!(s.collections, snap.collections.len() as u64);
     assert_eq!(s.reversals, reversed.len() as u64);
     assert!(s.reversals > 0, "some entries are reversed");

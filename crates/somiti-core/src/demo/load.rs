@@ -8,7 +8,7 @@ use crate::db::{Tx, dialect};
 use crate::error::Result;
 
 use super::plan::{NewMember, NewWorker, OrgPlan};
-use super::sim::{CHUNK_ROWS, Entry, EntryStream};
+use super::sim::{CHUNK_ROWS, Entry, EntryStream, NewLoan};
 
 fn spec(name: &str) -> &'static TableSpec {
     schema::spec(name).expect("a backup table")
@@ -49,32 +49,83 @@ pub(super) fn member_values(m: &NewMember) -> Values {
     ]
 }
 
-/// A member's first loan as a `loans` row (its id is the member's: one first loan each),
-/// disbursed and first due on joining; `paid` is written after the collections.
+fn day(d: chrono::NaiveDate) -> Val {
+    Val::Text(d.format("%Y-%m-%d").to_string())
+}
+
+/// A member's first loan as a `loans` row, disbursed and first due on joining; `paid` is
+/// written after the collections. A closed member left before paying: the loan was written
+/// off on joining (and the member settled, see `closure_values`).
 pub(super) fn loan_values(m: &NewMember) -> Option<Values> {
     (m.loan_amount > 0).then(|| {
-        let joined = Val::Text(m.joined_on.format("%Y-%m-%d").to_string());
+        let closed = m.status == "closed";
         vec![
-            Val::Int(m.id),
+            Val::Int(m.loan_id),
             Val::Int(m.org_id),
             Val::Int(m.id),
             Val::Int(1),
-            joined.clone(),
+            day(m.joined_on),
             Val::Int(m.loan_amount),
             Val::Int(0),
-            joined,
+            day(m.joined_on),
             Val::Int(m.daily_installment),
             Val::Null,
-            text("active"),
-            Val::Null,
-            Val::Int(0),
-            text(""),
+            text(if closed { "written_off" } else { "active" }),
+            if closed { day(m.joined_on) } else { Val::Null },
+            Val::Int(if closed { m.loan_amount } else { 0 }),
+            text(if closed {
+                "left the somiti before paying"
+            } else {
+                ""
+            }),
             text("demo"),
             Val::Text(schema::instant_text(&chrono::Utc::now())),
             Val::Int(0),
             Val::Null,
         ]
     })
+}
+
+/// A closed member's `member_closures` row: closed on joining, nothing left to pay out.
+pub(super) fn closure_values(m: &NewMember) -> Option<Values> {
+    (m.status == "closed").then(|| {
+        vec![
+            Val::Int(m.id),
+            Val::Int(m.org_id),
+            day(m.joined_on),
+            text("left the somiti"),
+            text("demo"),
+            Val::Text(schema::instant_text(&chrono::Utc::now())),
+        ]
+    })
+}
+
+/// A later cycle's `loans` row: repaid (on the day the next followed) or running.
+pub(super) fn new_loan_values(l: &NewLoan, repaid_on: Option<chrono::NaiveDate>) -> Values {
+    vec![
+        Val::Int(l.id),
+        Val::Int(l.org_id),
+        Val::Int(l.member_id),
+        Val::Int(l.cycle),
+        day(l.disbursed_on),
+        Val::Int(l.principal),
+        Val::Int(0),
+        day(l.first_due_on),
+        Val::Int(l.installment),
+        Val::Null,
+        text(if repaid_on.is_some() {
+            "repaid"
+        } else {
+            "active"
+        }),
+        repaid_on.map_or(Val::Null, day),
+        Val::Int(0),
+        text(""),
+        text(&l.by),
+        Val::Text(schema::instant_text(&l.at)),
+        Val::Int(0),
+        Val::Null,
+    ]
 }
 
 /// A `collections` row, in the columns of `TABLES`.
@@ -91,12 +142,7 @@ pub(super) fn entry_values(e: &Entry<'_>) -> Values {
         text(e.entered_by),
         Val::Text(schema::instant_text(&e.entered_at)),
         opt(e.reversal_of),
-        // a loan payment belongs to the member's loan, whose id is the member's
-        if e.loan > 0 {
-            Val::Int(e.member_id)
-        } else {
-            Val::Null
-        },
+        opt(e.loan_id),
     ]
 }
 
@@ -128,7 +174,15 @@ async fn load_rows<'a>(
         .flat_map(|p| &p.members)
         .filter_map(loan_values);
     insert_chunked(tx, spec("loans"), loans).await?;
+    let closures = plans
+        .iter()
+        .flat_map(|p| &p.members)
+        .filter_map(closure_values);
+    insert_chunked(tx, spec("member_closures"), closures).await?;
 
+    // Entries of a later cycle come before its loan row (found as the simulation runs):
+    // references are checked at the end of the transaction.
+    dialect::defer_references(tx).await?;
     let unchecked = dialect::unchecked_load(tx, "collections").await?;
     let mut rows_in = dialect::RowLoader::begin(tx, spec("collections")).await?;
     let mut buf = Vec::with_capacity(CHUNK_ROWS + 64);
@@ -141,6 +195,18 @@ async fn load_rows<'a>(
         }
     }
     rows_in.finish().await?;
+    // The first loans repaid in full become repaid; then the later cycles, each repaid or
+    // running as the simulation left it (one running loan per member at every step).
+    for p in plans {
+        crate::ledger::accounts::rebuild_tx(tx, Some(p.org.id)).await?;
+    }
+    let later = std::mem::take(&mut stream.new_loans);
+    let rows = later
+        .iter()
+        .map(|l| new_loan_values(l, stream.repaid.get(&l.id).copied()))
+        .collect::<Vec<_>>()
+        .into_iter();
+    insert_chunked(tx, spec("loans"), rows).await?;
     dialect::checked_after_load(tx, unchecked).await?;
     // The running balances of the accounts, from the entries just loaded.
     for p in plans {
@@ -209,6 +275,7 @@ mod tests {
             nid: "1234567890".into(),
             mobile: "01812345678".into(),
             worker_id: None,
+            loan_id: 4,
             loan_amount: 1,
             daily_installment: 1,
             daily_savings: 1,
@@ -230,7 +297,28 @@ mod tests {
             entered_by: "rahim",
             entered_at: chrono::Utc::now(),
             reversal_of: None,
+            loan_id: Some(4),
         };
         fits("collections", &entry_values(&e));
+        let closed = NewMember {
+            status: "closed",
+            ..m
+        };
+        fits("loans", &loan_values(&closed).expect("a loan"));
+        fits("member_closures", &closure_values(&closed).expect("closed"));
+        let l = NewLoan {
+            id: 5,
+            org_id: 1,
+            member_id: 2,
+            cycle: 2,
+            disbursed_on: closed.joined_on,
+            first_due_on: closed.joined_on,
+            principal: 10,
+            installment: 1,
+            by: "demo".into(),
+            at: chrono::Utc::now(),
+        };
+        fits("loans", &new_loan_values(&l, None));
+        fits("loans", &new_loan_values(&l, Some(closed.joined_on)));
     }
 }

@@ -35,7 +35,7 @@ pub use options::{DemoOptions, DemoSummary, MAX_DAYS, MAX_MEMBERS, MAX_ORGS};
 
 use names::org_profile;
 use options::check_options;
-use plan::{NextIds, Taken, plan_org};
+use plan::{NextIds, OrgPlan, Taken, plan_org};
 use sim::{EntryStream, local_noon_utc};
 
 /// Fill the ledger with demo data for `opts.days` days ending `today` (the business date).
@@ -177,6 +177,7 @@ async fn fill(
     let mut ids = NextIds {
         worker: max_id(tx, "workers").await? + 1,
         member: max_id(tx, "members").await? + 1,
+        loan: max_id(tx, "loans").await? + 1,
         collection: max_id(tx, "collections").await? + 1,
     };
 
@@ -208,7 +209,14 @@ async fn fill(
 
     // Whole seconds, like every other entry time: the same text on both backends.
     let now_cap = Utc::now().trunc_subsecs(0);
-    let mut stream = EntryStream::new(&plans, window_start, today, now_cap, ids.collection);
+    let mut stream = EntryStream::new(
+        &plans,
+        window_start,
+        today,
+        now_cap,
+        ids.collection,
+        ids.loan,
+    );
     load::load(tx, &plans, &mut stream).await?;
 
     // Close every day through three days ago (one row: a close covers all earlier days).
@@ -234,6 +242,12 @@ async fn fill(
         }
     }
 
+    // A few savings paid out today and one loan written off in each organization, so the
+    // demo shows every kind of entry (second loan cycles come from the simulation).
+    for p in &plans {
+        account_events(tx, p, today, actor).await?;
+    }
+
     let summary = DemoSummary {
         organizations: plans.iter().map(|p| p.org.code.clone()).collect(),
         workers: plans.iter().map(|p| p.workers.len() as u64).sum(),
@@ -256,6 +270,66 @@ async fn fill(
     )
     .await?;
     Ok(summary)
+}
+
+/// Withdrawals (a quarter of the savings of every 20th active member with at least 1,000
+/// taka saved) and the write-off of the first inactive member's loan, on `today`.
+async fn account_events(tx: &mut Tx, p: &OrgPlan, today: NaiveDate, actor: &str) -> Result<()> {
+    let now = crate::db::now_micros();
+    for m in p
+        .members
+        .iter()
+        .filter(|m| m.status == "active" && m.joined_on < today)
+        .step_by(20)
+    {
+        let balance: i64 = on_tx!(&mut *tx, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT deposited - withdrawn FROM savings_accounts WHERE member_id = $1"
+        )
+        .bind(m.id)
+        .fetch_one(&mut *c)
+        .await?);
+        if balance < 1_000_00 {
+            continue;
+        }
+        let amount = balance / 4 / 100_00 * 100_00;
+        on_tx!(&mut *tx, |c| {
+            sqlx::query(
+            "INSERT INTO withdrawals (org_id, member_id, withdrawn_on, amount, reason, entered_by, entered_at, reversal_of) \
+             VALUES ($1, $2, $3, $4, 'school fees', $5, $6, NULL)"
+        )
+        .bind(p.org.id)
+        .bind(m.id)
+        .bind(today)
+        .bind(amount)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+        });
+        on_tx!(&mut *tx, |c| sqlx::query(
+            "UPDATE savings_accounts SET withdrawn = withdrawn + $1 WHERE member_id = $2"
+        )
+        .bind(amount)
+        .bind(m.id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    }
+    if let Some(m) = p.members.iter().find(|m| m.status == "inactive") {
+        on_tx!(&mut *tx, |c| sqlx::query(
+            "UPDATE loans SET status = 'written_off', closed_on = $1, \
+             written_off = principal + service_charge - paid, \
+             close_reason = 'stopped paying; written off by the board' \
+             WHERE member_id = $2 AND status = 'active'"
+        )
+        .bind(today)
+        .bind(m.id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    }
+    Ok(())
 }
 
 async fn max_id(tx: &mut Tx, table: &str) -> Result<i64> {

@@ -15,6 +15,7 @@ use crate::ledger::org::{CollectionDays, Organization, Worker};
 pub(super) struct NextIds {
     pub(super) worker: i64,
     pub(super) member: i64,
+    pub(super) loan: i64,
     pub(super) collection: i64,
 }
 
@@ -39,6 +40,8 @@ pub(super) struct NewMember {
     pub(super) nid: String,
     pub(super) mobile: String,
     pub(super) worker_id: Option<i64>,
+    /// The first loan's id (0: no loan), amount and installment.
+    pub(super) loan_id: i64,
     pub(super) loan_amount: i64,
     pub(super) daily_installment: i64,
     pub(super) daily_savings: i64,
@@ -63,6 +66,9 @@ pub(super) struct OrgPlan {
     pub(super) seed: u64,
 }
 
+/// Mixed into an organization's seed for the accounts' choices.
+pub(super) const ACCOUNTS_SEED: u64 = 0x0ACC_0A7E;
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn plan_org(
     o: &Organization,
@@ -77,6 +83,9 @@ pub(super) fn plan_org(
     taken: &mut Taken,
 ) -> OrgPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // The accounts' own choices (short first loans) draw from a second stream, so the
+    // rest of the plan is what it was before loans were accounts.
+    let mut accounts_rng = ChaCha8Rng::seed_from_u64(seed ^ ACCOUNTS_SEED);
     let mut users = vec![actor.to_string()];
     let mut workers = Vec::new();
     for w in existing.iter().filter(|w| w.active) {
@@ -119,7 +128,11 @@ pub(super) fn plan_org(
     for no in 1..=members {
         let (wid, user) = workers[rng.random_range(0..workers.len())];
         let loan_taka: i64 = rng.random_range(20..=200) * 500;
-        let repay_days: i64 = rng.random_range(100..=300);
+        let mut repay_days: i64 = rng.random_range(100..=300);
+        // Some repay fast, so a window of a few months has second loan cycles too.
+        if accounts_rng.random_bool(0.15) {
+            repay_days = accounts_rng.random_range(25..=60);
+        }
         let installment_taka = (loan_taka + repay_days - 1) / repay_days;
         let savings_taka: i64 = rng.random_range(2..=20) * 5;
         let joined_on = if rng.random_bool(0.65) {
@@ -145,6 +158,10 @@ pub(super) fn plan_org(
             nid: nid(&mut rng, district, taken),
             mobile: mobile(&mut rng, taken),
             worker_id: Some(wid),
+            loan_id: {
+                ids.loan += 1;
+                ids.loan - 1
+            },
             loan_amount: loan_taka * 100,
             daily_installment: installment_taka * 100,
             daily_savings: savings_taka * 100,

@@ -21,6 +21,22 @@ pub(super) struct Entry<'a> {
     pub(super) entered_by: &'a str,
     pub(super) entered_at: DateTime<Utc>,
     pub(super) reversal_of: Option<i64>,
+    /// The loan a loan part pays (the member's loan of the day).
+    pub(super) loan_id: Option<i64>,
+}
+
+/// A loan after the first: the member repaid the last one and took the next cycle.
+pub(super) struct NewLoan {
+    pub(super) id: i64,
+    pub(super) org_id: i64,
+    pub(super) member_id: i64,
+    pub(super) cycle: i64,
+    pub(super) disbursed_on: NaiveDate,
+    pub(super) first_due_on: NaiveDate,
+    pub(super) principal: i64,
+    pub(super) installment: i64,
+    pub(super) by: String,
+    pub(super) at: DateTime<Utc>,
 }
 
 /// Rows per chunk handed to the database.
@@ -29,6 +45,15 @@ pub(super) const CHUNK_ROWS: usize = 20_000;
 /// The per-organization state of the simulation.
 pub(super) struct OrgSim {
     pub(super) rng: ChaCha8Rng,
+    /// The accounts' own choices (the next loan), apart from `rng`.
+    pub(super) accounts_rng: ChaCha8Rng,
+    /// Per member: the running loan (0: none), its installment, cycle, principal and first
+    /// due day, and what is outstanding on it.
+    pub(super) loan_id: Vec<i64>,
+    pub(super) installment: Vec<i64>,
+    pub(super) cycle: Vec<i64>,
+    pub(super) principal: Vec<i64>,
+    pub(super) first_due: Vec<NaiveDate>,
     pub(super) outstanding: Vec<i64>,
     /// What each member owes from earlier days (negative: paid ahead).
     pub(super) behind: Vec<i64>,
@@ -48,6 +73,11 @@ pub(super) struct EntryStream<'a> {
     pub(super) sim: Option<OrgSim>,
     pub(super) written: u64,
     pub(super) reversals: u64,
+    pub(super) next_loan_id: i64,
+    /// Loans after the first, in the order given; and the loans repaid (with the day) that
+    /// a next cycle followed.
+    pub(super) new_loans: Vec<NewLoan>,
+    pub(super) repaid: std::collections::HashMap<i64, NaiveDate>,
 }
 
 impl<'a> EntryStream<'a> {
@@ -57,6 +87,7 @@ impl<'a> EntryStream<'a> {
         today: NaiveDate,
         now_cap: DateTime<Utc>,
         first_id: i64,
+        first_loan_id: i64,
     ) -> Self {
         EntryStream {
             plans,
@@ -68,6 +99,9 @@ impl<'a> EntryStream<'a> {
             sim: None,
             written: 0,
             reversals: 0,
+            next_loan_id: first_loan_id,
+            new_loans: Vec::new(),
+            repaid: std::collections::HashMap::new(),
         }
     }
 
@@ -80,6 +114,12 @@ impl<'a> EntryStream<'a> {
             let plan = &plans[self.org];
             let sim = self.sim.get_or_insert_with(|| OrgSim {
                 rng: ChaCha8Rng::seed_from_u64(plan.seed),
+                accounts_rng: ChaCha8Rng::seed_from_u64(plan.seed ^ super::plan::ACCOUNTS_SEED),
+                loan_id: plan.members.iter().map(|m| m.loan_id).collect(),
+                installment: plan.members.iter().map(|m| m.daily_installment).collect(),
+                cycle: vec![1; plan.members.len()],
+                principal: plan.members.iter().map(|m| m.loan_amount).collect(),
+                first_due: plan.members.iter().map(|m| m.joined_on).collect(),
                 outstanding: plan.members.iter().map(|m| m.loan_amount).collect(),
                 behind: vec![0; plan.members.len()],
                 day: self.window_start,
@@ -103,14 +143,65 @@ impl<'a> EntryStream<'a> {
         added > 0
     }
 
+    /// Member `i` repaid the loan on `d`: most take the next cycle the next day, a little
+    /// larger, first due on the collection day after.
+    fn next_cycle(&mut self, plan: &'a OrgPlan, sim: &mut OrgSim, i: usize, d: NaiveDate) {
+        let on = d + Duration::days(1);
+        if on >= self.today || !sim.accounts_rng.random_bool(0.8) {
+            return;
+        }
+        let m = &plan.members[i];
+        self.repaid.insert(sim.loan_id[i], d);
+        let principal = (sim.principal[i] * 5 / 4 / 50_000 * 50_000).clamp(10_000_00, 200_000_00);
+        let repay_days: i64 = sim.accounts_rng.random_range(60..=200);
+        let installment = (principal / 100 + repay_days - 1) / repay_days * 100;
+        let id = self.next_loan_id;
+        self.next_loan_id += 1;
+        let first_due = crate::ledger::loan::default_first_due(&plan.days, on);
+        self.new_loans.push(NewLoan {
+            id,
+            org_id: m.org_id,
+            member_id: m.id,
+            cycle: sim.cycle[i] + 1,
+            disbursed_on: on,
+            first_due_on: first_due,
+            principal,
+            installment,
+            by: plan.users[0].clone(),
+            at: local_noon_utc(&plan.tz, on),
+        });
+        sim.loan_id[i] = id;
+        sim.cycle[i] += 1;
+        sim.principal[i] = principal;
+        sim.installment[i] = installment;
+        sim.first_due[i] = first_due;
+        sim.outstanding[i] = principal;
+    }
+
     fn take_id(&mut self) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
-    /// Every active member's entries for collection day `d`.
+    /// Every active member's entries for collection day `d`, then the next loans of those
+    /// who repaid on it.
     fn day(&mut self, plan: &'a OrgPlan, sim: &mut OrgSim, d: NaiveDate, out: &mut Vec<Entry<'a>>) {
+        let mut repaid_now = Vec::new();
+        self.members_day(plan, sim, d, out, &mut repaid_now);
+        for i in repaid_now {
+            self.next_cycle(plan, sim, i, d);
+        }
+    }
+
+    fn members_day(
+        &mut self,
+        plan: &'a OrgPlan,
+        sim: &mut OrgSim,
+        d: NaiveDate,
+        out: &mut Vec<Entry<'a>>,
+        repaid_now: &mut Vec<usize>,
+    ) {
         let noon = local_noon_utc(&plan.tz, d);
         let next_noon = local_noon_utc(&plan.tz, d + Duration::days(1));
         let is_today = d == self.today;
@@ -122,8 +213,14 @@ impl<'a> EntryStream<'a> {
                 continue;
             }
             let outstanding = sim.outstanding[i];
-            let loan_due = m.daily_installment.min(outstanding);
+            let installment = if d < sim.first_due[i] {
+                0
+            } else {
+                sim.installment[i]
+            };
+            let loan_due = installment.min(outstanding);
             let worker_user = plan.users[m.user].as_str();
+            let cur_loan = sim.loan_id[i];
             let row = |id: i64, loan: i64, savings: i64, by: &'a str, at: DateTime<Utc>| Entry {
                 id,
                 org_id: m.org_id,
@@ -136,6 +233,7 @@ impl<'a> EntryStream<'a> {
                 entered_by: by,
                 entered_at: at,
                 reversal_of: None,
+                loan_id: (loan > 0 && cur_loan != 0).then_some(cur_loan),
             };
 
             if is_today {
@@ -191,15 +289,15 @@ impl<'a> EntryStream<'a> {
             } else if r < 0.99 {
                 // Ahead: two (sometimes three) days at once.
                 let k = if rng.random_bool(0.8) { 2 } else { 3 };
-                (
-                    (k * m.daily_installment).min(outstanding),
-                    k * m.daily_savings,
-                )
+                ((k * installment).min(outstanding), k * m.daily_savings)
             } else {
                 (loan_due, m.daily_savings)
             };
             sim.outstanding[i] -= loan;
             sim.behind[i] += due_today - loan - savings;
+            if sim.outstanding[i] == 0 && loan > 0 {
+                repaid_now.push(i);
+            }
 
             // Who typed it and when: the worker that evening, sometimes the office; a few
             // reach the office the next morning.

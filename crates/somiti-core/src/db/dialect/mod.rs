@@ -170,6 +170,16 @@ pub(crate) async fn prepare_restore(tx: &mut Tx, names: &[&str], whole: bool) ->
     }
 }
 
+/// Check foreign keys when the transaction ends, not row by row (SQLite
+/// `defer_foreign_keys`): rows that point at rows a later statement inserts. PostgreSQL
+/// loads such tables with their foreign keys off ([`unchecked_load`]).
+pub(crate) async fn defer_references(tx: &mut Tx) -> Result<()> {
+    match tx {
+        Tx::Sqlite(t) => sqlite::defer_foreign_keys(t).await,
+        Tx::Postgres(_) => Ok(()),
+    }
+}
+
 /// Check the deferred constraints now (PostgreSQL), so a broken one is told apart from
 /// the commit; SQLite checks its deferred foreign keys at commit.
 pub(crate) async fn check_deferred_now(tx: &mut Tx) -> std::result::Result<(), sqlx::Error> {
