@@ -86,7 +86,8 @@ async fn build(path: &PathBuf) -> Store {
     on_store!(&store, |p| sqlx::query("ANALYZE")
         .execute(p)
         .await
-        .expect("analyze"));
+        .expect("analyze")
+        .rows_affected());
     eprintln!(
         "built the bench database in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -228,7 +229,7 @@ async fn main() {
     // The daily review of 10,000 members (spawned; the screen stays live meanwhile): today's
     // (the running balances less nothing), and one of a month ago (less a month's entries).
     let orgs = org::list(&store).await.expect("orgs");
-    let mut review = |date: chrono::NaiveDate| {
+    let review = |date: chrono::NaiveDate| {
         let (store, op, o) = (store.clone(), op.clone(), orgs[0].clone());
         async move {
             let mut v = Vec::new();
