@@ -1627,9 +1627,38 @@ async fn closing_a_member_needs_the_loan_settled_and_pays_the_savings_out(s: &St
         .await
         .unwrap_err();
     assert!(e.to_string().contains("already closed"), "{e}");
-    // On a closed day nothing closes.
+    // A closed member's details may be corrected; the status stays closed.
+    let mut edit = member_input("1", joined);
+    edit.nid = m.nid.clone();
+    edit.name = "Member One (left)".into();
+    edit.status = Some("closed".into());
+    let after = member::update(s, &w.manager, &w.org, m.id, m.version, &edit)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.status.as_str(), after.name.as_str()),
+        ("closed", "Member One (left)")
+    );
+    edit.status = Some("active".into());
+    let e = member::update(s, &w.manager, &w.org, m.id, after.version, &edit)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&e), "status");
+    // The first loan was entered by the operator who added the member.
+    assert_eq!(
+        loan::for_member(s, m.id).await.unwrap()[0].entered_by,
+        Operator::system().username
+    );
+    // On a closed day nothing closes, and no member joins with a loan.
     add_member(s, &w.org, member_input("2", joined)).await;
     day::close(s, &w.manager, &w.org, w.today).await.unwrap();
+    let e = member::add(s, &w.manager, &w.org, &member_input("3", w.today))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Refused(_)) && e.to_string().contains("closed"),
+        "{e}"
+    );
     let e = closure::close(s, &w.manager, &w.org, "2", "", &Rules::default())
         .await
         .unwrap_err();

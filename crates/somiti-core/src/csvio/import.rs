@@ -199,7 +199,7 @@ async fn run(
         return Ok(rep);
     }
     let mut tx = store.begin().await?;
-    rep.imported = member::insert_many_tx(&mut tx, org.id, &ready).await?;
+    rep.imported = member::insert_many_tx(&mut tx, org.id, &ready, &op.username).await?;
     let sha = hex::encode(Sha256::digest(&bytes));
     audit::record_tx(
         &mut tx,

@@ -284,7 +284,11 @@ async fn add_checked(
         return Err(first_error(dup));
     }
     let mut tx = store.begin().await?;
-    let member = insert_tx(&mut tx, org.id, &m).await?;
+    // A first loan is a disbursement on the joining day: refused on a closed day.
+    if m.loan_amount > 0 {
+        crate::ledger::day::refuse_if_closed(&mut tx, org, m.joined_on).await?;
+    }
+    let member = insert_tx(&mut tx, org.id, &m, &op.username).await?;
     audit::record_tx(
         &mut tx,
         &op.username,
@@ -299,7 +303,12 @@ async fn add_checked(
 
 /// Insert one validated member inside a transaction (imports reuse this), with an empty
 /// savings account and, when the input has one, a first loan disbursed on joining.
-pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> Result<Member> {
+pub async fn insert_tx(
+    tx: &mut crate::db::Tx,
+    org_id: i64,
+    m: &ValidMember,
+    by: &str,
+) -> Result<Member> {
     let sql = format!(
         "INSERT INTO members (org_id, member_no, name, nid, mobile, worker_id, daily_savings, status, joined_on) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MEMBER_COLS}"
@@ -346,7 +355,7 @@ pub async fn insert_tx(tx: &mut crate::db::Tx, org_id: i64, m: &ValidMember) -> 
             m.joined_on,
             m.loan_amount,
             m.daily_installment,
-            "member.add",
+            by,
         )
         .await?;
     }
@@ -360,6 +369,7 @@ pub async fn insert_many_tx(
     tx: &mut crate::db::Tx,
     org_id: i64,
     members: &[ValidMember],
+    by: &str,
 ) -> Result<u64> {
     use crate::backup::schema::{self, Val};
     use crate::db::dialect;
@@ -423,16 +433,8 @@ pub async fn insert_many_tx(
     let spec_accounts = schema::spec("savings_accounts").expect("an archived table");
     dialect::insert_rows(tx, spec_accounts, accounts).await?;
     for (id, joined_on, amount, installment) in first_loans {
-        crate::ledger::loan::insert_first_tx(
-            tx,
-            org_id,
-            id,
-            joined_on,
-            amount,
-            installment,
-            "member.import",
-        )
-        .await?;
+        crate::ledger::loan::insert_first_tx(tx, org_id, id, joined_on, amount, installment, by)
+            .await?;
     }
     Ok(members.len() as u64)
 }
@@ -517,7 +519,27 @@ async fn update_checked(
     let workers = assignable_workers(org::workers(store, org.id).await?, before.worker_id);
     let mut input = input.clone();
     input.joined_on = input.joined_on.or(Some(before.joined_on));
-    let m = validate_fields(&input, org, &workers).map_err(first_error)?;
+    // A closed member stays closed (only the close procedure closes, nothing reopens):
+    // their other details may still be corrected.
+    let closed = before.status == "closed";
+    if closed {
+        match input.status.as_deref().map(str::trim) {
+            None | Some("closed") => input.status = None,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "status",
+                    format!(
+                        "member {} is closed and stays closed (got {other:?}); a member who comes back joins again under a new number",
+                        before.member_no
+                    ),
+                ));
+            }
+        }
+    }
+    let mut m = validate_fields(&input, org, &workers).map_err(first_error)?;
+    if closed {
+        m.status = "closed".into();
+    }
     let dup = uniqueness_problems(store, org.id, &m.member_no, &m.nid, Some(member_id)).await?;
     if !dup.is_empty() {
         return Err(first_error(dup));
