@@ -46,6 +46,8 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
             args: vec!["--exact".into(), "upload_child".into()],
             sizes_mib: vec![20],
         }),
+        // the at-scale rows, at a smoke size
+        big: (30, 10),
     };
     if cfg.pg_url.is_none() && std::env::var("CI").as_deref() == Ok("true") {
         panic!("CI=true but SOMITI_TEST_PG_URL is not set: the PostgreSQL benchmarks cannot run");
@@ -65,6 +67,14 @@ async fn the_benchmark_measures_every_operation_and_its_peer_on_a_small_ledger()
     ] {
         assert!(ops.contains(&want), "{want} missing from {ops:?}");
     }
+    assert!(
+        ops.iter()
+            .any(|o| o.starts_with("daily review, 30 members × "))
+            && ops
+                .iter()
+                .any(|o| o.starts_with("members list, first page, 30 × ")),
+        "the at-scale rows: {ops:?}"
+    );
     if cfg.pg_url.is_some() {
         assert!(
             ops.contains(&"backup (PostgreSQL)") && ops.contains(&"restore into empty PostgreSQL")
