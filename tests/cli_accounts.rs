@@ -2,6 +2,9 @@
 //! withdraw`, `member close`, `ledger check` and the `[ledger]` ceiling, with their exit
 //! codes and words, and the rows checked in the sqlite3 shell.
 
+// amounts are written taka_poisha: 5000_00 is 5,000 taka
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use std::path::Path;
 use std::process::Command as Process;
 

@@ -55,6 +55,9 @@ fn folded(child: &str, parent: &str, parents_missing: &[(&str, &str)]) -> bool {
             .any(|(c, p)| *c == child && *p == "members")
 }
 
+/// Per missing parent: the children left without it (table, rows) and the parent ids.
+type Orphaned<'a> = (Vec<(&'a str, i64)>, BTreeSet<i64>);
+
 /// "2 collections, 1 loan and 1 savings account", children in schema order.
 fn counted(children: &[(&str, i64)]) -> String {
     let mut c: Vec<(usize, String)> = children
@@ -333,7 +336,7 @@ impl Backups {
             .keys()
             .map(|(c, col)| (*c, parent_of(c, col)))
             .collect();
-        let mut by_parent: BTreeMap<&str, (Vec<(&str, i64)>, BTreeSet<i64>)> = BTreeMap::new();
+        let mut by_parent: BTreeMap<&str, Orphaned<'_>> = BTreeMap::new();
         for ((child, col), (rows, missing)) in &ar.orphans {
             let parent = parent_of(child, col);
             if folded(child, parent, &missing_pairs) {
@@ -398,8 +401,7 @@ impl Backups {
         }
         let pending_pairs: Vec<(&str, &str)> = pending.iter().map(|p| (p.0, p.1)).collect();
         // One refusal per missing parent table (operators apart: their remedy differs).
-        let mut by_parent: BTreeMap<(bool, &str), (Vec<(&str, i64)>, BTreeSet<i64>)> =
-            BTreeMap::new();
+        let mut by_parent: BTreeMap<(bool, &str), Orphaned<'_>> = BTreeMap::new();
         for (child, parent, rows, missing) in &pending {
             if folded(child, parent, &pending_pairs) {
                 continue;

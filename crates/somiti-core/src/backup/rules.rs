@@ -15,6 +15,9 @@ use crate::ledger::{collection, validate};
 
 type RowResult = std::result::Result<(), String>;
 
+/// A loan as read: (member id, cycle, owed, paid as stored, status, last paid day as stored).
+type LoanSeen = (i64, i64, i64, i64, String, Option<String>);
+
 #[derive(Debug, Default)]
 pub(crate) struct Rules {
     /// organization id → code
@@ -33,7 +36,7 @@ pub(crate) struct Rules {
     reversals: HashSet<i64>,
     usernames: HashSet<String>,
     /// loan id → (member id, cycle, owed, paid as stored, status, last paid day as stored)
-    loans: HashMap<i64, (i64, i64, i64, i64, String, Option<String>)>,
+    loans: HashMap<i64, LoanSeen>,
     /// loan id / member id → the latest standing payments
     loan_recent: HashMap<i64, Recent>,
     member_recent: HashMap<i64, Recent>,

@@ -41,8 +41,11 @@ pub(crate) struct Upgraded {
 /// (archive path, length, modified time) of the upgrade in use.
 type Key = (PathBuf, u64, Option<SystemTime>);
 
-fn in_use() -> &'static Mutex<Option<(Key, Weak<Upgraded>)>> {
-    static IN_USE: OnceLock<Mutex<Option<(Key, Weak<Upgraded>)>>> = OnceLock::new();
+/// The upgrade in use, if any (held weakly: it goes with its last reader).
+type InUse = Mutex<Option<(Key, Weak<Upgraded>)>>;
+
+fn in_use() -> &'static InUse {
+    static IN_USE: OnceLock<InUse> = OnceLock::new();
     IN_USE.get_or_init(|| Mutex::new(None))
 }
 

@@ -288,10 +288,10 @@ async fn account_events(tx: &mut Tx, p: &OrgPlan, today: NaiveDate, actor: &str)
         .bind(m.id)
         .fetch_one(&mut *c)
         .await?);
-        if balance < 1_000_00 {
+        if balance < 100_000 {
             continue;
         }
-        let amount = balance / 4 / 100_00 * 100_00;
+        let amount = balance / 4 / 10_000 * 10_000;
         on_tx!(&mut *tx, |c| {
             sqlx::query(
             "INSERT INTO withdrawals (org_id, member_id, withdrawn_on, amount, reason, entered_by, entered_at, reversal_of) \

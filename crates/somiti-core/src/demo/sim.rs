@@ -152,7 +152,7 @@ impl<'a> EntryStream<'a> {
         }
         let m = &plan.members[i];
         self.repaid.insert(sim.loan_id[i], d);
-        let principal = (sim.principal[i] * 5 / 4 / 50_000 * 50_000).clamp(10_000_00, 200_000_00);
+        let principal = (sim.principal[i] * 5 / 4 / 50_000 * 50_000).clamp(1_000_000, 20_000_000);
         let repay_days: i64 = sim.accounts_rng.random_range(60..=200);
         let installment = (principal / 100 + repay_days - 1) / repay_days * 100;
         let id = self.next_loan_id;
