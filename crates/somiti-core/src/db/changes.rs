@@ -24,14 +24,24 @@ use crate::on_store;
 
 /// The tables whose changes are announced (ledger data and operators). The audit log,
 /// the backup catalogue, the scheduler's tables and caches are not.
-pub const WATCHED: [&str; 6] = [
+pub const WATCHED: [&str; 10] = [
     "organizations",
     "workers",
     "members",
+    "loans",
     "collections",
+    "withdrawals",
+    "savings_accounts",
+    "member_closures",
     "day_closes",
     "users",
 ];
+
+/// A table whose rows change with another's entries, and is not named beside them: a
+/// payment changes its loan's running balance, every entry a savings account.
+fn implied(table: &str, tables: &BTreeMap<String, i64>) -> bool {
+    table == "savings_accounts" || (table == "loans" && tables.contains_key("collections"))
+}
 
 /// Tables changed outside ledger transactions (the backup catalogue, scheduler runs): their
 /// writers call [`announce`] themselves.
@@ -98,6 +108,7 @@ pub fn summary(changes: &[Change]) -> String {
                 WATCHED
                     .iter()
                     .chain(ANNOUNCED.iter())
+                    .filter(|t| !implied(t, &tables))
                     .filter_map(|t| tables.get(*t).map(|n| noun(t, *n)))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -119,6 +130,10 @@ fn noun(table: &str, n: i64) -> String {
         "workers" => ("worker", "workers"),
         "members" => ("member", "members"),
         "collections" => ("collection", "collections"),
+        "loans" => ("loan", "loans"),
+        "withdrawals" => ("withdrawal", "withdrawals"),
+        "savings_accounts" => ("savings account", "savings accounts"),
+        "member_closures" => ("member closed", "members closed"),
         "day_closes" => ("day close", "day closes"),
         "users" => ("operator", "operators"),
         "backups" => ("backup", "backups"),
