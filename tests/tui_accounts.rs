@@ -2,7 +2,8 @@
 //! through the keymap and `App::update`, every effect runs through `tasks::run` (the core
 //! calls the console makes), and the answers go back into the app, until nothing is asked
 //! for. The app's clock is set to the core's (`Organization::today` reads the real clock).
-//! What the console did is then read back with the core's API.
+//! What the console did is then read back with the core's API. Each runs on SQLite and
+//! on PostgreSQL.
 
 // amounts are written taka_poisha: 10_000_00 is 10,000 taka
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -26,6 +27,14 @@ use somiti::tui::keymap::{Action, footer};
 use somiti::tui::tasks::{self, Effect};
 use somiti::tui::widgets::form::Form;
 use tui_support::{ch, key, press, render};
+
+on_both_backends!(
+    l_disburses_a_loan_and_a_second_one_while_it_is_active_is_refused_in_the_form,
+    a_bad_amount_and_a_closed_day_are_shown_on_the_disburse_form,
+    w_withdraws_savings_and_refuses_more_than_the_balance_naming_it,
+    closing_waits_for_the_loan_then_an_admin_writes_it_off_and_closes_the_member,
+    a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal,
+);
 
 /// The console on `o` as `op`, at the core's clock, with the register loaded.
 async fn console(store: &Store, op: &Operator, o: &Organization) -> App {
@@ -128,10 +137,9 @@ async fn withdrawals_of(store: &Store, member_id: i64) -> i64 {
     .unwrap())
 }
 
-#[tokio::test]
-async fn l_disburses_a_loan_and_a_second_one_while_it_is_active_is_refused_in_the_form() {
-    let t = common::TestStore::sqlite().await;
-    let store = &t.store;
+async fn l_disburses_a_loan_and_a_second_one_while_it_is_active_is_refused_in_the_form(
+    store: &Store,
+) {
     let o = common::make_org(store, "DEMO").await;
     let op = common::admin(store).await;
     let m = member_with(store, &o, "2", 0, 0).await;
@@ -201,13 +209,9 @@ async fn l_disburses_a_loan_and_a_second_one_while_it_is_active_is_refused_in_th
     );
     assert!(screen(&app).contains("still has loan cycle 1"));
     assert_eq!(loan::for_member(store, m.id).await.unwrap().len(), 1);
-    t.finish().await;
 }
 
-#[tokio::test]
-async fn a_bad_amount_and_a_closed_day_are_shown_on_the_disburse_form() {
-    let t = common::TestStore::sqlite().await;
-    let store = &t.store;
+async fn a_bad_amount_and_a_closed_day_are_shown_on_the_disburse_form(store: &Store) {
     let o = common::make_org(store, "DEMO").await;
     let op = common::admin(store).await;
     member_with(store, &o, "3", 0, 0).await;
@@ -252,13 +256,9 @@ async fn a_bad_amount_and_a_closed_day_are_shown_on_the_disburse_form() {
     let f = top_form(&app);
     let note = f.note.as_deref().expect("the closed-day refusal");
     assert!(note.contains("closed"), "{note}");
-    t.finish().await;
 }
 
-#[tokio::test]
-async fn w_withdraws_savings_and_refuses_more_than_the_balance_naming_it() {
-    let t = common::TestStore::sqlite().await;
-    let store = &t.store;
+async fn w_withdraws_savings_and_refuses_more_than_the_balance_naming_it(store: &Store) {
     let o = common::make_org(store, "DEMO").await;
     let op = common::admin(store).await;
     let m = member_with(store, &o, "4", 0, 500_00).await;
@@ -278,6 +278,13 @@ async fn w_withdraws_savings_and_refuses_more_than_the_balance_naming_it() {
         "{e}"
     );
     assert_eq!(withdrawals_of(store, m.id).await, 0);
+    // a typo's extra zeros: above the ceiling for one entry
+    assert_eq!(top_form(&app).focus, 0, "the focus is on the amount");
+    type_text(&mut app, store, &op, "000").await;
+    keys(&mut app, store, &op, &[key(KeyCode::Enter)]).await;
+    let e = top_form(&app).fields[0].error.clone().expect("the ceiling");
+    assert!(e.contains("ledger.max_entry_taka"), "{e}");
+    keys(&mut app, store, &op, &[key(KeyCode::Backspace); 3]).await;
 
     // 200 of it: paid out, and the details show the new balance
     keys(&mut app, store, &op, &[key(KeyCode::Backspace); 3]).await;
@@ -290,13 +297,11 @@ async fn w_withdraws_savings_and_refuses_more_than_the_balance_naming_it() {
     assert_eq!(acct.balance(), 300_00);
     assert_eq!(withdrawals_of(store, m.id).await, 1);
     assert!(screen(&app).contains("savings 300.00"), "{}", screen(&app));
-    t.finish().await;
 }
 
-#[tokio::test]
-async fn closing_waits_for_the_loan_then_an_admin_writes_it_off_and_closes_the_member() {
-    let t = common::TestStore::sqlite().await;
-    let store = &t.store;
+async fn closing_waits_for_the_loan_then_an_admin_writes_it_off_and_closes_the_member(
+    store: &Store,
+) {
     let o = common::make_org(store, "DEMO").await;
     let op = common::admin(store).await;
     let m = member_with(store, &o, "1", 10_000_00, 500_00).await;
@@ -418,13 +423,9 @@ async fn closing_waits_for_the_loan_then_an_admin_writes_it_off_and_closes_the_m
         .find(|r| r.member.member_no == "1")
         .unwrap();
     assert_eq!(row.member.status, "closed", "the register was read again");
-    t.finish().await;
 }
 
-#[tokio::test]
-async fn a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal() {
-    let t = common::TestStore::sqlite().await;
-    let store = &t.store;
+async fn a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal(store: &Store) {
     let o = common::make_org(store, "DEMO").await;
     let op = common::manager(store, &o).await;
     let m = member_with(store, &o, "5", 10_000_00, 0).await;
@@ -448,5 +449,4 @@ async fn a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal() {
         loan::for_member(store, m.id).await.unwrap()[0].status,
         LoanStatus::Active
     );
-    t.finish().await;
 }

@@ -288,7 +288,11 @@ impl App {
                             "Write off {} still owed on loan cycle {cycle} of member {member_no} {name}?",
                             grouped(outstanding)
                         ),
-                        format!("Reason: {reason}"),
+                        if reason.is_empty() {
+                            "Reason: none given (the core asks for one)".to_string()
+                        } else {
+                            format!("Reason: {reason}")
+                        },
                         "The loan closes today and takes no more payments; the audit log keeps \
                          who wrote it off and why."
                             .into(),
