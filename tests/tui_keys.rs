@@ -1208,3 +1208,234 @@ fn enter_on_a_backup_shows_where_each_copy_is_and_esc_closes_it() {
         m.lines
     );
 }
+
+fn top_form(app: &somiti::tui::app::App) -> &somiti::tui::widgets::form::Form {
+    match app.overlays.last() {
+        Some(Overlay::Form(f)) => f,
+        other => panic!("no form on top: {other:?}"),
+    }
+}
+
+#[test]
+fn the_details_keys_open_a_new_loan_a_withdrawal_a_write_off_and_the_close_walk_through() {
+    use somiti::tui::account_tasks::AccountEffect;
+    use somiti::tui::pages::AccountForm;
+    let mut app = detail_app((80, 24), 0);
+    assert_eq!(action_for(ch('l'), &app), Some(Action::DisburseLoan));
+    assert_eq!(action_for(ch('w'), &app), Some(Action::WithdrawSavings));
+    assert_eq!(action_for(ch('X'), &app), Some(Action::WriteOffLoan));
+    assert_eq!(action_for(ch('C'), &app), Some(Action::CloseMember));
+
+    // l: principal, installment, service charge 0, installments (optional), today
+    press(&mut app, ch('l'));
+    let f = top_form(&app);
+    assert_eq!(
+        f.purpose,
+        FormPurpose::Account(AccountForm::Disburse {
+            member_no: "1".into()
+        })
+    );
+    let keys: Vec<&str> = f.fields.iter().map(|x| x.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "principal",
+            "installment",
+            "service_charge",
+            "installments",
+            "date"
+        ]
+    );
+    assert_eq!(f.value("service_charge"), "0");
+    assert_eq!(f.value("date"), "2026-11-22", "today by the injected clock");
+    assert!(
+        f.intro[0].contains("cycle 1") && f.intro[0].contains("19,000.00 outstanding"),
+        "{:?}",
+        f.intro
+    );
+    for c in "15000".chars() {
+        press(&mut app, ch(c));
+    }
+    press(&mut app, key(KeyCode::Tab));
+    for c in "300".chars() {
+        press(&mut app, ch(c));
+    }
+    let fx = press(&mut app, key(KeyCode::Enter));
+    match fx.as_slice() {
+        [
+            Effect::Account(AccountEffect::Disburse {
+                member_no, text, ..
+            }),
+        ] => {
+            assert_eq!(member_no, "1");
+            assert_eq!(
+                (text.principal.as_str(), text.installment.as_str()),
+                ("15000", "300")
+            );
+            assert_eq!(text.date, "2026-11-22");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(top_form(&app).busy);
+    app.apply(Outcome::Account(
+        somiti::tui::account_tasks::AccountOutcome::Disbursed(Err(vec![(
+            String::new(),
+            "member 1 still has loan cycle 1 with 19,000.00 outstanding".into(),
+        )])),
+    ));
+    let f = top_form(&app);
+    assert!(!f.busy && f.note.as_deref().unwrap().contains("19,000.00"));
+    app.overlays.pop();
+
+    // w: amount and reason, the balance above them
+    press(&mut app, ch('w'));
+    let f = top_form(&app);
+    assert!(
+        f.intro[0].contains("Savings balance 100.00"),
+        "{:?}",
+        f.intro
+    );
+    assert_eq!(f.fields.len(), 2);
+    app.overlays.pop();
+
+    // X: the amount still owed, a reason, then a dialog; nothing goes before the yes
+    press(&mut app, ch('X'));
+    assert!(top_form(&app).intro[0].contains("19,000.00 still owed"));
+    for c in "died".chars() {
+        press(&mut app, ch(c));
+    }
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    let Some(Overlay::Confirm(c)) = app.overlays.last() else {
+        panic!("no dialog")
+    };
+    assert!(c.lines[0].contains("19,000.00"), "{:?}", c.lines);
+    assert!(
+        press(&mut app, key(KeyCode::Enter)).is_empty(),
+        "Enter is no yes"
+    );
+    let fx = press(&mut app, ch('y'));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Account(AccountEffect::WriteOff { member_no, reason, .. })] if member_no == "1" && reason == "died"),
+        "{fx:?}"
+    );
+    assert!(
+        top_form(&app).busy,
+        "the answer lands in the write-off form"
+    );
+    app.overlays.pop();
+
+    // C: the walk-through, which asks the core for the plan
+    let fx = press(&mut app, ch('C'));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Account(AccountEffect::PlanClose { member_no, .. })] if member_no == "1"),
+        "{fx:?}"
+    );
+    assert!(matches!(app.overlays.last(), Some(Overlay::Closing(_))));
+    assert_eq!(action_for(key(KeyCode::Enter), &app), Some(Action::Submit));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Detail(_))));
+}
+
+#[test]
+fn the_walk_through_goes_on_only_when_nothing_is_in_the_way_and_needs_the_number_typed() {
+    use somiti::tui::account_tasks::{AccountEffect, AccountOutcome};
+    let mut app = detail_app((80, 24), 0);
+    press(&mut app, ch('C'));
+    app.apply(Outcome::Account(AccountOutcome::ClosePlan {
+        member_no: "1".into(),
+        result: Ok(Box::new(close_plan(1, false))),
+    }));
+    assert!(press(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(app.overlays.last(), Some(Overlay::Closing(_))));
+    assert!(
+        app.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("the loan comes first")
+    );
+    // written off meanwhile: planned again, and now Enter asks for the reason and the number
+    let fx = app.apply(Outcome::Account(AccountOutcome::ClosePlan {
+        member_no: "1".into(),
+        result: Ok(Box::new(close_plan(1, true))),
+    }));
+    assert!(fx.is_empty());
+    press(&mut app, key(KeyCode::Enter));
+    let f = top_form(&app);
+    assert!(
+        f.intro[0].contains("100.00 of savings is paid out"),
+        "{:?}",
+        f.intro
+    );
+    for c in "moved".chars() {
+        press(&mut app, ch(c));
+    }
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, ch('2'));
+    assert!(
+        press(&mut app, key(KeyCode::Enter)).is_empty(),
+        "2 is not 1"
+    );
+    assert!(top_form(&app).fields[1].error.is_some());
+    press(&mut app, key(KeyCode::Backspace));
+    press(&mut app, ch('1'));
+    let fx = press(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Account(AccountEffect::Close { member_no, reason, .. })] if member_no == "1" && reason == "moved"),
+        "{fx:?}"
+    );
+    // closed: the form and the walk-through go; the register and the details reload
+    let fx = app.apply(Outcome::Account(AccountOutcome::Closed(Ok(
+        somiti::ledger::closure::Closed {
+            member_no: "1".into(),
+            closed_on: today(),
+            paid_out: 10_000, // 100 taka
+            withdrawal_id: Some(7),
+        },
+    ))));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Detail(_))));
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoadMembers { .. })));
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoadReview { .. })));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::LoadMember { member_no, .. } if member_no == "1"))
+    );
+    assert_eq!(
+        app.flash.as_ref().unwrap().text,
+        "member 1 closed on 2026-11-22: 100.00 of savings paid out (withdrawal #7)"
+    );
+}
+
+#[test]
+fn no_form_of_the_console_offers_closed_as_a_status() {
+    let mut app = full_app((80, 24));
+    for k in ['n', 'e'] {
+        press(&mut app, ch(k));
+        let f = top_form(&app);
+        let status = f.fields.iter().find(|x| x.key == "status").unwrap();
+        assert_eq!(status.choices, ["active", "inactive"], "{}", f.title);
+        app.overlays.pop();
+    }
+    let mut app = detail_app((80, 24), 0);
+    press(&mut app, ch('e'));
+    let status = top_form(&app)
+        .fields
+        .iter()
+        .find(|x| x.key == "status")
+        .unwrap()
+        .clone();
+    assert!(!status.choices.iter().any(|c| c == "closed"));
+}
+
+#[test]
+fn viewers_and_workers_are_offered_none_of_the_account_keys() {
+    for role in [Role::Viewer, Role::Worker] {
+        let mut app = detail_app((80, 24), 0);
+        app.operator = operator(role);
+        let offered: Vec<&str> = somiti::tui::keymap::footer(&app)
+            .iter()
+            .map(|(_, h)| *h)
+            .collect();
+        assert_eq!(offered, ["back"], "{role:?}");
+    }
+}

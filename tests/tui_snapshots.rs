@@ -570,3 +570,58 @@ fn the_header_off_site_age_turns_late_like_the_local_one() {
     app.facts.newest_offsite = None;
     assert_eq!(colour_of(&app, "off-site: none"), Color::Red);
 }
+
+#[test]
+fn loan_disburse_form_and_the_close_walk_through() {
+    snap("loan_disburse_form", |s| {
+        let mut app = detail_app(s, 0);
+        press(&mut app, ch('l'));
+        for c in "15000".chars() {
+            press(&mut app, ch(c));
+        }
+        press(&mut app, key(KeyCode::Tab));
+        app
+    });
+    snap("close_walkthrough_loan_active", |s| {
+        let mut app = detail_app(s, 0);
+        press(&mut app, ch('C'));
+        app.apply(Outcome::Account(
+            somiti::tui::account_tasks::AccountOutcome::ClosePlan {
+                member_no: "1".into(),
+                result: Ok(Box::new(close_plan(1, false))),
+            },
+        ));
+        app
+    });
+    snap("close_walkthrough_ready", |s| {
+        let mut app = detail_app(s, 0);
+        press(&mut app, ch('C'));
+        app.apply(Outcome::Account(
+            somiti::tui::account_tasks::AccountOutcome::ClosePlan {
+                member_no: "1".into(),
+                result: Ok(Box::new(close_plan(1, true))),
+            },
+        ));
+        app
+    });
+}
+
+#[test]
+fn the_account_dialogs_never_panic_at_any_size() {
+    for (w, h) in [(0u16, 0u16), (1, 1), (20, 5), (80, 24), (81, 25), (200, 60)] {
+        for k in ['l', 'w', 'X', 'C'] {
+            let mut app = detail_app((80, 24), 0);
+            press(&mut app, ch(k));
+            if k == 'C' {
+                app.apply(Outcome::Account(
+                    somiti::tui::account_tasks::AccountOutcome::ClosePlan {
+                        member_no: "1".into(),
+                        result: Ok(Box::new(close_plan(1, false))),
+                    },
+                ));
+            }
+            app.size = (w, h);
+            render(&app);
+        }
+    }
+}

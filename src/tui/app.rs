@@ -53,6 +53,7 @@ impl Tab {
 pub enum Overlay {
     Help { scroll: u16 },
     Detail(Box<crate::tui::pages::DetailPage>),
+    Closing(Box<crate::tui::pages::ClosingPage>),
     Form(Box<Form>),
     Confirm(Confirm),
     Message(Message),
@@ -212,6 +213,7 @@ impl App {
         self.overlays.last().map(|o| match o {
             Overlay::Help { .. } => Mode::Help,
             Overlay::Detail(_) => Mode::Detail,
+            Overlay::Closing(_) => Mode::Closing,
             Overlay::Form(_) => Mode::Form,
             Overlay::Confirm(_) => Mode::Confirm,
             Overlay::Message(_) => Mode::Message,
@@ -476,8 +478,13 @@ impl App {
                     Vec::new()
                 }
                 Action::EditMember => self.edit_from_detail(),
+                Action::DisburseLoan
+                | Action::WithdrawSavings
+                | Action::WriteOffLoan
+                | Action::CloseMember => self.account_key(action),
                 _ => Vec::new(),
             },
+            Overlay::Closing(_) => self.closing_key(action),
             Overlay::Progress(_) => {
                 if action == Action::Cancel {
                     self.cancel_long();
@@ -547,6 +554,7 @@ impl App {
             Confirmed::ImportMembers { path } => self.import_confirmed(path),
             Confirmed::RunJob { job } => self.scheduler_run_confirmed(job),
             Confirmed::Backup(c) => self.backup_confirmed(c),
+            Confirmed::Account(c) => self.account_confirmed(c),
         }
     }
 
@@ -571,6 +579,7 @@ impl App {
             P::RestoreConfirm { id, scope } => {
                 return self.restore_confirmed(id.clone(), scope.clone(), &form);
             }
+            P::Account(a) => return self.account_submitted(a.clone(), &form),
         };
         if !fx.is_empty()
             && let Some(Overlay::Form(f)) = self.overlays.last_mut()
@@ -647,6 +656,7 @@ impl App {
             } => self.members_imported(dry_run, path, result),
             Outcome::Backup(o) => self.backup_outcome(*o),
             Outcome::Sched(o) => self.sched_outcome(o),
+            Outcome::Account(o) => self.account_outcome(o),
             Outcome::Crashed(e) => {
                 if let Some(f) = self.form_mut() {
                     f.busy = false;

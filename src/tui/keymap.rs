@@ -51,6 +51,12 @@ pub enum Action {
     BackupShowDeleted,
     JobRunNow,
     JobToggle,
+    /// A member's accounts (from the details): a new loan, a savings withdrawal, a loan
+    /// write-off (admin), the walk-through that closes the member.
+    DisburseLoan,
+    WithdrawSavings,
+    WriteOffLoan,
+    CloseMember,
     // text entry and dialogs
     Input(char),
     Backspace,
@@ -78,6 +84,10 @@ impl Action {
             Action::ReverseEntry => Some(P::ReverseCollection),
             Action::CloseDay => Some(P::CloseDay),
             Action::ReopenDay => Some(P::ReopenDay),
+            Action::DisburseLoan => Some(P::DisburseLoan),
+            Action::WithdrawSavings => Some(P::WithdrawSavings),
+            Action::WriteOffLoan => Some(P::WriteOffLoan),
+            Action::CloseMember => Some(P::CloseMember),
             _ => None,
         }
     }
@@ -93,6 +103,8 @@ pub enum Mode {
     Scheduler,
     Audit,
     Detail,
+    /// The walk-through that closes a member.
+    Closing,
     Help,
     Form,
     Confirm,
@@ -115,6 +127,7 @@ impl Mode {
             Mode::Scheduler => "Scheduler",
             Mode::Audit => "Audit",
             Mode::Detail => "Member details",
+            Mode::Closing => "Closing a member",
             Mode::Help => "Help",
             Mode::Form => "Forms",
             Mode::Confirm => "Confirmation",
@@ -316,6 +329,27 @@ pub const BINDINGS: &[Binding] = &[
     b(M::Detail, KeyCode::Esc, A::Back, "back", true),
     b(M::Detail, c('e'), A::EditMember, "edit", true),
     b(M::Detail, c('q'), A::Back, "back", false),
+    b(M::Detail, c('l'), A::DisburseLoan, "new loan", true),
+    b(M::Detail, c('w'), A::WithdrawSavings, "withdraw", true),
+    b(
+        M::Detail,
+        c('X'),
+        A::WriteOffLoan,
+        "write off (admin)",
+        true,
+    ),
+    b(M::Detail, c('C'), A::CloseMember, "close member", true),
+    // closing a member (the walk-through)
+    b(M::Closing, KeyCode::Esc, A::Back, "back", true),
+    b(M::Closing, KeyCode::Enter, A::Submit, "go on", true),
+    b(
+        M::Closing,
+        c('X'),
+        A::WriteOffLoan,
+        "write off the loan (admin)",
+        true,
+    ),
+    b(M::Closing, c('q'), A::Back, "back", false),
     // help
     b(M::Help, KeyCode::Esc, A::Back, "close help", true),
     b(M::Help, c('?'), A::Back, "close help", false),

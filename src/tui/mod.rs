@@ -2,6 +2,7 @@
 //! alternate screen, restored on every exit and on panic), the log file, and the main loop
 //! that turns input, ticks and task answers into state changes and coalesced redraws.
 
+pub mod account_tasks;
 pub mod app;
 pub mod backend;
 pub mod backup_tasks;

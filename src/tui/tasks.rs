@@ -20,6 +20,7 @@ use crate::ledger::member::{self, Member, MemberDetail, MemberInput, MemberQuery
 use crate::ledger::org::{self, Organization, Worker};
 use crate::ledger::review::{self, Review};
 use crate::ledger::{day, money, validate};
+use crate::tui::account_tasks::{self, AccountEffect, AccountOutcome};
 use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome, expand_home};
 use crate::tui::event::Event;
 use crate::tui::sched_tasks::{self, SchedContext, SchedEffect, SchedOutcome};
@@ -127,6 +128,8 @@ pub enum Effect {
     },
     Backup(BackupEffect),
     Sched(SchedEffect),
+    /// A member's loan, savings withdrawal or close (`account_tasks`).
+    Account(AccountEffect),
 }
 
 #[derive(Debug)]
@@ -182,6 +185,7 @@ pub enum Outcome {
     },
     Backup(Box<BackupOutcome>),
     Sched(SchedOutcome),
+    Account(AccountOutcome),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
 }
@@ -441,6 +445,7 @@ pub async fn run_with(
                 result,
             }
         }
+        Effect::Account(e) => Outcome::Account(account_tasks::run(store, op, e).await),
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
         Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
     }
@@ -464,7 +469,8 @@ async fn export_members(
     Ok(Exported { report, fetch })
 }
 
-fn money_field(field: &str, text: &str, errors: &mut FieldErrors) -> i64 {
+/// Taka text as poisha (empty: 0, for the core to judge); a bad amount goes to `errors`.
+pub(crate) fn money_field(field: &str, text: &str, errors: &mut FieldErrors) -> i64 {
     if text.trim().is_empty() {
         return 0;
     }

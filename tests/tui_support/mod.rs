@@ -611,3 +611,50 @@ pub fn press(app: &mut App, k: KeyEvent) -> Vec<somiti::tui::tasks::Effect> {
         None => Vec::new(),
     }
 }
+
+/// [`full_app`] with member `i`'s details open and loaded (two recent collections).
+pub fn detail_app(size: (u16, u16), i: usize) -> App {
+    let mut app = full_app(size);
+    app.members.selected = i;
+    press(&mut app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let row = app.members.rows[i].clone();
+    let id = row.member.id;
+    app.apply(somiti::tui::tasks::Outcome::Member(Ok(Box::new(
+        somiti::ledger::member::MemberDetail {
+            row,
+            recent: vec![
+                collection(12, id, 200_00, 20_00),
+                collection(11, id, 180_00, 20_00),
+            ],
+        },
+    ))));
+    app
+}
+
+/// What closing member `i` takes: blocked by their active loan (as the fixtures have
+/// one), or, with `loan_settled`, ready to close with their savings paid out.
+pub fn close_plan(i: i64, loan_settled: bool) -> somiti::ledger::closure::ClosePlan {
+    let m = member(i);
+    let l = loan(i);
+    let (active_loan, blockers) = if loan_settled {
+        (None, vec![])
+    } else {
+        let owed = l.outstanding();
+        (
+            Some(l),
+            vec![format!(
+                "member {i} still owes {} on loan cycle 1: collect it, or have an admin write it off (somiti loan write-off --member {i} --reason TEXT) first",
+                somiti::ledger::money::grouped(owed)
+            )],
+        )
+    };
+    somiti::ledger::closure::ClosePlan {
+        member_no: m.member_no,
+        name: m.name,
+        status: m.status,
+        loan_outstanding: active_loan.as_ref().map_or(0, |l| l.outstanding()),
+        active_loan,
+        savings_balance: i * 100_00,
+        blockers,
+    }
+}

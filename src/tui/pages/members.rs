@@ -106,7 +106,7 @@ fn member_fields(m: Option<&Member>, worker: &str, workers: Vec<String>) -> Vec<
             m.map(|m| m.status.clone())
                 .unwrap_or_else(|| "active".into()),
         )
-        .hint("↑↓ pick: closing is its own step")
+        .hint("↑↓ pick; to close a member: C in their details")
         .choices(
             crate::ledger::member::SETTABLE_STATUSES
                 .iter()

@@ -1,6 +1,7 @@
 //! The state of each view and how keys and answers change it (`impl App` per view); the
 //! views in `tui::views` only draw it.
 
+mod accounts;
 mod audit;
 mod backups;
 mod members;
@@ -8,6 +9,7 @@ mod members_csv;
 mod review;
 mod scheduler;
 
+pub use accounts::{AccountConfirm, AccountForm, ClosingPage};
 pub use audit::AuditPage;
 pub use backups::{BackupConfirm, BackupStats, BackupsPage, restore_table, stats};
 pub use members::{DetailPage, MembersPage};

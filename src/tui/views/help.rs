@@ -18,6 +18,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     modes.extend([
         Mode::Global,
         Mode::Detail,
+        Mode::Closing,
         Mode::Form,
         Mode::Confirm,
         Mode::Picker,

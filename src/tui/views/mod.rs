@@ -3,6 +3,7 @@
 
 mod audit;
 pub(crate) mod backups;
+mod closing;
 mod detail;
 mod help;
 mod members;
@@ -52,6 +53,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         match o {
             Overlay::Help { scroll } => help::draw(frame, body, app, *scroll),
             Overlay::Detail(d) => detail::draw(frame, body, app, d),
+            Overlay::Closing(c) => closing::draw(frame, body, app, c),
             Overlay::Form(f) if f.purpose == FormPurpose::MemberFilter => {
                 filter_bar(frame, status, app, f)
             }

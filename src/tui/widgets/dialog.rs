@@ -36,6 +36,8 @@ pub enum Confirmed {
     QuitDiscardingForm,
     /// A yes of the Backups tab (unpin and delete, create the download folder).
     Backup(crate::tui::pages::BackupConfirm),
+    /// A yes about a member's accounts (writing off a loan).
+    Account(crate::tui::pages::AccountConfirm),
 }
 
 impl Confirmed {

@@ -93,6 +93,8 @@ pub enum FormPurpose {
         id: String,
         scope: crate::tui::backup_tasks::RestoreScope,
     },
+    /// A member's new loan, withdrawal, write-off or close.
+    Account(crate::tui::pages::AccountForm),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
