@@ -67,13 +67,9 @@ pub enum AccountOutcome {
     Closed(Result<Closed, FieldErrors>),
 }
 
-/// The amount rules the console posts under: the same as its collection form, which calls
-/// `collection::add` (`Rules::default()`); the console reads no `[ledger]` settings yet.
-fn rules() -> Rules {
-    Rules::default()
-}
-
-pub async fn run(store: &Store, op: &Operator, e: AccountEffect) -> AccountOutcome {
+/// Run one account action under the configuration's amount rules (`[ledger]`, the same
+/// the collection form posts under).
+pub async fn run(store: &Store, op: &Operator, rules: &Rules, e: AccountEffect) -> AccountOutcome {
     let fe = |e: crate::error::Error| field_errors(&e);
     match e {
         AccountEffect::Disburse {
@@ -96,7 +92,7 @@ pub async fn run(store: &Store, op: &Operator, e: AccountEffect) -> AccountOutco
                     amount,
                     reason,
                 };
-                savings::withdraw(store, op, &org, &input, &rules())
+                savings::withdraw(store, op, &org, &input, rules)
                     .await
                     .map_err(fe)
             } else {
@@ -124,7 +120,7 @@ pub async fn run(store: &Store, op: &Operator, e: AccountEffect) -> AccountOutco
             member_no,
             reason,
         } => AccountOutcome::Closed(
-            closure::close(store, op, &org, &member_no, &reason, &rules())
+            closure::close(store, op, &org, &member_no, &reason, rules)
                 .await
                 .map_err(fe),
         ),

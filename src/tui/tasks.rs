@@ -445,7 +445,7 @@ pub async fn run_with(
                 result,
             }
         }
-        Effect::Account(e) => Outcome::Account(account_tasks::run(store, op, e).await),
+        Effect::Account(e) => Outcome::Account(account_tasks::run(store, op, rules, e).await),
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
         Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
     }
