@@ -43,6 +43,8 @@ pub enum MemberCmd {
     /// Change a member's details (what the console's edit form changes); fields not given
     /// stay as they are
     Edit(EditArgs),
+    /// A member's statement (passbook): every entry with the running loan and savings balances
+    Statement(crate::cli::report::StatementArgs),
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +266,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             outln!("member {}/{} {} added", org.code, m.member_no, m.name)?;
         }
         MemberCmd::Edit(a) => edit(ctx, &store, &op, a).await?,
+        MemberCmd::Statement(a) => crate::cli::report::statement(ctx, &store, &op, a).await?,
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let d = member::show(&store, &op, &org, &member_no).await?;

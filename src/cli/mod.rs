@@ -30,6 +30,7 @@ pub mod member;
 pub mod offsite;
 pub mod people;
 pub mod remote;
+pub mod report;
 pub mod scheduler;
 
 use std::path::PathBuf;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Close or reopen a business day
     #[command(subcommand)]
     Day(collection::DayCmd),
+    /// Reports: the monthly report (collections, loans, portfolio at risk)
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Console operators and their roles
     #[command(subcommand)]
     User(people::UserCmd),
@@ -235,6 +239,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Member(c)) => member::run(&ctx, c).await,
         Some(Command::Collection(c)) => collection::run(&ctx, c).await,
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
+        Some(Command::Report(c)) => report::run(&ctx, c).await,
         Some(Command::User(c)) => people::user(&ctx, c).await,
         Some(Command::Backup(c)) => backup::run(&ctx, c).await,
         Some(Command::Export(c)) => csv::export(&ctx, c).await,
