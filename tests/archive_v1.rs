@@ -24,7 +24,10 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/archive-v1.zip")
 }
 
-on_both_backends!(a_v1_archive_verifies_and_restores_with_the_balances_its_rows_give,);
+on_both_backends!(
+    a_v1_archive_verifies_and_restores_with_the_balances_its_rows_give,
+    a_damaged_v1_archive_fails_verify_naming_it_and_restores_nothing,
+);
 
 /// The rows of one table of an archive, as JSON objects.
 fn rows(entries: &[(String, Vec<u8>)], table: &str) -> Vec<serde_json::Value> {
@@ -116,6 +119,13 @@ async fn a_v1_archive_verifies_and_restores_with_the_balances_its_rows_give(stor
         .await
         .expect("a v1 archive verifies, with a drill");
     assert_eq!(v.result, somiti::backup::VerifyResult::Ok, "{}", v.result);
+    assert_eq!(v.upgraded_from, Some(1), "verify says it read an upgrade");
+    assert_eq!(v.file, "archive-v1.zip", "named as the operator knows it");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(fixture()).unwrap(),
+        "the original archive is never changed"
+    );
     let r = b
         .restore(
             &op,
@@ -144,6 +154,93 @@ async fn a_v1_archive_verifies_and_restores_with_the_balances_its_rows_give(stor
         assert_eq!(n, t["rows"].as_i64().unwrap(), "{name} rows");
     }
     assert_eq!(balances_in_ledger(store, &op).await, expected);
+    // Each member with a loan got a first loan of that amount, disbursed on joining.
+    let v1_loans: BTreeMap<i64, (i64, String)> = rows(&entries, "members")
+        .iter()
+        .filter(|m| m["loan_amount"].as_i64().unwrap() > 0)
+        .map(|m| {
+            (
+                m["id"].as_i64().unwrap(),
+                (
+                    m["loan_amount"].as_i64().unwrap(),
+                    m["joined_on"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let loans: Vec<(i64, i64, i64, String)> = somiti::on_store!(store, |p| {
+        sqlx::query_as(
+        "SELECT member_id, cycle, principal, CAST(disbursed_on AS TEXT) FROM loans ORDER BY member_id"
+    )
+    .fetch_all(p)
+    .await
+    .unwrap()
+    });
+    assert_eq!(loans.len(), v1_loans.len());
+    for (member, cycle, principal, on) in loans {
+        assert_eq!(cycle, 1);
+        assert_eq!(
+            (principal, on),
+            v1_loans[&member].clone(),
+            "member {member}"
+        );
+    }
+    // And the ledger's own check finds every running balance equal to its entries.
+    let bad = somiti::ledger::accounts::check(store, &op, None)
+        .await
+        .unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+async fn a_damaged_v1_archive_fails_verify_naming_it_and_restores_nothing(store: &Store) {
+    let op = common::admin(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = engine(store, dir.path());
+    let before = dump(store).await;
+
+    // A collection's amount changed: its file no longer has the SHA-256 the manifest says.
+    let mut e = entries(&fixture());
+    let (_, bytes) = e
+        .iter_mut()
+        .find(|(n, _)| n == "data/collections.ndjson")
+        .unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let changed = first.replacen(
+        &format!("\"loan_paisa\":{}", v["loan_paisa"]),
+        &format!("\"loan_paisa\":{}", v["loan_paisa"].as_i64().unwrap() + 1),
+        1,
+    );
+    assert_ne!(changed, first);
+    *bytes = text.replacen(&first, &changed, 1).into_bytes();
+    let path = dir.path().join("damaged-v1.zip");
+    write_zip(&path, &e);
+    let what = path.display().to_string();
+    let err = b
+        .verify(&op, &what, true, &progress(), &never())
+        .await
+        .expect_err("a damaged v1 archive fails");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("damaged-v1.zip") && msg.contains("collections"),
+        "{msg}"
+    );
+    let err = b
+        .restore(
+            &op,
+            &what,
+            &RestoreOptions {
+                confirm: Confirm::Yes,
+                ..Default::default()
+            },
+            &progress(),
+            &never(),
+        )
+        .await
+        .expect_err("and does not restore");
+    assert!(err.to_string().contains("damaged-v1.zip"), "{err}");
+    assert_same(&before, &dump(store).await, "nothing restored");
 }
 
 /// Makes the fixture (see the module doc). Ignored: run it by hand, once.

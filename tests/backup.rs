@@ -116,7 +116,7 @@ async fn a_backup_is_a_zip_of_every_table_with_the_manifest_last(store: &Store) 
     );
     let m = manifest_of(&ents);
     assert_eq!(m["format"], "somiti-backup");
-    assert_eq!(m["format_version"], 1);
+    assert_eq!(m["format_version"], 2);
     assert_eq!(m["kind"], "manual");
     assert_eq!(m["scope"], "all");
     assert_eq!(m["schema_version"], store.schema_version());

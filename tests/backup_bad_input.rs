@@ -32,6 +32,7 @@ on_both_backends!(
     every_uniqueness_and_check_rule_of_the_schema_fails_plain_verify,
     the_ledgers_own_field_rules_fail_plain_verify,
     entries_that_break_the_reversal_and_organization_rules_fail_plain_verify,
+    running_balances_that_disagree_with_the_entries_fail_plain_verify,
 );
 
 /// Rewrite row `i` (0-based) of `table` with `f`, fixing the hashes and (for the money
@@ -430,14 +431,22 @@ async fn a_wrong_passphrase_is_refused_and_changes_nothing(store: &Store) {
 
 async fn an_archive_from_a_newer_format_or_schema_is_refused(store: &Store) {
     let f = fixture(store).await;
-    let p = f.rezip("format2.zip", |e| {
+    let newer = somiti::backup::FORMAT_VERSION + 1;
+    let p = f.rezip("format-newer.zip", |e| {
         let mut m = manifest_of(e);
-        m["format_version"] = 2.into();
+        m["format_version"] = newer.into();
         m["tables"] = serde_json::json!({ "a different": "shape" });
         set_manifest(e, &m);
     });
-    f.refused(&p, &["format_version 2", "newer", "upgrade somiti"])
-        .await;
+    f.refused(
+        &p,
+        &[
+            &format!("format_version {newer}"),
+            "newer",
+            "upgrade somiti",
+        ],
+    )
+    .await;
     let p = f.rezip("schema999.zip", |e| {
         let mut m = manifest_of(e);
         m["schema_version"] = 999.into();
@@ -726,4 +735,82 @@ async fn entries_that_break_the_reversal_and_organization_rules_fail_plain_verif
         ],
     )
     .await;
+}
+
+/// The index of the first row of `table` for which `f` holds.
+fn row_where(
+    e: &[(String, Vec<u8>)],
+    table: &str,
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> usize {
+    let (_, bytes) = e
+        .iter()
+        .find(|(n, _)| n == &format!("data/{table}.ndjson"))
+        .unwrap();
+    std::str::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .position(|v| f(&v))
+        .unwrap_or_else(|| panic!("no such row in {table}"))
+}
+
+async fn running_balances_that_disagree_with_the_entries_fail_plain_verify(store: &Store) {
+    let f = fixture(store).await;
+    // A loan's paid, off by one poisha (its control total fixed to match).
+    let p = f.rezip("loan-paid.zip", |e| {
+        let i = row_where(e, "loans", |v| v["paid"].as_i64().unwrap() > 0);
+        edit_row(e, "loans", i, |v, _| {
+            v["paid"] = (v["paid"].as_i64().unwrap() + 1).into()
+        });
+    });
+    f.refused(
+        &p,
+        &["loan cycle", "running balance says", "the entries give"],
+    )
+    .await;
+    // A savings account's deposits.
+    let p = f.rezip("savings-deposited.zip", |e| {
+        let i = row_where(e, "savings_accounts", |v| {
+            v["deposited"].as_i64().unwrap() > 0
+        });
+        edit_row(e, "savings_accounts", i, |v, _| {
+            v["deposited"] = (v["deposited"].as_i64().unwrap() + 100).into()
+        });
+    });
+    f.refused(
+        &p,
+        &[
+            "data/savings_accounts.ndjson",
+            "the savings account of member",
+            "running balance says deposited",
+        ],
+    )
+    .await;
+    // A savings account's last paid day.
+    let p = f.rezip("savings-last-paid.zip", |e| {
+        let i = row_where(e, "savings_accounts", |v| !v["last_paid_on"].is_null());
+        edit_row(e, "savings_accounts", i, |v, _| {
+            v["last_paid_on"] = "2020-01-01".into()
+        });
+    });
+    f.refused(&p, &["last paid on 2020-01-01", "the entries give"])
+        .await;
+    // A loan payment that names no loan.
+    let p = f.rezip("no-loan.zip", |e| {
+        let i = row_where(e, "collections", |v| {
+            v["loan_paisa"].as_i64().unwrap() > 0 && v["reversal_of"].is_null()
+        });
+        edit_row(e, "collections", i, |v, _| {
+            v["loan_id"] = serde_json::Value::Null
+        });
+    });
+    f.refused(&p, &["data/collections.ndjson", "names no loan"])
+        .await;
+    // An active loan with a closing day.
+    let p = f.rezip("active-closed.zip", |e| {
+        let i = row_where(e, "loans", |v| v["status"] == "active");
+        edit_row(e, "loans", i, |v, _| v["closed_on"] = "2020-01-01".into());
+    });
+    f.refused(&p, &["data/loans.ndjson", "closing day"]).await;
 }

@@ -58,6 +58,8 @@ on_both_backends!(
     a_repaid_loan_makes_way_for_the_next_cycle,
     only_an_admin_writes_a_loan_off_and_it_owes_nothing_after,
     a_withdrawal_never_takes_savings_below_zero_and_is_reversed_by_an_entry,
+    closing_a_member_needs_the_loan_settled_and_pays_the_savings_out,
+    running_balances_equal_the_entries_after_every_kind_of_entry,
 );
 
 // ---- helpers --------------------------------------------------------------------------
@@ -1563,4 +1565,156 @@ async fn a_withdrawal_never_takes_savings_below_zero_and_is_reversed_by_an_entry
         ),
         2
     );
+}
+
+async fn closing_a_member_needs_the_loan_settled_and_pays_the_savings_out(s: &Store) {
+    use somiti::ledger::closure;
+    let w = world(s).await;
+    let joined = days_before(w.today, 3);
+    add_member(s, &w.org, member_input("1", joined)).await;
+    post(s, &w, "1", w.today, 1_000_00, 300_00).await;
+    // The plan shows the amounts; the close is refused while the loan runs.
+    let p = closure::plan(s, &w.manager, &w.org, "1").await.unwrap();
+    assert_eq!(p.loan_outstanding, 9_000_00);
+    assert_eq!(p.savings_balance, 300_00);
+    assert!(!p.can_close());
+    assert!(
+        p.blockers[0].contains("still owes 9,000.00"),
+        "{:?}",
+        p.blockers
+    );
+    let e = closure::close(s, &w.manager, &w.org, "1", "left", &Rules::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e}");
+    assert_eq!(audit_rows(s, "member.close", "refused").await, 1);
+    // A worker may not close; a manager may not write off; an admin writes off.
+    assert_refused(closure::close(s, &w.worker, &w.org, "1", "x", &Rules::default()).await);
+    assert_refused(loan::write_off(s, &w.manager, &w.org, "1", "gone").await);
+    loan::write_off(s, &w.admin, &w.org, "1", "gone abroad")
+        .await
+        .unwrap();
+    let c = closure::close(s, &w.manager, &w.org, "1", "gone abroad", &Rules::default())
+        .await
+        .unwrap();
+    assert_eq!(c.paid_out, 300_00);
+    assert!(c.withdrawal_id.is_some());
+    let m = member::find_by_no(s, &w.org, "1").await.unwrap();
+    assert_eq!(m.status, "closed");
+    assert_eq!(
+        savings::account(s, w.org.id, m.id).await.unwrap().balance(),
+        0
+    );
+    assert_eq!(
+        sql_i64!(
+            s,
+            "SELECT COUNT(*) FROM member_closures WHERE member_id = $1",
+            m.id
+        ),
+        1
+    );
+    // Closed: out of the review, cannot pay, cannot be closed again.
+    let r = review::daily(s, &w.manager, &w.org, w.today, None)
+        .await
+        .unwrap();
+    assert!(r.lines.iter().all(|l| l.member_no != "1"));
+    assert!(
+        collection::add(s, &w.manager, &w.org, &entry("1", w.today, 0, 20_00))
+            .await
+            .is_err()
+    );
+    let e = closure::close(s, &w.manager, &w.org, "1", "", &Rules::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already closed"), "{e}");
+    // On a closed day nothing closes.
+    add_member(s, &w.org, member_input("2", joined)).await;
+    day::close(s, &w.manager, &w.org, w.today).await.unwrap();
+    let e = closure::close(s, &w.manager, &w.org, "2", "", &Rules::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("closed"), "{e}");
+    let m2 = member::find_by_no(s, &w.org, "2").await.unwrap();
+    assert_eq!(m2.status, "active", "nothing half-written");
+    assert!(
+        somiti::ledger::accounts::check(s, &w.admin, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn running_balances_equal_the_entries_after_every_kind_of_entry(s: &Store) {
+    use somiti::ledger::accounts;
+    let w = world(s).await;
+    let joined = days_before(w.today, 10);
+    add_member(s, &w.org, member_input("1", joined)).await;
+    add_member(s, &w.org, member_input("2", joined)).await;
+    // payments on several days, a reversal of the latest, a repaid loan and its next cycle
+    post(s, &w, "1", days_before(w.today, 2), 4_000_00, 100_00).await;
+    let last = post(s, &w, "1", days_before(w.today, 1), 6_000_00, 100_00).await;
+    collection::reverse(s, &w.manager, &w.org, last.id, "wrong member")
+        .await
+        .unwrap();
+    post(s, &w, "1", w.today, 6_000_00, 0).await;
+    loan::disburse(
+        s,
+        &w.manager,
+        &w.org,
+        &Disbursement {
+            member_no: "1".into(),
+            principal: 20_000_00,
+            installment: 500_00,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // a withdrawal and its reversal, a write-off
+    let wd = savings::withdraw(
+        s,
+        &w.manager,
+        &w.org,
+        &WithdrawalInput {
+            member_no: "1".into(),
+            amount: 50_00,
+            ..Default::default()
+        },
+        &Rules::default(),
+    )
+    .await
+    .unwrap();
+    savings::reverse_withdrawal(s, &w.manager, &w.org, wd.id, "not paid")
+        .await
+        .unwrap();
+    post(s, &w, "2", w.today, 100_00, 20_00).await;
+    loan::write_off(s, &w.admin, &w.org, "2", "died")
+        .await
+        .unwrap();
+    let bad = accounts::check(s, &w.viewer, Some(&w.org)).await.unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    // The last paid day follows the reversal: the reversed day no longer counts.
+    let m = member::find_by_no(s, &w.org, "1").await.unwrap();
+    assert_eq!(
+        savings::account(s, w.org.id, m.id)
+            .await
+            .unwrap()
+            .last_paid_on,
+        Some(w.today)
+    );
+    // A balance changed behind the ledger's back is found, naming the member.
+    somiti::on_store!(s, |p| sqlx::query(
+        "UPDATE savings_accounts SET deposited = deposited + 1 WHERE member_id = $1"
+    )
+    .bind(m.id)
+    .execute(p)
+    .await
+    .unwrap()
+    .rows_affected());
+    let bad = accounts::check(s, &w.viewer, None).await.unwrap();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].member_no, "1");
+    assert_eq!(bad[0].field, "deposited");
+    assert_eq!(bad[0].stored, "100.01");
+    assert_eq!(bad[0].from_entries, "100.00");
 }

@@ -79,9 +79,13 @@ async fn the_dry_run_and_the_result_name_the_scope_chosen(store: &Store) {
         .await
         .unwrap();
     let h = r.headline();
+    // Members and collections bring the members' accounts with them (a loan or a savings
+    // account without its member, or entries without their loan, cannot stand), and the
+    // words name every table that is replaced.
+    const SET: &str = "members, loans, collections, withdrawals, savings_accounts, member_closures";
     assert!(
-        h.contains("restoring tables members, collections")
-            && h.contains("would replace tables members, collections of every organization"),
+        h.contains(&format!("restoring tables {SET}"))
+            && h.contains(&format!("would replace tables {SET} of every organization")),
         "{h}"
     );
     assert!(
@@ -105,7 +109,7 @@ async fn the_dry_run_and_the_result_name_the_scope_chosen(store: &Store) {
         .unwrap();
     let h = r.headline();
     assert!(
-        h.starts_with("restored tables members, collections from "),
+        h.starts_with(&format!("restored tables {SET} from ")),
         "{h}"
     );
     assert!(
@@ -115,7 +119,9 @@ async fn the_dry_run_and_the_result_name_the_scope_chosen(store: &Store) {
     assert!(!h.contains("everything"), "{h}");
     let undo = r.undo_command().unwrap();
     assert!(
-        undo.contains("--tables members,collections") && !undo.contains("--org"),
+        undo.contains(
+            "--tables members,loans,collections,withdrawals,savings_accounts,member_closures"
+        ) && !undo.contains("--org"),
         "{undo}"
     );
 
@@ -184,8 +190,10 @@ async fn rows_a_tables_restore_would_orphan_are_refused_in_the_dry_run_by_member
     assert_eq!(r.refusals.len(), 1, "{:?}", r.refusals);
     let why = &r.refusals[0];
     assert!(
-        why.contains("restoring only members would leave 2 collections now in this database")
-            && why.contains(&format!("members 9001 (org {})", org.code))
+        why.contains(
+            "restoring only members, loans, withdrawals, savings_accounts, member_closures \
+             would leave 2 collections now in this database"
+        ) && why.contains(&format!("members 9001 (org {})", org.code))
             && why.contains("without their member")
             && why.contains("restore collections too, or everything"),
         "{why}"
@@ -245,8 +253,10 @@ async fn rows_a_tables_restore_would_orphan_are_refused_in_the_dry_run_by_member
     assert_eq!(r.refusals.len(), 1, "{:?}", r.refusals);
     let why = &r.refusals[0];
     assert!(
-        why.contains("restoring only collections would leave 2 collections of members 9001")
-            && why.contains(&format!("(org {})", org.code))
+        why.contains(
+            "restoring only loans, collections, withdrawals, savings_accounts, member_closures \
+             would leave 1 loan, 2 collections and 1 savings account of members 9001"
+        ) && why.contains(&format!("(org {})", org.code))
             && why.contains("this database does not have them")
             && why.contains("restore members too, or everything"),
         "{why}"

@@ -29,11 +29,11 @@ use somiti::ledger::report::{self, MonthReport, YearMonth};
 use somiti::ledger::review;
 use somiti::ledger::savings::{self, WithdrawalInput};
 use somiti::ledger::statement::{self, MemberRef, RowKind, Statement};
-use somiti::ledger::{Rules, org};
+use somiti::ledger::{Rules, closure, org};
 
 on_both_backends!(
     statement_totals_and_closing_balances_equal_the_members_balances,
-    running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_write_off,
+    running_balances_through_a_second_cycle_a_withdrawal_a_reversal_a_write_off_and_a_close,
     a_statement_refuses_a_backward_or_future_range_naming_the_field,
     report_days_equal_the_daily_reviews_and_the_month_is_their_sum,
     portfolio_at_risk_on_loans_0_5_40_and_100_days_overdue,
@@ -302,7 +302,7 @@ async fn statement_totals_and_closing_balances_equal_the_members_balances(s: &St
     assert!(matches!(e, Error::NotFound(_)), "{e}");
 }
 
-async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_write_off(
+async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_a_write_off_and_a_close(
     s: &Store,
 ) {
     let w = world(s).await;
@@ -342,6 +342,11 @@ async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_w
         (off.status, off.written_off),
         (LoanStatus::WrittenOff, 900_00)
     );
+    // then the member leaves: the savings are paid out by a final withdrawal
+    let closed = closure::close(s, &w.admin, &w.org, "1", "moved away", &Rules::default())
+        .await
+        .unwrap();
+    assert_eq!(closed.paid_out, 20_00);
 
     let st = full_statement(s, &w, "1").await;
     check_arithmetic(&st);
@@ -362,6 +367,8 @@ async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_w
             (d(8), RowKind::Withdrawal, 1_100_00, 20_00),
             (d(6), RowKind::Payment, 900_00, 20_00),
             (w.today, RowKind::WriteOff, 0, 20_00),
+            (w.today, RowKind::Withdrawal, 0, 0),
+            (w.today, RowKind::Closed, 0, 0),
         ]
     );
     let r = &st.rows;
@@ -394,6 +401,14 @@ async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_w
         (900_00, "loan 2 written off: moved away")
     );
     assert_eq!(
+        (r[9].savings_out, r[9].description.as_str()),
+        (20_00, "savings withdrawal: closing: moved away")
+    );
+    assert_eq!(
+        (r[10].entry, r[10].description.as_str()),
+        (statement::EntryRef::Closure, "member closed: moved away")
+    );
+    assert_eq!(
         (st.closing.loan_outstanding, st.closing.savings_balance),
         stored_balances(s, &w, "1").await
     );
@@ -406,7 +421,7 @@ async fn running_balances_through_a_second_cycle_a_withdrawal_a_reversal_and_a_w
             st.totals.savings_in,
             st.totals.savings_out
         ),
-        (1_300_00, 100_00, 500_00, 900_00, 50_00, 30_00)
+        (1_300_00, 100_00, 500_00, 900_00, 50_00, 50_00)
     );
     // the second cycle's days alone: it opens with the first loan repaid
     let part = statement::statement(s, &w.manager, &w.org, &"1".into(), Some(d(12)), Some(d(8)))

@@ -97,7 +97,7 @@ pub async fn run(ctx: &Ctx, cmd: CollectionCmd) -> Result<()> {
                 savings_paisa: money::parse_taka("savings", &savings)?,
                 note,
             };
-            let c = collection::add(&store, &op, &org, &input).await?;
+            let c = collection::add_with(&store, &op, &org, &input, &ctx.ledger_rules()).await?;
             if ctx.json {
                 return ctx.print_json(&c);
             }

@@ -45,6 +45,21 @@ pub enum MemberCmd {
     Edit(EditArgs),
     /// A member's statement (passbook): every entry with the running loan and savings balances
     Statement(crate::cli::report::StatementArgs),
+    /// Close a member: needs the loan repaid or written off; pays the savings out by a
+    /// final withdrawal. Without --yes, says what it would take and changes nothing
+    Close {
+        /// Member number
+        member_no: String,
+        /// Organization code (default: default_org, your own, or the only one)
+        #[arg(long, value_name = "CODE")]
+        org: Option<String>,
+        /// Why the member leaves (kept with the closure)
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Close now (without it: a dry run)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +282,12 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
         }
         MemberCmd::Edit(a) => edit(ctx, &store, &op, a).await?,
         MemberCmd::Statement(a) => crate::cli::report::statement(ctx, &store, &op, a).await?,
+        MemberCmd::Close {
+            member_no,
+            org,
+            reason,
+            yes,
+        } => return super::ledger::close_member(ctx, member_no, org, reason, yes).await,
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let d = member::show(&store, &op, &org, &member_no).await?;

@@ -26,6 +26,7 @@ pub mod backup;
 pub mod collection;
 pub mod csv;
 pub mod init;
+pub mod ledger;
 pub mod member;
 pub mod offsite;
 pub mod people;
@@ -97,6 +98,15 @@ pub enum Command {
     /// Reports: the monthly report (collections, loans, portfolio at risk)
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Loans: disburse the next one, write one off
+    #[command(subcommand)]
+    Loan(ledger::LoanCmd),
+    /// Savings: withdraw, reverse a withdrawal
+    #[command(subcommand)]
+    Savings(ledger::SavingsCmd),
+    /// The ledger's own checks: every running balance against its entries
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
     /// Console operators and their roles
     #[command(subcommand)]
     User(people::UserCmd),
@@ -240,6 +250,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Collection(c)) => collection::run(&ctx, c).await,
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
         Some(Command::Report(c)) => report::run(&ctx, c).await,
+        Some(Command::Loan(c)) => ledger::loan(&ctx, c).await,
+        Some(Command::Savings(c)) => ledger::savings(&ctx, c).await,
+        Some(Command::Ledger(c)) => ledger::ledger(&ctx, c).await,
         Some(Command::User(c)) => people::user(&ctx, c).await,
         Some(Command::Backup(c)) => backup::run(&ctx, c).await,
         Some(Command::Export(c)) => csv::export(&ctx, c).await,

@@ -195,7 +195,7 @@ pub async fn run(ctx: &Session) -> Result<()> {
     let mut guard = TerminalGuard::enter(ctx.settings.config.console.text_width)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let backups = crate::backup::Backups::new(store.clone(), &ctx.settings);
-    let mut tasks = Tasks::new(backups, op, tx.clone());
+    let mut tasks = Tasks::new(backups, op, tx.clone()).with_rules(ctx.ledger_rules());
     let mut hosted = None;
     let manual_runs = tokio_util::sync::CancellationToken::new();
     match scheduler_setup(ctx, &store, manual_runs.clone()).await {

@@ -224,6 +224,8 @@ pub struct Tasks {
     op: Operator,
     tx: UnboundedSender<Event>,
     sched: Option<SchedContext>,
+    /// The ledger's amount rules from the configuration (`[ledger]`).
+    rules: crate::ledger::Rules,
     /// Tasks still going, so the console can let them finish before it ends.
     inflight: Arc<(AtomicUsize, Notify)>,
 }
@@ -236,8 +238,15 @@ impl Tasks {
             op,
             tx,
             sched: None,
+            rules: crate::ledger::Rules::default(),
             inflight: Arc::default(),
         }
+    }
+
+    /// Use the configuration's ledger rules (`[ledger]`) for every entry.
+    pub fn with_rules(mut self, rules: crate::ledger::Rules) -> Tasks {
+        self.rules = rules;
+        self
     }
 
     /// Wait until every task has answered, at most `within`; `false` if some still run.
@@ -270,6 +279,7 @@ impl Tasks {
         let (store, op, tx) = (self.store.clone(), self.op.clone(), self.tx.clone());
         let backups = self.backups.clone();
         let sched = self.sched.clone();
+        let rules = self.rules;
         let what = format!("{effect:?}").chars().take(60).collect::<String>();
         let inflight = self.inflight.clone();
         inflight.0.fetch_add(1, Ordering::SeqCst);
@@ -282,7 +292,7 @@ impl Tasks {
                     Some(cx) => Outcome::Sched(sched_tasks::run(&store, &op, cx, e).await),
                     None => Outcome::Crashed("the scheduler is not set up in this console".into()),
                 },
-                other => run(&store, &op, other).await,
+                other => run_with(&store, &op, &rules, other).await,
             }
         });
         let tx2 = self.tx.clone();
@@ -303,6 +313,16 @@ impl Tasks {
 
 /// Run one effect to its outcome (public so tests and benchmarks can drive it directly).
 pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
+    run_with(store, op, &crate::ledger::Rules::default(), effect).await
+}
+
+/// [`run`] with the configuration's ledger rules.
+pub async fn run_with(
+    store: &Store,
+    op: &Operator,
+    rules: &crate::ledger::Rules,
+    effect: Effect,
+) -> Outcome {
     let s = |e: Error| e.to_string();
     match effect {
         Effect::LoadMembers { seq, org, query } => Outcome::Members {
@@ -358,7 +378,7 @@ pub async fn run(store: &Store, op: &Operator, effect: Effect) -> Outcome {
                 .map_err(s),
         },
         Effect::RecordCollection { org, text } => {
-            Outcome::CollectionRecorded(record(store, op, &org, &text).await)
+            Outcome::CollectionRecorded(record(store, op, &org, &text, rules).await)
         }
         Effect::Reverse { org, id, reason } => {
             let r = match validate::normalize_digits(id.trim().trim_start_matches('#')).parse() {
@@ -529,6 +549,7 @@ async fn record(
     op: &Operator,
     org: &Organization,
     t: &CollectionText,
+    rules: &crate::ledger::Rules,
 ) -> Result<Collection, FieldErrors> {
     let mut problems = FieldErrors::new();
     let loan = money_field("loan", &t.loan, &mut problems);
@@ -550,7 +571,7 @@ async fn record(
         savings_paisa: savings,
         note: t.note.clone(),
     };
-    collection::add(store, op, org, &input)
+    collection::add_with(store, op, org, &input, rules)
         .await
         .map_err(|e| field_errors(&e))
 }

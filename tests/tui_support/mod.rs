@@ -208,6 +208,7 @@ fn line(i: i64, collected: i64, flags: Vec<Flag>) -> ReviewLine {
         collected_loan: collected - collected.min(20_00),
         collected_savings: collected.min(20_00),
         collected,
+        loan_outstanding: 10_000_00,
         shortfall: (due - collected).max(0),
         flags,
         entries: if collected > 0 {

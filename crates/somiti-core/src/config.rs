@@ -22,6 +22,8 @@ pub struct Config {
     #[serde(default)]
     pub console: ConsoleConfig,
     #[serde(default)]
+    pub ledger: LedgerConfig,
+    #[serde(default)]
     pub schedule: Vec<ScheduleConfig>,
     /// `[[offsite]]`: where every completed backup is copied (README "Off-site copies").
     #[serde(default)]
@@ -171,6 +173,30 @@ impl AlertEventKind {
             AlertEventKind::Stale => "stale",
             AlertEventKind::Restored => "restored",
             AlertEventKind::Test => "test",
+        }
+    }
+}
+
+/// `[ledger]`: the amount rules every face obeys (`ledger::Rules`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The most one payment or withdrawal may be, in whole taka.
+    pub max_entry_taka: u32,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> LedgerConfig {
+        LedgerConfig {
+            max_entry_taka: crate::ledger::DEFAULT_MAX_ENTRY_TAKA as u32,
+        }
+    }
+}
+
+impl LedgerConfig {
+    pub fn rules(&self) -> crate::ledger::Rules {
+        crate::ledger::Rules {
+            max_entry: i64::from(self.max_entry_taka) * 100,
         }
     }
 }
@@ -332,6 +358,12 @@ fn check(cfg: &Config) -> std::result::Result<(), String> {
         return Err(format!(
             "key database_url: {url:?} is not allowed; use \"\" (embedded SQLite), sqlite://PATH or postgres://…"
         ));
+    }
+    if cfg.ledger.max_entry_taka == 0 {
+        return Err(
+            "key ledger.max_entry_taka: must be at least 1 (the most one payment or withdrawal may be, in taka)"
+                .into(),
+        );
     }
     let mut names = std::collections::HashSet::new();
     for job in &cfg.schedule {

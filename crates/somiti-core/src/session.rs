@@ -80,6 +80,11 @@ impl Session {
     }
 
     /// `default_org` from the config, when set.
+    /// The ledger's amount rules from `[ledger]` (the ceiling for one entry).
+    pub fn ledger_rules(&self) -> crate::ledger::Rules {
+        self.settings.config.ledger.rules()
+    }
+
     pub fn default_org(&self) -> Option<&str> {
         let configured = self.settings.config.default_org.trim();
         if !configured.is_empty() {

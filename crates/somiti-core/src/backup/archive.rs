@@ -665,14 +665,18 @@ pub fn parse_manifest(path: &Path, bytes: &[u8], schema_version: i64) -> Result<
 
 fn check_manifest(m: &Manifest) -> std::result::Result<(), String> {
     if m.format_version == 0 {
-        return Err("format_version must be 1".into());
+        return Err(format!("format_version must be 1 to {FORMAT_VERSION}"));
     }
     uuid::Uuid::parse_str(&m.backup_id).map_err(|_| "backup_id is not a UUID".to_string())?;
     let scope = Scope::parse(&m.scope).map_err(|e| e.to_string())?;
     let mut seen = HashSet::new();
     for t in &m.tables {
-        let spec: &TableSpec =
-            schema::spec(&t.name).ok_or_else(|| format!("unknown table {:?}", t.name))?;
+        let spec: &TableSpec = schema::spec_in(m.format_version, &t.name).ok_or_else(|| {
+            format!(
+                "unknown table {:?} for format_version {}",
+                t.name, m.format_version
+            )
+        })?;
         if !seen.insert(t.name.as_str()) {
             return Err(format!("table {} is listed twice", t.name));
         }
@@ -707,7 +711,7 @@ fn check_manifest(m: &Manifest) -> std::result::Result<(), String> {
             return Err(format!("table {}: sha256 is not a SHA-256", t.name));
         }
     }
-    let mut need: Vec<&str> = schema::LEDGER_TABLES.to_vec();
+    let mut need: Vec<&str> = schema::ledger_tables_in(m.format_version).to_vec();
     if scope == Scope::All {
         need.push("users");
     }

@@ -68,6 +68,9 @@ pub(crate) struct Job<'a> {
     pub undoes: Option<super::Undoes>,
     /// `somiti_meta.database_id`, into the manifest.
     pub database_id: Option<String>,
+    /// The database the rows came from, when not the one read (an upgraded archive keeps
+    /// its original's).
+    pub source: Option<crate::db::Backend>,
 }
 
 impl Backups {
@@ -170,6 +173,7 @@ impl Backups {
             sqlite: self.store.sqlite_path(),
             undoes: None,
             database_id,
+            source: None,
         };
         let file = archive_name(&self.dir, &job);
         let entry = catalogue::started(&self.store, &job, &file).await?;
@@ -290,7 +294,7 @@ async fn write_partial(
         scope: job.scope.as_str().to_string(),
         app_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: job.schema_version,
-        source: tx.backend(),
+        source: job.source.unwrap_or(tx.backend()),
         created_by: job.created_by.clone(),
         encrypted: job.passphrase.is_some(),
         database_id: job.database_id.clone(),

@@ -52,6 +52,20 @@ impl Scratch {
         Ok(Scratch { _dir: dir, path })
     }
 
+    /// Every running balance of the loaded scratch database against its entries
+    /// (`ledger::accounts::check`): each mismatch in words; empty when they agree.
+    pub(crate) async fn balance_mismatches(&self) -> Result<Vec<String>> {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&self.path);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        let store = crate::db::Store::Sqlite(pool, self.path.clone());
+        let r = crate::ledger::accounts::check_store(&store, None).await;
+        store.close().await;
+        Ok(r?.iter().map(|m| m.to_string()).collect())
+    }
+
     /// Start the loading thread; rows go in through the returned sink.
     pub(crate) fn start(&self, tables: Vec<&'static TableSpec>) -> Loader {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);

@@ -21,6 +21,7 @@ mod rules;
 pub mod schema;
 mod snapshot;
 mod store;
+mod upgrade;
 pub mod verify;
 mod writer;
 
@@ -47,7 +48,9 @@ pub use prune::KeepPolicy;
 pub use restore::{Confirm, RestoreOptions};
 
 pub const FORMAT: &str = "somiti-backup";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the ledger's accounts (loans, withdrawals, savings accounts, member closures;
+/// collections name their loan). Version-1 archives are still read: `upgrade`.
+pub const FORMAT_VERSION: u32 = 2;
 pub const PASSPHRASE_ENV: &str = "SOMITI_BACKUP_PASSPHRASE";
 
 /// How far long work has come: `done` of `total` rows in `stage`.

@@ -36,14 +36,45 @@ impl Parents {
     }
 }
 
-/// Tables other rows point at, and the column that names a row of each (a loan by its
-/// cycle number).
+/// Tables other rows point at, and the column that names a row of each. A loan is named
+/// by its member (`member_id`, read as that member's number): every first loan is cycle 1,
+/// so a cycle names nothing.
 const PARENTS: [(&str, &str); 4] = [
     ("organizations", "code"),
     ("workers", "name"),
     ("members", "member_no"),
-    ("loans", "cycle"),
+    ("loans", "member_id"),
 ];
+
+/// A child's refusal for a missing loan says nothing its refusal for a missing member does
+/// not (a loan belongs to its member, and the two travel together): one refusal per row.
+fn folded(child: &str, parent: &str, parents_missing: &[(&str, &str)]) -> bool {
+    parent == "loans"
+        && parents_missing
+            .iter()
+            .any(|(c, p)| *c == child && *p == "members")
+}
+
+/// "2 collections, 1 loan and 1 savings account", children in schema order.
+fn counted(children: &[(&str, i64)]) -> String {
+    let mut c: Vec<(usize, String)> = children
+        .iter()
+        .map(|(t, n)| {
+            let (one, many) = words(t);
+            let pos = schema::TABLES
+                .iter()
+                .position(|s| s.name == *t)
+                .unwrap_or(usize::MAX);
+            (pos, format!("{n} {}", if *n == 1 { one } else { many }))
+        })
+        .collect();
+    c.sort();
+    let parts: Vec<String> = c.into_iter().map(|(_, s)| s).collect();
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.join(""),
+    }
+}
 
 fn words(table: &str) -> (&'static str, &'static str) {
     match table {
@@ -79,7 +110,11 @@ fn name_rows(
     lookup: impl Fn(i64) -> Option<Named>,
     code: impl Fn(i64) -> Option<String>,
 ) -> String {
-    let (_, plural) = words(table);
+    let plural = if table == "loans" {
+        "loans of members"
+    } else {
+        words(table).1
+    };
     let mut by_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut named: Vec<(Option<i64>, String)> = ids
         .iter()
@@ -207,18 +242,28 @@ impl Backups {
                     spec.index_of(label_col).unwrap_or(0),
                 );
                 let mut m = HashMap::new();
+                let members = a.parents.0.get("members");
                 r.for_each_line(t, None, |_, line| {
                     let v = schema::parse_json_line(spec, line)?;
                     if let Some(id) = v[id_i].as_int() {
+                        let label = if t == "loans" {
+                            v[label_i]
+                                .as_int()
+                                .and_then(|mid| members.and_then(|ms| ms.get(&mid)))
+                                .map(|n| n.label.clone())
+                                .unwrap_or_default()
+                        } else {
+                            v[label_i]
+                                .as_text()
+                                .map(str::to_string)
+                                .or_else(|| v[label_i].as_int().map(|n| n.to_string()))
+                                .unwrap_or_default()
+                        };
                         m.insert(
                             id,
                             Named {
                                 org: v[org_i].as_int(),
-                                label: v[label_i]
-                                    .as_text()
-                                    .map(str::to_string)
-                                    .or_else(|| v[label_i].as_int().map(|n| n.to_string()))
-                                    .unwrap_or_default(),
+                                label,
                             },
                         );
                     }
@@ -274,15 +319,32 @@ impl Backups {
                 .map(|n| n.label.clone())
         };
         let what = restoring(plan);
-        // Rows restored that point at rows this database does not have.
-        for ((child, _col), (rows, missing)) in &ar.orphans {
-            let parent = checks
+        let parent_of = |child: &str, col: &str| -> &'static str {
+            checks
                 .iter()
-                .find(|(c, col, _)| c.name == *child && col == _col)
+                .find(|(c, cl, _)| c.name == child && *cl == col)
                 .map(|x| x.2)
-                .unwrap_or("organizations");
+                .unwrap_or("organizations")
+        };
+        // Rows restored that point at rows this database does not have: one refusal per
+        // missing parent table, naming every kind of row left without it.
+        let missing_pairs: Vec<(&str, &str)> = ar
+            .orphans
+            .keys()
+            .map(|(c, col)| (*c, parent_of(c, col)))
+            .collect();
+        let mut by_parent: BTreeMap<&str, (Vec<(&str, i64)>, BTreeSet<i64>)> = BTreeMap::new();
+        for ((child, col), (rows, missing)) in &ar.orphans {
+            let parent = parent_of(child, col);
+            if folded(child, parent, &missing_pairs) {
+                continue;
+            }
+            let e = by_parent.entry(parent).or_default();
+            e.0.push((child, *rows as i64));
+            e.1.extend(missing.iter().copied());
+        }
+        for (parent, (children, missing)) in &by_parent {
             let (one, _) = words(parent);
-            let (c1, cn) = words(child);
             let names = name_rows(
                 parent,
                 missing,
@@ -290,18 +352,15 @@ impl Backups {
                 code_of,
             );
             out.push(format!(
-                "{what} would leave {rows} {} of {names} without their {one}: this database does \
+                "{what} would leave {} of {names} without their {one}: this database does \
                  not have them; restore {parent} too, or everything",
-                if *rows == 1 { c1 } else { cn }
+                counted(children)
             ));
         }
         // Rows kept that point at restored rows the backup does not have.
+        let mut pending: Vec<(&str, &str, i64, BTreeSet<i64>)> = Vec::new();
         for ((child, col), groups) in &db.pointing {
-            let parent = checks
-                .iter()
-                .find(|(c, cl, _)| c.name == *child && cl == col)
-                .map(|x| x.2)
-                .unwrap_or("organizations");
+            let parent = parent_of(child, col);
             let after = |id: i64| -> bool {
                 let in_archive = ar.parents.get(parent, id).is_some_and(|n| {
                     archive_org.is_none_or(|o| {
@@ -335,23 +394,39 @@ impl Backups {
             if rows == 0 {
                 continue;
             }
+            pending.push((child, parent, rows, missing));
+        }
+        let pending_pairs: Vec<(&str, &str)> = pending.iter().map(|p| (p.0, p.1)).collect();
+        // One refusal per missing parent table (operators apart: their remedy differs).
+        let mut by_parent: BTreeMap<(bool, &str), (Vec<(&str, i64)>, BTreeSet<i64>)> =
+            BTreeMap::new();
+        for (child, parent, rows, missing) in &pending {
+            if folded(child, parent, &pending_pairs) {
+                continue;
+            }
+            let e = by_parent.entry((*child == "users", parent)).or_default();
+            e.0.push((child, *rows));
+            e.1.extend(missing.iter().copied());
+        }
+        for ((users, parent), (children, missing)) in &by_parent {
             let (one, _) = words(parent);
-            let (c1, cn) = words(child);
             let names = name_rows(
                 parent,
-                &missing,
+                missing,
                 |id| db.parents.get(parent, id).cloned(),
                 code_of,
             );
-            let remedy = if *child == "users" {
+            let remedy = if *users {
                 "restore the operators too (--include-users)".to_string()
             } else {
-                format!("restore {child} too, or everything")
+                let mut t: Vec<&str> = children.iter().map(|c| c.0).collect();
+                t.sort_by_key(|n| schema::TABLES.iter().position(|s| s.name == *n));
+                format!("restore {} too, or everything", t.join(", "))
             };
             out.push(format!(
-                "{what} would leave {rows} {} now in this database, of {names}, without their \
+                "{what} would leave {} now in this database, of {names}, without their \
                  {one}: the backup does not have them; {remedy}",
-                if rows == 1 { c1 } else { cn }
+                counted(children)
             ));
         }
         // One organization's rows whose numbers other organizations' rows have here.
@@ -389,14 +464,20 @@ async fn read_db(
     let mut parents = Parents::default();
     for (t, label_col) in PARENTS {
         let spec = schema::spec(t).expect("parent table");
-        let sql = format!(
-            "SELECT id, {}, CAST({label_col} AS TEXT) FROM {t}",
-            if spec.org_col == "id" {
-                "id"
-            } else {
-                spec.org_col
-            }
-        );
+        let sql = if t == "loans" {
+            // A loan as its member's number (see PARENTS).
+            "SELECT l.id, l.org_id, m.member_no FROM loans l JOIN members m ON m.id = l.member_id"
+                .to_string()
+        } else {
+            format!(
+                "SELECT id, {}, CAST({label_col} AS TEXT) FROM {t}",
+                if spec.org_col == "id" {
+                    "id"
+                } else {
+                    spec.org_col
+                }
+            )
+        };
         let rows: Vec<(i64, Option<i64>, String)> = on_tx!(&mut *tx, |c| sqlx::query_as(
             sqlx::AssertSqlSafe(sql.as_str())
         )

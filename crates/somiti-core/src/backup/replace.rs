@@ -58,6 +58,7 @@ impl Backups {
                 schema_version: self.store.schema_version(),
                 sqlite: self.store.sqlite_path(),
                 database_id: database_id.clone(),
+                source: None,
                 undoes: Some(super::Undoes {
                     backup_id: plan.backup_id.clone(),
                     file: plan.file.clone(),

@@ -234,6 +234,7 @@ impl Backups {
         let r = async {
             catalogue::startup(self).await?;
             let target = catalogue::resolve(self, what).await?;
+            let target = self.readable(target).await?;
             self.plan_for(&target, opts).await
         }
         .await;
@@ -322,7 +323,8 @@ impl Backups {
         let target = async {
             self.ensure_dir()?;
             catalogue::cleanup(self).await?;
-            catalogue::resolve(self, what).await
+            let target = catalogue::resolve(self, what).await?;
+            self.readable(target).await
         }
         .await;
         let target =

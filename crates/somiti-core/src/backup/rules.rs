@@ -32,6 +32,67 @@ pub(crate) struct Rules {
     /// ids of reversal rows
     reversals: HashSet<i64>,
     usernames: HashSet<String>,
+    /// loan id → (member id, cycle, owed, paid as stored, status, last paid day as stored)
+    loans: HashMap<i64, (i64, i64, i64, i64, String, Option<String>)>,
+    /// loan id / member id → the latest standing payments
+    loan_recent: HashMap<i64, Recent>,
+    member_recent: HashMap<i64, Recent>,
+    /// entry id → (member id, loan id): only for the entries kept in a `Recent`
+    recent_of: HashMap<i64, (i64, Option<i64>)>,
+    /// members with an active loan
+    active_loan: HashSet<i64>,
+    /// loan id → effective payments; member id → effective deposits, withdrawals
+    loan_paid: HashMap<i64, i64>,
+    deposited: HashMap<i64, i64>,
+    withdrawn: HashMap<i64, i64>,
+    /// withdrawal id → the reversal that cancels it; ids of reversal rows
+    w_reversed: HashMap<i64, i64>,
+    w_reversals: HashSet<i64>,
+    /// members whose savings account was read
+    accounts: HashSet<i64>,
+}
+
+/// The latest standing payments of one account, as (day, entry id), at most [`RECENT`]:
+/// enough to know its last paid day while reversals cancel some (a reversal comes after
+/// the entry it cancels). `lost` when a cancelled entry took one of the few kept and older
+/// ones were dropped: the drill's check then decides.
+#[derive(Debug, Default)]
+struct Recent {
+    kept: Vec<(String, i64)>,
+    dropped: bool,
+    lost: bool,
+}
+
+const RECENT: usize = 4;
+
+impl Recent {
+    /// Keep the entry if it is among the latest; the entry no longer kept, if any.
+    fn push(&mut self, day: &str, id: i64) -> Option<i64> {
+        self.kept.push((day.to_string(), id));
+        self.kept.sort_unstable_by(|a, b| b.cmp(a));
+        if self.kept.len() > RECENT {
+            self.dropped = true;
+            return self.kept.pop().map(|(_, i)| i);
+        }
+        None
+    }
+
+    fn holds(&self, id: i64) -> bool {
+        self.kept.iter().any(|(_, i)| *i == id)
+    }
+
+    fn cancel(&mut self, id: i64) {
+        let before = self.kept.len();
+        self.kept.retain(|(_, i)| *i != id);
+        if self.kept.len() < before && self.dropped && self.kept.is_empty() {
+            self.lost = true;
+        }
+    }
+
+    /// The last paid day, when it is known.
+    fn last(&self) -> Option<Option<&str>> {
+        (!self.lost).then(|| self.kept.first().map(|(d, _)| d.as_str()))
+    }
 }
 
 /// The column `name` of a row.
@@ -71,6 +132,9 @@ impl Rules {
             "workers" => self.worker(&row)?,
             "members" => self.member(&row)?,
             "collections" => self.collection(&row)?,
+            "loans" => self.loan(&row)?,
+            "withdrawals" => self.withdrawal(&row)?,
+            "savings_accounts" => self.savings_account(&row)?,
             "users" => self.user(&row)?,
             _ => {}
         }
@@ -248,6 +312,65 @@ impl Rules {
                 self.org_code(Some(worker_org))
             ));
         }
+        let sign = if row.int("reversal_of").is_some() {
+            -1
+        } else {
+            1
+        };
+        match row.int("loan_id") {
+            Some(l) => {
+                if let Some((owner, ..)) = self.loans.get(&l)
+                    && *owner != member
+                    && self.members.contains_key(&member)
+                {
+                    return Err(format!(
+                        "{who}: pays loan #{l}, which is {}'s",
+                        self.member_name(*owner)
+                    ));
+                }
+                *self.loan_paid.entry(l).or_default() += sign * loan;
+            }
+            None if loan > 0 => {
+                return Err(format!(
+                    "{who}: a loan payment of {} names no loan",
+                    crate::ledger::money::grouped(loan)
+                ));
+            }
+            None => {}
+        }
+        *self.deposited.entry(member).or_default() += sign * savings;
+        match row.int("reversal_of") {
+            None => {
+                let day = row.text("collected_on");
+                let loan_id = row.int("loan_id").filter(|_| loan > 0);
+                self.recent_of.insert(id, (member, loan_id));
+                let mut out = vec![self.member_recent.entry(member).or_default().push(day, id)];
+                if let Some(l) = loan_id {
+                    out.push(self.loan_recent.entry(l).or_default().push(day, id));
+                }
+                // Forget the entries no list keeps: memory stays per account.
+                for gone in out.into_iter().flatten() {
+                    let Some((m, l)) = self.recent_of.get(&gone).copied() else {
+                        continue;
+                    };
+                    let kept = self.member_recent.get(&m).is_some_and(|r| r.holds(gone))
+                        || l.is_some_and(|l| {
+                            self.loan_recent.get(&l).is_some_and(|r| r.holds(gone))
+                        });
+                    if !kept {
+                        self.recent_of.remove(&gone);
+                    }
+                }
+            }
+            Some(of) => {
+                if let Some((m, l)) = self.recent_of.get(&of).copied() {
+                    self.member_recent.entry(m).or_default().cancel(of);
+                    if let Some(l) = l {
+                        self.loan_recent.entry(l).or_default().cancel(of);
+                    }
+                }
+            }
+        }
         if let Some(of) = row.int("reversal_of") {
             if of == id {
                 return Err(format!("{who}: the entry reverses itself"));
@@ -268,6 +391,195 @@ impl Rules {
                 ));
             }
             self.reversals.insert(id);
+        }
+        Ok(())
+    }
+
+    /// A loan: its terms, its status, one active loan per member, its member's org.
+    fn loan(&mut self, row: &Row<'_>) -> RowResult {
+        let id = row.int("id").unwrap_or_default();
+        let org = row.int("org_id").unwrap_or_default();
+        let member = row.int("member_id").unwrap_or_default();
+        let cycle = row.int("cycle").unwrap_or_default();
+        let who = format!("loan cycle {cycle} of {}", self.member_name(member));
+        if let Some((member_org, _)) = self.members.get(&member)
+            && *member_org != org
+        {
+            return Err(format!(
+                "{who}: the loan is filed under organization {} but the member belongs to {}",
+                self.org_code(Some(org)),
+                self.org_code(Some(*member_org))
+            ));
+        }
+        if cycle < 1 {
+            return Err(format!("{who}: the cycle must be 1 or more"));
+        }
+        let (principal, charge, installment) = (
+            row.int("principal").unwrap_or(0),
+            row.int("service_charge").unwrap_or(0),
+            row.int("installment").unwrap_or(0),
+        );
+        if principal <= 0 || installment <= 0 || charge < 0 {
+            return Err(format!(
+                "{who}: principal and installment must be more than zero and the service charge not negative"
+            ));
+        }
+        if row.int("written_off").is_some_and(|v| v < 0) || row.int("paid").is_some_and(|v| v < 0) {
+            return Err(format!("{who}: paid and written off must not be negative"));
+        }
+        let status = row.text("status").to_string();
+        if crate::ledger::loan::LoanStatus::parse(&status).is_none() {
+            return Err(format!(
+                "{who}: status must be active, repaid or written_off (got {status:?})"
+            ));
+        }
+        let closed = !matches!(row.val("closed_on"), Val::Null);
+        if (status == "active") == closed {
+            return Err(format!(
+                "{who}: a loan has a closing day exactly when it is not active (status {status})"
+            ));
+        }
+        if status == "active" && !self.active_loan.insert(member) {
+            return Err(format!(
+                "{who}: the member has two active loans (one at a time)"
+            ));
+        }
+        self.loans.insert(
+            id,
+            (
+                member,
+                cycle,
+                principal + charge,
+                row.int("paid").unwrap_or(0),
+                status,
+                row.val("last_paid_on").as_text().map(str::to_string),
+            ),
+        );
+        Ok(())
+    }
+
+    /// A withdrawal: positive, its member's org, reversal rules as for collections.
+    fn withdrawal(&mut self, row: &Row<'_>) -> RowResult {
+        let id = row.int("id").unwrap_or_default();
+        let org = row.int("org_id").unwrap_or_default();
+        let member = row.int("member_id").unwrap_or_default();
+        let who = format!("withdrawal #{id} of {}", self.member_name(member));
+        let amount = row.int("amount").unwrap_or(0);
+        if amount <= 0 {
+            return Err(format!("{who}: the amount must be more than zero"));
+        }
+        if let Some((member_org, _)) = self.members.get(&member)
+            && *member_org != org
+        {
+            return Err(format!(
+                "{who}: filed under organization {} but the member belongs to {}",
+                self.org_code(Some(org)),
+                self.org_code(Some(*member_org))
+            ));
+        }
+        let sign = if let Some(of) = row.int("reversal_of") {
+            if of >= id {
+                return Err(format!("{who}: reverses #{of}, not an earlier withdrawal"));
+            }
+            if self.w_reversals.contains(&of) {
+                return Err(format!("{who}: reverses #{of}, which is itself a reversal"));
+            }
+            if let Some(first) = self.w_reversed.insert(of, id) {
+                return Err(format!(
+                    "{who}: #{of} is reversed twice, by #{first} and #{id}"
+                ));
+            }
+            self.w_reversals.insert(id);
+            -1
+        } else {
+            1
+        };
+        *self.withdrawn.entry(member).or_default() += sign * amount;
+        Ok(())
+    }
+
+    /// A savings account: its running balance equals the entries read before it.
+    fn savings_account(&mut self, row: &Row<'_>) -> RowResult {
+        let member = row.int("member_id").unwrap_or_default();
+        let who = format!("the savings account of {}", self.member_name(member));
+        let (dep, wd) = (
+            row.int("deposited").unwrap_or(0),
+            row.int("withdrawn").unwrap_or(0),
+        );
+        let (want_dep, want_wd) = (
+            self.deposited.get(&member).copied().unwrap_or(0),
+            self.withdrawn.get(&member).copied().unwrap_or(0),
+        );
+        if dep != want_dep || wd != want_wd {
+            return Err(format!(
+                "{who}: the running balance says deposited {} and withdrawn {}, the entries give {} and {}",
+                crate::ledger::money::grouped(dep),
+                crate::ledger::money::grouped(wd),
+                crate::ledger::money::grouped(want_dep),
+                crate::ledger::money::grouped(want_wd)
+            ));
+        }
+        if want_wd > want_dep {
+            return Err(format!("{who}: more was withdrawn than deposited"));
+        }
+        let stored = row.val("last_paid_on").as_text();
+        if let Some(want) = self
+            .member_recent
+            .get(&member)
+            .map_or(Some(None), Recent::last)
+            && want != stored
+        {
+            return Err(format!(
+                "{who}: the running balance says last paid on {}, the entries give {}",
+                stored.unwrap_or("none"),
+                want.unwrap_or("none")
+            ));
+        }
+        self.accounts.insert(member);
+        Ok(())
+    }
+
+    /// After every table: each loan's running balance equals its payments, and every
+    /// member has a savings account (format 2).
+    pub(crate) fn finish(&self) -> RowResult {
+        let mut ids: Vec<&i64> = self.loans.keys().collect();
+        ids.sort();
+        for id in ids {
+            let (member, cycle, owed, paid, status, last) = &self.loans[id];
+            let want = self.loan_paid.get(id).copied().unwrap_or(0);
+            let who = format!("loan cycle {cycle} of {}", self.member_name(*member));
+            if *paid != want {
+                return Err(format!(
+                    "{who}: the running balance says {} paid, the entries give {}",
+                    crate::ledger::money::grouped(*paid),
+                    crate::ledger::money::grouped(want)
+                ));
+            }
+            if let Some(want_last) = self.loan_recent.get(id).map_or(Some(None), Recent::last)
+                && want_last != last.as_deref()
+            {
+                return Err(format!(
+                    "{who}: the running balance says last paid on {}, the entries give {}",
+                    last.as_deref().unwrap_or("none"),
+                    want_last.unwrap_or("none")
+                ));
+            }
+            if status == "active" && want >= *owed {
+                return Err(format!("{who}: paid in full but still active"));
+            }
+            if status == "repaid" && want < *owed {
+                return Err(format!(
+                    "{who}: repaid but {} is still owed",
+                    crate::ledger::money::grouped(owed - want)
+                ));
+            }
+        }
+        let mut members: Vec<&i64> = self.members.keys().collect();
+        members.sort();
+        for m in members {
+            if !self.accounts.contains(m) {
+                return Err(format!("{} has no savings account", self.member_name(*m)));
+            }
         }
         Ok(())
     }

@@ -345,8 +345,25 @@ pub async fn startup(b: &Backups) -> Result<Scan> {
 /// Where `ID|PATH` points: a catalogue entry (full id or a unique prefix of it) or an
 /// archive file anywhere.
 pub struct Target {
+    /// The file to read: the archive, or its upgrade when it is an older format.
     pub path: PathBuf,
     pub entry: Option<BackupEntry>,
+    /// Holds an older archive's upgrade (`backup::upgrade`) while the target is in use.
+    pub(crate) upgraded: Option<std::sync::Arc<super::upgrade::Upgraded>>,
+}
+
+impl Backups {
+    /// `t` as it is to be read: an older format's archive through its upgrade.
+    pub(crate) async fn readable(&self, mut t: Target) -> Result<Target> {
+        let pass = self.passphrase()?;
+        if let Some(up) =
+            super::upgrade::readable(&t.path, pass, self.store.schema_version()).await?
+        {
+            t.path = up.path.clone();
+            t.upgraded = Some(up);
+        }
+        Ok(t)
+    }
 }
 
 pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
@@ -402,6 +419,7 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
         return Ok(Target {
             path,
             entry: Some((*e).clone()),
+            upgraded: None,
         });
     }
     let p = PathBuf::from(what);
@@ -424,7 +442,11 @@ pub async fn resolve(b: &Backups, what: &str) -> Result<Target> {
             && canon.is_some()
             && std::fs::canonicalize(b.path_of(&e.file)).ok() == canon
     });
-    Ok(Target { path, entry })
+    Ok(Target {
+        path,
+        entry,
+        upgraded: None,
+    })
 }
 
 pub fn describe_file(path: &Path) -> String {

@@ -43,6 +43,10 @@ pub struct VerifyReport {
     /// Counts and totals found after the drill restore (same shape as `tables`).
     pub drill: Option<Vec<TableCheck>>,
     pub result: VerifyResult,
+    /// The archive's own format version when it was older and read through an upgrade
+    /// (`backup::upgrade`): the checks ran on the upgraded rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgraded_from: Option<u32>,
 }
 
 impl Backups {
@@ -139,11 +143,15 @@ pub(crate) async fn verify_archive(
     progress: &ProgressTx,
     cancel: &CancellationToken,
 ) -> Result<VerifyReport> {
+    // A version-1 archive is checked as its version-2 upgrade (same file name, so every
+    // message names the archive as the operator knows it).
+    let up = super::upgrade::readable(path, pass.clone(), schema_version).await?;
+    let read = up.as_ref().map_or(path, |u| u.path.as_path());
     let scratch = match drill {
         Some(dir) => Some(Scratch::create(dir).await?),
         None => None,
     };
-    let p = path.to_path_buf();
+    let p = read.to_path_buf();
     let c = cancel.clone();
     let pr = progress.clone();
     let loader = scratch.as_ref().map(|s| {
@@ -188,6 +196,22 @@ pub(crate) async fn verify_archive(
     })
     .await
     .map_err(|e| Error::Other(format!("verify failed to run: {e}")))??;
+    if drilled.is_some()
+        && let Some(s) = &scratch
+    {
+        let bad = s.balance_mismatches().await?;
+        if !bad.is_empty() {
+            return Err(Error::VerifyFailed(format!(
+                "{}: drill: {} running balance{} disagree{} with the entries: {}{}",
+                file_name(path),
+                bad.len(),
+                if bad.len() == 1 { "" } else { "s" },
+                if bad.len() == 1 { "s" } else { "" },
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if bad.len() > 5 { "; …" } else { "" }
+            )));
+        }
+    }
     drop(scratch);
     let drill = match drilled {
         Some(found) => Some(compare_drill(path, &manifest, found)?),
@@ -203,6 +227,7 @@ pub(crate) async fn verify_archive(
         tables,
         drill,
         result: VerifyResult::Ok,
+        upgraded_from: up.map(|_| 1),
     })
 }
 
@@ -424,8 +449,8 @@ fn check_content(
         for (row, v) in self_refs {
             if !mine.contains(v) {
                 return Err(fail(format!(
-                    "entry {}: row {row}: reversal_of {v} is not in collections of the archive",
-                    tm.file
+                    "entry {}: row {row}: reversal_of {v} is not in {} of the archive",
+                    tm.file, spec.name
                 )));
             }
         }
@@ -453,6 +478,8 @@ fn check_content(
             reader.check_file(csv)?;
         }
     }
+    // Every running balance equals its entries (read above, parents first).
+    rules.finish().map_err(fail)?;
     report(progress, "verified", done, total);
     Ok((m, reader.encrypted, out))
 }

@@ -162,6 +162,12 @@ impl Store {
     }
 
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
+        Self::open_sqlite_through(path, None).await
+    }
+
+    /// An SQLite store migrated through `through` only (every migration with `None`): the
+    /// scratch database a version-1 archive loads into at its own schema (`backup::upgrade`).
+    pub(crate) async fn open_sqlite_through(path: &Path, through: Option<i64>) -> Result<Store> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -188,7 +194,10 @@ impl Store {
                     path.display()
                 ))
             })?;
-        SQLITE_MIGRATOR.run(&pool).await?;
+        match through {
+            Some(v) => SQLITE_MIGRATOR.run_to(v, &pool).await?,
+            None => SQLITE_MIGRATOR.run(&pool).await?,
+        }
         Ok(Store::Sqlite(pool, path.to_path_buf()))
     }
 

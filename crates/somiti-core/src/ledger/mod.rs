@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod balance;
+pub mod closure;
 pub mod collection;
 pub mod day;
 pub mod loan;

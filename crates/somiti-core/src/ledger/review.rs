@@ -104,6 +104,9 @@ pub struct ReviewLine {
     pub collected_loan: i64,
     pub collected_savings: i64,
     pub collected: i64,
+    /// What is still owed on the member's running loans after the day's entries: a loan
+    /// part of the due is never more than this.
+    pub loan_outstanding: i64,
     pub shortfall: i64,
     pub flags: Vec<Flag>,
     /// The day's entries (reversals included), oldest first.
@@ -129,10 +132,13 @@ impl ReviewLine {
     }
 
     /// The day's due split into (loan, savings): savings first, up to the day's savings
-    /// due, and the rest to the loan (what an entry of the whole due posts).
+    /// due, then the loan up to what is still outstanding on it, and the rest to savings
+    /// (what an entry of the whole due posts; the core refuses a loan part above the
+    /// outstanding, so the split never offers one).
     pub fn due_split(&self) -> (i64, i64) {
         let savings = self.savings_due.min(self.due);
-        (self.due - savings, savings)
+        let loan = (self.due - savings).min(self.loan_outstanding.max(0));
+        (loan, self.due - loan)
     }
 }
 
@@ -379,6 +385,7 @@ pub async fn daily(
         .map(|m| {
             // The loans running on the day, paid as the day began, and the savings before it.
             let (loans, sav_before) = at.remove(&m.id).unwrap_or_default();
+            let owed_before: i64 = loans.iter().map(|l| l.owed() - l.paid).sum();
             let Dues {
                 installment_due,
                 savings_due,
@@ -437,6 +444,7 @@ pub async fn daily(
                 collected_loan,
                 collected_savings,
                 collected,
+                loan_outstanding: (owed_before - collected_loan).max(0),
                 shortfall: (due - collected).max(0),
                 flags,
                 entries,
@@ -526,6 +534,7 @@ mod tests {
             collected_loan: 0,
             collected_savings: 0,
             collected: 0,
+            loan_outstanding: i64::MAX,
             shortfall: 0,
             flags: vec![],
             entries,
@@ -554,5 +563,11 @@ mod tests {
         // less due than the savings (paid ahead): all of it is savings
         assert_eq!(line(1_500, 2_000, vec![]).due_split(), (0, 1_500));
         assert_eq!(line(0, 2_000, vec![]).due_split(), (0, 0));
+        // savings arrears beyond what the loan still owes go to savings, never to the loan
+        let mut l = line(1_576_000, 2_000, vec![]);
+        l.loan_outstanding = 1_000_000;
+        assert_eq!(l.due_split(), (1_000_000, 576_000));
+        l.loan_outstanding = 0;
+        assert_eq!(l.due_split(), (0, 1_576_000));
     }
 }

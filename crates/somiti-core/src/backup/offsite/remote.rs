@@ -593,5 +593,6 @@ pub(crate) async fn fetch_for(b: &Backups, what: &str) -> Result<Option<catalogu
     Ok(Some(catalogue::Target {
         path: b.path_of(&e.file),
         entry: Some(e),
+        upgraded: None,
     }))
 }
