@@ -43,6 +43,8 @@ pub enum MemberCmd {
     /// Change a member's details (what the console's edit form changes); fields not given
     /// stay as they are
     Edit(EditArgs),
+    /// A member's statement (passbook): every entry with the running loan and savings balances
+    Statement(crate::cli::report::StatementArgs),
     /// Close a member: needs the loan repaid or written off; pays the savings out by a
     /// final withdrawal. Without --yes, says what it would take and changes nothing
     Close {
@@ -279,6 +281,7 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             outln!("member {}/{} {} added", org.code, m.member_no, m.name)?;
         }
         MemberCmd::Edit(a) => edit(ctx, &store, &op, a).await?,
+        MemberCmd::Statement(a) => crate::cli::report::statement(ctx, &store, &op, a).await?,
         MemberCmd::Close {
             member_no,
             org,

@@ -31,6 +31,7 @@ pub mod member;
 pub mod offsite;
 pub mod people;
 pub mod remote;
+pub mod report;
 pub mod scheduler;
 
 use std::path::PathBuf;
@@ -94,6 +95,9 @@ pub enum Command {
     /// Close or reopen a business day
     #[command(subcommand)]
     Day(collection::DayCmd),
+    /// Reports: the monthly report (collections, loans, portfolio at risk)
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Loans: disburse the next one, write one off
     #[command(subcommand)]
     Loan(ledger::LoanCmd),
@@ -245,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Member(c)) => member::run(&ctx, c).await,
         Some(Command::Collection(c)) => collection::run(&ctx, c).await,
         Some(Command::Day(c)) => collection::day(&ctx, c).await,
+        Some(Command::Report(c)) => report::run(&ctx, c).await,
         Some(Command::Loan(c)) => ledger::loan(&ctx, c).await,
         Some(Command::Savings(c)) => ledger::savings(&ctx, c).await,
         Some(Command::Ledger(c)) => ledger::ledger(&ctx, c).await,

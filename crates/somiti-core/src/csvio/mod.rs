@@ -11,6 +11,7 @@
 mod columns;
 pub mod export;
 pub mod import;
+pub mod reports;
 mod rows;
 pub mod sheet;
 mod unique;

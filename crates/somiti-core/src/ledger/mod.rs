@@ -10,8 +10,10 @@ pub mod loan;
 pub mod member;
 pub mod money;
 pub mod org;
+pub mod report;
 pub mod review;
 pub mod savings;
+pub mod statement;
 pub mod validate;
 
 use crate::error::{Error, Result};

@@ -13,8 +13,9 @@ use crate::error::Result;
 use crate::ledger::balance;
 use crate::ledger::collection::{COLLECTION_COLS, Collection};
 use crate::ledger::day;
+use crate::ledger::loan::Loan;
 use crate::ledger::member::{MEMBER_COLS, Member};
-use crate::ledger::org::{self, Organization};
+use crate::ledger::org::{self, CollectionDays, Organization};
 use crate::on_store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,16 +166,22 @@ pub struct Totals {
 
 impl Totals {
     fn add(&mut self, l: &ReviewLine) {
+        self.count(l.due, l.collected, l.flags.contains(&Flag::Missed));
+    }
+
+    /// Count one member's line: what was due, what was collected, whether it was missed.
+    pub(crate) fn count(&mut self, due: i64, collected: i64, missed: bool) {
         self.members += 1;
-        self.expected += l.due;
-        self.collected += l.collected;
-        self.shortfall += l.shortfall;
-        if l.flags.contains(&Flag::Missed) {
+        self.expected += due;
+        self.collected += collected;
+        self.shortfall += (due - collected).max(0);
+        if missed {
             self.members_missed += 1;
         }
     }
 
-    fn finish(&mut self) {
+    /// Work out the collection rate once every line is counted.
+    pub(crate) fn finish(&mut self) {
         self.collection_rate_bp = if self.expected > 0 {
             self.collected * 10_000 / self.expected
         } else {
@@ -221,6 +228,62 @@ impl Review {
             None => format!("{} total", self.org),
         }
     }
+}
+
+/// What one member owed on a day, before anything was collected on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dues {
+    /// The day's own installment and savings (zero on a day off).
+    pub installment_due: i64,
+    pub savings_due: i64,
+    /// Unpaid dues from earlier days, or what was paid ahead of them (one of the two is 0).
+    pub arrears_in: i64,
+    pub advance_in: i64,
+    /// installment + savings + arrears − advance, never below zero.
+    pub owed: i64,
+    /// `owed` on a collection day, zero on a day off (arrears carry on to the next one).
+    pub due: i64,
+}
+
+/// A member's dues on `date` from the loans running on it (`paid` as the day began) and the
+/// savings deposited before it: the daily review's line, and the monthly report's days.
+pub fn dues<'a>(
+    m: &Member,
+    loans: impl IntoIterator<Item = &'a Loan>,
+    savings_before: i64,
+    days: &CollectionDays,
+    date: NaiveDate,
+) -> Dues {
+    let yesterday = date.pred_opt().unwrap_or(date);
+    let (mut loan_before, mut loan_due_before, mut installment_due) = (0, 0, 0);
+    for l in loans {
+        loan_before += l.paid;
+        loan_due_before += l.due_through(days, yesterday);
+        installment_due += l.due_on(days, date);
+    }
+    let sav_due_before = balance::savings_due_through(m, days, yesterday);
+    let carried = loan_due_before + sav_due_before - loan_before - savings_before;
+    let (arrears_in, advance_in) = (carried.max(0), (-carried).max(0));
+    let savings_due = balance::savings_due_on(m, days, date);
+    let owed = (installment_due + savings_due + arrears_in - advance_in).max(0);
+    let due = if days.is_collection_day(date) {
+        owed
+    } else {
+        0
+    };
+    Dues {
+        installment_due,
+        savings_due,
+        arrears_in,
+        advance_in,
+        owed,
+        due,
+    }
+}
+
+/// A line is missed when something was due and nothing (net) was collected.
+pub fn is_missed(due: i64, collected: i64) -> bool {
+    due > 0 && collected <= 0
 }
 
 /// The organization's first business day: the day its first member joined (`None` with
@@ -315,7 +378,6 @@ pub async fn daily(
         by_member.entry(c.member_id).or_default().push(c);
     }
 
-    let yesterday = date.pred_opt().unwrap_or(date);
     let collection_day = days.is_collection_day(date);
     let mut lines: Vec<ReviewLine> = members
         .into_iter()
@@ -323,16 +385,15 @@ pub async fn daily(
         .map(|m| {
             // The loans running on the day, paid as the day began, and the savings before it.
             let (loans, sav_before) = at.remove(&m.id).unwrap_or_default();
-            let loan_before: i64 = loans.iter().map(|l| l.paid).sum();
             let owed_before: i64 = loans.iter().map(|l| l.owed() - l.paid).sum();
-            let loan_due_before: i64 = loans.iter().map(|l| l.due_through(&days, yesterday)).sum();
-            let sav_due_before = balance::savings_due_through(&m, &days, yesterday);
-            let carried = loan_due_before + sav_due_before - loan_before - sav_before;
-            let (arrears_in, advance_in) = (carried.max(0), (-carried).max(0));
-            let installment_due: i64 = loans.iter().map(|l| l.due_on(&days, date)).sum();
-            let savings_due = balance::savings_due_on(&m, &days, date);
-            let owed = (installment_due + savings_due + arrears_in - advance_in).max(0);
-            let due = if collection_day { owed } else { 0 };
+            let Dues {
+                installment_due,
+                savings_due,
+                arrears_in,
+                advance_in,
+                owed,
+                due,
+            } = dues(&m, &loans, sav_before, &days, date);
             let entries = by_member.remove(&m.id).unwrap_or_default();
             let mut collected_loan = 0;
             let mut collected_savings = 0;
@@ -347,7 +408,7 @@ pub async fn daily(
                 .filter(|c| c.reversal_of.is_none() && !reversed_ids.contains(&c.id))
                 .count();
             let mut flags = Vec::new();
-            if due > 0 && collected <= 0 {
+            if is_missed(due, collected) {
                 flags.push(Flag::Missed);
             } else if collected > 0 && collected < due {
                 flags.push(Flag::Partial);
