@@ -192,9 +192,12 @@ pub async fn accounts_at(
         "SELECT {LOAN_COLS} FROM loans WHERE org_id = $1 AND disbursed_on <= $2 \
          AND (status = 'active' OR closed_on >= $2) ORDER BY member_id, cycle"
     );
+    // `+member_id`: group without the (member_id, …) index, so the (org_id, collected_on)
+    // index reads only the entries since `date` (SQLite would otherwise skip-scan every
+    // member's entries).
     let since_sql = format!(
         "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
-         WHERE org_id = $1 AND collected_on >= $2 GROUP BY member_id, loan_id"
+         WHERE org_id = $1 AND collected_on >= $2 GROUP BY +member_id, loan_id"
     );
     let (loans, savings, since) = on_store!(store, |p| {
         let l = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()))

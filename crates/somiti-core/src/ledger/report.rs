@@ -375,7 +375,7 @@ pub async fn month(
     );
     let since_sql = format!(
         "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
-         WHERE org_id = $1 AND collected_on >= $2 GROUP BY member_id, loan_id"
+         WHERE org_id = $1 AND collected_on >= $2 GROUP BY +member_id, loan_id"
     );
     let days_sql = format!(
         "SELECT collected_on, member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
