@@ -196,7 +196,7 @@ pub async fn accounts_at(
     // index reads only the entries since `date` (SQLite would otherwise skip-scan every
     // member's entries).
     let since_sql = format!(
-        "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
+        "SELECT +member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
          WHERE org_id = $1 AND collected_on >= $2 GROUP BY +member_id, loan_id"
     );
     let (loans, savings, since) = on_store!(store, |p| {
@@ -220,7 +220,17 @@ pub async fn accounts_at(
         .await?;
         (l, s, a)
     });
-    let mut out: HashMap<i64, (Vec<Loan>, i64)> = HashMap::new();
+    Ok(accounts_from(loans, savings, since))
+}
+
+/// [`accounts_at`] from its rows: the loans running on the day, (member, deposited) of
+/// the savings accounts, and (member, loan, loan paid, savings paid) since the day began.
+pub fn accounts_from(
+    loans: Vec<Loan>,
+    savings: Vec<(i64, i64)>,
+    since: Vec<(i64, Option<i64>, i64, i64)>,
+) -> HashMap<i64, (Vec<Loan>, i64)> {
+    let mut out: HashMap<i64, (Vec<Loan>, i64)> = HashMap::with_capacity(savings.len());
     for (member, deposited) in savings {
         out.entry(member).or_default().1 = deposited;
     }
@@ -235,7 +245,7 @@ pub async fn accounts_at(
         loan.paid -= later_loan.get(&loan.id).copied().unwrap_or(0);
         out.entry(loan.member_id).or_default().0.push(loan);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -374,7 +374,7 @@ pub async fn month(
          AND (status = 'active' OR closed_on >= $3) ORDER BY member_id, cycle"
     );
     let since_sql = format!(
-        "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
+        "SELECT +member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
          WHERE org_id = $1 AND collected_on >= $2 GROUP BY +member_id, loan_id"
     );
     let days_sql = format!(

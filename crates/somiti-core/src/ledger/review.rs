@@ -11,10 +11,10 @@ use crate::access::{Operator, Permission, require};
 use crate::db::Store;
 use crate::error::Result;
 use crate::ledger::balance;
-use crate::ledger::collection::{COLLECTION_COLS, Collection};
+use crate::ledger::collection::Collection;
 use crate::ledger::day;
 use crate::ledger::loan::Loan;
-use crate::ledger::member::{MEMBER_COLS, Member};
+use crate::ledger::member::Member;
 use crate::ledger::org::{self, CollectionDays, Organization};
 use crate::on_store;
 
@@ -351,26 +351,10 @@ pub async fn daily(
         .into_iter()
         .map(|w| (w.id, w.name))
         .collect();
-    let member_sql = format!(
-        "SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND status = 'active' AND joined_on <= $2"
-    );
-    let day_sql = format!(
-        "SELECT {COLLECTION_COLS} FROM collections WHERE org_id = $1 AND collected_on = $2 ORDER BY id"
-    );
-    let (members, entries) = on_store!(store, |p| {
-        let m = sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(member_sql.as_str()))
-            .bind(org.id)
-            .bind(date)
-            .fetch_all(p)
-            .await?;
-        let e = sqlx::query_as::<_, Collection>(sqlx::AssertSqlSafe(day_sql.as_str()))
-            .bind(org.id)
-            .bind(date)
-            .fetch_all(p)
-            .await?;
-        (m, e)
-    });
-    let mut at = balance::accounts_at(store, org.id, date).await?;
+    // The members, their accounts as the day began and the day's entries: one snapshot.
+    let rows = crate::db::dialect::review_rows(store, org.id, date).await?;
+    let (members, entries) = (rows.members, rows.entries);
+    let mut at = balance::accounts_from(rows.loans, rows.savings, rows.since);
     let reversed_ids: std::collections::HashSet<i64> =
         entries.iter().filter_map(|c| c.reversal_of).collect();
     let mut by_member: HashMap<i64, Vec<Collection>> = HashMap::new();

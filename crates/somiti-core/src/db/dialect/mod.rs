@@ -170,6 +170,99 @@ pub(crate) async fn prepare_restore(tx: &mut Tx, names: &[&str], whole: bool) ->
     }
 }
 
+/// What the daily review of one day reads (`ledger::review::daily`), from one snapshot.
+pub(crate) struct ReviewRows {
+    /// Active members who had joined by the day.
+    pub members: Vec<crate::ledger::member::Member>,
+    /// Loans running on the day, with their running balances as stored.
+    pub loans: Vec<crate::ledger::loan::Loan>,
+    /// (member, deposited) of every savings account.
+    pub savings: Vec<(i64, i64)>,
+    /// (member, loan, loan paid, savings paid) by the entries dated on or after the day.
+    pub since: Vec<(i64, Option<i64>, i64, i64)>,
+    /// The day's entries, oldest first.
+    pub entries: Vec<crate::ledger::collection::Collection>,
+}
+
+/// Read [`ReviewRows`]: on SQLite through a read connection of its own (rusqlite, see
+/// `sqlite::review_rows`), on PostgreSQL in one repeatable-read transaction.
+pub(crate) async fn review_rows(
+    store: &Store,
+    org_id: i64,
+    date: chrono::NaiveDate,
+) -> Result<ReviewRows> {
+    match store {
+        Store::Sqlite(_, path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || sqlite::review_rows(&path, org_id, date))
+                .await
+                .map_err(|e| Error::Other(format!("the review's read failed: {e}")))?
+        }
+        Store::Postgres(..) => {
+            let mut tx = begin_snapshot(store).await?;
+            let r = postgres_review_rows(&mut tx, org_id, date).await;
+            let _ = tx.rollback().await;
+            r
+        }
+    }
+}
+
+async fn postgres_review_rows(
+    tx: &mut Tx,
+    org_id: i64,
+    date: chrono::NaiveDate,
+) -> Result<ReviewRows> {
+    use crate::ledger::collection::{COLLECTION_COLS, Collection, EFFECTIVE_SUMS};
+    use crate::ledger::loan::{LOAN_COLS, Loan};
+    use crate::ledger::member::{MEMBER_COLS, Member};
+    let Tx::Postgres(t) = tx else {
+        unreachable!("a PostgreSQL store's transaction")
+    };
+    let members = sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(format!(
+        "SELECT {MEMBER_COLS} FROM members WHERE org_id = $1 AND status = 'active' AND joined_on <= $2"
+    )))
+    .bind(org_id)
+    .bind(date)
+    .fetch_all(&mut **t)
+    .await?;
+    let loans = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(format!(
+        "SELECT {LOAN_COLS} FROM loans WHERE org_id = $1 AND disbursed_on <= $2 \
+         AND (status = 'active' OR closed_on >= $2) ORDER BY member_id, cycle"
+    )))
+    .bind(org_id)
+    .bind(date)
+    .fetch_all(&mut **t)
+    .await?;
+    let savings = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT member_id, deposited FROM savings_accounts WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_all(&mut **t)
+    .await?;
+    let since = sqlx::query_as::<_, (i64, Option<i64>, i64, i64)>(sqlx::AssertSqlSafe(format!(
+        "SELECT member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
+         WHERE org_id = $1 AND collected_on >= $2 GROUP BY member_id, loan_id"
+    )))
+    .bind(org_id)
+    .bind(date)
+    .fetch_all(&mut **t)
+    .await?;
+    let entries = sqlx::query_as::<_, Collection>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLLECTION_COLS} FROM collections WHERE org_id = $1 AND collected_on = $2 ORDER BY id"
+    )))
+    .bind(org_id)
+    .bind(date)
+    .fetch_all(&mut **t)
+    .await?;
+    Ok(ReviewRows {
+        members,
+        loans,
+        savings,
+        since,
+        entries,
+    })
+}
+
 /// Check foreign keys when the transaction ends, not row by row (SQLite
 /// `defer_foreign_keys`): rows that point at rows a later statement inserts. PostgreSQL
 /// loads such tables with their foreign keys off ([`unchecked_load`]).
