@@ -83,6 +83,22 @@ fn member_detail() {
 }
 
 #[test]
+fn member_statement() {
+    snap("member_statement", statement_app);
+    // G: the last rows, the totals and the closing balances stay in view
+    snap("member_statement_end", |s| {
+        let mut app = statement_app(s);
+        press(&mut app, ch('G'));
+        app
+    });
+}
+
+#[test]
+fn month_report_with_its_bar_chart() {
+    snap("month_report", report_app);
+}
+
+#[test]
 fn member_detail_of_a_member_paid_ahead() {
     snap("member_detail_advance", |s| {
         let mut app = full_app(s);
