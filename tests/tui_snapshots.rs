@@ -446,6 +446,12 @@ fn no_size_panics_in_any_view_or_dialog() {
             press(&mut app, ch('n'));
             app.size = (w, h);
             render(&app);
+            for make in [statement_app, report_app] {
+                let mut app = make((w.max(80), h.max(24)));
+                press(&mut app, ch('G'));
+                app.size = (w, h);
+                render(&app);
+            }
         }
     }
 }
