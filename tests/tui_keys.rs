@@ -1436,6 +1436,56 @@ fn viewers_and_workers_are_offered_none_of_the_account_keys() {
             .iter()
             .map(|(_, h)| *h)
             .collect();
-        assert_eq!(offered, ["back"], "{role:?}");
+        // reading the statement is for everyone; no key that changes an account
+        assert_eq!(offered, ["back", "statement"], "{role:?}");
     }
+}
+
+#[test]
+fn the_statement_and_the_report_take_only_their_own_answers_and_list_their_keys_in_help() {
+    use somiti::tui::report_tasks::{ReportEffect, ReportOutcome};
+    let mut app = statement_app((80, 24));
+    // ] on this month asks for nothing; [ asks for the month before, and an answer to
+    // the first request no longer lands
+    assert!(press(&mut app, ch(']')).is_empty());
+    let fx = press(&mut app, ch('['));
+    let [Effect::Report(ReportEffect::Statement { seq, month, .. })] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(month.to_string(), "2026-10");
+    app.apply(Outcome::Report(ReportOutcome::Statement {
+        seq: seq - 1,
+        result: Ok(Box::new(statement(1))),
+    }));
+    match app.overlays.last() {
+        Some(Overlay::Statement(p)) => assert!(p.statement.is_none(), "stale answer taken"),
+        other => panic!("{other:?}"),
+    }
+    // ? opens the help over the statement, listing the statement's and the report's keys
+    press(&mut app, ch('?'));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Help { .. })));
+    let sections = help_sections(&[Mode::Statement, Mode::Report, Mode::Detail]);
+    for (mode, keys) in &sections {
+        let helps: Vec<&str> = keys.iter().map(|(_, h)| *h).collect();
+        match mode {
+            Mode::Detail => assert!(helps.contains(&"statement"), "{helps:?}"),
+            _ => assert!(
+                helps.contains(&"previous month") && helps.contains(&"next month"),
+                "{mode:?}: {helps:?}"
+            ),
+        }
+    }
+    press(&mut app, key(KeyCode::Esc));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(matches!(app.overlays.last(), Some(Overlay::Detail(_))));
+
+    let mut app = report_app((80, 24));
+    assert!(press(&mut app, ch(']')).is_empty());
+    let fx = press(&mut app, ch('['));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Report(ReportEffect::Month { month, .. })] if month.to_string() == "2026-10"),
+        "{fx:?}"
+    );
+    press(&mut app, key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
 }

@@ -83,6 +83,22 @@ fn member_detail() {
 }
 
 #[test]
+fn member_statement() {
+    snap("member_statement", statement_app);
+    // G: the last rows, the totals and the closing balances stay in view
+    snap("member_statement_end", |s| {
+        let mut app = statement_app(s);
+        press(&mut app, ch('G'));
+        app
+    });
+}
+
+#[test]
+fn month_report_with_its_bar_chart() {
+    snap("month_report", report_app);
+}
+
+#[test]
 fn member_detail_of_a_member_paid_ahead() {
     snap("member_detail_advance", |s| {
         let mut app = full_app(s);
@@ -430,6 +446,12 @@ fn no_size_panics_in_any_view_or_dialog() {
             press(&mut app, ch('n'));
             app.size = (w, h);
             render(&app);
+            for make in [statement_app, report_app] {
+                let mut app = make((w.max(80), h.max(24)));
+                press(&mut app, ch('G'));
+                app.size = (w, h);
+                render(&app);
+            }
         }
     }
 }

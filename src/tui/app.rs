@@ -8,6 +8,7 @@ use crate::access::Operator;
 use crate::ledger::org::{Organization, Worker};
 use crate::tui::keymap::Action;
 use crate::tui::pages::{AuditPage, BackupsPage, MembersPage, ReviewPage, SchedulerPage};
+use crate::tui::report_tasks::ReportOutcome;
 use crate::tui::tasks::{Effect, Outcome};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::{Confirm, Confirmed, Message, PickFor, Picker, ProgressView};
@@ -54,6 +55,8 @@ pub enum Overlay {
     Help { scroll: u16 },
     Detail(Box<crate::tui::pages::DetailPage>),
     Closing(Box<crate::tui::pages::ClosingPage>),
+    Statement(Box<crate::tui::pages::StatementPage>),
+    Report(Box<crate::tui::pages::ReportPage>),
     Form(Box<Form>),
     Confirm(Confirm),
     Message(Message),
@@ -214,6 +217,8 @@ impl App {
             Overlay::Help { .. } => Mode::Help,
             Overlay::Detail(_) => Mode::Detail,
             Overlay::Closing(_) => Mode::Closing,
+            Overlay::Statement(_) => Mode::Statement,
+            Overlay::Report(_) => Mode::Report,
             Overlay::Form(_) => Mode::Form,
             Overlay::Confirm(_) => Mode::Confirm,
             Overlay::Message(_) => Mode::Message,
@@ -328,6 +333,7 @@ impl App {
                 Tab::Backups => self.backups_reload(),
                 Tab::Scheduler => self.scheduler_reload(),
             },
+            Action::MonthReport => self.open_report(),
             other => match self.tab {
                 Tab::Members => self.members_key(other),
                 Tab::Collections => self.review_key(other),
@@ -482,9 +488,12 @@ impl App {
                 | Action::WithdrawSavings
                 | Action::WriteOffLoan
                 | Action::CloseMember => self.account_key(action),
+                Action::Statement => self.open_statement(),
                 _ => Vec::new(),
             },
             Overlay::Closing(_) => self.closing_key(action),
+            Overlay::Statement(_) => self.statement_key(action),
+            Overlay::Report(_) => self.report_key(action),
             Overlay::Progress(_) => {
                 if action == Action::Cancel {
                     self.cancel_long();
@@ -657,6 +666,10 @@ impl App {
             Outcome::Backup(o) => self.backup_outcome(*o),
             Outcome::Sched(o) => self.sched_outcome(o),
             Outcome::Account(o) => self.account_outcome(o),
+            Outcome::Report(o) => match o {
+                ReportOutcome::Statement { seq, result } => self.statement_loaded(seq, result),
+                ReportOutcome::Month { seq, result } => self.report_loaded(seq, result),
+            },
             Outcome::Crashed(e) => {
                 if let Some(f) = self.form_mut() {
                     f.busy = false;

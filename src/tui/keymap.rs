@@ -57,6 +57,13 @@ pub enum Action {
     WithdrawSavings,
     WriteOffLoan,
     CloseMember,
+    /// The member's statement (passbook) for one month, from the details.
+    Statement,
+    /// The monthly report, from the daily review.
+    MonthReport,
+    /// The month before / after, in the statement and the monthly report.
+    PrevMonth,
+    NextMonth,
     // text entry and dialogs
     Input(char),
     Backspace,
@@ -105,6 +112,10 @@ pub enum Mode {
     Detail,
     /// The walk-through that closes a member.
     Closing,
+    /// A member's statement (passbook), one month.
+    Statement,
+    /// The monthly report.
+    Report,
     Help,
     Form,
     Confirm,
@@ -128,6 +139,8 @@ impl Mode {
             Mode::Audit => "Audit",
             Mode::Detail => "Member details",
             Mode::Closing => "Closing a member",
+            Mode::Statement => "Member statement",
+            Mode::Report => "Monthly report",
             Mode::Help => "Help",
             Mode::Form => "Forms",
             Mode::Confirm => "Confirmation",
@@ -270,6 +283,7 @@ pub const BINDINGS: &[Binding] = &[
         "reopen day (admin)",
         true,
     ),
+    b(M::Collections, c('m'), A::MonthReport, "report", true),
     b(M::Collections, c(':'), A::JumpToDate, "go to date", false),
     b(
         M::Collections,
@@ -339,6 +353,38 @@ pub const BINDINGS: &[Binding] = &[
         true,
     ),
     b(M::Detail, c('C'), A::CloseMember, "close member", true),
+    b(M::Detail, c('s'), A::Statement, "statement", true),
+    b(M::Detail, KeyCode::Enter, A::Statement, "statement", false),
+    // a member's statement
+    b(M::Statement, c('['), A::PrevMonth, "previous month", true),
+    b(M::Statement, c(']'), A::NextMonth, "next month", true),
+    b(M::Statement, KeyCode::Esc, A::Back, "back", true),
+    b(M::Statement, c('q'), A::Back, "back", false),
+    b(M::Statement, KeyCode::Up, A::Up, "scroll up", false),
+    b(M::Statement, c('k'), A::Up, "scroll up", false),
+    b(M::Statement, KeyCode::Down, A::Down, "scroll down", false),
+    b(M::Statement, c('j'), A::Down, "scroll down", false),
+    b(M::Statement, KeyCode::PageUp, A::PageUp, "page up", false),
+    b(
+        M::Statement,
+        KeyCode::PageDown,
+        A::PageDown,
+        "page down",
+        false,
+    ),
+    b(M::Statement, c('g'), A::Top, "first row", false),
+    b(M::Statement, c('G'), A::Bottom, "last row", false),
+    b(M::Statement, c('?'), A::Help, "help", false),
+    // the monthly report
+    b(M::Report, c('['), A::PrevMonth, "previous month", true),
+    b(M::Report, c(']'), A::NextMonth, "next month", true),
+    b(M::Report, KeyCode::Esc, A::Back, "back", true),
+    b(M::Report, c('q'), A::Back, "back", false),
+    b(M::Report, KeyCode::Up, A::Up, "scroll up", false),
+    b(M::Report, c('k'), A::Up, "scroll up", false),
+    b(M::Report, KeyCode::Down, A::Down, "scroll down", false),
+    b(M::Report, c('j'), A::Down, "scroll down", false),
+    b(M::Report, c('?'), A::Help, "help", false),
     // closing a member (the walk-through)
     b(M::Closing, KeyCode::Esc, A::Back, "back", true),
     b(M::Closing, KeyCode::Enter, A::Submit, "go on", true),

@@ -10,6 +10,7 @@ pub mod event;
 pub mod keymap;
 pub mod pages;
 pub mod probe;
+pub mod report_tasks;
 pub mod sched_tasks;
 pub mod tasks;
 pub mod text;

@@ -23,6 +23,7 @@ use crate::ledger::{day, money, validate};
 use crate::tui::account_tasks::{self, AccountEffect, AccountOutcome};
 use crate::tui::backup_tasks::{self, BackupEffect, BackupOutcome, expand_home};
 use crate::tui::event::Event;
+use crate::tui::report_tasks::{self, ReportEffect, ReportOutcome};
 use crate::tui::sched_tasks::{self, SchedContext, SchedEffect, SchedOutcome};
 
 /// Problems keyed by field name ("" when no field is to blame).
@@ -130,6 +131,8 @@ pub enum Effect {
     Sched(SchedEffect),
     /// A member's loan, savings withdrawal or close (`account_tasks`).
     Account(AccountEffect),
+    /// A member's statement or the monthly report (`report_tasks`).
+    Report(ReportEffect),
 }
 
 #[derive(Debug)]
@@ -186,6 +189,7 @@ pub enum Outcome {
     Backup(Box<BackupOutcome>),
     Sched(SchedOutcome),
     Account(AccountOutcome),
+    Report(ReportOutcome),
     /// A task that died (a bug): the screen says so instead of waiting forever.
     Crashed(String),
 }
@@ -446,6 +450,7 @@ pub async fn run_with(
             }
         }
         Effect::Account(e) => Outcome::Account(account_tasks::run(store, op, rules, e).await),
+        Effect::Report(e) => Outcome::Report(report_tasks::run(store, op, e).await),
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
         Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),
     }

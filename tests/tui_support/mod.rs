@@ -658,3 +658,254 @@ pub fn close_plan(i: i64, loan_settled: bool) -> somiti::ledger::closure::CloseP
         blockers,
     }
 }
+
+/// Member `i`'s statement of November 2026 through today: a payment of 200 + 20 savings on
+/// each collection day, a withdrawal on the 10th and a reversal of the 15th's payment.
+pub fn statement(i: i64) -> somiti::ledger::statement::Statement {
+    use somiti::ledger::statement::{
+        EntryRef, RowKind, Statement, StatementBalances, StatementRow, StatementTotals,
+    };
+    let m = member(i);
+    let o = org(1, "DEMO", "Demo Sonali Somiti");
+    let days = o.collection_days();
+    let opening = StatementBalances {
+        loan_outstanding: 17_000_00,
+        savings_balance: 1_000_00,
+    };
+    let (mut loan, mut sav) = (opening.loan_outstanding, opening.savings_balance);
+    let mut rows = Vec::new();
+    let mut totals = StatementTotals::default();
+    let blank = |date, kind, entry, description: String| StatementRow {
+        date,
+        kind,
+        entry,
+        loan_id: Some(i),
+        description,
+        loan_disbursed: 0,
+        service_charge: 0,
+        loan_paid: 0,
+        written_off: 0,
+        savings_in: 0,
+        savings_out: 0,
+        loan_outstanding: 0,
+        savings_balance: 0,
+    };
+    for d in 1..=22 {
+        let date = NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        if !days.is_collection_day(date) {
+            continue;
+        }
+        let id = 100 + d as i64;
+        let mut r = blank(
+            date,
+            RowKind::Payment,
+            EntryRef::Collection(id),
+            "loan 1 payment and savings".into(),
+        );
+        r.loan_paid = 200_00;
+        r.savings_in = 20_00;
+        loan -= 200_00;
+        sav += 20_00;
+        (r.loan_outstanding, r.savings_balance) = (loan, sav);
+        totals.loan_paid += r.loan_paid;
+        totals.savings_in += r.savings_in;
+        rows.push(r);
+        if d == 10 {
+            let mut w = blank(
+                date,
+                RowKind::Withdrawal,
+                EntryRef::Withdrawal(7),
+                "savings withdrawal: school fees".into(),
+            );
+            w.loan_id = None;
+            w.savings_out = 300_00;
+            sav -= 300_00;
+            (w.loan_outstanding, w.savings_balance) = (loan, sav);
+            totals.savings_out += w.savings_out;
+            rows.push(w);
+        }
+        if d == 16 {
+            let mut x = blank(
+                date,
+                RowKind::Reversal,
+                EntryRef::Collection(200),
+                "reversal of #115: entered twice".into(),
+            );
+            x.loan_paid = -200_00;
+            x.savings_in = -20_00;
+            loan += 200_00;
+            sav -= 20_00;
+            (x.loan_outstanding, x.savings_balance) = (loan, sav);
+            totals.loan_paid += x.loan_paid;
+            totals.savings_in += x.savings_in;
+            rows.push(x);
+        }
+    }
+    Statement {
+        org: "DEMO".into(),
+        member: m,
+        worker_name: Some("Salma Begum".into()),
+        from: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        to: today(),
+        opening,
+        rows,
+        totals,
+        closing: StatementBalances {
+            loan_outstanding: loan,
+            savings_balance: sav,
+        },
+    }
+}
+
+/// [`detail_app`] of member 1 with their statement of this month open and loaded.
+pub fn statement_app(size: (u16, u16)) -> App {
+    let mut app = detail_app(size, 0);
+    let fx = press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE),
+    );
+    let seq = match fx.as_slice() {
+        [
+            somiti::tui::tasks::Effect::Report(
+                somiti::tui::report_tasks::ReportEffect::Statement { seq, .. },
+            ),
+        ] => *seq,
+        other => panic!("s did not ask for the statement: {other:?}"),
+    };
+    app.apply(somiti::tui::tasks::Outcome::Report(
+        somiti::tui::report_tasks::ReportOutcome::Statement {
+            seq,
+            result: Ok(Box::new(statement(1))),
+        },
+    ));
+    app
+}
+
+/// November 2026 through today: six members a day, each collection day's rate between 60
+/// and 100 %, two workers (one named in Bengali) and the members without one.
+pub fn month_report() -> somiti::ledger::report::MonthReport {
+    use somiti::ledger::report::{
+        MonthReport, MonthTotals, Par, ReportDay, WorkerMonth, YearMonth,
+    };
+    let o = org(1, "DEMO", "Demo Sonali Somiti");
+    let cd = o.collection_days();
+    let mut days = Vec::new();
+    let mut t = MonthTotals::default();
+    for d in 1..=22 {
+        let date = NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let collection_day = cd.is_collection_day(date);
+        let mut totals = Totals {
+            members: 6,
+            ..Totals::default()
+        };
+        if collection_day {
+            totals.expected = 1_320_00;
+            totals.collected = 1_320_00 - ((d as i64 * 7) % 5) * 110_00;
+            totals.shortfall = totals.expected - totals.collected;
+            totals.members_missed = (d as i64 * 7) % 5 / 2;
+            t.collection_days += 1;
+        }
+        totals.collection_rate_bp = if totals.expected > 0 {
+            totals.collected * 10_000 / totals.expected
+        } else {
+            10_000
+        };
+        t.expected += totals.expected;
+        t.collected += totals.collected;
+        t.shortfall += totals.shortfall;
+        t.member_days_missed += totals.members_missed;
+        days.push(ReportDay {
+            date,
+            collection_day,
+            totals,
+        });
+    }
+    t.days = days.len() as i64;
+    t.members = 6;
+    t.members_missed = 3;
+    t.loan_collected = t.collected * 10 / 11;
+    t.savings_collected = t.collected - t.loan_collected;
+    t.collection_rate_bp = t.collected * 10_000 / t.expected;
+    t.loans_disbursed = 2;
+    t.principal_disbursed = 40_000_00;
+    t.loans_repaid = 1;
+    t.savings_withdrawn = 1_500_00;
+    let par = Par {
+        as_of: Some(today()),
+        loans: 6,
+        outstanding: 96_000_00,
+        par1: 30_000_00,
+        par30: 12_000_00,
+        par90: 0,
+        loans_par1: 2,
+        loans_par30: 1,
+        loans_par90: 0,
+        par1_bp: 3125,
+        par30_bp: 1250,
+        par90_bp: 0,
+    };
+    let worker = |id: Option<i64>, name: &str, share: i64| {
+        let mut w = t.clone();
+        for v in [
+            &mut w.expected,
+            &mut w.collected,
+            &mut w.shortfall,
+            &mut w.principal_disbursed,
+            &mut w.savings_withdrawn,
+        ] {
+            *v = *v * share / 6;
+        }
+        w.members = share;
+        WorkerMonth {
+            worker_id: id,
+            worker_name: name.into(),
+            totals: w,
+            par: par.clone(),
+        }
+    };
+    MonthReport {
+        org: "DEMO".into(),
+        month: YearMonth::of(today()),
+        first: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        through: today(),
+        current: true,
+        worker: None,
+        days,
+        totals: t.clone(),
+        par: par.clone(),
+        workers: vec![
+            worker(Some(1), "Karim Uddin", 3),
+            worker(Some(3), "মোছাঃ তাসলিমা সুলতানা", 2),
+            worker(None, "(no worker)", 1),
+        ],
+    }
+}
+
+/// [`full_app`] on the daily review with this month's report open and loaded.
+pub fn report_app(size: (u16, u16)) -> App {
+    let mut app = full_app(size);
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE),
+    );
+    let fx = press(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE),
+    );
+    let seq = match fx.as_slice() {
+        [
+            somiti::tui::tasks::Effect::Report(somiti::tui::report_tasks::ReportEffect::Month {
+                seq,
+                ..
+            }),
+        ] => *seq,
+        other => panic!("m did not ask for the report: {other:?}"),
+    };
+    app.apply(somiti::tui::tasks::Outcome::Report(
+        somiti::tui::report_tasks::ReportOutcome::Month {
+            seq,
+            result: Ok(Box::new(month_report())),
+        },
+    ));
+    app
+}

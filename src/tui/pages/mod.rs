@@ -6,12 +6,16 @@ mod audit;
 mod backups;
 mod members;
 mod members_csv;
+mod report;
 mod review;
 mod scheduler;
+mod statement;
 
 pub use accounts::{AccountConfirm, AccountForm, ClosingPage};
 pub use audit::AuditPage;
 pub use backups::{BackupConfirm, BackupStats, BackupsPage, restore_table, stats};
 pub use members::{DetailPage, MembersPage};
+pub use report::ReportPage;
 pub use review::{ReviewPage, ReviewRow, review_rows};
 pub use scheduler::SchedulerPage;
+pub use statement::{StatementPage, statement_rows};

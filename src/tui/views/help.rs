@@ -18,7 +18,9 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     modes.extend([
         Mode::Global,
         Mode::Detail,
+        Mode::Statement,
         Mode::Closing,
+        Mode::Report,
         Mode::Form,
         Mode::Confirm,
         Mode::Picker,

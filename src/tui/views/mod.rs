@@ -7,8 +7,10 @@ mod closing;
 mod detail;
 mod help;
 mod members;
+mod report;
 mod review;
 mod scheduler;
+mod statement;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -54,6 +56,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Overlay::Help { scroll } => help::draw(frame, body, app, *scroll),
             Overlay::Detail(d) => detail::draw(frame, body, app, d),
             Overlay::Closing(c) => closing::draw(frame, body, app, c),
+            Overlay::Statement(p) => statement::draw(frame, body, app, p),
+            Overlay::Report(p) => report::draw(frame, body, app, p),
             Overlay::Form(f) if f.purpose == FormPurpose::MemberFilter => {
                 filter_bar(frame, status, app, f)
             }
