@@ -34,6 +34,7 @@ on_both_backends!(
     w_withdraws_savings_and_refuses_more_than_the_balance_naming_it,
     closing_waits_for_the_loan_then_an_admin_writes_it_off_and_closes_the_member,
     a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal,
+    k_checks_every_running_balance_and_lists_one_that_disagrees,
 );
 
 /// The console on `o` as `op`, at the core's clock, with the register loaded.
@@ -449,4 +450,41 @@ async fn a_manager_is_not_offered_the_write_off_and_gets_the_cores_refusal(store
         loan::for_member(store, m.id).await.unwrap()[0].status,
         LoanStatus::Active
     );
+}
+
+async fn k_checks_every_running_balance_and_lists_one_that_disagrees(store: &Store) {
+    let o = common::make_org(store, "KCHK").await;
+    let op = common::admin(store).await;
+    member_with(store, &o, "1", 1_000_00, 50_00).await;
+    let mut app = console(store, &op, &o).await;
+    keys(&mut app, store, &op, &[ch('K')]).await;
+    let flash = app.flash.as_ref().expect("a note").text.clone();
+    assert_eq!(
+        flash,
+        "ledger check: every running balance equals its entries"
+    );
+    // A balance changed behind the ledger's back: listed, naming the member.
+    somiti::on_store!(store, |p| sqlx::query(
+        "UPDATE savings_accounts SET deposited = deposited + 1"
+    )
+    .execute(p)
+    .await
+    .unwrap()
+    .rows_affected());
+    keys(&mut app, store, &op, &[ch('K')]).await;
+    match app.overlays.last() {
+        Some(Overlay::Message(m)) => {
+            assert!(
+                m.title.contains("1 running balance disagree"),
+                "{}",
+                m.title
+            );
+            assert!(
+                m.lines[0].contains("member 1") && m.lines[0].contains("deposited is 50.01"),
+                "{:?}",
+                m.lines
+            );
+        }
+        other => panic!("no list: {other:?}"),
+    }
 }

@@ -666,6 +666,10 @@ impl App {
             Outcome::Backup(o) => self.backup_outcome(*o),
             Outcome::Sched(o) => self.sched_outcome(o),
             Outcome::Account(o) => self.account_outcome(o),
+            Outcome::LedgerChecked(r) => {
+                self.ledger_checked(r);
+                Vec::new()
+            }
             Outcome::Report(o) => match o {
                 ReportOutcome::Statement { seq, result } => self.statement_loaded(seq, result),
                 ReportOutcome::Month { seq, result } => self.report_loaded(seq, result),

@@ -57,6 +57,8 @@ pub enum Action {
     WithdrawSavings,
     WriteOffLoan,
     CloseMember,
+    /// Every running balance against its entries (`somiti ledger check`).
+    LedgerCheck,
     /// The member's statement (passbook) for one month, from the details.
     Statement,
     /// The monthly report, from the daily review.
@@ -266,6 +268,13 @@ pub const BINDINGS: &[Binding] = &[
     b(M::Members, c('e'), A::EditMember, "edit", true),
     b(M::Members, c('E'), A::ExportCsv, "export CSV", false),
     b(M::Members, c('I'), A::ImportCsv, "import CSV", false),
+    b(
+        M::Members,
+        c('K'),
+        A::LedgerCheck,
+        "ledger check: every balance against its entries",
+        false,
+    ),
     b(M::Members, KeyCode::Esc, A::Back, "clear the filter", false),
     // collections (daily review)
     b(M::Collections, c('['), A::PrevDay, "previous day", true),

@@ -131,6 +131,10 @@ pub enum Effect {
     Sched(SchedEffect),
     /// A member's loan, savings withdrawal or close (`account_tasks`).
     Account(AccountEffect),
+    /// `somiti ledger check` for the organization.
+    LedgerCheck {
+        org: Box<Organization>,
+    },
     /// A member's statement or the monthly report (`report_tasks`).
     Report(ReportEffect),
 }
@@ -180,6 +184,8 @@ pub enum Outcome {
         result: Result<Vec<AuditEntry>, String>,
     },
     Exported(Result<Exported, FieldErrors>),
+    /// The running balances that disagree with their entries (empty: all agree).
+    LedgerChecked(Result<Vec<crate::ledger::accounts::Mismatch>, String>),
     Imported {
         dry_run: bool,
         /// The path as typed (the confirmation imports the same file).
@@ -450,6 +456,11 @@ pub async fn run_with(
             }
         }
         Effect::Account(e) => Outcome::Account(account_tasks::run(store, op, rules, e).await),
+        Effect::LedgerCheck { org } => Outcome::LedgerChecked(
+            crate::ledger::accounts::check(store, op, Some(&org))
+                .await
+                .map_err(|e| e.to_string()),
+        ),
         Effect::Report(e) => Outcome::Report(report_tasks::run(store, op, e).await),
         Effect::Backup(_) => Outcome::Crashed("backup work needs the backup engine".into()),
         Effect::Sched(_) => Outcome::Crashed("scheduler work needs the scheduler".into()),

@@ -253,7 +253,44 @@ impl App {
                 self.open_import_form();
                 Vec::new()
             }
+            Action::LedgerCheck => match self.org().cloned() {
+                Some(o) => {
+                    self.flash(Level::Info, "checking every running balance …");
+                    vec![Effect::LedgerCheck { org: Box::new(o) }]
+                }
+                None => Vec::new(),
+            },
             _ => Vec::new(),
+        }
+    }
+
+    /// The ledger check's answer: a note when every balance agrees, else the list.
+    pub(crate) fn ledger_checked(
+        &mut self,
+        r: Result<Vec<crate::ledger::accounts::Mismatch>, String>,
+    ) {
+        use crate::tui::widgets::dialog::Message;
+        match r {
+            Ok(bad) if bad.is_empty() => self.flash(
+                Level::Info,
+                "ledger check: every running balance equals its entries",
+            ),
+            Ok(bad) => {
+                let mut lines: Vec<String> = bad.iter().map(|m| m.to_string()).collect();
+                lines.push(String::new());
+                lines.push(
+                    "nothing was changed: restore the latest verified backup, or report it".into(),
+                );
+                let title = format!(
+                    "Ledger check: {} running balance{} disagree with the entries",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" }
+                );
+                let mut m = Message::info(title, lines);
+                m.error = true;
+                self.overlays.push(Overlay::Message(m));
+            }
+            Err(e) => self.flash(Level::Error, format!("ledger check failed: {e}")),
         }
     }
 
