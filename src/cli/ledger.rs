@@ -4,7 +4,9 @@
 
 use clap::Subcommand;
 
+use crate::access::Operator;
 use crate::cli::{Ctx, amount_arg, parse_date, table};
+use crate::db::Store;
 use crate::error::{Error, Result};
 use crate::ledger::loan::{self, Disbursement};
 use crate::ledger::savings::{self, WithdrawalInput};
@@ -209,20 +211,16 @@ pub async fn savings(ctx: &Ctx, cmd: SavingsCmd) -> Result<()> {
 /// (nothing is changed); with it, the close.
 pub async fn close_member(
     ctx: &Ctx,
+    (store, op): (&Store, &Operator),
     member_no: String,
     org: Option<String>,
     reason: String,
     yes: bool,
 ) -> Result<()> {
-    let (store, op) = ctx.open().await?;
-    let org = ctx.org(&store, &op, org.as_deref()).await?;
-    let plan = closure::plan(&store, &op, &org, &member_no).await?;
-    if !plan.can_close() {
-        return Err(Error::Refused(format!(
-            "member {} cannot be closed: {}",
-            plan.member_no,
-            plan.blockers.join("; ")
-        )));
+    let org = ctx.org(store, op, org.as_deref()).await?;
+    let plan = closure::plan(store, op, &org, &member_no).await?;
+    if let Some(e) = plan.refusal() {
+        return Err(e);
     }
     if !yes {
         if ctx.json {
@@ -238,7 +236,7 @@ pub async fn close_member(
         )?;
         return Ok(());
     }
-    let c = closure::close(&store, &op, &org, &member_no, &reason, &ctx.ledger_rules()).await?;
+    let c = closure::close(store, op, &org, &member_no, &reason, &ctx.ledger_rules()).await?;
     if ctx.json {
         return ctx.print_json(&c);
     }

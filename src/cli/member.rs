@@ -287,7 +287,10 @@ pub async fn run(ctx: &Ctx, cmd: MemberCmd) -> Result<()> {
             org,
             reason,
             yes,
-        } => return super::ledger::close_member(ctx, member_no, org, reason, yes).await,
+        } => {
+            return super::ledger::close_member(ctx, (&store, &op), member_no, org, reason, yes)
+                .await;
+        }
         MemberCmd::Show { member_no, org } => {
             let org = ctx.org(&store, &op, org.as_deref()).await?;
             let d = member::show(&store, &op, &org, &member_no).await?;

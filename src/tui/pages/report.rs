@@ -2,7 +2,7 @@
 //! month's totals, portfolio at risk and a line per worker, `[` `]` to the month before or
 //! after (not past this month). The figures are the core's (`ledger::report::month`).
 
-use crate::ledger::report::{MonthReport, YearMonth};
+use crate::ledger::report::{MonthReport, MonthStep, YearMonth, step_month};
 use crate::tui::app::{App, Level, Overlay};
 use crate::tui::keymap::Action;
 use crate::tui::report_tasks::ReportEffect;
@@ -51,7 +51,7 @@ impl App {
     }
 
     pub(crate) fn report_key(&mut self, action: Action) -> Vec<Effect> {
-        let this_month = YearMonth::of(self.today());
+        let today = self.today();
         let Some(Overlay::Report(p)) = self.overlays.last_mut() else {
             return Vec::new();
         };
@@ -72,20 +72,23 @@ impl App {
                 p.scroll = p.scroll.saturating_add(1).min(200);
                 Vec::new()
             }
-            Action::PrevMonth => {
-                p.month = p.month.prev();
-                self.report_reload()
-            }
-            Action::NextMonth => {
-                if p.month >= this_month {
-                    self.flash(
-                        Level::Info,
-                        format!("{this_month} is this month; no later report yet"),
-                    );
-                    return Vec::new();
+            Action::PrevMonth | Action::NextMonth => {
+                let forward = action == Action::NextMonth;
+                match step_month(p.month, forward, None, today) {
+                    MonthStep::To(m) => {
+                        p.month = m;
+                        self.report_reload()
+                    }
+                    MonthStep::NoLater(m) => {
+                        self.flash(
+                            Level::Info,
+                            format!("{m} is this month; no later report yet"),
+                        );
+                        Vec::new()
+                    }
+                    // a report has no earliest month
+                    MonthStep::NoEarlier(_) => Vec::new(),
                 }
-                p.month = p.month.next();
-                self.report_reload()
             }
             _ => Vec::new(),
         }

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::ledger::report::YearMonth;
+use crate::ledger::report::{MonthStep, YearMonth, step_month};
 use crate::ledger::statement::Statement;
 use crate::tui::app::{App, Level, Overlay, movement, step};
 use crate::tui::keymap::Action;
@@ -78,7 +78,7 @@ impl App {
     }
 
     pub(crate) fn statement_key(&mut self, action: Action) -> Vec<Effect> {
-        let this_month = YearMonth::of(self.today());
+        let today = self.today();
         let page = statement_rows(self.size.1);
         let Some(Overlay::Statement(p)) = self.overlays.last_mut() else {
             return Vec::new();
@@ -98,29 +98,29 @@ impl App {
                 self.overlays.push(Overlay::Help { scroll: 0 });
                 Vec::new()
             }
-            Action::PrevMonth => {
-                let joined = YearMonth::of(p.joined_on);
-                if p.month <= joined {
-                    let text = format!(
-                        "member {} joined on {}; no earlier statement",
-                        p.member_no, p.joined_on
-                    );
-                    self.flash(Level::Info, text);
-                    return Vec::new();
+            Action::PrevMonth | Action::NextMonth => {
+                let forward = action == Action::NextMonth;
+                match step_month(p.month, forward, Some(YearMonth::of(p.joined_on)), today) {
+                    MonthStep::To(m) => {
+                        p.month = m;
+                        self.statement_reload()
+                    }
+                    MonthStep::NoEarlier(_) => {
+                        let text = format!(
+                            "member {} joined on {}; no earlier statement",
+                            p.member_no, p.joined_on
+                        );
+                        self.flash(Level::Info, text);
+                        Vec::new()
+                    }
+                    MonthStep::NoLater(m) => {
+                        self.flash(
+                            Level::Info,
+                            format!("{m} is this month; no later statement yet"),
+                        );
+                        Vec::new()
+                    }
                 }
-                p.month = p.month.prev();
-                self.statement_reload()
-            }
-            Action::NextMonth => {
-                if p.month >= this_month {
-                    self.flash(
-                        Level::Info,
-                        format!("{this_month} is this month; no later statement yet"),
-                    );
-                    return Vec::new();
-                }
-                p.month = p.month.next();
-                self.statement_reload()
             }
             _ => Vec::new(),
         }

@@ -322,12 +322,12 @@ impl Rules {
         };
         match row.int("loan_id") {
             Some(l) => {
-                if let Some((owner, ..)) = self.loans.get(&l)
+                if let Some((owner, cycle, ..)) = self.loans.get(&l)
                     && *owner != member
                     && self.members.contains_key(&member)
                 {
                     return Err(format!(
-                        "{who}: pays loan #{l}, which is {}'s",
+                        "{who}: pays loan cycle {cycle} of {}, not a loan of its own member",
                         self.member_name(*owner)
                     ));
                 }

@@ -116,7 +116,9 @@ pub(crate) async fn check_store(
     store: &crate::db::Store,
     org: Option<i64>,
 ) -> Result<Vec<Mismatch>> {
-    let mut tx = store.begin_unguarded().await?;
+    // A read snapshot, never a write transaction: a check of millions of entries must not
+    // hold other writers off.
+    let mut tx = crate::db::dialect::begin_snapshot(store).await?;
     let r = check_tx(&mut tx, org).await;
     let _ = tx.rollback().await;
     r

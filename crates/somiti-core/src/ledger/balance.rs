@@ -13,7 +13,6 @@ use chrono::NaiveDate;
 
 use crate::db::Store;
 use crate::error::Result;
-use crate::ledger::collection::EFFECTIVE_SUMS;
 use crate::ledger::loan::{LOAN_COLS, Loan, LoanStatus};
 use crate::ledger::member::Member;
 use crate::ledger::org::CollectionDays;
@@ -188,38 +187,9 @@ pub async fn accounts_at(
     org_id: i64,
     date: NaiveDate,
 ) -> Result<HashMap<i64, (Vec<Loan>, i64)>> {
-    let loans_sql = format!(
-        "SELECT {LOAN_COLS} FROM loans WHERE org_id = $1 AND disbursed_on <= $2 \
-         AND (status = 'active' OR closed_on >= $2) ORDER BY member_id, cycle"
-    );
-    // `+member_id`: group without the (member_id, …) index, so the (org_id, collected_on)
-    // index reads only the entries since `date` (SQLite would otherwise skip-scan every
-    // member's entries).
-    let since_sql = format!(
-        "SELECT +member_id, loan_id, {EFFECTIVE_SUMS} FROM collections \
-         WHERE org_id = $1 AND collected_on >= $2 GROUP BY +member_id, loan_id"
-    );
-    let (loans, savings, since) = on_store!(store, |p| {
-        let l = sqlx::query_as::<_, Loan>(sqlx::AssertSqlSafe(loans_sql.as_str()))
-            .bind(org_id)
-            .bind(date)
-            .fetch_all(p)
-            .await?;
-        let s = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT member_id, deposited FROM savings_accounts WHERE org_id = $1",
-        )
-        .bind(org_id)
-        .fetch_all(p)
-        .await?;
-        let a = sqlx::query_as::<_, (i64, Option<i64>, i64, i64)>(sqlx::AssertSqlSafe(
-            since_sql.as_str(),
-        ))
-        .bind(org_id)
-        .bind(date)
-        .fetch_all(p)
-        .await?;
-        (l, s, a)
-    });
+    // The review's own read (one snapshot), so this and the review cannot differ.
+    let r = crate::db::dialect::review_rows(store, org_id, date).await?;
+    let (loans, savings, since) = (r.loans, r.savings, r.since);
     Ok(accounts_from(loans, savings, since))
 }
 

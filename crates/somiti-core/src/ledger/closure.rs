@@ -36,6 +36,17 @@ impl ClosePlan {
     pub fn can_close(&self) -> bool {
         self.blockers.is_empty()
     }
+
+    /// Why the close is refused, as every face says it (`None`: it can be closed).
+    pub fn refusal(&self) -> Option<Error> {
+        (!self.can_close()).then(|| {
+            Error::Refused(format!(
+                "member {} cannot be closed: {}",
+                self.member_no,
+                self.blockers.join("; ")
+            ))
+        })
+    }
 }
 
 /// A member closed: the final withdrawal (none when the savings were already zero).
@@ -63,7 +74,7 @@ pub async fn plan(
         &format!("{}/{}", org.code, member_no.trim()),
     )
     .await?;
-    let mut tx = store.begin_unguarded().await?;
+    let mut tx = crate::db::dialect::begin_snapshot(store).await?;
     let p = plan_tx(&mut tx, org, member_no).await;
     let _ = tx.rollback().await;
     p
@@ -142,12 +153,8 @@ async fn close_checked(
     day::lock_org(&mut tx, org.id).await?;
     day::refuse_if_closed(&mut tx, org, today).await?;
     let p = plan_tx(&mut tx, org, member_no).await?;
-    if !p.can_close() {
-        return Err(Error::Refused(format!(
-            "member {} cannot be closed: {}",
-            p.member_no,
-            p.blockers.join("; ")
-        )));
+    if let Some(e) = p.refusal() {
+        return Err(e);
     }
     let m = member::find_by_no_tx(&mut tx, org, member_no).await?;
     let withdrawal = if p.savings_balance > 0 {

@@ -170,6 +170,32 @@ impl MonthTotals {
 }
 
 /// Basis points as a percentage: 9523 → "95.23 %".
+/// Where a month-by-month view (the statement, the report) goes from `month`: never past
+/// the month of `today`, never before `earliest` (a statement's member joining).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonthStep {
+    To(YearMonth),
+    /// Already at this month: nothing later yet.
+    NoLater(YearMonth),
+    /// Already at the earliest month.
+    NoEarlier(YearMonth),
+}
+
+pub fn step_month(
+    month: YearMonth,
+    forward: bool,
+    earliest: Option<YearMonth>,
+    today: NaiveDate,
+) -> MonthStep {
+    let this_month = YearMonth::of(today);
+    match (forward, earliest) {
+        (true, _) if month >= this_month => MonthStep::NoLater(this_month),
+        (true, _) => MonthStep::To(month.next()),
+        (false, Some(first)) if month <= first => MonthStep::NoEarlier(first),
+        (false, _) => MonthStep::To(month.prev()),
+    }
+}
+
 pub fn bp_text(bp: i64) -> String {
     format!("{}.{:02} %", bp / 100, bp % 100)
 }
@@ -624,6 +650,33 @@ fn runs_on(l: &Loan, date: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn month_steps_stop_at_this_month_and_at_the_earliest() {
+        let ym = |s: &str| YearMonth::parse(s).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let joined = Some(ym("2026-10"));
+        assert_eq!(
+            step_month(ym("2026-11"), true, joined, today),
+            MonthStep::To(ym("2026-12"))
+        );
+        assert_eq!(
+            step_month(ym("2026-12"), true, joined, today),
+            MonthStep::NoLater(ym("2026-12"))
+        );
+        assert_eq!(
+            step_month(ym("2026-11"), false, joined, today),
+            MonthStep::To(ym("2026-10"))
+        );
+        assert_eq!(
+            step_month(ym("2026-10"), false, joined, today),
+            MonthStep::NoEarlier(ym("2026-10"))
+        );
+        assert_eq!(
+            step_month(ym("2026-01"), false, None, today),
+            MonthStep::To(ym("2025-12"))
+        );
+    }
 
     #[test]
     fn a_month_is_yyyy_mm() {
